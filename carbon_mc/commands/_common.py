@@ -1,0 +1,59 @@
+"""Pieces shared by CLI commands: consoles, progress bars, number formatting, argument types."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..errors import CarbonMCError
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+PROGRESS_MIN_DRAWS = 2_000_000
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(float(text)) if "e" in text.lower() else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def fmt(x: float) -> str:
+    """Three significant figures, thousands separated, no scientific notation for everyday sizes."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    digits = max(0, 2 - int(math.floor(math.log10(abs(x)))))
+    if abs(x) >= 1e9 or abs(x) < 1e-4:
+        return f"{x:.3g}"
+    return f"{round(x, digits):,.{digits}f}"
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, label: str, enabled: bool = True):
+    """A rich progress bar on stderr for long runs; yields a ``callback(done, total)``."""
+    if not enabled or total < PROGRESS_MIN_DRAWS:
+        yield None
+        return
+    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} draws"),
+                  TimeRemainingColumn(), console=stderr, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done, _total: bar.update(task, completed=done)
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def require_suffix(path: str | None, suffixes: tuple[str, ...], flag: str) -> None:
+    if path is not None and not path.lower().endswith(suffixes):
+        raise CarbonMCError(f"{flag} must end in {' or '.join(suffixes)}, got {path!r}")

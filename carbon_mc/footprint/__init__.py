@@ -1,0 +1,6 @@
+"""The physics: one small pure jnp function per equation, composed by `carbon_footprint`."""
+
+from . import compute, emissions, energy
+from .model import HEADLINE, OUTPUTS, RunConstants, carbon_footprint
+
+__all__ = ["HEADLINE", "OUTPUTS", "RunConstants", "carbon_footprint", "compute", "emissions", "energy"]

@@ -1,0 +1,95 @@
+"""The carbon model: composes the equations of compute, energy and emissions.
+
+`carbon_footprint` is a pure function of a dict of input arrays (one entry per quantity) and the
+run's constants; it returns every intermediate as an output. Which branches run is fixed by the
+run description (Python-level), so the function traces once under `jax.jit`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+from . import compute, emissions, energy
+
+
+class Output(NamedTuple):
+    units: str
+    long_name: str
+
+
+OUTPUTS: dict[str, Output] = {
+    "train_flop": Output("FLOP", "training compute"),
+    "device_hours": Output("h", "accelerator-hours of the run"),
+    "wall_clock_days": Output("d", "wall-clock duration of the run"),
+    "implied_mfu_fraction": Output("1", "model FLOP utilization implied by compute and device time"),
+    "accelerator_power_w": Output("W", "average accelerator power during training"),
+    "it_energy_mwh": Output("MWh", "IT energy (accelerators and servers, before PUE)"),
+    "energy_mwh": Output("MWh", "facility energy (IT energy times PUE)"),
+    "operational_tco2e": Output("t", "operational emissions (t CO2e)"),
+    "embodied_tco2e": Output("t", "embodied emissions charged to the run (t CO2e)"),
+    "total_tco2e": Output("t", "total emissions, operational plus embodied (t CO2e)"),
+}
+HEADLINE = ("energy_mwh", "operational_tco2e", "embodied_tco2e", "total_tco2e")
+
+
+@dataclass(frozen=True)
+class RunConstants:
+    """The known (non-random) facts of a run that the model needs."""
+
+    peak_flop_per_s: float
+    tdp_w: float
+    devices_per_server: float
+    device_hours: float | None = None
+    devices: float | None = None
+    parameters: float | None = None
+    tokens: float | None = None
+    train_flops: float | None = None
+
+    @classmethod
+    def from_scenario(cls, scenario, hardware_spec: dict) -> RunConstants:
+        return cls(
+            peak_flop_per_s=float(hardware_spec["peak_flop_per_s"]),
+            tdp_w=float(hardware_spec["tdp_w"]),
+            devices_per_server=float(hardware_spec["devices_per_server"]),
+            device_hours=scenario.device_hours,
+            devices=scenario.devices,
+            parameters=scenario.parameters,
+            tokens=scenario.tokens,
+            train_flops=scenario.train_flops,
+        )
+
+
+def carbon_footprint(x: dict, run: RunConstants) -> dict:
+    """Every output of the model from inputs `x` (arrays of draws, or scalars) and constants `run`."""
+    out = {}
+    if run.train_flops is not None:
+        out["train_flop"] = jnp.asarray(run.train_flops, jnp.float32)
+    elif run.parameters is not None and run.tokens is not None:
+        out["train_flop"] = compute.train_flop_from_params_tokens(run.parameters, run.tokens, x["flops_overhead_fraction"])
+
+    if run.device_hours is not None:
+        device_hours = jnp.asarray(run.device_hours, jnp.float32)
+        if "train_flop" in out:
+            out["implied_mfu_fraction"] = compute.implied_mfu_fraction(out["train_flop"], device_hours, run.peak_flop_per_s)
+    else:
+        device_hours = compute.device_hours_from_flop(out["train_flop"], run.peak_flop_per_s, x["mfu_fraction"])
+    out["device_hours"] = device_hours
+    if run.devices is not None:
+        out["wall_clock_days"] = compute.wall_clock_days(device_hours, run.devices)
+
+    power_w = energy.accelerator_power_w(run.tdp_w, x["accelerator_power_tdp_fraction"])
+    out["accelerator_power_w"] = power_w
+    out["it_energy_mwh"] = energy.it_energy_mwh(device_hours, power_w, x["server_power_w_per_device"])
+    out["energy_mwh"] = energy.facility_energy_mwh(out["it_energy_mwh"], x["pue"])
+    out["operational_tco2e"] = emissions.operational_tco2e(out["energy_mwh"], x["grid_gco2_per_kwh"])
+    slot_kg = emissions.embodied_kgco2e_per_device_total(
+        x["embodied_kgco2e_per_device"], x["embodied_kgco2e_per_server"], run.devices_per_server
+    )
+    out["embodied_tco2e"] = emissions.embodied_tco2e(
+        device_hours, slot_kg, x["service_life_years"], x["lifetime_utilization_fraction"]
+    )
+    out["total_tco2e"] = emissions.total_tco2e(out["operational_tco2e"], out["embodied_tco2e"])
+    return out

@@ -1,0 +1,256 @@
+"""Read priors/*.toml into validated NumPyro distributions that carry units and a source."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpyro.distributions as dist
+
+from ..data import data_dir
+from ..errors import CarbonMCError, close_matches
+from .families import FAMILIES, build_distribution
+
+SELECTORS = ("hardware", "power_class", "mfu_class", "server_class", "datacenter", "region")
+HARDWARE_FIELDS = {
+    # field: (required, type)
+    "name": (True, str),
+    "vendor": (True, str),
+    "year": (True, int),
+    "peak_flop_per_s": (True, float),
+    "tdp_w": (True, float),
+    "memory_gb": (True, float),
+    "devices_per_server": (True, int),
+    "power_class": (True, str),
+    "mfu_class": (True, str),
+    "server_class": (True, str),
+    "source": (True, str),
+    "intra_node_gb_per_s": (False, float),
+    "inter_node_gb_per_s": (False, float),
+    "notes": (False, str),
+}
+
+
+@dataclass(frozen=True)
+class Prior:
+    """One variant of one uncertain quantity: a NumPyro distribution with units and a source."""
+
+    quantity: str
+    variant: str
+    family: str
+    params: dict
+    distribution: dist.Distribution
+    units: str
+    long_name: str
+    description: str
+    source: str
+    year: int | None = None
+
+    @property
+    def is_fixed(self) -> bool:
+        return self.family == "fixed"
+
+    @property
+    def fixed_value(self) -> float:
+        return float(self.params["value"])
+
+    def icdf(self, u):
+        """Map uniforms in (0, 1) to draws of this prior (the inverse CDF)."""
+        if self.is_fixed:
+            return jnp.full(jnp.shape(u), self.fixed_value, dtype=jnp.float32)
+        return self.distribution.icdf(u)
+
+    def describe(self) -> dict:
+        """JSON-ready record for provenance."""
+        return {
+            "quantity": self.quantity,
+            "variant": self.variant,
+            "distribution": self.family,
+            "params": dict(self.params),
+            "units": self.units,
+            "source": self.source,
+            **({"year": self.year} if self.year is not None else {}),
+        }
+
+
+@dataclass(frozen=True)
+class Quantity:
+    name: str
+    units: str
+    long_name: str
+    selected_by: str | None
+    variants: dict[str, Prior]
+    file: str
+
+
+@dataclass(frozen=True)
+class PriorTable:
+    """All quantities and the accelerator table, as loaded from one priors directory."""
+
+    quantities: dict[str, Quantity]
+    hardware: dict[str, dict[str, Any]]
+    hardware_units: dict[str, str]
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+
+    def quantity(self, name: str) -> Quantity:
+        if name not in self.quantities:
+            raise CarbonMCError(f"unknown quantity {name!r}; {close_matches(name, self.quantities)}")
+        return self.quantities[name]
+
+    def select(self, name: str, context: dict[str, str], *, file: str | None = None) -> Prior:
+        """The variant of quantity `name` that `context` (run and accelerator attributes) picks."""
+        q = self.quantity(name)
+        if q.selected_by is None:
+            return q.variants["default"]
+        choice = context.get(q.selected_by)
+        if choice is None:
+            raise CarbonMCError(f"{name} is selected by {q.selected_by!r}, which the run does not give", file=file)
+        if choice not in q.variants:
+            raise CarbonMCError(
+                f"unknown {q.selected_by} {choice!r} for {name}; {close_matches(choice, q.variants)}",
+                file=file,
+                key=q.selected_by,
+            )
+        return q.variants[choice]
+
+    def hardware_spec(self, key: str, *, file: str | None = None) -> dict[str, Any]:
+        if key not in self.hardware:
+            raise CarbonMCError(f"unknown hardware {key!r}; {close_matches(key, self.hardware)}", file=file, key="hardware")
+        return self.hardware[key]
+
+
+def _load_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise CarbonMCError(f"malformed TOML: {exc}", file=str(path)) from None
+    except OSError as exc:
+        raise CarbonMCError(f"cannot read: {exc.strerror}", file=str(path)) from None
+
+
+def build_prior(quantity: str, variant: str, entry: Any, *, units: str, long_name: str, file: str) -> Prior:
+    """Validate one variant entry and turn it into a Prior; errors name the file and key."""
+    key = f"{quantity}.variants.{variant}" if variant else quantity
+    if not isinstance(entry, dict):
+        raise CarbonMCError("a prior must be a table with distribution, params, description and source", file=file, key=key)
+    for required in ("distribution", "params", "source"):
+        if required not in entry:
+            raise CarbonMCError(f"missing {required!r} (every prior needs a distribution, params and a source)", file=file, key=key)
+    if not str(entry["source"]).strip():
+        raise CarbonMCError("empty 'source': every prior needs a citation a reader can follow", file=file, key=key)
+    family = entry["distribution"]
+    if family not in FAMILIES:
+        raise CarbonMCError(f"unknown distribution {family!r}; {close_matches(str(family), FAMILIES)}", file=file, key=key)
+    if "units" in entry and entry["units"] != units:
+        raise CarbonMCError(f"units {entry['units']!r} differ from the quantity's units {units!r}", file=file, key=key)
+    try:
+        distribution = build_distribution(family, entry["params"])
+    except ValueError as exc:
+        raise CarbonMCError(f"invalid {family} params: {exc}", file=file, key=key) from None
+    year = entry.get("year")
+    return Prior(
+        quantity=quantity,
+        variant=variant,
+        family=family,
+        params=dict(entry["params"]),
+        distribution=distribution,
+        units=units,
+        long_name=long_name,
+        description=str(entry.get("description", "")),
+        source=str(entry["source"]),
+        year=int(year) if year is not None else None,
+    )
+
+
+def _load_quantity(name: str, table: Any, file: str) -> Quantity:
+    if not isinstance(table, dict):
+        raise CarbonMCError("a quantity must be a table with units, long_name and variants", file=file, key=name)
+    for required in ("units", "long_name", "variants"):
+        if required not in table:
+            raise CarbonMCError(f"missing {required!r}", file=file, key=name)
+    selected_by = table.get("selected_by")
+    if selected_by is not None and selected_by not in SELECTORS:
+        raise CarbonMCError(f"unknown selected_by {selected_by!r}; valid: {', '.join(SELECTORS)}", file=file, key=f"{name}.selected_by")
+    variants = table["variants"]
+    if not isinstance(variants, dict) or not variants:
+        raise CarbonMCError("needs at least one variant", file=file, key=f"{name}.variants")
+    if selected_by is None and set(variants) != {"default"}:
+        raise CarbonMCError("without selected_by the only variant must be named 'default'", file=file, key=f"{name}.variants")
+    built = {}
+    for vname, entry in variants.items():
+        if isinstance(entry, dict) and not str(entry.get("description", "")).strip():
+            raise CarbonMCError("missing 'description'", file=file, key=f"{name}.variants.{vname}")
+        built[vname] = build_prior(name, vname, entry, units=table["units"], long_name=table["long_name"], file=file)
+    return Quantity(name, table["units"], table["long_name"], selected_by, built, file)
+
+
+def _load_hardware(doc: dict, file: str) -> tuple[dict, dict]:
+    units = doc.get("fields", {})
+    hardware = {}
+    for key, spec in doc.get("hardware", {}).items():
+        if not isinstance(spec, dict):
+            raise CarbonMCError("an accelerator must be a table", file=file, key=f"hardware.{key}")
+        for fname, (required, ftype) in HARDWARE_FIELDS.items():
+            where = f"hardware.{key}.{fname}"
+            if fname not in spec:
+                if required:
+                    raise CarbonMCError(f"missing {fname!r}", file=file, key=where)
+                continue
+            value = spec[fname]
+            if ftype is float:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                    raise CarbonMCError(f"must be a positive number, got {value!r}", file=file, key=where)
+            elif not isinstance(value, ftype):
+                raise CarbonMCError(f"must be {ftype.__name__}, got {value!r}", file=file, key=where)
+        unknown = set(spec) - set(HARDWARE_FIELDS)
+        if unknown:
+            raise CarbonMCError(f"unknown field(s) {', '.join(sorted(unknown))}", file=file, key=f"hardware.{key}")
+        for fname in spec:
+            ftype = HARDWARE_FIELDS[fname][1]
+            if ftype is float and fname not in units:
+                raise CarbonMCError(f"no units given for {fname!r} in [fields]", file=file, key="fields")
+        hardware[key] = dict(spec, key=key)
+    return hardware, units
+
+
+def load_priors(directory: str | Path | None = None) -> PriorTable:
+    """Load and validate every ``*.toml`` in `directory` (default: the bundled priors/)."""
+    if directory is None:
+        return _load_default()
+    return _load_dir(Path(directory))
+
+
+@functools.lru_cache(maxsize=1)
+def _load_default() -> PriorTable:
+    return _load_dir(data_dir("priors"))
+
+
+def _load_dir(directory: Path) -> PriorTable:
+    files = sorted(directory.glob("*.toml"))
+    if not files:
+        raise CarbonMCError("no *.toml prior files", file=str(directory))
+    quantities: dict[str, Quantity] = {}
+    hardware: dict[str, dict] = {}
+    hardware_units: dict[str, str] = {}
+    hashes = {}
+    for path in files:
+        hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        doc = _load_toml(path)
+        file = path.name
+        if "hardware" in doc:
+            hw, units = _load_hardware(doc, file)
+            hardware.update(hw)
+            hardware_units.update(units)
+            continue
+        for name, table in doc.items():
+            if name in quantities:
+                raise CarbonMCError(f"quantity defined twice (also in {quantities[name].file})", file=file, key=name)
+            quantities[name] = _load_quantity(name, table, file)
+    return PriorTable(quantities, hardware, hardware_units, hashes)

@@ -1,0 +1,103 @@
+"""The engine: reproducible, chunk-size independent, labelled, and round-trips through netCDF."""
+
+import json
+
+import numpy as np
+import pytest
+import scipy.stats as st
+import xarray as xr
+
+import carbon_mc
+from carbon_mc.engine import BLOCK, build_model, draw
+
+
+def test_same_seed_same_numbers_whatever_the_chunk_size():
+    model = build_model("gpt3_175b")
+    n = 3 * BLOCK + 123
+    ref_in, ref_out = draw(model, num_draws=n, seed=7, chunk_size=4 * BLOCK)
+    for chunk in (BLOCK, 2 * BLOCK, 1):
+        got_in, got_out = draw(model, num_draws=n, seed=7, chunk_size=chunk)
+        for k in ref_out:
+            np.testing.assert_array_equal(got_out[k], ref_out[k])
+        for k in ref_in:
+            np.testing.assert_array_equal(got_in[k], ref_in[k])
+    other_in, _ = draw(model, num_draws=n, seed=8)
+    assert not np.array_equal(other_in["pue"], ref_in["pue"])
+
+
+def test_prefix_of_a_longer_run_is_the_shorter_run():
+    model = build_model("bloom_176b")
+    short_in, _ = draw(model, num_draws=1000, seed=3)
+    long_in, _ = draw(model, num_draws=5 * BLOCK, seed=3)
+    for k in short_in:
+        np.testing.assert_array_equal(short_in[k], long_in[k][:1000])
+
+
+def test_dataset_is_labelled_and_carries_provenance():
+    ds = carbon_mc.estimate("gpt3_175b", num_draws=2000, seed=1)
+    assert ds.sizes["draw"] == 2000
+    for name in ("energy_mwh", "operational_tco2e", "embodied_tco2e", "total_tco2e", "device_hours", "pue"):
+        assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
+    assert ds["energy_mwh"].attrs["units"] == "MWh"
+    assert ds["total_tco2e"].attrs["units"] == "t" and "CO2e" in ds["total_tco2e"].attrs["long_name"]
+    assert ds["pue"].attrs["source"]
+    assert ds.attrs["seed"] == 1 and ds.attrs["num_draws"] == 2000
+    priors = json.loads(ds.attrs["priors"])
+    assert set(priors) >= {"pue", "grid_gco2_per_kwh", "mfu_fraction"} or "pue" in priors
+    assert all(p["source"] for p in priors.values())
+    np.testing.assert_allclose(
+        ds["total_tco2e"], ds["operational_tco2e"] + ds["embodied_tco2e"], rtol=1e-6
+    )
+
+
+def test_netcdf_round_trip(tmp_path):
+    ds = carbon_mc.estimate("llama2_7b", num_draws=1500, seed=2)
+    summary = carbon_mc.summarize(ds)
+    carbon_mc.save_dataset(ds, tmp_path / "r.nc")
+    carbon_mc.save_dataset(summary, tmp_path / "s.nc")
+    xr.testing.assert_identical(carbon_mc.load_dataset(tmp_path / "r.nc"), ds)
+    xr.testing.assert_identical(carbon_mc.load_dataset(tmp_path / "s.nc"), summary)
+
+
+def test_summary_has_the_promised_statistics():
+    ds = carbon_mc.estimate("gpt3_175b", num_draws=4000, seed=0)
+    s = carbon_mc.summarize(ds)
+    assert list(s["stat"].values) == ["mean", "sd", "median", "p5", "p95", "p2_5", "p97_5", "hdi90_lower", "hdi90_upper"]
+    x = ds["total_tco2e"].values.astype(np.float64)
+    t = s["total_tco2e"]
+    assert float(t.sel(stat="median")) == pytest.approx(np.median(x))
+    assert float(t.sel(stat="p2_5")) < float(t.sel(stat="p5")) < float(t.sel(stat="p95")) < float(t.sel(stat="p97_5"))
+    lo, hi = float(t.sel(stat="hdi90_lower")), float(t.sel(stat="hdi90_upper"))
+    assert np.mean((x >= lo) & (x <= hi)) == pytest.approx(0.9, abs=1e-3)
+    assert hi - lo <= float(t.sel(stat="p95")) - float(t.sel(stat="p5")) + 1e-9
+
+
+def test_hdi_of_a_skewed_sample_is_narrower_than_the_equal_tailed_interval():
+    x = st.lognorm(s=1.0).rvs(size=200_000, random_state=np.random.default_rng(0))
+    lo, hi = carbon_mc.hdi(x, 0.9)
+    eti = np.quantile(x, [0.05, 0.95])
+    assert hi - lo < eti[1] - eti[0]
+    assert np.mean((x >= lo) & (x <= hi)) == pytest.approx(0.9, abs=1e-4)
+
+
+def test_product_of_lognormal_inputs_has_analytic_lognormal_quantiles():
+    # operational = device_hours x TDP x f x PUE x grid / 1e9 with f, PUE and grid lognormal and the rest
+    # fixed is lognormal with mu = sum of mus and sigma^2 = sum of sigma^2.
+    sig = {"accelerator_power_tdp_fraction": 0.15, "pue": 0.05, "grid_gco2_per_kwh": 0.3}
+    med = {"accelerator_power_tdp_fraction": 0.8, "pue": 1.2, "grid_gco2_per_kwh": 400.0}
+    lognormal = {k: {"distribution": "lognormal", "params": {"median": med[k], "sigma": sig[k]}, "source": "test"} for k in sig}
+    scenario = carbon_mc.load_scenario("llama_65b").with_priors(
+        server_power_w_per_device=0.0, **lognormal,
+        embodied_kgco2e_per_device=0.0, embodied_kgco2e_per_server=0.0,
+    )
+    n = 400_000
+    ds = carbon_mc.estimate(scenario, num_draws=n, seed=11)
+    x = ds["operational_tco2e"].values.astype(np.float64)
+    device_hours, tdp_w = 1_022_362.0, 400.0
+    mu = np.log(device_hours * tdp_w / 1e9) + sum(np.log(v) for v in med.values())
+    sigma = np.sqrt(sum(s**2 for s in sig.values()))
+    truth = st.lognorm(s=sigma, scale=np.exp(mu))
+    for q in (0.05, 0.5, 0.95):
+        # standard error of a sample quantile: sqrt(q(1-q)/n) / density at the quantile
+        se = np.sqrt(q * (1 - q) / n) / truth.pdf(truth.ppf(q))
+        assert abs(np.quantile(x, q) - truth.ppf(q)) < 4 * se, q

@@ -1,0 +1,125 @@
+"""Scenario files: every bundled one loads; every kind of bad input gets one clear error."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+import carbon_mc
+from carbon_mc import CarbonMCError
+
+MODELS = sorted((Path(__file__).resolve().parents[1] / "models").glob("*.toml"))
+GOOD = """
+[run]
+name = "toy"
+hardware = "a100_80gb"
+devices = 64
+days = 10
+region = "france"
+datacenter = "hyperscale"
+"""
+
+
+def test_at_least_the_promised_scenarios_are_bundled():
+    names = {p.stem for p in MODELS}
+    for required in ("strubell_transformer_big", "strubell_nas", "evolved_transformer_nas_actual", "t5_11b", "meena",
+                     "gshard_600b", "switch_transformer", "gpt3_175b", "xlm", "bloom_176b", "llama_65b",
+                     "llama2_7b", "llama31_70b"):
+        assert required in names
+
+
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_bundled_scenario_loads_and_runs(path):
+    scenario = carbon_mc.load_scenario(path)
+    ds = carbon_mc.estimate(scenario, num_draws=512, seed=0)
+    for name in ("energy_mwh", "total_tco2e"):
+        v = ds[name].values
+        assert (v > 0).all() and all(math.isfinite(x) for x in v[:10])
+
+
+def test_good_toy_scenario(write_toml):
+    s = carbon_mc.load_scenario(write_toml(GOOD))
+    assert s.device_hours == 64 * 10 * 24
+
+
+def error_of(write_toml, text):
+    with pytest.raises(CarbonMCError) as info:
+        carbon_mc.load_scenario(write_toml(text))
+    return str(info.value)
+
+
+def test_malformed_toml(write_toml):
+    msg = error_of(write_toml, "[run\nname = 'x'")
+    assert "scenario.toml" in msg and "malformed TOML" in msg
+
+
+def test_unknown_hardware_names_close_matches(write_toml):
+    msg = error_of(write_toml, GOOD.replace('"a100_80gb"', '"a100-80gb"'))
+    assert "hardware" in msg and "a100_80gb" in msg
+
+
+def test_unknown_region_names_close_matches(write_toml):
+    msg = error_of(write_toml, GOOD.replace('"france"', '"frnace"'))
+    assert "region" in msg and "'france'" in msg
+
+
+def test_unknown_datacenter(write_toml):
+    msg = error_of(write_toml, GOOD.replace('"hyperscale"', '"hyperscal"'))
+    assert "datacenter" in msg and "hyperscale" in msg
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf", '"ten"'])
+def test_bad_counts(write_toml, value):
+    msg = error_of(write_toml, GOOD.replace("devices = 64", f"devices = {value}"))
+    assert "run.devices" in msg
+
+
+def test_fractional_devices(write_toml):
+    assert "whole number" in error_of(write_toml, GOOD.replace("devices = 64", "devices = 6.5"))
+
+
+def test_contradicting_device_time(write_toml):
+    msg = error_of(write_toml, GOOD + "device_hours = 20000\n")
+    assert "contradicts" in msg and "run.device_hours" in msg
+
+
+def test_contradicting_flops(write_toml):
+    text = GOOD + "parameters = 7e9\ntokens = 1e12\ntrain_flops = 1e23\n"
+    assert "contradicts" in error_of(write_toml, text)
+
+
+def test_region_and_number_both_given(write_toml):
+    assert "not both" in error_of(write_toml, GOOD + "grid_gco2_per_kwh = 50\n")
+
+
+def test_missing_device_time(write_toml):
+    msg = error_of(write_toml, GOOD.replace("devices = 64\ndays = 10\n", ""))
+    assert "device time" in msg
+
+
+def test_unknown_key_and_section(write_toml):
+    assert "run.devics" in error_of(write_toml, GOOD + "devics = 3\n")
+    assert "[extra]" in error_of(write_toml, GOOD + "[extra]\nx = 1\n")
+
+
+def test_replaced_prior_without_source(write_toml):
+    text = GOOD + '[priors]\npue = { distribution = "uniform", params = { low = 1.1, high = 1.3 } }\n'
+    msg = error_of(write_toml, text)
+    assert "priors" in msg or "pue" in msg
+    assert "source" in msg
+
+
+def test_replaced_prior_with_bad_params(write_toml):
+    text = GOOD + '[priors]\npue = { distribution = "uniform", params = { low = 1.3, high = 1.1 }, source = "me" }\n'
+    assert "low < high" in error_of(write_toml, text)
+
+
+def test_unknown_prior_quantity(write_toml):
+    assert "did you mean 'pue'" in error_of(write_toml, GOOD + "[priors]\npeu = 1.2\n")
+
+
+def test_fixed_and_replaced_priors_are_used(write_toml):
+    text = GOOD + '[priors]\npue = 1.25\nmfu_fraction = 0.4\n'
+    model = carbon_mc.build_model(carbon_mc.load_scenario(write_toml(text)))
+    assert model.fixed["pue"] == 1.25
+    assert "pue" not in model.stochastic
