@@ -14,7 +14,7 @@ import json
 import math
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jax
@@ -36,13 +36,17 @@ def stream_id(name: str) -> int:
     return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
-def uniforms(rng_key, name: str, first_block, num_blocks: int):
-    """Uniforms in (0, 1) for draws ``first_block*BLOCK ... (first_block+num_blocks)*BLOCK - 1`` of input `name`."""
+def uniforms(rng_key, name: str, first_block, num_blocks: int, columns: int = 1):
+    """Uniforms in (0, 1) for draws ``first_block*BLOCK ... (first_block+num_blocks)*BLOCK - 1`` of input `name`.
+
+    Shape (num_blocks*BLOCK,), or (num_blocks*BLOCK, columns) when `columns` > 1 (joint priors).
+    """
     stream = jax.random.fold_in(rng_key, stream_id(name))
     block_ids = first_block + jnp.arange(num_blocks, dtype=jnp.uint32)
     keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(stream, block_ids)
-    u = jax.vmap(lambda k: jax.random.uniform(k, (BLOCK,), jnp.float32, minval=_TINY, maxval=1.0))(keys)
-    return u.reshape(-1)
+    shape = (BLOCK,) if columns == 1 else (BLOCK, columns)
+    u = jax.vmap(lambda k: jax.random.uniform(k, shape, jnp.float32, minval=_TINY, maxval=1.0))(keys)
+    return u.reshape((-1,) + shape[1:])
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,21 @@ class Model:
     priors: dict[str, Prior]
     run: RunConstants
     table: PriorTable
+    # Input name -> name of its random stream, where they differ. Empty by default: each input
+    # draws from the stream named after it. `carbon_mc.compare` renames the streams of inputs that
+    # two scenarios do not share, so that only shared uncertainties get common random numbers.
+    streams: dict[str, str] = field(default_factory=dict)
+
+    def stream(self, name: str) -> str:
+        """The name of input `name`'s random stream."""
+        return self.streams.get(name, name)
+
+    def with_streams(self, streams: dict[str, str]) -> Model:
+        """A copy whose inputs draw from the given streams (input name -> stream name)."""
+        unknown = set(streams) - set(self.priors)
+        if unknown:
+            raise ValueError(f"no such inputs: {sorted(unknown)}")
+        return replace(self, streams={**self.streams, **streams})
 
     @property
     def stochastic(self) -> list[str]:
@@ -89,7 +108,10 @@ def _chunk_function(model: Model, num_blocks: int) -> Callable:
     size = num_blocks * BLOCK
 
     def draw_chunk(rng_key, first_block):
-        u = {name: uniforms(rng_key, name, first_block, num_blocks) for name in model.stochastic}
+        u = {
+            name: uniforms(rng_key, model.stream(name), first_block, num_blocks, model.priors[name].num_columns)
+            for name in model.stochastic
+        }
         x = model.inputs_from_uniforms(u)
         out = model.outputs(x)
         drawn = {name: x[name] for name in model.stochastic}
@@ -154,7 +176,8 @@ def provenance(model: Model, *, seed, num_draws: int, method: str = "monte_carlo
         "seed": int(seed) if isinstance(seed, (int, np.integer)) else -1,
         "num_draws": int(num_draws),
         "method": method,
-        "random_streams": f"threefry; per input fold_in(key, crc32(name)); blocks of {BLOCK} draws",
+        "random_streams": f"threefry; per input fold_in(key, crc32(name)); blocks of {BLOCK} draws"
+        + (f"; streams renamed {json.dumps(model.streams, sort_keys=True)}" if model.streams else ""),
         "scenario_name": s.name,
         "scenario_file": Path(s.file).name,
         "scenario_sha256": s.sha256 or "",
@@ -162,6 +185,7 @@ def provenance(model: Model, *, seed, num_draws: int, method: str = "monte_carlo
         "priors_sha256": json.dumps(model.table.files, sort_keys=True),
         "priors": json.dumps({n: p.describe() for n, p in model.priors.items()}, sort_keys=True),
         "reported": json.dumps({**s.reported.figures(), "basis": s.reported.basis, "source": s.reported.source}),
+        "accounting": json.dumps({"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included}),
     }
 
 
@@ -179,13 +203,19 @@ def to_dataset(model: Model, inputs: dict, outputs: dict, attrs: dict) -> xr.Dat
         }
         if prior.is_fixed:
             data_vars[name] = xr.Variable((), np.float32(prior.fixed_value), var_attrs)
+        elif prior.components:
+            data_vars[name] = xr.Variable(("draw", f"{name}_component"), inputs[name], var_attrs)
         else:
             data_vars[name] = xr.Variable(("draw",), inputs[name], var_attrs)
     for name, values in outputs.items():
         meta = OUTPUTS[name]
         data_vars[name] = xr.Variable(("draw",), values, {"units": meta.units, "long_name": meta.long_name, "role": "output"})
     n = len(next(iter(outputs.values())))
-    return xr.Dataset(data_vars, coords={"draw": np.arange(n)}, attrs=attrs)
+    coords = {"draw": np.arange(n)}
+    for name, prior in model.priors.items():
+        if prior.components and not prior.is_fixed:
+            coords[f"{name}_component"] = list(prior.components)
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
 def estimate(

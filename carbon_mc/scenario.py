@@ -11,14 +11,29 @@ from typing import Any
 from .errors import CarbonMCError, close_matches
 from .priors import Prior, PriorTable, build_prior, load_priors
 from .priors.loader import _load_toml
+from .units import default_quantity, parse_unit, to_quantity_units
 
 RUN_KEYS = {
     "name", "hardware", "device_hours", "devices", "days", "parameters", "tokens", "train_flops",
     "region", "grid_gco2_per_kwh", "datacenter", "pue", "year", "source", "description", "notes",
 }
-REPORTED_KEYS = {"energy_mwh", "co2e_t", "co2e_scope", "basis", "source", "notes"}
+REPORTED_KEYS = {"energy_mwh", "energy_scope", "co2e_t", "co2e_scope", "basis", "source", "notes"}
 CO2E_SCOPES = {"operational": "operational_tco2e", "total": "total_tco2e"}
+# What a reported energy covers -> the model output it is compared with (like with like).
+ENERGY_SCOPES = {
+    "facility": "energy_mwh",  # accelerators + host, times PUE (Patterson et al. 2021)
+    "it": "it_energy_mwh",  # accelerators + host, no PUE
+    "accelerator": "accelerator_energy_mwh",  # accelerators only (GPU telemetry), no PUE (Dodge et al. 2022)
+    "accelerator_facility": "accelerator_facility_energy_mwh",  # accelerators only, times PUE (Morrison et al. 2025)
+}
 BASES = ("measured", "estimated")
+# Accounting switches ([accounting], and per claim in [[claims]]): which grid factor, and whether
+# energy includes the data centre's overhead (PUE). Published figures differ on both.
+GRID_BASES = ("location", "market")
+MARKET_QUANTITY = "market_gco2_per_kwh"
+MARKET_LONG_NAME = "grid carbon intensity, market-based (GHG Protocol Scope 2, after energy purchases; gCO2e/kWh)"
+ACCOUNTING_KEYS = {"grid_basis", "pue_included", MARKET_QUANTITY, "market_source", "notes"}
+CLAIM_KEYS = {"label", "value", "unit", "quantity", "source", "grid_basis", "pue_included", "notes"}
 # Quantities every run draws, and those drawn only when the run's device time must be derived.
 ALWAYS = (
     "accelerator_power_tdp_fraction",
@@ -41,15 +56,48 @@ class Reported:
     co2e_scope: str = "operational"
     basis: str | None = None
     source: str | None = None
+    energy_scope: str = "facility"
 
     def figures(self) -> dict[str, float]:
         """{dataset variable: published value}."""
         out = {}
         if self.energy_mwh is not None:
-            out["energy_mwh"] = self.energy_mwh
+            out[ENERGY_SCOPES[self.energy_scope]] = self.energy_mwh
         if self.co2e_t is not None:
             out[CO2E_SCOPES[self.co2e_scope]] = self.co2e_t
         return out
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """How a footprint is counted: location- or market-based grid factor; energy with or without PUE."""
+
+    grid_basis: str = "location"  # "location" | "market"
+    pue_included: bool = True  # False: energy_mwh is IT energy, and operational emissions use it
+    market_gco2_per_kwh: Any = None  # a number or a prior table; needed only for grid_basis = "market"
+    market_source: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A published figure to check against the distribution ([[claims]] in a scenario).
+
+    `grid_basis` and `pue_included` are the accounting the figure was made on; None means the
+    scenario's own ([accounting], by default location-based with PUE).
+    """
+
+    value: float
+    unit: str
+    quantity: str
+    label: str = ""
+    source: str | None = None
+    grid_basis: str | None = None
+    pue_included: bool | None = None
+
+    @property
+    def value_in_quantity_units(self) -> float:
+        """The claim in the units of its quantity (t CO2e or MWh)."""
+        return to_quantity_units(self.value, self.unit, self.quantity)
 
 
 @dataclass(frozen=True)
@@ -71,6 +119,8 @@ class Scenario:
     overrides: dict[str, Any] = field(default_factory=dict)  # quantity -> number or prior table
     reported: Reported = field(default_factory=Reported)
     sha256: str | None = None
+    accounting: Accounting = field(default_factory=Accounting)
+    claims: tuple[Claim, ...] = ()
 
     # ----------------------------------------------------------------------------------------
     @property
@@ -84,6 +134,10 @@ class Scenario:
 
     def needed_quantities(self) -> list[str]:
         names = list(ALWAYS)
+        if not self.accounting.pue_included:
+            names.remove("pue")
+        if self.accounting.grid_basis == "market":
+            names[names.index("grid_gco2_per_kwh")] = MARKET_QUANTITY
         if self.derives_device_time:
             names.append("mfu_fraction")
         if self.derives_flop:
@@ -108,7 +162,9 @@ class Scenario:
         ctx = self.context(table)
         resolved = {}
         for name in self.needed_quantities():
-            if name in self.overrides:
+            if name == MARKET_QUANTITY:
+                resolved[name] = self._market_prior(table)
+            elif name in self.overrides:
                 resolved[name] = self._override_prior(name, table)
             else:
                 resolved[name] = table.select(name, ctx, file=self.file)
@@ -126,6 +182,38 @@ class Scenario:
             return build_prior(name, "scenario", entry, units=q.units, long_name=q.long_name, file=self.file)
         entry = {"distribution": "fixed", "params": {"value": value}, "source": f"fixed in {Path(self.file).name}"}
         return build_prior(name, "scenario", entry, units=q.units, long_name=q.long_name, file=self.file)
+
+    def _market_prior(self, table: PriorTable) -> Prior:
+        value = self.accounting.market_gco2_per_kwh
+        key = f"accounting.{MARKET_QUANTITY}"
+        if value is None:
+            if MARKET_QUANTITY in table.quantities:
+                return table.select(MARKET_QUANTITY, self.context(table), file=self.file)
+            raise CarbonMCError(
+                f"market-based accounting needs a market-based grid factor: add {MARKET_QUANTITY} = <gCO2e/kWh> "
+                "(a number, or a prior table with a source) and market_source = \"...\" to [accounting], "
+                "e.g. 0 for electricity matched 100% by renewable purchases",
+                file=self.file, key=key,
+            )
+        units = table.quantity("grid_gco2_per_kwh").units
+        if isinstance(value, dict):
+            return build_prior(MARKET_QUANTITY, "scenario", value, units=units, long_name=MARKET_LONG_NAME, file=self.file)
+        source = self.accounting.market_source or f"[accounting] {MARKET_QUANTITY} in {Path(self.file).name}"
+        entry = {"distribution": "fixed", "params": {"value": value}, "source": source}
+        return build_prior(MARKET_QUANTITY, "scenario", entry, units=units, long_name=MARKET_LONG_NAME, file=self.file)
+
+    def with_accounting(self, *, grid_basis: str | None = None, pue_included: bool | None = None) -> Scenario:
+        """A copy counted on another basis; None keeps the scenario's own setting."""
+        from dataclasses import replace
+
+        if grid_basis is not None and grid_basis not in GRID_BASES:
+            raise CarbonMCError(f"unknown grid basis {grid_basis!r}; valid: {', '.join(GRID_BASES)}", file=self.file)
+        accounting = replace(
+            self.accounting,
+            grid_basis=self.accounting.grid_basis if grid_basis is None else grid_basis,
+            pue_included=self.accounting.pue_included if pue_included is None else bool(pue_included),
+        )
+        return replace(self, accounting=accounting)
 
     def with_priors(self, **overrides: Any) -> Scenario:
         """A copy with some priors fixed (numbers) or replaced (prior tables)."""
@@ -150,10 +238,12 @@ def _positive(run: dict, key: str, file: str, *, integer: bool = False) -> float
 def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | None = None, sha256: str | None = None) -> Scenario:
     """Validate a scenario document (the parsed TOML) against the priors and the schema."""
     table = table or load_priors()
-    unknown_sections = set(doc) - {"run", "reported", "priors"}
+    unknown_sections = set(doc) - {"run", "reported", "priors", "accounting", "claims"}
     if unknown_sections:
         bad = sorted(unknown_sections)[0]
-        raise CarbonMCError(f"unknown section [{bad}]; valid: [run], [reported], [priors]", file=file, key=bad)
+        raise CarbonMCError(
+            f"unknown section [{bad}]; valid: [run], [reported], [priors], [accounting], [[claims]]", file=file, key=bad
+        )
     run = doc.get("run")
     if not isinstance(run, dict):
         raise CarbonMCError("missing [run] section", file=file, key="run")
@@ -234,10 +324,83 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
         name=run["name"], hardware=run["hardware"], file=file, device_hours=device_hours, devices=devices,
         parameters=parameters, tokens=tokens, train_flops=train_flops, region=run.get("region"),
         datacenter=run.get("datacenter"), year=year, source=run.get("source"), overrides=overrides,
-        reported=reported, sha256=sha256,
+        reported=reported, sha256=sha256, accounting=_parse_accounting(doc.get("accounting"), file),
+        claims=_parse_claims(doc.get("claims"), file),
     )
     scenario.resolve_priors(table)  # unknown region / datacenter / bad override fail here, at load time
+    for claim in scenario.claims:  # a claim's own accounting must be computable too
+        scenario.with_accounting(grid_basis=claim.grid_basis, pue_included=claim.pue_included).resolve_priors(table)
     return scenario
+
+
+def _parse_accounting(block: Any, file: str) -> Accounting:
+    if block is None:
+        return Accounting()
+    if not isinstance(block, dict):
+        raise CarbonMCError("[accounting] must be a table", file=file, key="accounting")
+    for key in block:
+        if key not in ACCOUNTING_KEYS:
+            raise CarbonMCError(f"unknown key; {close_matches(key, ACCOUNTING_KEYS)}", file=file, key=f"accounting.{key}")
+    grid_basis = _grid_basis(block, file, "accounting") or "location"
+    pue_included = _pue_included(block, file, "accounting")
+    market = block.get(MARKET_QUANTITY)
+    if market is not None:
+        if isinstance(market, bool) or not isinstance(market, (int, float, dict)):
+            raise CarbonMCError("must be a number (gCO2e/kWh) or a prior table", file=file, key=f"accounting.{MARKET_QUANTITY}")
+        if isinstance(market, (int, float)) and (not math.isfinite(market) or market < 0):
+            raise CarbonMCError(f"must be a finite number >= 0, got {market!r}", file=file, key=f"accounting.{MARKET_QUANTITY}")
+    source = block.get("market_source")
+    if source is not None and (not isinstance(source, str) or not source.strip()):
+        raise CarbonMCError("must be a non-empty string", file=file, key="accounting.market_source")
+    return Accounting(grid_basis, True if pue_included is None else pue_included, market, source)
+
+
+def _grid_basis(block: dict, file: str, where: str) -> str | None:
+    basis = block.get("grid_basis")
+    if basis is not None and basis not in GRID_BASES:
+        raise CarbonMCError(f"unknown grid basis {basis!r}; valid: {', '.join(GRID_BASES)}", file=file, key=f"{where}.grid_basis")
+    return basis
+
+
+def _pue_included(block: dict, file: str, where: str) -> bool | None:
+    value = block.get("pue_included")
+    if value is not None and not isinstance(value, bool):
+        raise CarbonMCError(f"must be true or false, got {value!r}", file=file, key=f"{where}.pue_included")
+    return value
+
+
+def _parse_claims(block: Any, file: str) -> tuple[Claim, ...]:
+    if block is None:
+        return ()
+    if not isinstance(block, list) or not all(isinstance(c, dict) for c in block):
+        raise CarbonMCError("claims must be an array of tables ([[claims]])", file=file, key="claims")
+    claims = []
+    for i, entry in enumerate(block):
+        where = f"claims[{i}]"
+        for key in entry:
+            if key not in CLAIM_KEYS:
+                raise CarbonMCError(f"unknown key; {close_matches(key, CLAIM_KEYS)}", file=file, key=f"{where}.{key}")
+        for required in ("value", "unit", "source"):
+            if required not in entry:
+                raise CarbonMCError(f"missing {required!r} (a claim needs a value, a unit and a source)", file=file, key=where)
+        value = entry["value"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise CarbonMCError(f"must be a finite number >= 0, got {value!r}", file=file, key=f"{where}.value")
+        try:
+            unit = parse_unit(entry["unit"]).symbol
+            quantity = entry.get("quantity") or default_quantity(unit)
+            to_quantity_units(value, unit, quantity)
+        except CarbonMCError as exc:
+            raise CarbonMCError(exc.message, file=file, key=where) from None
+        for key in ("label", "source"):
+            if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+                raise CarbonMCError("must be a non-empty string", file=file, key=f"{where}.{key}")
+        claims.append(Claim(
+            value=float(value), unit=unit, quantity=quantity, label=entry.get("label", f"{value:g} {unit}"),
+            source=entry["source"], grid_basis=_grid_basis(entry, file, where),
+            pue_included=_pue_included(entry, file, where),
+        ))
+    return tuple(claims)
 
 
 def _parse_reported(block: Any, file: str) -> Reported:
@@ -258,7 +421,13 @@ def _parse_reported(block: Any, file: str) -> Reported:
     basis = block.get("basis")
     if basis is not None and basis not in BASES:
         raise CarbonMCError(f"unknown basis {basis!r}; valid: {', '.join(BASES)}", file=file, key="reported.basis")
-    return Reported(co2e_scope=scope, basis=basis, source=block.get("source"), **values)
+    energy_scope = block.get("energy_scope", "facility")
+    if energy_scope not in ENERGY_SCOPES:
+        raise CarbonMCError(
+            f"unknown energy scope {energy_scope!r}; {close_matches(str(energy_scope), ENERGY_SCOPES)}",
+            file=file, key="reported.energy_scope",
+        )
+    return Reported(co2e_scope=scope, basis=basis, source=block.get("source"), energy_scope=energy_scope, **values)
 
 
 def load_scenario(path: str | Path, *, priors: PriorTable | None = None) -> Scenario:

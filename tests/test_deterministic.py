@@ -21,7 +21,7 @@ def run_fixed(name, **fixed):
     return {k: float(ds[k].values[0]) for k in ("energy_mwh", "operational_tco2e", "embodied_tco2e", "total_tco2e")}
 
 
-NO_EMBODIED = dict(embodied_kgco2e_per_device=0.0, embodied_kgco2e_per_server=0.0,
+NO_EMBODIED = dict(flops_overhead_fraction=0.0, embodied_kgco2e_per_device=0.0, embodied_kgco2e_per_server=0.0,
                    service_life_years=5.0, lifetime_utilization_fraction=1.0)
 
 
@@ -67,6 +67,7 @@ def test_bloom_dynamic_433_mwh_24_7_t_and_embodied_11_2_t():
         embodied_kgco2e_per_server=2500.0,
         service_life_years=6.0,
         lifetime_utilization_fraction=0.85,
+        flops_overhead_fraction=0.0,
     )
     assert out["energy_mwh"] == pytest.approx(433.196, rel=0.01)
     assert out["operational_tco2e"] == pytest.approx(24.7, rel=0.01)

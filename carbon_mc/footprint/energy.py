@@ -22,6 +22,15 @@ def it_energy_mwh(device_hours, accelerator_power_w, server_power_w_per_device):
     return device_hours * (accelerator_power_w + server_power_w_per_device) / WH_PER_MWH
 
 
+def accelerator_energy_mwh(device_hours, accelerator_power_w):
+    """Energy of the accelerators alone (no host, no PUE): device-hours × accelerator power.
+
+    What GPU telemetry measures (nvidia-smi, DCGM). Reference: Dodge et al. 2022, arXiv:2206.05229,
+    §3 (GPU energy only); Morrison et al. 2025, arXiv:2503.05804, §3 (GPU power, a lower bound).
+    """
+    return device_hours * accelerator_power_w / WH_PER_MWH
+
+
 def facility_energy_mwh(it_energy_mwh, pue):
     """Facility energy: IT energy × power usage effectiveness (PUE).
 

@@ -27,6 +27,8 @@ OUTPUTS: dict[str, Output] = {
     "implied_mfu_fraction": Output("1", "model FLOP utilization implied by compute and device time"),
     "accelerator_power_w": Output("W", "average accelerator power during training"),
     "it_energy_mwh": Output("MWh", "IT energy (accelerators and servers, before PUE)"),
+    "accelerator_energy_mwh": Output("MWh", "energy of the accelerators alone (no host, no PUE)"),
+    "accelerator_facility_energy_mwh": Output("MWh", "energy of the accelerators alone times PUE (no host)"),
     "energy_mwh": Output("MWh", "facility energy (IT energy times PUE)"),
     "operational_tco2e": Output("t", "operational emissions (t CO2e)"),
     "embodied_tco2e": Output("t", "embodied emissions charged to the run (t CO2e)"),
@@ -47,6 +49,8 @@ class RunConstants:
     parameters: float | None = None
     tokens: float | None = None
     train_flops: float | None = None
+    grid_basis: str = "location"  # "market": operational emissions use x["market_gco2_per_kwh"]
+    pue_included: bool = True  # False: energy_mwh is IT energy (no PUE), and operational uses it
 
     @classmethod
     def from_scenario(cls, scenario, hardware_spec: dict) -> RunConstants:
@@ -59,6 +63,8 @@ class RunConstants:
             parameters=scenario.parameters,
             tokens=scenario.tokens,
             train_flops=scenario.train_flops,
+            grid_basis=scenario.accounting.grid_basis,
+            pue_included=scenario.accounting.pue_included,
         )
 
 
@@ -83,8 +89,15 @@ def carbon_footprint(x: dict, run: RunConstants) -> dict:
     power_w = energy.accelerator_power_w(run.tdp_w, x["accelerator_power_tdp_fraction"])
     out["accelerator_power_w"] = power_w
     out["it_energy_mwh"] = energy.it_energy_mwh(device_hours, power_w, x["server_power_w_per_device"])
-    out["energy_mwh"] = energy.facility_energy_mwh(out["it_energy_mwh"], x["pue"])
-    out["operational_tco2e"] = emissions.operational_tco2e(out["energy_mwh"], x["grid_gco2_per_kwh"])
+    out["accelerator_energy_mwh"] = energy.accelerator_energy_mwh(device_hours, power_w)
+    if "pue" in x:  # absent when the accounting leaves PUE out
+        out["accelerator_facility_energy_mwh"] = energy.facility_energy_mwh(out["accelerator_energy_mwh"], x["pue"])
+    if run.pue_included:
+        out["energy_mwh"] = energy.facility_energy_mwh(out["it_energy_mwh"], x["pue"])
+    else:  # accounting without data-centre overhead (e.g. BLOOM's 24.7 t "dynamic" figure)
+        out["energy_mwh"] = out["it_energy_mwh"]
+    grid_gco2_per_kwh = x["market_gco2_per_kwh"] if run.grid_basis == "market" else x["grid_gco2_per_kwh"]
+    out["operational_tco2e"] = emissions.operational_tco2e(out["energy_mwh"], grid_gco2_per_kwh)
     slot_kg = emissions.embodied_kgco2e_per_device_total(
         x["embodied_kgco2e_per_device"], x["embodied_kgco2e_per_server"], run.devices_per_server
     )

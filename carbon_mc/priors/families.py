@@ -166,6 +166,57 @@ def _triangular(params):
     return Triangular(low, mode, high)
 
 
+class JointNormal(dist.MultivariateNormal):
+    """Multivariate normal whose components are named; sampled through z = Φ⁻¹(u), x = μ + L z.
+
+    Used for constants fitted jointly (e.g. the scaling-law constants, whose estimates are strongly
+    correlated: Besiroglu et al. 2024, arXiv:2404.10102), which must not be drawn independently.
+    """
+
+    def __init__(self, loc, covariance_matrix, components, *, validate_args=None):
+        self.components = tuple(components)
+        super().__init__(loc=loc, covariance_matrix=covariance_matrix, validate_args=validate_args)
+
+    def tree_flatten(self):
+        raise NotImplementedError("JointNormal is not a pytree")
+
+    def icdf(self, u):
+        """Map uniforms of shape (..., k) to draws of shape (..., k)."""
+        from jax.scipy.special import ndtri
+
+        z = ndtri(u)
+        return self.loc + jnp.einsum("...j,ij->...i", z, self.scale_tril)
+
+
+def _multivariate_normal(params):
+    _check_extra(params, {"components", "mean", "sd", "corr", "cov"})
+    for key in ("components", "mean"):
+        if key not in params:
+            raise ValueError(f"missing parameter {key}")
+    components, mean = list(params["components"]), [float(v) for v in params["mean"]]
+    k = len(components)
+    if k < 2 or len(mean) != k or len(set(components)) != k:
+        raise ValueError("components must be >= 2 distinct names, with one mean each")
+    if "cov" in params:
+        cov = [[float(v) for v in row] for row in params["cov"]]
+    elif "sd" in params and "corr" in params:
+        sd = [float(v) for v in params["sd"]]
+        corr = [[float(v) for v in row] for row in params["corr"]]
+        if len(sd) != k or len(corr) != k or any(len(r) != k for r in corr):
+            raise ValueError("sd needs k entries and corr k x k")
+        cov = [[corr[i][j] * sd[i] * sd[j] for j in range(k)] for i in range(k)]
+    else:
+        raise ValueError("needs cov, or sd and corr")
+    import numpy as np
+
+    cov_arr = np.asarray(cov, dtype=np.float64)
+    if cov_arr.shape != (k, k) or not np.allclose(cov_arr, cov_arr.T):
+        raise ValueError("covariance must be a symmetric k x k matrix")
+    if np.linalg.eigvalsh(cov_arr).min() <= 0:
+        raise ValueError("covariance must be positive definite")
+    return JointNormal(jnp.asarray(mean), jnp.asarray(cov_arr, jnp.float32), components)
+
+
 FAMILIES: dict[str, Callable[[Mapping], dist.Distribution]] = {
     "fixed": _fixed,
     "uniform": _uniform,
@@ -173,6 +224,7 @@ FAMILIES: dict[str, Callable[[Mapping], dist.Distribution]] = {
     "truncated_normal": _truncated_normal,
     "lognormal": _lognormal,
     "triangular": _triangular,
+    "multivariate_normal": _multivariate_normal,
 }
 
 

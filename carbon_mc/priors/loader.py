@@ -57,11 +57,23 @@ class Prior:
         return self.family == "fixed"
 
     @property
+    def num_columns(self) -> int:
+        """How many uniforms one draw consumes (1, or the number of components of a joint prior)."""
+        return len(self.components) if self.components else 1
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return tuple(getattr(self.distribution, "components", ()))
+
+    @property
     def fixed_value(self) -> float:
         return float(self.params["value"])
 
     def icdf(self, u):
-        """Map uniforms in (0, 1) to draws of this prior (the inverse CDF)."""
+        """Map uniforms in (0, 1) to draws of this prior (the inverse CDF).
+
+        `u` has shape (n,), or (n, num_columns) for a joint prior, which then returns (n, k).
+        """
         if self.is_fixed:
             return jnp.full(jnp.shape(u), self.fixed_value, dtype=jnp.float32)
         return self.distribution.icdf(u)

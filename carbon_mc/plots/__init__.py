@@ -1,0 +1,1 @@
+"""Figures, one module per feature; matplotlib only, imported lazily by the CLI."""
