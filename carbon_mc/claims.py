@@ -147,6 +147,8 @@ class ClaimCheck:
       conditioned_on: which draws `shifts` describe.
       shifts: per input, sorted by KS distance, largest first.
       reach: when no draw reaches the claim, the factors the inputs would need; else None.
+      values, inputs, selected: the draws of the quantity, of each drawn input ({label: draws},
+        one label per component of a joint prior), and the mask of the draws `shifts` describes.
     """
 
     claim: Claim
@@ -309,6 +311,8 @@ def check_claim(
         _draws = simulate(scenario, num_draws=num_draws, seed=seed, grid_basis=basis, pue_included=pue,
                           chunk_size=chunk_size, priors=priors)
     model, inputs, outputs = _draws
+    if claim.quantity not in outputs:
+        raise CarbonMCError(f"this run's model has no {claim.quantity} on this accounting basis", file=scenario.file)
     return _analyse(model, inputs, outputs, claim, seed=seed, tail_fraction=tail_fraction)
 
 
@@ -379,7 +383,7 @@ def _analyse(model: Model, inputs: dict, outputs: dict, claim: Claim, *, seed, t
         seed=int(seed) if isinstance(seed, (int, np.integer)) else -1,
         median=median,
         interval=(p5, p95),
-        percentile=percentile_of(y, c),
+        percentile=float(percentile_of(y, c)),
         prob_at_least=prob,
         prob_at_least_se=math.sqrt(prob * (1.0 - prob) / n),
         ratio_median=ratio_median,
@@ -392,7 +396,7 @@ def _analyse(model: Model, inputs: dict, outputs: dict, claim: Claim, *, seed, t
         reach=reach,
         sources={name: p.source for name, p in model.priors.items()},
         values=y,
-        inputs=inputs,
+        inputs={label: x for label, _, x in _columns(model, inputs)},
         selected=selected,
     )
 
@@ -426,7 +430,7 @@ def input_shifts(model: Model, inputs: dict, selected: np.ndarray) -> list[Input
         prior = tuple(float(v) for v in np.quantile(x, [0.05, 0.5, 0.95]))
         cond = tuple(float(v) for v in np.quantile(sub, [0.05, 0.5, 0.95]))
         ratio = cond[1] / prior[1] if prior[1] != 0 else math.nan
-        shifts.append(InputShift(name, units, prior, cond, ratio, percentile_of(x, cond[1]), ks_distance(sub, x)))
+        shifts.append(InputShift(name, units, prior, cond, ratio, float(percentile_of(x, cond[1])), ks_distance(sub, x)))
     return sorted(shifts, key=lambda s: -s.ks_distance)
 
 

@@ -12,7 +12,7 @@ import sys
 
 from .errors import CarbonMCError
 
-COMMANDS = ["run"]
+COMMANDS = ["run", "check", "compare", "sensitivity"]
 EXIT_USER_ERROR = 2
 
 

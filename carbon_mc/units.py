@@ -77,14 +77,14 @@ def parse_unit(text: str) -> Unit:
     Raises:
       CarbonMCError: for an unknown spelling, naming close matches.
     """
+    masses = ", ".join(s for s, u in UNITS.items() if u.kind == "mass")
+    energies = ", ".join(s for s, u in UNITS.items() if u.kind == "energy")
+    valid = f"CO2e masses: {masses}; energies: {energies}"
     if not isinstance(text, str) or not text.strip():
-        raise CarbonMCError(f"a unit must be a non-empty string, got {text!r}")
+        raise CarbonMCError(f"a unit must be a non-empty string, got {text!r} ({valid})")
     unit = _LOOKUP.get(_normalise(text))
     if unit is None:
-        masses = ", ".join(s for s, u in UNITS.items() if u.kind == "mass")
-        energies = ", ".join(s for s, u in UNITS.items() if u.kind == "energy")
-        hint = close_matches(_normalise(text), _LOOKUP)
-        raise CarbonMCError(f"unknown unit {text!r}; {hint} (CO2e masses: {masses}; energies: {energies})")
+        raise CarbonMCError(f"unknown unit {text!r}; {close_matches(_normalise(text), _LOOKUP)} ({valid})")
     return unit
 
 

@@ -72,12 +72,12 @@ def check_num_base(num_base, sampler: str = "sobol", *, warn: bool = True) -> in
     of two is rounded up with a warning (or silently, ``warn=False``, for callers that say so).
     """
     if isinstance(num_base, bool) or not isinstance(num_base, (int, np.integer)):
-        raise CarbonMCError(f"num_base must be a whole number, got {num_base!r}")
+        raise CarbonMCError(f"the number of base draws must be a whole number, got {num_base!r}")
     num_base = int(num_base)
     if num_base < MIN_NUM_BASE:
-        raise CarbonMCError(f"num_base must be at least {MIN_NUM_BASE} (too few rows for the estimators and their bootstrap), got {num_base}")
+        raise CarbonMCError(f"the number of base draws must be at least {MIN_NUM_BASE} (fewer is too few for the estimators and their bootstrap), got {num_base}")
     if num_base > MAX_NUM_BASE:
-        raise CarbonMCError(f"num_base must be at most 2**30 = {MAX_NUM_BASE}, got {num_base}")
+        raise CarbonMCError(f"the number of base draws must be at most 2**30 = {MAX_NUM_BASE:,}, got {num_base:,}")
     if sampler == "sobol" and not is_power_of_two(num_base):
         rounded = next_power_of_two(num_base)
         if warn:
@@ -94,7 +94,7 @@ def _check_settings(sampler: str, conf_level, num_resamples, ci_method: str, see
     if isinstance(conf_level, bool) or not isinstance(conf_level, (int, float)) or not 0.0 < conf_level < 1.0:
         raise CarbonMCError(f"conf_level must be strictly between 0 and 1, got {conf_level!r}")
     if isinstance(num_resamples, bool) or not isinstance(num_resamples, (int, np.integer)) or num_resamples < 0 or num_resamples == 1:
-        raise CarbonMCError(f"num_resamples must be 0 (no intervals) or at least 2, got {num_resamples!r}")
+        raise CarbonMCError(f"the number of bootstrap resamples must be 0 (no intervals) or at least 2, got {num_resamples!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise CarbonMCError(f"seed must be a whole number >= 0, got {seed!r}")
 
@@ -164,6 +164,8 @@ def evaluate_design(
 # ------------------------------------------------------------------------------------------------
 # Estimation
 
+_point_estimates = jax.jit(estimators.sobol_estimates)
+
 
 def analyze_evaluations(
     f_a,
@@ -212,7 +214,7 @@ def analyze_evaluations(
     z = [estimators.standardize(v, mean, sd) for v in (f_a, f_b, f_ab)] + [None if f_ba is None else estimators.standardize(f_ba, mean, sd)]
 
     with jax.enable_x64(True):
-        point = {k: np.asarray(v) for k, v in estimators.sobol_estimates(*z).items()}
+        point = {k: np.asarray(v) for k, v in _point_estimates(*z).items()}
         if num_resamples:
             key = jax.random.fold_in(jax.random.key(int(seed)), stream_id("sobol_bootstrap"))
             reps = {k: np.asarray(v) for k, v in estimators.bootstrap(key, *z, num_resamples=int(num_resamples)).items()}

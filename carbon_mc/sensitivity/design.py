@@ -183,6 +183,8 @@ def resolve_groups(
             names = [names]
         if not names:
             raise CarbonMCError(f"group {gname!r} has no members")
+        if gname in columns and gname not in names:
+            raise CarbonMCError(f"group name {gname!r} is also an input outside the group; rename the group")
         for name in names:
             if name in fixed:
                 continue
@@ -198,9 +200,6 @@ def resolve_groups(
         label = group_of_input[name]
         if label not in labels:
             labels.append(label)
-    for label in labels:
-        if label in columns and group_of_input[label] != label:
-            raise CarbonMCError(f"group name {label!r} is also an input that belongs to group {group_of_input[label]!r}; rename the group")
     members = tuple(tuple(n for n in order if group_of_input[n] == label) for label in labels)
     index = {label: i for i, label in enumerate(labels)}
     group_of_column = np.concatenate([np.full(int(columns[n]), index[group_of_input[n]], dtype=np.int32) for n in order])

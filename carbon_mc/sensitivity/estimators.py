@@ -1,10 +1,11 @@
 """Sobol' index estimators on the evaluations of a Saltelli design, and a vectorised bootstrap.
 
 Inputs are the model outputs at the design points: f_A, f_B of shape (N,), f_AB (and f_BA) of
-shape (N, G), column g for the matrix whose group-g columns were swapped. Every estimator takes
-optional row weights: ``None`` gives the plain estimate, bootstrap resampling counts give one
-bootstrap replicate of it (resampling base rows with replacement is the same as weighting each
-row by how often it was drawn), so the bootstrap is one `jax.vmap` of the estimator itself.
+shape (N, G), column g for the matrix whose group-g columns were swapped. Each estimator is a mean
+of per-row terms divided by the output variance, so `sobol_terms` lays every term side by side
+and one pass of (weighted) means gives every index. Resampling base rows with replacement is the
+same as weighting each row by how often it was drawn, so a bootstrap replicate is one row of
+counts times that matrix, and a batch of replicates one matrix product.
 
 The formulas are SALib's ``sobol.analyze`` (first and total order as in Saltelli et al. 2010,
 second order as in Saltelli 2002), with the variance taken over the A and B evaluations together;
@@ -27,100 +28,125 @@ def standardize(values: np.ndarray, mean: float, sd: float) -> np.ndarray:
     return (values - mean) / sd
 
 
-def _weighted_mean(weights, x):
-    """Mean over the first axis of `x`, rows weighted by `weights` (None: equal weights)."""
-    if weights is None:
-        return jnp.mean(x, axis=0)
-    return jnp.tensordot(weights, x, axes=1) / jnp.sum(weights)
+def first_order_terms(f_a, f_b, f_ab):
+    """Per-row summands of the first-order estimator, f_B · (f_ABg − f_A), shape (N, G).
+
+    S_g = mean(these) / Var(Y). Reference: Saltelli et al. 2010, "Variance based sensitivity
+    analysis of model output", Comput. Phys. Commun. 181:259, Table 2 (b); SALib ``first_order``.
+    """
+    return f_b[:, None] * (f_ab - f_a[:, None])
 
 
-def output_variance(f_a, f_b, weights=None):
-    """Var(Y) over the A and B evaluations pooled (2N values): E[y²] − E[y]².
+def total_order_terms(f_a, f_ab):
+    """Per-row summands of the total-order estimator, ½ (f_A − f_ABg)², shape (N, G).
+
+    ST_g = mean(these) / Var(Y). Reference: Jansen 1999, "Analysis of variance designs for model
+    output", Comput. Phys. Commun. 117:35; Saltelli et al. 2010, Table 2 (f); SALib ``total_order``.
+    """
+    return 0.5 * (f_a[:, None] - f_ab) ** 2
+
+
+def second_order_terms(f_a, f_b, f_ab, f_ba):
+    """Per-row summands of the closed second-order estimator, f_BAj · f_ABk − f_A · f_B, shape (N, G, G).
+
+    V_jk = mean(these) / Var(Y) and S_jk = V_jk − S_j − S_k (j < k). Reference: Saltelli 2002,
+    "Making best use of model evaluations to compute sensitivity indices", Comput. Phys. Commun.
+    145:280, eq. (12); SALib ``second_order``.
+    """
+    return f_ba[:, :, None] * f_ab[:, None, :] - (f_a * f_b)[:, None, None]
+
+
+def output_variance(mean_a, mean_b, mean_a2, mean_b2):
+    """Var(Y) of the A and B evaluations pooled (2N values), E[y²] − E[y]², from their means.
 
     Reference: SALib ``sobol.first_order`` (``np.var(np.r_[A, B])``).
     """
-    mean = 0.5 * (_weighted_mean(weights, f_a) + _weighted_mean(weights, f_b))
-    mean_sq = 0.5 * (_weighted_mean(weights, f_a**2) + _weighted_mean(weights, f_b**2))
-    return mean_sq - mean**2
+    return 0.5 * (mean_a2 + mean_b2) - (0.5 * (mean_a + mean_b)) ** 2
 
 
-def first_order(f_a, f_b, f_ab, weights=None):
-    """First-order indices S_g = mean(f_B · (f_ABg − f_A)) / Var(Y), shape (G,).
-
-    Reference: Saltelli et al. 2010, "Variance based sensitivity analysis of model output",
-    Comput. Phys. Commun. 181:259, Table 2 (b); SALib ``sobol.first_order``.
-    """
-    numerator = _weighted_mean(weights, f_b[:, None] * (f_ab - f_a[:, None]))
-    return numerator / output_variance(f_a, f_b, weights)
-
-
-def total_order(f_a, f_b, f_ab, weights=None):
-    """Total-order indices ST_g = ½ · mean((f_A − f_ABg)²) / Var(Y), shape (G,).
-
-    Reference: Jansen 1999, "Analysis of variance designs for model output", Comput. Phys.
-    Commun. 117:35; Saltelli et al. 2010, Table 2 (f); SALib ``sobol.total_order``.
-    """
-    numerator = 0.5 * _weighted_mean(weights, (f_a[:, None] - f_ab) ** 2)
-    return numerator / output_variance(f_a, f_b, weights)
-
-
-def second_order(f_a, f_b, f_ab, f_ba, weights=None):
-    """Second-order indices S_jk = mean(f_BAj · f_ABk − f_A · f_B) / Var(Y) − S_j − S_k, shape (G, G).
-
-    Symmetrised from the upper triangle (j < k); the diagonal is NaN.
-    Reference: Saltelli 2002, "Making best use of model evaluations to compute sensitivity
-    indices", Comput. Phys. Commun. 145:280, eq. (12); SALib ``sobol.second_order``.
-    """
-    s1 = first_order(f_a, f_b, f_ab, weights)
-    cross = f_ba[:, :, None] * f_ab[:, None, :] - (f_a * f_b)[:, None, None]  # (N, G, G): [n, j, k]
-    v_jk = _weighted_mean(weights, cross) / output_variance(f_a, f_b, weights)
-    upper = v_jk - s1[:, None] - s1[None, :]
-    g = s1.shape[0]
-    j, k = jnp.triu_indices(g, 1)
-    out = jnp.full((g, g), jnp.nan, dtype=upper.dtype)
-    return out.at[j, k].set(upper[j, k]).at[k, j].set(upper[j, k])
-
-
-def sobol_estimates(f_a, f_b, f_ab, f_ba=None, weights=None) -> dict:
-    """``{"S1": (G,), "ST": (G,)}``, plus ``"S2": (G, G)`` when `f_ba` is given."""
-    out = {"S1": first_order(f_a, f_b, f_ab, weights), "ST": total_order(f_a, f_b, f_ab, weights)}
+def sobol_terms(f_a, f_b, f_ab, f_ba=None):
+    """Every per-row summand side by side, shape (N, 4 + 2G [+ G²]): the means of these columns
+    are all the estimators need, so one weighted pass gives one (bootstrap) estimate."""
+    n = f_a.shape[0]
+    parts = [jnp.stack([f_a, f_b, f_a**2, f_b**2], axis=1), first_order_terms(f_a, f_b, f_ab), total_order_terms(f_a, f_ab)]
     if f_ba is not None:
-        out["S2"] = second_order(f_a, f_b, f_ab, f_ba, weights)
+        parts.append(second_order_terms(f_a, f_b, f_ab, f_ba).reshape(n, -1))
+    return jnp.concatenate(parts, axis=1)
+
+
+def indices_from_means(means, num_groups: int, second_order: bool = False) -> dict:
+    """S1, ST (and S2) from the column means of `sobol_terms`; `means` has shape (..., columns).
+
+    S2 is symmetric with NaN on the diagonal (SALib fills only j < k).
+    """
+    g = num_groups
+    var = output_variance(means[..., 0], means[..., 1], means[..., 2], means[..., 3])[..., None]
+    out = {"S1": means[..., 4 : 4 + g] / var, "ST": means[..., 4 + g : 4 + 2 * g] / var}
+    if second_order:
+        v_jk = means[..., 4 + 2 * g :].reshape(means.shape[:-1] + (g, g)) / var[..., None]
+        s1 = out["S1"]
+        s2 = v_jk - s1[..., :, None] - s1[..., None, :]
+        upper = jnp.triu(jnp.ones((g, g), bool), 1)
+        s2 = jnp.where(upper, s2, jnp.swapaxes(s2, -1, -2))
+        out["S2"] = jnp.where(jnp.eye(g, dtype=bool), jnp.nan, s2)
     return out
 
 
-def resample_counts(rng_key, num_base: int):
-    """How often each of `num_base` base rows is drawn in one resample with replacement, shape (N,).
+def sobol_estimates(f_a, f_b, f_ab, f_ba=None, weights=None) -> dict:
+    """``{"S1": (G,), "ST": (G,)}``, plus ``"S2": (G, G)`` when `f_ba` is given.
 
-    For N a power of two the row indices are the top bits of uniform 32-bit words (exactly
-    uniform, half the random bits of `jax.random.randint`); otherwise `jax.random.randint`.
+    `weights` (N,), optional: row weights, e.g. bootstrap resampling counts (one replicate).
     """
-    if num_base & (num_base - 1) == 0 and num_base <= 2**32:
-        shift = 32 - (num_base.bit_length() - 1)
-        bits = jax.random.bits(rng_key, (num_base,), jnp.uint32)
-        index = (bits >> shift).astype(jnp.int32) if shift < 32 else jnp.zeros(num_base, jnp.int32)
+    terms = sobol_terms(f_a, f_b, f_ab, f_ba)
+    means = jnp.mean(terms, axis=0) if weights is None else weights @ terms / jnp.sum(weights)
+    return indices_from_means(means, f_ab.shape[1], f_ba is not None)
+
+
+def resample_counts(rng_keys, num_base: int):
+    """How often each of `num_base` base rows is drawn in resamples with replacement, one per key.
+
+    Returns float32 counts of shape (len(rng_keys), N) (exact: counts are small integers). For N a
+    power of two a row index is the top bits of a uniform 32-bit word (exactly uniform, half the
+    random bits of `jax.random.randint`); otherwise `jax.random.randint`.
+    """
+    num_keys = rng_keys.shape[0]
+    if num_base & (num_base - 1) == 0:
+        shift = 33 - num_base.bit_length()
+        bits = jax.vmap(lambda k: jax.random.bits(k, (num_base,), jnp.uint32))(rng_keys)
+        index = (bits >> shift).astype(jnp.int32) if shift < 32 else jnp.zeros((num_keys, num_base), jnp.int32)
     else:
-        index = jax.random.randint(rng_key, (num_base,), 0, num_base)
-    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
-    return jnp.zeros(num_base, dtype).at[index].add(1.0)
+        index = jax.vmap(lambda k: jax.random.randint(k, (num_base,), 0, num_base, jnp.int32))(rng_keys)
+    flat = (index + num_base * jnp.arange(num_keys, dtype=jnp.int32)[:, None]).ravel()
+    counts = jnp.zeros(num_keys * num_base, jnp.float32).at[flat].add(1.0, mode="promise_in_bounds")
+    return counts.reshape(num_keys, num_base)
 
 
-@partial(jax.jit, static_argnames=("num_resamples", "batch_size"))
-def bootstrap(rng_key, f_a, f_b, f_ab, f_ba=None, *, num_resamples: int = 1000, batch_size: int = 16) -> dict:
+@partial(jax.jit, static_argnames=("num_groups", "second_order"))
+def _replicates(keys, terms, num_groups: int, second_order: bool):
+    counts = resample_counts(keys, terms.shape[0]).astype(terms.dtype)
+    return indices_from_means(counts @ terms / terms.shape[0], num_groups, second_order)
+
+
+def bootstrap(rng_key, f_a, f_b, f_ab, f_ba=None, *, num_resamples: int = 1000, batch_size: int | None = None) -> dict:
     """Bootstrap replicates of `sobol_estimates`: base rows resampled with replacement.
 
     Returns the same keys as `sobol_estimates`, each with a leading axis of `num_resamples`.
-    Resamples are processed `batch_size` at a time (a vmap inside a `lax.map`), so memory is
-    about ``batch_size × N`` floats. Reference: Archer, Saltelli & Sobol' 1997, J. Stat. Comput.
-    Simul. 58:99 (bootstrap confidence intervals for Sobol' indices).
+    A resample weights each base row by how often it was drawn, so a replicate is one matrix
+    product of the counts with `sobol_terms`. Replicate r uses the key ``fold_in(rng_key, r)``, so
+    the replicates do not depend on `batch_size`, the resamples one jitted call computes (memory
+    about ``batch_size × N`` floats; default 64, fewer for N > 2^16). Reference: Archer, Saltelli
+    & Sobol' 1997, J. Stat. Comput. Simul. 58:99 (bootstrap intervals for Sobol' indices).
     """
-    num_base = f_a.shape[0]
-    keys = jax.random.split(rng_key, num_resamples)
-
-    def replicate(key):
-        return sobol_estimates(f_a, f_b, f_ab, f_ba, weights=resample_counts(key, num_base))
-
-    return jax.lax.map(replicate, keys, batch_size=min(batch_size, num_resamples))
+    num_groups, second_order = int(np.shape(f_ab)[1]), f_ba is not None
+    terms = sobol_terms(jnp.asarray(f_a), jnp.asarray(f_b), jnp.asarray(f_ab), None if f_ba is None else jnp.asarray(f_ba))
+    num_base = int(terms.shape[0])
+    if batch_size is None:
+        batch_size = max(1, min(64, 2**22 // num_base))
+    batch_size = min(batch_size, num_resamples)
+    num_batches = -(-num_resamples // batch_size)
+    keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(rng_key, jnp.arange(num_batches * batch_size, dtype=jnp.uint32))
+    pieces = [_replicates(keys[i * batch_size : (i + 1) * batch_size], terms, num_groups, second_order) for i in range(num_batches)]
+    return {k: np.concatenate([np.asarray(p[k]) for p in pieces])[:num_resamples] for k in pieces[0]}
 
 
 def percentile_interval(replicates: np.ndarray, conf_level: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,698 @@
+"""Calibrate the uncertain factors on published training runs whose energy was measured.
+
+A prior is a guess with a source; a measured run is evidence. This module conditions the class
+priors of the carbon model on the runs of ``models/`` whose ``[reported] basis = "measured"``
+with a hierarchical NumPyro model, samples it with NUTS, and turns the posterior into inputs the
+engine draws instead of the priors (`calibrated_priors`).
+
+The model, for runs r with a measured energy E_r (natural logs):
+
+    class value      m_q,k ~ the bundled prior of quantity q, variant k   (k = the run's class)
+    run value        x_q,r = T_k( T_k⁻¹(m_q,k) + s_q,k · h_r + σ_q,k · z_q,r ),  z_q,r ~ N(0, 1)
+    prediction       Ê_r  = the engine's energy equations on x_r, on the figure's own scope
+    likelihood       log E_r ~ N( log Ê_r, √(ε² + ρ_r²) )
+
+- q runs over `CALIBRATED`: accelerator_power_tdp_fraction (per power class, with run-to-run
+  deviations), server_power_w_per_device (per server class), pue (per data-centre class) and
+  mfu_fraction (per MFU class, with run-to-run deviations and a model-size term), wherever a run
+  needs them and its figure depends on them.
+- T_k maps the real line onto the support of the class prior (numpyro's ``biject_to``), so a run's
+  value never leaves the range its prior allows. σ_q,k (between-run spread), the MFU size slope s
+  (h_r = min(0, log10(N_r / N_ref)), zero at and above N_ref) and the reporting error ε have their
+  own priors in ``priors/calibration.toml``; the rounding error ρ_r comes from the figure's last
+  written digit.
+- Device time is the run's own where published; else C·(1 + δ_r) / (peak · MFU_r), with δ_r the
+  FLOPs-overhead prior.
+- The energy scope of the figure (``[reported] energy_scope``) decides the prediction: accelerators
+  and host times PUE ("facility"), without PUE ("it"), accelerators alone ("accelerator"), or
+  accelerators alone times PUE ("accelerator_facility").
+
+The result is ArviZ InferenceData with groups posterior, posterior_predictive, observed_data,
+constant_data and sample_stats. ``posterior_predictive`` holds, for each calibrated quantity and
+class with data, ``<quantity>_new_run``: the value for a *new* run of that class (class value plus
+a fresh run-to-run deviation), which is what `calibrated_priors` hands to the engine. It is written
+to netCDF as one group per InferenceData group through xarray's DataTree, which both ArviZ 0.x
+(InferenceData) and ArviZ 1.x (DataTree) read (`load_calibration` returns the one the installed
+ArviZ uses).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import xarray as xr
+from numpyro.distributions.transforms import biject_to
+from numpyro.infer import MCMC, NUTS, init_to_median
+
+from .data import data_dir
+from .errors import CarbonMCError
+from .footprint import compute, energy
+from .io import ENGINE, check_writable
+from .priors import Prior, PriorTable, load_priors
+from .scenario import Scenario, load_scenario
+
+__all__ = [
+    "CALIBRATED",
+    "Calibrator",
+    "PosteriorDraws",
+    "calibrated_priors",
+    "diagnostics",
+    "fit_calibration",
+    "groups",
+    "load_calibration",
+    "measured_runs",
+    "save_calibration",
+]
+
+# Quantities the calibration conditions, and the hyperprior of the run-to-run spread of each that
+# varies from run to run (the others are one value per class).
+CALIBRATED = ("accelerator_power_tdp_fraction", "server_power_w_per_device", "pue", "mfu_fraction")
+RUN_SPREAD = {
+    "accelerator_power_tdp_fraction": "between_run_sd_power_fraction_logit",
+    "mfu_fraction": "between_run_sd_mfu_logit",
+}
+MFU_SLOPE = "mfu_scale_slope_logit_per_decade"
+MFU_REFERENCE = "mfu_reference_parameters"
+REPORTING_ERROR = "reporting_error_sd_ln"
+# All calibrated inputs of one engine draw come from the same posterior draw: they share one
+# random stream (see `PosteriorDraws`), so their posterior correlation is kept.
+STREAM = "calibrated_inputs"
+CALIBRATION_PRIOR_FILES = ("accelerators.toml", "calibration.toml", "datacenter.toml", "power.toml", "utilization.toml")
+DEFAULTS = {"num_chains": 4, "num_warmup": 500, "num_samples": 500, "seed": 0}
+
+
+def _arviz():
+    with warnings.catch_warnings():  # ArviZ 0.2x announces its 1.x refactor with a FutureWarning on import
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        import arviz
+
+    return arviz
+
+
+# ------------------------------------------------------------------------------------------------
+# Measured runs -> arrays
+# ------------------------------------------------------------------------------------------------
+def measured_runs(models: str | Path | Iterable[str | Path] | None = None, *, priors: PriorTable | None = None) -> list[Scenario]:
+    """Scenarios whose ``[reported]`` energy was measured (``basis = "measured"``), sorted by file name.
+
+    Args:
+      models: a directory of scenario TOML files, or an iterable of files (default: the bundled models/).
+      priors: a `PriorTable` (default: the bundled priors/).
+    """
+    table = priors or load_priors()
+    if models is None:
+        paths = sorted(data_dir("models").glob("*.toml"))
+    elif isinstance(models, (str, Path)) and Path(models).is_dir():
+        paths = sorted(Path(models).glob("*.toml"))
+    elif isinstance(models, (str, Path)):
+        raise CarbonMCError("not a directory of scenario files", file=str(models))
+    else:
+        paths = [Path(p) for p in models]
+    runs = [s for s in (load_scenario(p, priors=table) for p in paths) if s.reported.basis == "measured" and s.reported.energy_mwh is not None]
+    if not runs:
+        raise CarbonMCError("no scenario with a measured energy ([reported] basis = \"measured\" and energy_mwh)", file=str(models or "models/"))
+    return runs
+
+
+def rounding_sd_ln(value: float) -> float:
+    """Standard deviation (natural-log scale) of the rounding of a printed figure.
+
+    The figure is taken as rounded to its last written decimal place (to units for whole numbers):
+    an error uniform on ± half a unit of that place, sd = half-unit / √3, relative to the value.
+    """
+    exponent = min(0, Decimal(repr(float(value))).normalize().as_tuple().exponent)
+    return 0.5 * 10.0**exponent / math.sqrt(3.0) / float(value)
+
+
+def _scope_terms(scope: str) -> tuple[bool, bool]:
+    """(host power included, PUE included) for a reported energy scope."""
+    return {"facility": (True, True), "it": (True, False), "accelerator": (False, False), "accelerator_facility": (False, True)}[scope]
+
+
+@dataclass(frozen=True)
+class Design:
+    """The measured runs as arrays, and which class of each calibrated quantity each run uses.
+
+    Per quantity q: ``classes[q]`` (sorted class names that some run needs), ``index[q]`` (R,)
+    the run's class index or -1 where the run uses a fixed value (``fixed[q]``) or does not need q.
+    """
+
+    runs: tuple[Scenario, ...]
+    names: tuple[str, ...]
+    classes: dict[str, tuple[str, ...]]
+    index: dict[str, np.ndarray]
+    fixed: dict[str, np.ndarray]
+    device_hours: np.ndarray  # (R,), NaN where derived from FLOPs and MFU
+    train_flop: np.ndarray  # (R,) published FLOPs where device time is derived from them; NaN otherwise
+    parameters: np.ndarray  # (R,) N and D where FLOPs come from 6·N·D·(1 + δ); NaN otherwise
+    tokens: np.ndarray
+    flops_run: np.ndarray  # (R,) index into the FLOPs-overhead draws, -1 if none
+    mfu_run: np.ndarray  # (R,) index into the MFU run deviations, -1 if the run's device time is known
+    scale_decades: np.ndarray  # (R,) min(0, log10(N / N_ref)); 0 without a parameter count
+    tdp_w: np.ndarray
+    peak_flop_per_s: np.ndarray
+    host: np.ndarray  # (R,) bool: figure includes host power
+    with_pue: np.ndarray  # (R,) bool: figure includes PUE
+    log_reported: np.ndarray  # (R,) natural log of the reported energy (MWh)
+    rounding_sd_ln: np.ndarray
+    scopes: tuple[str, ...]
+
+    @property
+    def num_runs(self) -> int:
+        return len(self.names)
+
+    def class_counts(self, observed: np.ndarray) -> dict[str, np.ndarray]:
+        """Per quantity, how many observed runs inform each class."""
+        return {q: np.array([int(np.sum((self.index[q] == i) & observed)) for i in range(len(c))]) for q, c in self.classes.items()}
+
+
+def build_design(runs: Sequence[Scenario], table: PriorTable) -> Design:
+    """Arrays for the NumPyro model from measured scenarios (see `Design`)."""
+    names = tuple(s.name for s in runs)
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})[0]
+        raise CarbonMCError(f"two measured runs share the name {dup!r}; names must be unique")
+    n_ref = table.quantity(MFU_REFERENCE).variants["default"].fixed_value
+    needs: dict[str, list] = {q: [] for q in CALIBRATED}  # per run: class name, a fixed number, or None
+    device_hours, train_flop, params, tokens, flops_run, mfu_run, scale, tdp, peak, host, with_pue = ([] for _ in range(11))
+    n_flops = n_mfu = 0
+    for s in runs:
+        spec = table.hardware_spec(s.hardware, file=s.file)
+        ctx = s.context(table)
+        has_host, has_pue = _scope_terms(s.reported.energy_scope)
+        used = {"accelerator_power_tdp_fraction": True, "server_power_w_per_device": has_host, "pue": has_pue,
+                "mfu_fraction": s.derives_device_time}
+        needed = set(s.needed_quantities())
+        for q in CALIBRATED:
+            if not used[q]:
+                needs[q].append(None)
+                continue
+            if q not in needed:
+                raise CarbonMCError(f"the reported energy scope {s.reported.energy_scope!r} needs {q}, which this run does not draw", file=s.file, key="reported.energy_scope")
+            if q in s.overrides:
+                prior = s.resolve_priors(table)[q]
+                if not prior.is_fixed:
+                    raise CarbonMCError(f"a calibration run may fix {q} to a number but not replace its prior", file=s.file, key=f"priors.{q}")
+                needs[q].append(prior.fixed_value)
+            else:
+                needs[q].append(ctx[table.quantity(q).selected_by])
+        device_hours.append(np.nan if s.derives_device_time else s.device_hours)
+        if s.derives_device_time:
+            train_flop.append(s.train_flops if s.train_flops is not None else np.nan)
+            flops_run.append(n_flops if s.derives_flop else -1)
+            n_flops += s.derives_flop
+            mfu_run.append(n_mfu)
+            n_mfu += 1
+        else:
+            train_flop.append(np.nan)
+            flops_run.append(-1)
+            mfu_run.append(-1)
+        params.append(s.parameters if s.derives_device_time and s.derives_flop else np.nan)
+        tokens.append(s.tokens if s.derives_device_time and s.derives_flop else np.nan)
+        scale.append(min(0.0, math.log10(s.parameters / n_ref)) if s.parameters else 0.0)
+        tdp.append(float(spec["tdp_w"]))
+        peak.append(float(spec["peak_flop_per_s"]))
+        host.append(has_host)
+        with_pue.append(has_pue)
+    classes, index, fixed = {}, {}, {}
+    for q in CALIBRATED:
+        cls = tuple(sorted({v for v in needs[q] if isinstance(v, str)}))
+        classes[q] = cls
+        index[q] = np.array([cls.index(v) if isinstance(v, str) else -1 for v in needs[q]], dtype=np.int32)
+        fixed[q] = np.array([v if isinstance(v, float) else np.nan for v in needs[q]], dtype=np.float64)
+    reported = np.array([s.reported.energy_mwh for s in runs], dtype=np.float64)
+    return Design(
+        runs=tuple(runs), names=names, classes=classes, index=index, fixed=fixed,
+        device_hours=np.array(device_hours, dtype=np.float64), train_flop=np.array(train_flop, dtype=np.float64),
+        parameters=np.array(params, dtype=np.float64), tokens=np.array(tokens, dtype=np.float64),
+        flops_run=np.array(flops_run, dtype=np.int32), mfu_run=np.array(mfu_run, dtype=np.int32),
+        scale_decades=np.array(scale, dtype=np.float64), tdp_w=np.array(tdp), peak_flop_per_s=np.array(peak),
+        host=np.array(host, dtype=bool), with_pue=np.array(with_pue, dtype=bool), log_reported=np.log(reported),
+        rounding_sd_ln=np.array([rounding_sd_ln(v) for v in reported]), scopes=tuple(s.reported.energy_scope for s in runs),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# The NumPyro model
+# ------------------------------------------------------------------------------------------------
+def _class_site(q: str, cls: str) -> str:
+    return f"{q}_class[{cls}]"
+
+
+def _link(prior: Prior):
+    """Bijection from the real line onto the support of `prior` (and its inverse as ``.inv``)."""
+    return biject_to(prior.distribution.support)
+
+
+def _hyper(table: PriorTable, name: str) -> Prior:
+    return table.quantity(name).variants["default"]
+
+
+def _gather(design: Design, q: str, class_values, fill: float = 1.0):
+    """(R,) values of quantity q: each run's class value, its fixed number, or `fill` where unused."""
+    fixed = np.nan_to_num(design.fixed[q], nan=fill)
+    if not class_values:
+        return jnp.asarray(fixed)
+    stacked = jnp.stack(class_values)
+    idx = design.index[q]
+    return jnp.where(idx >= 0, stacked[np.maximum(idx, 0)], fixed)
+
+
+def _run_link(priors: list[Prior], idx: np.ndarray):
+    """Per-run bijection from the real line onto the support of each run's class prior (batched)."""
+    supports = [p.distribution.support for p in priors]
+    kinds = {type(c) for c in supports}
+    rows = np.maximum(idx, 0)
+    if kinds == {type(dist.constraints.interval(0.0, 1.0))}:
+        low = np.array([float(c.lower_bound) for c in supports])[rows]
+        high = np.array([float(c.upper_bound) for c in supports])[rows]
+        return biject_to(dist.constraints.interval(low, high))
+    if kinds == {type(dist.constraints.greater_than(0.0))}:
+        return biject_to(dist.constraints.greater_than(np.array([float(c.lower_bound) for c in supports])[rows]))
+    if len({str(c) for c in supports}) == 1:
+        return biject_to(supports[0])
+    raise CarbonMCError(f"the class priors of {priors[0].quantity} must share one kind of support to vary run by run")
+
+
+def make_model(design: Design, table: PriorTable) -> Callable:
+    """The NumPyro model of `design`: ``model(obs_mask)``; `obs_mask` (R,) bool leaves runs out.
+
+    Run-to-run deviations: a run whose device time is published varies in its accelerator power
+    fraction; a run whose device time is derived from FLOPs varies in its MFU (its energy fixes only
+    power / MFU, so one deviation per run). Deviations are centred on the class value (the data fix
+    each run's value well), on the unconstrained scale of the class prior.
+    """
+    priors = {q: [table.quantity(q).variants[c] for c in design.classes[q]] for q in CALIBRATED}
+    n_runs = design.num_runs
+    derived = design.mfu_run >= 0
+    varies = {"accelerator_power_tdp_fraction": np.flatnonzero(~derived), "mfu_fraction": np.flatnonzero(derived)}
+    flops_runs = np.flatnonzero(design.flops_run >= 0)
+    overhead = table.quantity("flops_overhead_fraction").variants["default"]
+    dh_known = np.nan_to_num(design.device_hours, nan=1.0)
+    sd_round2 = design.rounding_sd_ln**2
+
+    def quantity(q: str, offset=0.0):
+        """(R,) values of q: class values, and for the runs that vary in q, their own values."""
+        cls_values = [numpyro.sample(_class_site(q, c), p.distribution) for c, p in zip(design.classes[q], priors[q])]
+        values = _gather(design, q, cls_values)
+        if q not in RUN_SPREAD or not cls_values:
+            return values
+        spread = numpyro.sample(f"{RUN_SPREAD[q]}[{q}]", _hyper(table, RUN_SPREAD[q]).distribution.expand([len(cls_values)]).to_event(1))
+        runs = varies[q]
+        if not len(runs):
+            return values
+        idx = design.index[q][runs]
+        link = _run_link(priors[q], idx)
+        loc = link.inv(values[runs]) + (offset[runs] if np.ndim(offset) else offset)
+        latent = numpyro.sample(f"{q}_run_latent", dist.Normal(loc, spread[idx]).to_event(1))
+        return values.at[runs].set(link(latent))
+
+    def model(obs_mask):
+        fraction = quantity("accelerator_power_tdp_fraction")
+        numpyro.deterministic("accelerator_power_tdp_fraction_run", fraction)
+        server_w = quantity("server_power_w_per_device")
+        pue = quantity("pue")
+        device_hours = jnp.asarray(dh_known)
+        if derived.any():
+            slope = numpyro.sample(MFU_SLOPE, _hyper(table, MFU_SLOPE).distribution)
+            mfu = quantity("mfu_fraction", slope * design.scale_decades)
+            numpyro.deterministic("mfu_fraction_run", mfu[derived])
+            flop = jnp.asarray(np.nan_to_num(design.train_flop, nan=1.0))
+            if len(flops_runs):
+                delta = numpyro.sample("flops_overhead_fraction", overhead.distribution.expand([len(flops_runs)]).to_event(1))
+                from_nd = compute.train_flop_from_params_tokens(
+                    np.nan_to_num(design.parameters, nan=1.0), np.nan_to_num(design.tokens, nan=1.0),
+                    jnp.zeros(n_runs).at[flops_runs].set(delta),
+                )
+                flop = jnp.where(design.flops_run >= 0, from_nd, flop)
+            hours = compute.device_hours_from_flop(flop, design.peak_flop_per_s, mfu)
+            device_hours = jnp.where(derived, hours, device_hours)
+        power_w = energy.accelerator_power_w(design.tdp_w, fraction)
+        it_mwh = energy.it_energy_mwh(device_hours, power_w, server_w)
+        acc_mwh = energy.accelerator_energy_mwh(device_hours, power_w)
+        scoped = jnp.where(design.host, it_mwh, acc_mwh)
+        scoped = jnp.where(design.with_pue, energy.facility_energy_mwh(scoped, pue), scoped)
+        numpyro.deterministic("predicted_energy_mwh", scoped)
+        error = numpyro.sample(REPORTING_ERROR, _hyper(table, REPORTING_ERROR).distribution)
+        sd = jnp.sqrt(error**2 + sd_round2)
+        with numpyro.handlers.mask(mask=obs_mask):
+            numpyro.sample("log_reported_energy_mwh", dist.Normal(jnp.log(scoped), sd), obs=design.log_reported)
+
+    return model
+
+
+# ------------------------------------------------------------------------------------------------
+# Inference
+# ------------------------------------------------------------------------------------------------
+class Calibrator:
+    """NUTS on the calibration model of a set of measured runs; refits reuse the compiled kernel.
+
+    >>> cal = Calibrator(measured_runs())
+    >>> idata = cal.fit(seed=0)                              # all runs
+    >>> loo = cal.fit(seed=0, held_out=["GPT-3 175B"])        # the same model, one run left out
+    """
+
+    def __init__(
+        self,
+        runs: Sequence[Scenario] | None = None,
+        *,
+        priors: PriorTable | None = None,
+        num_chains: int = DEFAULTS["num_chains"],
+        num_warmup: int = DEFAULTS["num_warmup"],
+        num_samples: int = DEFAULTS["num_samples"],
+        target_accept_prob: float = 0.9,
+        dense_mass: bool = False,
+    ):
+        self.table = priors or load_priors()
+        self.runs = tuple(runs) if runs is not None else tuple(measured_runs(priors=self.table))
+        self.design = build_design(self.runs, self.table)
+        self.settings = {"num_chains": num_chains, "num_warmup": num_warmup, "num_samples": num_samples,
+                         "target_accept_prob": target_accept_prob, "dense_mass": int(dense_mass)}
+        kernel = NUTS(make_model(self.design, self.table), target_accept_prob=target_accept_prob, init_strategy=init_to_median,
+                      dense_mass=dense_mass)
+        self.mcmc = MCMC(
+            kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+            chain_method="sequential", progress_bar=False, jit_model_args=True,
+        )
+
+    def observed_mask(self, held_out: Iterable[str] = ()) -> np.ndarray:
+        held_out = list(held_out)
+        unknown = [n for n in held_out if n not in self.design.names]
+        if unknown:
+            from .errors import close_matches
+
+            raise CarbonMCError(f"no measured run named {unknown[0]!r}; {close_matches(unknown[0], self.design.names)}")
+        return np.array([n not in held_out for n in self.design.names])
+
+    def fit(self, *, seed: int = DEFAULTS["seed"], held_out: Iterable[str] = ()):
+        """Sample the posterior given every run but `held_out` (names); returns InferenceData."""
+        observed = self.observed_mask(held_out)
+        if not observed.any():
+            raise CarbonMCError("every measured run is held out: nothing to calibrate on")
+        self.mcmc.run(jax.random.key(seed), jnp.asarray(observed), extra_fields=("diverging", "num_steps"))
+        samples = {k: np.asarray(v) for k, v in self.mcmc.get_samples(group_by_chain=True).items()}
+        extra = {k: np.asarray(v) for k, v in self.mcmc.get_extra_fields(group_by_chain=True).items()}
+        return _inference_data(self, samples, extra, observed, seed)
+
+
+def fit_calibration(runs: Sequence[Scenario] | None = None, *, seed: int = DEFAULTS["seed"], priors: PriorTable | None = None, **settings):
+    """Calibrate on measured runs (default: the bundled ones) with NUTS; returns InferenceData.
+
+    `settings`: num_chains, num_warmup, num_samples, target_accept_prob (see `Calibrator`).
+    """
+    return Calibrator(runs, priors=priors, **settings).fit(seed=seed)
+
+
+def _version(module: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(module)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _inference_data(cal: Calibrator, samples: dict, extra: dict, observed: np.ndarray, seed: int):
+    d, table = cal.design, cal.table
+    chains, draws = next(iter(samples.values())).shape[:2]
+    base = {"chain": np.arange(chains), "draw": np.arange(draws)}
+    counts = d.class_counts(observed)
+    mfu_names = [d.names[i] for i in np.flatnonzero(d.mfu_run >= 0)]
+    flops_names = [d.names[i] for i in np.flatnonzero(d.flops_run >= 0)]
+    post: dict[str, tuple] = {}
+    pp: dict[str, tuple] = {}
+    for q in CALIBRATED:
+        if not d.classes[q]:
+            continue
+        dim = table.quantity(q).selected_by
+        q_meta = table.quantity(q)
+        values = np.stack([samples[_class_site(q, c)] for c in d.classes[q]], axis=-1)
+        post[f"{q}_class"] = (("chain", "draw", dim), values, {"units": q_meta.units, "long_name": f"{q_meta.long_name}: typical value of the class"})
+        if q in RUN_SPREAD and f"{RUN_SPREAD[q]}[{q}]" in samples:
+            hyper = table.quantity(RUN_SPREAD[q])
+            post[RUN_SPREAD[q]] = (("chain", "draw", dim), samples[f"{RUN_SPREAD[q]}[{q}]"], {"units": hyper.units, "long_name": hyper.long_name})
+    power_names = [d.names[i] for i in np.flatnonzero(d.mfu_run < 0)]
+    if power_names:
+        post["accelerator_power_tdp_fraction_run_latent"] = (("chain", "draw", "run_power"), samples["accelerator_power_tdp_fraction_run_latent"], {"units": "1", "long_name": "accelerator power fraction of each run with published device time, on the class prior's unconstrained scale"})
+    post["accelerator_power_tdp_fraction_run"] = (("chain", "draw", "run"), samples["accelerator_power_tdp_fraction_run"], {"units": "1", "long_name": "accelerator power fraction of each run"})
+    if mfu_names:
+        post["mfu_fraction_run_latent"] = (("chain", "draw", "run_mfu"), samples["mfu_fraction_run_latent"], {"units": "1", "long_name": "MFU of each run with derived device time, on the class prior's unconstrained scale"})
+        post["mfu_fraction_run"] = (("chain", "draw", "run_mfu"), samples["mfu_fraction_run"], {"units": "1", "long_name": "MFU of each run whose device time is derived"})
+        slope = table.quantity(MFU_SLOPE)
+        post[MFU_SLOPE] = (("chain", "draw"), samples[MFU_SLOPE], {"units": slope.units, "long_name": slope.long_name})
+    if flops_names:
+        q_meta = table.quantity("flops_overhead_fraction")
+        post["flops_overhead_fraction"] = (("chain", "draw", "run_flops"), samples["flops_overhead_fraction"], {"units": q_meta.units, "long_name": q_meta.long_name})
+    err = table.quantity(REPORTING_ERROR)
+    post[REPORTING_ERROR] = (("chain", "draw"), samples[REPORTING_ERROR], {"units": err.units, "long_name": err.long_name})
+    post["predicted_energy_mwh"] = (("chain", "draw", "run"), samples["predicted_energy_mwh"], {"units": "MWh", "long_name": "energy of each run on the scope of its reported figure"})
+
+    # Posterior predictive: replicated figures, and each calibrated quantity for a new run of each class with data.
+    rng = np.random.default_rng([seed, 1])
+    sd = np.sqrt(samples[REPORTING_ERROR][..., None] ** 2 + d.rounding_sd_ln**2)
+    replicated = samples["predicted_energy_mwh"] * np.exp(sd * rng.standard_normal(sd.shape))
+    pp["reported_energy_mwh"] = (("chain", "draw", "run"), replicated, {"units": "MWh", "long_name": "replicated reported energy (reporting and rounding error included)"})
+    for q in CALIBRATED:
+        keep = [i for i, n in enumerate(counts[q]) if n > 0]
+        if not keep:
+            continue
+        dim = table.quantity(q).selected_by
+        classes = [d.classes[q][i] for i in keep]
+        cols = []
+        for i in keep:
+            m = samples[_class_site(q, d.classes[q][i])]
+            if q in RUN_SPREAD:
+                link = _link(table.quantity(q).variants[d.classes[q][i]])
+                spread = samples[f"{RUN_SPREAD[q]}[{q}]"][..., i]
+                m = np.asarray(link(link.inv(jnp.asarray(m)) + spread * rng.standard_normal(m.shape)))
+            cols.append(m)
+        q_meta = table.quantity(q)
+        note = " at or above mfu_reference_parameters" if q == "mfu_fraction" else ""
+        pp[f"{q}_new_run"] = (("chain", "draw", dim), np.stack(cols, axis=-1),
+                              {"units": q_meta.units, "long_name": f"{q_meta.long_name}: a new run of the class{note}"})
+        pp[f"{q}_new_run"] += (classes,)
+
+    coords_run = {"run": list(d.names)}
+    posterior = xr.Dataset({k: xr.Variable(*v) for k, v in post.items()},
+                           coords={**base, **coords_run, **({"run_mfu": mfu_names} if mfu_names else {}),
+                                   **({"run_power": power_names} if power_names else {}),
+                                   **({"run_flops": flops_names} if flops_names else {}),
+                                   **{table.quantity(q).selected_by: list(d.classes[q]) for q in CALIBRATED if d.classes[q]}})
+    pp_vars, pp_coords = {}, {**base, **coords_run}
+    for k, v in pp.items():
+        if len(v) == 4:
+            dims, values, attrs, classes = v
+            pp_coords_k = {dims[-1]: classes}
+            pp_vars[k] = xr.DataArray(values, dims=dims, coords={**base, **pp_coords_k}, attrs=attrs)
+        else:
+            pp_vars[k] = xr.DataArray(v[1], dims=v[0], coords={**base, **coords_run}, attrs=v[2])
+    posterior_predictive = xr.Dataset(pp_vars)
+    observed_data = xr.Dataset({"reported_energy_mwh": (("run",), np.exp(d.log_reported), {"units": "MWh", "long_name": "published energy, on the scope in constant_data.energy_scope"})}, coords=coords_run)
+    constant = {
+        "energy_scope": (("run",), np.array(d.scopes, dtype=object)),
+        "scenario_file": (("run",), np.array([Path(s.file).name for s in d.runs], dtype=object)),
+        "hardware": (("run",), np.array([s.hardware for s in d.runs], dtype=object)),
+        "observed": (("run",), observed.astype(np.int8), {"long_name": "1 if the run's figure was used, 0 if held out"}),
+        "rounding_sd_ln": (("run",), d.rounding_sd_ln, {"units": "1", "long_name": "rounding error of the printed figure (natural-log sd)"}),
+        "device_hours": (("run",), d.device_hours, {"units": "h", "long_name": "published device-hours (NaN where derived)"}),
+        "parameters_scale_decades": (("run",), d.scale_decades, {"units": "1", "long_name": "min(0, log10(parameters / mfu_reference_parameters))"}),
+    }
+    for q in CALIBRATED:
+        if d.classes[q]:
+            dim = table.quantity(q).selected_by
+            constant[f"{q}_class_runs"] = ((dim,), counts[q], {"long_name": f"observed runs informing each {dim}"})
+    constant_data = xr.Dataset(constant, coords={**coords_run, **{table.quantity(q).selected_by: list(d.classes[q]) for q in CALIBRATED if d.classes[q]}})
+    sample_stats = xr.Dataset(
+        {"diverging": (("chain", "draw"), extra["diverging"].astype(np.int8)), "n_steps": (("chain", "draw"), extra["num_steps"].astype(np.int32))},
+        coords=base,
+    )
+    attrs = {
+        "title": "carbon-mc calibration: posterior of the uncertain factors given measured training runs",
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "carbon_mc_version": _version("carbon-mc"),
+        "numpyro_version": numpyro.__version__,
+        "jax_version": jax.__version__,
+        "inference_library": "numpyro",
+        "sampler": "NUTS",
+        "seed": int(seed),
+        **{k: v for k, v in cal.settings.items()},
+        "chain_method": "sequential",
+        "runs": json.dumps({s.name: Path(s.file).name for s in d.runs}),
+        "held_out": json.dumps([n for n, o in zip(d.names, observed) if not o]),
+        "priors_sha256": json.dumps({f: h for f, h in table.files.items() if f in CALIBRATION_PRIOR_FILES}, sort_keys=True),
+        "scenarios_sha256": json.dumps({Path(s.file).name: s.sha256 or "" for s in d.runs}, sort_keys=True),
+    }
+    groups_ = {
+        "posterior": posterior, "posterior_predictive": posterior_predictive, "observed_data": observed_data,
+        "constant_data": constant_data, "sample_stats": sample_stats,
+    }
+    for ds in groups_.values():
+        ds.attrs.update(attrs)
+    return _to_inference_data(groups_)
+
+
+# ------------------------------------------------------------------------------------------------
+# InferenceData in and out (ArviZ 0.x InferenceData or ArviZ 1.x DataTree)
+# ------------------------------------------------------------------------------------------------
+def _arviz_major() -> int:
+    return int(_arviz().__version__.split(".")[0])
+
+
+def _to_inference_data(groups_: dict[str, xr.Dataset]):
+    if _arviz_major() >= 1:
+        return xr.DataTree.from_dict({f"/{name}": ds for name, ds in groups_.items()})
+    return _arviz().InferenceData(**groups_)
+
+
+def groups(idata) -> dict[str, xr.Dataset]:
+    """{group name: Dataset} of an InferenceData (ArviZ 0.x) or a DataTree (ArviZ 1.x)."""
+    if isinstance(idata, xr.DataTree):
+        return {name: node.to_dataset() for name, node in idata.children.items()}
+    return {name: idata[name] for name in idata.groups()}
+
+
+def save_calibration(idata, path: str | Path) -> Path:
+    """Write a calibration to netCDF (one group per InferenceData group), atomically."""
+    path = check_writable(path)
+    tree = xr.DataTree.from_dict({f"/{name}": ds for name, ds in groups(idata).items()})
+    fd, tmp = tempfile.mkstemp(prefix=".carbon-mc-", suffix=".nc", dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    try:
+        tree.to_netcdf(tmp, engine=ENGINE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_calibration(path: str | Path):
+    """Read a calibration written by `save_calibration` (or by ``carbon-mc calibrate``)."""
+    path = Path(path)
+    if not path.exists():
+        raise CarbonMCError("no such file", file=str(path))
+    try:
+        with xr.open_datatree(path, engine=ENGINE) as tree:
+            found = {name: node.to_dataset().load() for name, node in tree.children.items()}
+    except (OSError, ValueError) as exc:
+        raise CarbonMCError(f"not a readable calibration file: {exc}", file=str(path)) from None
+    if "posterior" not in found or "posterior_predictive" not in found:
+        raise CarbonMCError("not a carbon-mc calibration (no posterior / posterior_predictive groups)", file=str(path))
+    return _to_inference_data(found)
+
+
+def diagnostics(idata) -> xr.Dataset:
+    """r_hat and bulk ESS (ArviZ) of every sampled latent, plus the number of divergent transitions."""
+    az = _arviz()
+    post = groups(idata)["posterior"]
+    latents = [v for v in post.data_vars if not v.endswith("_run") and v != "predicted_energy_mwh"]
+    rhat = az.rhat(post[latents])
+    ess = az.ess(post[latents], method="bulk")
+    out = xr.Dataset({f"{v}_r_hat": rhat[v] for v in latents} | {f"{v}_ess_bulk": ess[v] for v in latents})
+    out.attrs["divergences"] = int(groups(idata)["sample_stats"]["diverging"].sum())
+    out.attrs["latents"] = json.dumps(latents)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Posterior -> inputs of the engine
+# ------------------------------------------------------------------------------------------------
+class PosteriorDraws:
+    """Draws of a posterior (predictive) distribution, resampled by the engine's uniforms.
+
+    ``icdf(u) = values[floor(u · n)]``. Every `PosteriorDraws` of one calibration shares the random
+    stream `STREAM` (the engine draws one set of uniforms for it), so one engine draw takes every
+    calibrated input from the same posterior draw and their posterior correlation is kept. The map
+    is not monotone: calibrated inputs act as one joint group, not as independent inputs.
+    """
+
+    stream = STREAM
+
+    def __init__(self, values):
+        self.values = np.asarray(values, dtype=np.float32).ravel()
+        self.num_draws = self.values.size
+
+    def icdf(self, u):
+        idx = jnp.minimum((u * self.num_draws).astype(jnp.int32), self.num_draws - 1)
+        return jnp.asarray(self.values)[idx]
+
+    @property
+    def mean(self):
+        return float(self.values.mean())
+
+
+def _check_priors_match(idata, table: PriorTable, source: str) -> None:
+    attrs = groups(idata)["posterior"].attrs
+    stored = json.loads(attrs.get("priors_sha256", "{}"))
+    now = {f: h for f, h in table.files.items() if f in CALIBRATION_PRIOR_FILES}
+    changed = sorted(f for f in set(stored) | set(now) if stored.get(f) != now.get(f))
+    if changed:
+        raise CarbonMCError(
+            f"calibrated with other priors ({', '.join(changed)} changed since); run `carbon-mc calibrate` again",
+            file=source,
+        )
+
+
+def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = None, source: str = "calibration") -> tuple[dict[str, Prior], dict[str, str]]:
+    """The calibrated inputs of `scenario`, and what happened to each calibrated quantity.
+
+    Returns ``(posterior, status)``: `posterior` maps quantity names to Priors the engine draws
+    instead of the bundled ones (pass it as ``estimate(..., posterior=posterior)``); `status` maps
+    each calibrated quantity the run needs to ``"calibrated (<class>, n runs)"`` or the reason it
+    keeps its prior. A quantity is calibrated when the run's class had at least one measured run;
+    it is drawn from the posterior predictive for a *new* run of that class (class value plus
+    run-to-run spread), and for mfu_fraction shifted by the size term for the run's parameters.
+    """
+    table = priors or load_priors()
+    _check_priors_match(idata, table, source)
+    g = groups(idata)
+    pp, post, const = g["posterior_predictive"], g["posterior"], g["constant_data"]
+    ctx = scenario.context(table)
+    needed = scenario.needed_quantities()
+    out: dict[str, Prior] = {}
+    status: dict[str, str] = {}
+    for q in CALIBRATED:
+        if q not in needed:
+            continue
+        meta = table.quantity(q)
+        cls = ctx.get(meta.selected_by)
+        var = f"{q}_new_run"
+        if q in scenario.overrides:
+            status[q] = "prior (fixed or replaced in the scenario)"
+            continue
+        if var not in pp or cls not in pp[var].coords[meta.selected_by].values:
+            status[q] = f"prior (no measured run of {meta.selected_by} {cls!r})"
+            continue
+        values = pp[var].sel({meta.selected_by: cls}).values.ravel()
+        if q == "mfu_fraction":
+            if scenario.parameters is None:
+                status[q] = "prior (the size term needs the run's parameters)"
+                continue
+            n_ref = table.quantity(MFU_REFERENCE).variants["default"].fixed_value
+            decades = min(0.0, math.log10(scenario.parameters / n_ref))
+            link = _link(meta.variants[cls])
+            values = np.asarray(link(link.inv(jnp.asarray(values)) + post[MFU_SLOPE].values.ravel() * decades))
+        runs = int(const[f"{q}_class_runs"].sel({meta.selected_by: cls}))
+        out[q] = Prior(
+            quantity=q, variant=f"{cls} (calibrated)", family="posterior_predictive",
+            params={"calibration": source, "class": cls, "measured_runs": runs, "posterior_draws": int(values.size)},
+            distribution=PosteriorDraws(values), units=meta.units, long_name=meta.long_name,
+            description=f"Posterior predictive for a new run of {meta.selected_by} {cls!r}, given {runs} measured run(s)",
+            source=f"carbon-mc calibrate ({source}): prior {meta.variants[cls].source}; conditioned on measured runs",
+        )
+        status[q] = f"calibrated ({cls}, {runs} run{'s' if runs != 1 else ''})"
+    return out, status

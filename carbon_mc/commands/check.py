@@ -1,0 +1,215 @@
+"""`carbon-mc check FILE`: test published figures against the distribution of a training run."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from rich import box
+from rich.table import Table
+
+from ..errors import CarbonMCError
+from ..io import check_writable
+from ..units import CHECKABLE
+from ._common import fmt, positive_int, print_json, require_suffix, stdout
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def add_accounting_flags(p: argparse.ArgumentParser) -> None:
+    """--basis and --pue, shared by `check` and `compare`."""
+    p.add_argument("--basis", choices=("location", "market"), default=None,
+                   help="grid carbon accounting: 'location' (the grid's average factor) or 'market' (after the "
+                        "operator's energy purchases; needs market_gco2_per_kwh in the scenario's [accounting]). "
+                        "Default: each claim's own basis, else the scenario's, else location")
+    p.add_argument("--pue", choices=("included", "excluded"), default=None,
+                   help="whether energy includes the data centre's overhead: 'included' (IT energy x PUE) or "
+                        "'excluded' (IT energy only, as in 'dynamic' figures). Default: each claim's own, else included")
+
+
+def pue_flag(args: argparse.Namespace) -> bool | None:
+    return None if args.pue is None else args.pue == "included"
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "check", help="check published energy or CO2e figures against a run's distribution",
+        description="Check a published figure (a paper's, a model card's) against the distribution of a training "
+                    "run: its percentile, P(true value >= claim), claim/median with its 90% interval, and which "
+                    "inputs would have to shift, and how far, to reach it. Without --claim, checks every claim "
+                    "the scenario carries ([[claims]] and [reported]).",
+    )
+    p.add_argument("file", help="scenario TOML (e.g. models/evolved_transformer_nas_actual.toml) or a bundled name")
+    p.add_argument("--claim", type=float, metavar="VALUE", help="the published figure, e.g. 626155")
+    p.add_argument("--unit", metavar="UNIT", help="its unit: g, kg, t, lb (CO2e) or kWh, MWh, GWh (energy)")
+    p.add_argument("--quantity", choices=CHECKABLE, default=None,
+                   help="what the figure measures (default: total_tco2e for a mass, energy_mwh for an energy); "
+                        "without --claim, checks only the scenario's claims on this quantity")
+    add_accounting_flags(p)
+    p.add_argument("--draws", type=positive_int, default=100_000, help="Monte Carlo draws (default 100000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--plot", metavar="PNG", help="write a figure (.png, .pdf or .svg); numbered when several claims")
+    p.add_argument("--model-card", metavar="YAML", dest="model_card",
+                   help="write a Hugging Face co2_eq_emissions block (.yaml/.yml) with the median and 90%% interval")
+    p.add_argument("--training-type", default="pre-training", help="model card training_type (default pre-training)")
+    p.add_argument("--location", help="model card geographical_location (default: the scenario's grid region)")
+    p.add_argument("--hardware-used", dest="hardware_used", help="model card hardware_used (default: from the scenario)")
+    p.set_defaults(handler=handle)
+
+
+def _plot_paths(path: str | None, count: int) -> list[str | None]:
+    if path is None:
+        return [None] * count
+    if count == 1:
+        return [path]
+    p = Path(path)
+    return [str(p.with_name(f"{p.stem}_{i + 1}{p.suffix}")) for i in range(count)]
+
+
+def _select_claims(args, scenario):
+    from ..claims import make_claim, scenario_claims
+
+    if (args.claim is None) != (args.unit is None):
+        raise CarbonMCError("--claim and --unit go together (e.g. --claim 626155 --unit lb)")
+    if args.claim is not None:
+        return [make_claim(args.claim, args.unit, args.quantity, label="command line", source="command line")]
+    claims = scenario_claims(scenario)
+    if args.quantity is not None:
+        claims = [c for c in claims if c.quantity == args.quantity]
+    if not claims and args.model_card is None:
+        what = f" on {args.quantity}" if args.quantity else ""
+        raise CarbonMCError(f"no claim{what} to check: give --claim VALUE --unit UNIT, or add [[claims]] to the scenario",
+                            file=scenario.file)
+    return claims
+
+
+def handle(args: argparse.Namespace) -> int:
+    from ..claims import check_claims, model_card_block, simulate
+    from ..scenario import load_scenario
+
+    require_suffix(args.plot, PLOT_SUFFIXES, "--plot")
+    require_suffix(args.model_card, (".yaml", ".yml"), "--model-card")
+    scenario = load_scenario(args.file)
+    claims = _select_claims(args, scenario)
+    plots = _plot_paths(args.plot, len(claims))
+    for path in [*(p for p in plots if p), *([args.model_card] if args.model_card else [])]:
+        check_writable(path)
+    pue = pue_flag(args)
+    results = check_claims(scenario, claims, grid_basis=args.basis, pue_included=pue, num_draws=args.draws,
+                           seed=args.seed) if claims else []
+
+    card_text = None
+    if args.model_card:
+        quantity = args.quantity if args.quantity and args.quantity.endswith("_tco2e") else "total_tco2e"
+        model, _, outputs = simulate(scenario, num_draws=args.draws, seed=args.seed, grid_basis=args.basis, pue_included=pue)
+        card_text = model_card_block(
+            scenario, outputs[quantity], quantity=quantity, num_draws=args.draws, seed=args.seed,
+            accounting={"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included},
+            sources={n: p.source for n, p in model.priors.items()}, training_type=args.training_type,
+            geographical_location=args.location, hardware_used=args.hardware_used,
+        )
+    written = []
+    if any(plots) and results:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from ..plots.claims import plot_claim
+
+        for result, path in zip(results, plots):
+            plt.close(plot_claim(result, path=path))
+            written.append(path)
+    if card_text is not None:
+        _write_text(args.model_card, card_text)
+        written.append(args.model_card)
+
+    if args.json:
+        print_json({"checks": [r.to_dict() for r in results], "written": written})
+        return 0
+    for r in results:
+        _print_check(r)
+    for path in written:
+        stdout.print(f"written: {path}")
+    return 0
+
+
+def _write_text(path: str, text: str) -> None:
+    import os
+    import tempfile
+
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".carbon-mc-", suffix=target.suffix, dir=target.parent if str(target.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _interval(lo: float, hi: float) -> str:
+    return f"{fmt(lo)} – {fmt(hi)}"
+
+
+def _print_check(r) -> None:
+    basis = f"{r.accounting['grid_basis']}-based grid, PUE {'included' if r.accounting['pue_included'] else 'excluded'}"
+    claim = r.claim
+    shown = f"{fmt(claim.value)} {claim.unit}"
+    if claim.unit != r.units:
+        shown += f" = {fmt(r.claim_value)} {r.units}"
+    table = Table(title=f"{r.scenario_name}: {claim.label}", show_header=False, title_justify="left")
+    table.add_column("", style="bold")
+    table.add_column("")
+    table.add_row("claim", shown + (f"  ({claim.source})" if claim.source and claim.source != "command line" else ""))
+    table.add_row("checked against", f"{r.quantity} ({basis}); {r.num_draws:,} draws, seed {r.seed}")
+    table.add_row("distribution", f"median {fmt(r.median)} {r.units}, 90% interval {_interval(*r.interval)}")
+    table.add_row("percentile of the claim", f"{r.percentile:.2f}")
+    if r.prob_at_least == 0:
+        p_text = f"0 of {r.num_draws:,} draws (< {3 / r.num_draws:.1e} at 95%)"
+    else:
+        p_text = f"{r.prob_at_least:.4f} ± {r.prob_at_least_se:.4f}"
+    table.add_row("P(true value >= claim)", p_text)
+    if math.isfinite(r.ratio_median):
+        table.add_row("claim / median", f"{fmt(r.ratio_median)} (90% interval {_interval(*r.ratio_interval)})")
+    else:
+        table.add_row("claim / median", "undefined (the median is 0)")
+    table.add_row("verdict", r.verdict)
+    stdout.print(table)
+
+    if r.num_beyond == 0:
+        word = "largest" if r.direction == "above" else "smallest"
+        stdout.print(f"No draw of {r.num_draws:,} reaches the claim; the {word} is {fmt(r.extreme)} {r.units}.")
+        if r.reach is not None:
+            if math.isfinite(r.reach.common):
+                stdout.print(
+                    f"To reach it, every input that matters ({r.reach.num_inputs}) would have to move by a common "
+                    f"factor of {fmt(r.reach.common)} (each multiplied or divided, whichever moves {r.quantity} toward the claim)."
+                )
+            else:
+                stdout.print("No common factor up to 1e6 on the inputs reaches it.")
+            alone = sorted(((f, n) for n, f in r.reach.per_input.items() if math.isfinite(f)))
+            if alone:
+                stdout.print("One input alone: " + ", ".join(f"{n} x{fmt(f)}" for f, n in alone)
+                             + ("; the others cannot reach it alone" if len(alone) < len(r.reach.per_input) else ""))
+    if r.num_beyond == r.num_draws:
+        stdout.print(f"Every draw is at or {r.direction} the claim: no input needs to shift.")
+        stdout.print("")
+        return
+    shifts = Table(title=f"What it would take: inputs among {r.conditioned_on}, against their priors",
+                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    shifts.caption = ("prior, shifted: medians; ratio: shifted / prior; pct: the shifted median's percentile in "
+                      "the prior; KS: Kolmogorov-Smirnov distance (0 none, 1 disjoint). --json has the 90% intervals.")
+    shifts.caption_justify = "left"
+    shifts.add_column("input", no_wrap=True)
+    for col in ("prior", "shifted", "ratio", "pct", "KS"):
+        shifts.add_column(col, justify="right", no_wrap=True)
+    for s in r.shifts:
+        unit = "" if s.units == "1" else f" {s.units}"
+        shifts.add_row(s.name, fmt(s.prior[1]) + unit, fmt(s.conditional[1]) + unit, f"{s.median_ratio:.3g}",
+                       f"{s.prior_percentile:.1f}", f"{s.ks_distance:.2f}")
+    stdout.print(shifts)
+    stdout.print("")

@@ -1,0 +1,168 @@
+"""Figures for claim checks and scenario comparisons (matplotlib, Agg when saving from the CLI).
+
+- `plot_claim`: the distribution with the claim marked, and the inputs' distributions among the
+  draws at or beyond the claim against their priors.
+- `plot_comparison`: the distribution of B / A (and of B - A), optionally against the same
+  comparison drawn without common random numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_claim", "plot_comparison", "save_figure"]
+
+CLAIM_COLOR = "#c0392b"
+PRIOR_COLOR = "#7f8c8d"
+SHIFT_COLOR = "#2471a3"
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Write `fig` to `path` (format from the suffix) through a temporary file and an atomic rename."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=".carbon-mc-", suffix=path.suffix, dir=directory)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _bins(x: np.ndarray, log: bool, lo: float | None = None, hi: float | None = None, num: int = 80):
+    lo = float(np.min(x)) if lo is None else lo
+    hi = float(np.max(x)) if hi is None else hi
+    if hi <= lo:
+        hi = lo + (abs(lo) or 1.0) * 1e-3
+    return np.geomspace(lo, hi, num) if log else np.linspace(lo, hi, num)
+
+
+def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
+    """The distribution of the checked quantity with the claim marked, beside the shifted inputs.
+
+    Args:
+      check: a `carbon_mc.claims.ClaimCheck` (with its draws, as `check_claim` returns it).
+      max_inputs: how many inputs to show, largest shift first.
+      path: if given, the figure is also written there.
+
+    Returns:
+      the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    y = check.values
+    c = check.claim_value
+    shifts = [s for s in check.shifts if s.ks_distance > 0][:max_inputs]
+    fig, axes = plt.subplots(1, 1 + len(shifts), figsize=(5.2 + 2.6 * len(shifts), 3.6),
+                             gridspec_kw={"width_ratios": [2.0] + [1.0] * len(shifts)}, squeeze=False)
+    axes = axes[0]
+    ax = axes[0]
+    positive = np.all(y > 0) and c > 0
+    span = max(c, float(y.max())) / min(c, float(y.min())) if positive else 1.0
+    log = positive and span > 20
+    lo, hi = min(float(y.min()), c), max(float(y.max()), c)
+    ax.hist(y, bins=_bins(y, log), color=PRIOR_COLOR, alpha=0.8, density=False)
+    if log:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(lo / 1.5, hi * 1.5)
+    p5, p95 = check.interval
+    ax.axvspan(p5, p95, color=PRIOR_COLOR, alpha=0.15, label="90% interval")
+    ax.axvline(check.median, color="black", lw=1, label=f"median {check.median:.3g} {check.units}")
+    ax.axvline(c, color=CLAIM_COLOR, lw=2, label=f"claim {c:.3g} {check.units}")
+    ratio = check.ratio_median
+    text = f"percentile {check.percentile:.1f}"
+    if math.isfinite(ratio):
+        lo_r, hi_r = check.ratio_interval
+        text += f"\nclaim/median {ratio:.3g} (90%: {lo_r:.3g}-{hi_r:.3g})"
+    if check.num_beyond == 0:
+        text += f"\nno draw of {check.num_draws:,} reaches it"
+    ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=8,
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+    ax.set_xlabel(f"{check.quantity} ({check.units})")
+    ax.set_ylabel("draws")
+    title = check.claim.label or f"{check.claim.value:g} {check.claim.unit}"
+    ax.set_title(f"{check.scenario_name}\n{title}", fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
+
+    inputs = check.inputs or {}
+    for ax, s in zip(axes[1:], shifts):
+        x = np.asarray(inputs[s.name], dtype=np.float64)
+        bins = _bins(x, False, float(np.quantile(x, 0.001)), float(np.quantile(x, 0.999)), 50)
+        ax.hist(x, bins=bins, density=True, color=PRIOR_COLOR, alpha=0.6, label="prior")
+        ax.hist(x[check.selected], bins=bins, density=True, color=SHIFT_COLOR, alpha=0.6,
+                label="at/beyond claim" if check.num_beyond else "nearest claim")
+        ax.set_title(f"{s.name}\nKS {s.ks_distance:.2f}, median x{s.median_ratio:.2f}", fontsize=8)
+        ax.set_xlabel(s.units, fontsize=8)
+        ax.set_yticks([])
+        ax.tick_params(labelsize=7)
+    if shifts:
+        axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def plot_comparison(comparison, *, independent=None, path: str | Path | None = None):
+    """B / A and B - A of a `carbon_mc.compare.Comparison`.
+
+    Args:
+      comparison: the comparison (normally with common random numbers).
+      independent: optionally the same comparison drawn without them, overlaid for contrast.
+      path: if given, the figure is also written there.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    c = comparison
+    fig, (ax_r, ax_d) = plt.subplots(1, 2, figsize=(10.5, 3.6))
+    ratio = c.ratio
+    finite = np.isfinite(ratio)
+    r = ratio[finite]
+    pieces = [r] + ([independent.ratio[np.isfinite(independent.ratio)]] if independent is not None else [])
+    allr = np.concatenate(pieces)
+    log = allr.size > 0 and np.all(allr > 0) and allr.max() / allr.min() > 20
+    lo, hi = (float(np.quantile(allr, 0.0005)), float(np.quantile(allr, 0.9995))) if allr.size else (0.0, 1.0)
+    bins = _bins(allr, log, lo, hi)
+    if independent is not None:
+        ax_r.hist(pieces[1], bins=bins, color=PRIOR_COLOR, alpha=0.5, density=True, label="independent draws")
+    ax_r.hist(r, bins=bins, color=SHIFT_COLOR, alpha=0.7, density=True,
+              label="common random numbers" if c.common_random_numbers else "independent draws")
+    if log:
+        ax_r.set_xscale("log")
+        ax_r.xaxis.set_minor_formatter(NullFormatter())
+    if lo <= 1.0 <= hi:
+        ax_r.axvline(1.0, color="black", lw=1)
+    s = c.summary()
+    if s["ratio"]:
+        q = s["ratio"]
+        ax_r.set_title(f"B / A: median {q['median']:.3g} (90%: {q['lower']:.3g}-{q['upper']:.3g})", fontsize=9)
+    ax_r.set_xlabel(f"{c.quantity}: B / A")
+    ax_r.set_yticks([])
+    ax_r.legend(fontsize=7)
+    ax_r.text(0.02, 0.97, f"A: {c.a_name}\nB: {c.b_name}\nP(B < A) = {s['prob_b_less']:.3f}",
+              transform=ax_r.transAxes, va="top", fontsize=7,
+              bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+    d = c.difference
+    dq = np.quantile(d, [0.0005, 0.9995])
+    ax_d.hist(d, bins=_bins(d, False, float(dq[0]), float(dq[1])), color=SHIFT_COLOR, alpha=0.7, density=True)
+    if dq[0] <= 0 <= dq[1]:
+        ax_d.axvline(0.0, color="black", lw=1)
+    q = s["difference"]
+    ax_d.set_title(f"B - A: median {q['median']:.3g} {c.units} (90%: {q['lower']:.3g} to {q['upper']:.3g})", fontsize=9)
+    ax_d.set_xlabel(f"{c.quantity}: B - A ({c.units})")
+    ax_d.set_yticks([])
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
