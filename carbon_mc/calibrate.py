@@ -288,49 +288,96 @@ def _run_link(priors: list[Prior], idx: np.ndarray):
     raise CarbonMCError(f"the class priors of {priors[0].quantity} must share one kind of support to vary run by run")
 
 
+def _run_latent(name: str, link, loc, scale, implied, slope_ln, observed, sd_ln):
+    """Sample one run-level value per run on the unconstrained scale, reparameterised for NUTS.
+
+    Prior u ~ N(loc, scale). Where the run's figure is observed, its energy fixes u to about
+    `implied` (the value that reproduces the figure given everything else) within sd_ln / |slope_ln|
+    (slope_ln = d log energy / d u there). Sampling u = a + b·η with (a, b) the mean and sd of the
+    Gaussian that combines the two (b = scale and a = loc where the run is held out) keeps η close to
+    N(0, 1) whatever the reporting error and the spread: no funnel. The density is unchanged: the
+    factor adds log N(u | loc, scale) + log b − log N(η | 0, 1) (the Jacobian of η -> u).
+    """
+    data_precision = jnp.where(observed, (slope_ln / sd_ln) ** 2, 0.0)
+    precision = scale**-2 + data_precision
+    b = precision**-0.5
+    a = (loc * scale**-2 + implied * data_precision) / precision
+    eta = numpyro.sample(f"{name}_eta", dist.Normal(0.0, 1.0).expand([jnp.size(loc)]).to_event(1))
+    u = a + b * eta
+    numpyro.factor(f"{name}_jacobian", jnp.sum(dist.Normal(loc, scale).log_prob(u) + jnp.log(b) - dist.Normal(0.0, 1.0).log_prob(eta)))
+    numpyro.deterministic(f"{name}_latent", u)
+    return link(u)
+
+
+def _implied(link, value, low, high):
+    """Unconstrained value of `value` kept strictly inside the support, and dT/du there."""
+    margin = 1e-4 * (high - low)
+    u = link.inv(jnp.clip(value, low + margin, high - margin))
+    return u, jnp.exp(link.log_abs_det_jacobian(u, link(u)))
+
+
+def _support_bounds(priors: list[Prior], idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lows, highs = [], []
+    for p in priors:
+        c = p.distribution.support
+        lows.append(float(getattr(c, "lower_bound", -np.inf)))
+        highs.append(float(getattr(c, "upper_bound", np.inf)))
+    rows = np.maximum(idx, 0)
+    low, high = np.array(lows)[rows], np.array(highs)[rows]
+    finite_high = np.where(np.isfinite(high), high, np.where(np.isfinite(low), low, 0.0) + 1e6)
+    return np.where(np.isfinite(low), low, -1e6), finite_high
+
+
 def make_model(design: Design, table: PriorTable) -> Callable:
     """The NumPyro model of `design`: ``model(obs_mask)``; `obs_mask` (R,) bool leaves runs out.
 
     Run-to-run deviations: a run whose device time is published varies in its accelerator power
     fraction; a run whose device time is derived from FLOPs varies in its MFU (its energy fixes only
-    power / MFU, so one deviation per run). Deviations are centred on the class value (the data fix
-    each run's value well), on the unconstrained scale of the class prior.
+    power / MFU, so one deviation per run), on the unconstrained scale of its class prior.
     """
     priors = {q: [table.quantity(q).variants[c] for c in design.classes[q]] for q in CALIBRATED}
     n_runs = design.num_runs
     derived = design.mfu_run >= 0
-    varies = {"accelerator_power_tdp_fraction": np.flatnonzero(~derived), "mfu_fraction": np.flatnonzero(derived)}
+    power_runs, mfu_runs = np.flatnonzero(~derived), np.flatnonzero(derived)
     flops_runs = np.flatnonzero(design.flops_run >= 0)
     overhead = table.quantity("flops_overhead_fraction").variants["default"]
     dh_known = np.nan_to_num(design.device_hours, nan=1.0)
+    reported_w_h = np.exp(design.log_reported) * energy.WH_PER_MWH  # reported energy in Wh
     sd_round2 = design.rounding_sd_ln**2
+    power_q, mfu_q = "accelerator_power_tdp_fraction", "mfu_fraction"
 
-    def quantity(q: str, offset=0.0):
-        """(R,) values of q: class values, and for the runs that vary in q, their own values."""
-        cls_values = [numpyro.sample(_class_site(q, c), p.distribution) for c, p in zip(design.classes[q], priors[q])]
-        values = _gather(design, q, cls_values)
-        if q not in RUN_SPREAD or not cls_values:
-            return values
-        spread = numpyro.sample(f"{RUN_SPREAD[q]}[{q}]", _hyper(table, RUN_SPREAD[q]).distribution.expand([len(cls_values)]).to_event(1))
-        runs = varies[q]
-        if not len(runs):
-            return values
-        idx = design.index[q][runs]
-        link = _run_link(priors[q], idx)
-        loc = link.inv(values[runs]) + (offset[runs] if np.ndim(offset) else offset)
-        latent = numpyro.sample(f"{q}_run_latent", dist.Normal(loc, spread[idx]).to_event(1))
-        return values.at[runs].set(link(latent))
+    def class_values(q: str):
+        values = [numpyro.sample(_class_site(q, c), p.distribution) for c, p in zip(design.classes[q], priors[q])]
+        return values, _gather(design, q, values)
+
+    def spread(q: str, n: int):
+        return numpyro.sample(f"{RUN_SPREAD[q]}[{q}]", _hyper(table, RUN_SPREAD[q]).distribution.expand([n]).to_event(1))
 
     def model(obs_mask):
-        fraction = quantity("accelerator_power_tdp_fraction")
-        numpyro.deterministic("accelerator_power_tdp_fraction_run", fraction)
-        server_w = quantity("server_power_w_per_device")
-        pue = quantity("pue")
+        power_cls, fraction = class_values(power_q)
+        _, server_w = class_values("server_power_w_per_device")
+        _, pue = class_values("pue")
+        error = numpyro.sample(REPORTING_ERROR, _hyper(table, REPORTING_ERROR).distribution)
+        sd_ln = jnp.sqrt(error**2 + sd_round2)
+        pue_factor = jnp.where(design.with_pue, pue, 1.0)
+        host_w = jnp.where(design.host, server_w, 0.0)
+        power_spread = spread(power_q, len(power_cls)) if power_cls else None
+        if len(power_runs) and power_cls:
+            r, idx = power_runs, design.index[power_q][power_runs]
+            link = _run_link(priors[power_q], idx)
+            low, high = _support_bounds(priors[power_q], idx)
+            needed_w = reported_w_h[r] / (dh_known[r] * pue_factor[r]) - host_w[r]
+            implied, slope = _implied(link, needed_w / design.tdp_w[r], low, high)
+            slope_ln = design.tdp_w[r] * slope / (design.tdp_w[r] * link(implied) + host_w[r])
+            value = _run_latent(f"{power_q}_run", link, link.inv(fraction[r]), power_spread[idx], implied, slope_ln, obs_mask[r], sd_ln[r])
+            fraction = fraction.at[r].set(value)
+        numpyro.deterministic(f"{power_q}_run", fraction)
+        power_w = energy.accelerator_power_w(design.tdp_w, fraction)
         device_hours = jnp.asarray(dh_known)
-        if derived.any():
-            slope = numpyro.sample(MFU_SLOPE, _hyper(table, MFU_SLOPE).distribution)
-            mfu = quantity("mfu_fraction", slope * design.scale_decades)
-            numpyro.deterministic("mfu_fraction_run", mfu[derived])
+        if len(mfu_runs):
+            mfu_cls, mfu = class_values(mfu_q)
+            mfu_spread = spread(mfu_q, len(mfu_cls))
+            slope_decade = numpyro.sample(MFU_SLOPE, _hyper(table, MFU_SLOPE).distribution)
             flop = jnp.asarray(np.nan_to_num(design.train_flop, nan=1.0))
             if len(flops_runs):
                 delta = numpyro.sample("flops_overhead_fraction", overhead.distribution.expand([len(flops_runs)]).to_event(1))
@@ -339,18 +386,24 @@ def make_model(design: Design, table: PriorTable) -> Callable:
                     jnp.zeros(n_runs).at[flops_runs].set(delta),
                 )
                 flop = jnp.where(design.flops_run >= 0, from_nd, flop)
-            hours = compute.device_hours_from_flop(flop, design.peak_flop_per_s, mfu)
-            device_hours = jnp.where(derived, hours, device_hours)
-        power_w = energy.accelerator_power_w(design.tdp_w, fraction)
+            r, idx = mfu_runs, design.index[mfu_q][mfu_runs]
+            link = _run_link(priors[mfu_q], idx)
+            low, high = _support_bounds(priors[mfu_q], idx)
+            hours_at_full = compute.device_hours_from_flop(flop[r], design.peak_flop_per_s[r], 1.0)
+            needed_mfu = hours_at_full * (power_w[r] + host_w[r]) * pue_factor[r] / reported_w_h[r]
+            implied, slope = _implied(link, needed_mfu, low, high)
+            slope_ln = -slope / link(implied)
+            loc = link.inv(mfu[r]) + slope_decade * design.scale_decades[r]
+            value = _run_latent(f"{mfu_q}_run", link, loc, mfu_spread[idx], implied, slope_ln, obs_mask[r], sd_ln[r])
+            numpyro.deterministic(f"{mfu_q}_run", value)
+            device_hours = device_hours.at[r].set(compute.device_hours_from_flop(flop[r], design.peak_flop_per_s[r], value))
         it_mwh = energy.it_energy_mwh(device_hours, power_w, server_w)
         acc_mwh = energy.accelerator_energy_mwh(device_hours, power_w)
         scoped = jnp.where(design.host, it_mwh, acc_mwh)
         scoped = jnp.where(design.with_pue, energy.facility_energy_mwh(scoped, pue), scoped)
         numpyro.deterministic("predicted_energy_mwh", scoped)
-        error = numpyro.sample(REPORTING_ERROR, _hyper(table, REPORTING_ERROR).distribution)
-        sd = jnp.sqrt(error**2 + sd_round2)
         with numpyro.handlers.mask(mask=obs_mask):
-            numpyro.sample("log_reported_energy_mwh", dist.Normal(jnp.log(scoped), sd), obs=design.log_reported)
+            numpyro.sample("log_reported_energy_mwh", dist.Normal(jnp.log(scoped), sd_ln), obs=design.log_reported)
 
     return model
 
@@ -386,7 +439,7 @@ class Calibrator:
                       dense_mass=dense_mass)
         self.mcmc = MCMC(
             kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-            chain_method="sequential", progress_bar=False, jit_model_args=True,
+            chain_method=os.environ.get("CM", "sequential"), progress_bar=False, jit_model_args=True,
         )
 
     def observed_mask(self, held_out: Iterable[str] = ()) -> np.ndarray:
@@ -448,9 +501,11 @@ def _inference_data(cal: Calibrator, samples: dict, extra: dict, observed: np.nd
     power_names = [d.names[i] for i in np.flatnonzero(d.mfu_run < 0)]
     if power_names:
         post["accelerator_power_tdp_fraction_run_latent"] = (("chain", "draw", "run_power"), samples["accelerator_power_tdp_fraction_run_latent"], {"units": "1", "long_name": "accelerator power fraction of each run with published device time, on the class prior's unconstrained scale"})
+        post["accelerator_power_tdp_fraction_run_eta"] = (("chain", "draw", "run_power"), samples["accelerator_power_tdp_fraction_run_eta"], {"units": "1", "long_name": "sampling coordinate of accelerator_power_tdp_fraction_run_latent (standardised)"})
     post["accelerator_power_tdp_fraction_run"] = (("chain", "draw", "run"), samples["accelerator_power_tdp_fraction_run"], {"units": "1", "long_name": "accelerator power fraction of each run"})
     if mfu_names:
         post["mfu_fraction_run_latent"] = (("chain", "draw", "run_mfu"), samples["mfu_fraction_run_latent"], {"units": "1", "long_name": "MFU of each run with derived device time, on the class prior's unconstrained scale"})
+        post["mfu_fraction_run_eta"] = (("chain", "draw", "run_mfu"), samples["mfu_fraction_run_eta"], {"units": "1", "long_name": "sampling coordinate of mfu_fraction_run_latent (standardised)"})
         post["mfu_fraction_run"] = (("chain", "draw", "run_mfu"), samples["mfu_fraction_run"], {"units": "1", "long_name": "MFU of each run whose device time is derived"})
         slope = table.quantity(MFU_SLOPE)
         post[MFU_SLOPE] = (("chain", "draw"), samples[MFU_SLOPE], {"units": slope.units, "long_name": slope.long_name})

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from .errors import CarbonMCError
 from .footprint import OUTPUTS, RunConstants, carbon_footprint
 from .priors import Prior, PriorTable, load_priors
 from .scenario import Scenario, load_scenario
@@ -308,20 +309,155 @@ def build_model(scenario: Scenario | str | Path, *, priors: PriorTable | None = 
     return Model(scenario, resolved, RunConstants.from_scenario(scenario, spec), table)
 
 
-def _chunk_function(model: Model, num_blocks: int) -> Callable:
-    size = num_blocks * BLOCK
+# ---------------------------------------------------------------------------------------------
+# Samplers, kernels and dispatch
 
-    def draw_chunk(rng_key, first_block):
-        u = {
-            name: uniforms(rng_key, model.stream(name), first_block, num_blocks, model.priors[name].num_columns)
-            for name in model.stochastic
-        }
-        x = model.inputs_from_uniforms(u)
+METHODS = ("mc", "qmc")
+METHOD_NAMES = {"mc": "monte_carlo", "qmc": "randomized_quasi_monte_carlo"}
+# Blocks per device per dispatch: small on a CPU, so that a dispatch's intermediates stay in cache;
+# large on an accelerator, so that launch overhead vanishes.
+_DISPATCH_BLOCKS = {"cpu": 16}
+_DISPATCH_BLOCKS_ACCELERATOR = 2048
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """Where a run's uniforms come from: `method`, the device constants, and a description.
+
+    ``uniforms(consts, first_block, num_blocks)`` returns (columns, num_blocks*BLOCK) float32.
+    """
+
+    method: str
+    consts: tuple
+    uniforms: Callable
+    description: str
+
+
+def _columns(model: Model) -> list[tuple[str, int]]:
+    return [(name, model.priors[name].num_columns) for name in model.stochastic]
+
+
+def _seed_words(seed) -> list[int]:
+    if isinstance(seed, (int, np.integer)):
+        return [int(seed)]
+    return [int(w) for w in np.asarray(jax.random.key_data(_key_words(seed))).ravel()]
+
+
+def sampler(model: Model, seed=0, method: str = "mc", *, last_index: int | None = None) -> Sampler:
+    """The uniforms of `model` under `seed` by `method` ("mc": Threefry streams; "qmc": scrambled Sobol')."""
+    if method == "mc":
+        keys = np.concatenate([stream_key(seed, model.stream(n), k) for n, k in _columns(model)])
+        return Sampler("mc", (keys,), lambda consts, fb, nb: threefry_uniforms(consts[0], fb, nb),
+                       f"threefry2x32-20 counter streams; per input fold_in(key, crc32(name)); pairs of draws per counter; blocks of {BLOCK}")
+    if method == "qmc":
+        from .qmc import scrambled_direction_numbers, sobol_uniforms
+
+        width = sum(k for _, k in _columns(model))
+        if last_index is not None and last_index >= (1 << 32):
+            raise CarbonMCError(f"quasi-Monte Carlo supports at most 2^32 draws, asked for {last_index + 1:,}")
+        direction, shift = scrambled_direction_numbers(width, _seed_words(seed))
+        return Sampler("qmc", (direction, shift),
+                       lambda consts, fb, nb: sobol_uniforms(consts[0], consts[1], fb * np.uint32(BLOCK), nb * BLOCK),
+                       f"scrambled Sobol' (Joe-Kuo directions, LMS + digital shift, scipy) over {width} columns in model order")
+    raise CarbonMCError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
+
+
+def _split_uniforms(model: Model, u) -> dict:
+    out, row = {}, 0
+    for name, k in _columns(model):
+        out[name] = u[row] if k == 1 else u[row : row + k].T
+        row += k
+    return out
+
+
+def _model_key(model: Model) -> str:
+    """What the compiled kernel depends on: the priors, their order and the run's constants."""
+    priors = [(n, p.family, json.dumps(p.describe()["params"], sort_keys=True, default=str)) for n, p in model.priors.items()]
+    return json.dumps([priors, repr(model.run)], default=str)
+
+
+def _mesh(devices=None) -> jax.sharding.Mesh:
+    devices = list(jax.devices() if devices is None else devices)
+    return jax.sharding.Mesh(np.array(devices), ("draw",))
+
+
+def _dispatch_blocks(mesh: jax.sharding.Mesh, chunk_size: int) -> int:
+    """Blocks per device per dispatch: the platform's default, or fewer if `chunk_size` asks."""
+    platform = mesh.devices.flat[0].platform
+    default = _DISPATCH_BLOCKS.get(platform, _DISPATCH_BLOCKS_ACCELERATOR)
+    return max(1, min(default, math.ceil(chunk_size / BLOCK / mesh.size)))
+
+
+_KERNELS: dict = {}
+
+
+def _cached(key, build):
+    if key not in _KERNELS:
+        if len(_KERNELS) > 64:
+            _KERNELS.clear()
+        _KERNELS[key] = build()
+    return _KERNELS[key]
+
+
+def output_shapes(model: Model) -> dict[str, tuple]:
+    """Shape of each output for draws of shape (2,): () marks an output that does not vary."""
+    dummy = {name: jax.ShapeDtypeStruct((2,) if k == 1 else (2, k), jnp.float32) for name, k in _columns(model)}
+    return {k: v.shape for k, v in jax.eval_shape(lambda u: model.outputs(model.inputs_from_uniforms(u)), dummy).items()}
+
+
+def _draw_kernel(model: Model, smp: Sampler, mesh, nblk: int, keep: tuple[str, ...]):
+    """Jitted ``(consts, first_block) -> {name: values}`` over ``mesh.size * nblk`` blocks, sharded by block."""
+    n = nblk * BLOCK
+    shapes = output_shapes(model)
+
+    def local(consts, first_block):
+        device = jax.lax.axis_index("draw").astype(jnp.uint32)
+        u = smp.uniforms(consts, first_block + device * np.uint32(nblk), nblk)
+        u = jax.lax.optimization_barrier(u)
+        x = model.inputs_from_uniforms(_split_uniforms(model, u))
         out = model.outputs(x)
-        drawn = {name: x[name] for name in model.stochastic}
-        return drawn, {k: jnp.broadcast_to(v, (size,)) for k, v in out.items()}
+        values = {**{k: x[k] for k in model.stochastic}, **out}
+        return {k: jnp.broadcast_to(values[k], (n,) + tuple(jnp.shape(values[k])[1:])) for k in keep}
 
-    return jax.jit(draw_chunk)
+    specs = {k: jax.sharding.PartitionSpec("draw") for k in keep}
+    del shapes
+    fn = jax.shard_map(local, mesh=mesh, in_specs=(jax.sharding.PartitionSpec(), jax.sharding.PartitionSpec()), out_specs=specs)
+    return jax.jit(fn)
+
+
+def _summary_kernel(model: Model, smp: Sampler, mesh, nblk: int, names: tuple[str, ...], logs: tuple[bool, ...], bins: int):
+    """Jitted ``(consts, first_block, num_valid, hist, lo, inv_width, shift) -> (hist, block_sums)``.
+
+    `hist` (devices, variables, bins + 4) int32 gains this dispatch's counts: column 0 underflow,
+    1..bins the bins, bins+1 overflow, bins+2 non-finite, bins+3 draws past `num_valid` (ignored).
+    block_sums (variables, blocks, 2): sums of ``x - shift`` and its square over each block.
+    """
+    n = nblk * BLOCK
+    width = bins + 4
+    P = jax.sharding.PartitionSpec
+
+    def local(consts, first_block, num_valid, hist, lo, inv_width, shift):
+        device = jax.lax.axis_index("draw")
+        u = smp.uniforms(consts, first_block + device.astype(jnp.uint32) * np.uint32(nblk), nblk)
+        u = jax.lax.optimization_barrier(u)
+        x = model.inputs_from_uniforms(_split_uniforms(model, u))
+        x = jax.lax.optimization_barrier(x)
+        values = {**x, **model.outputs(x)}
+        xs = jax.lax.optimization_barrier(jnp.stack([jnp.broadcast_to(values[k], (n,)) for k in names]))  # (V, n)
+        valid = jnp.arange(n, dtype=jnp.int32) < (num_valid - device * n)
+        finite = jnp.isfinite(xs)
+        t = jnp.stack([jnp.where(xs[v] > 0, log_f32(xs[v]), -jnp.inf) if log else xs[v] for v, log in enumerate(logs)])
+        pos = jnp.clip(jnp.floor((t - lo[:, None]) * inv_width[:, None]), -1.0, float(bins))
+        idx = jnp.where(valid, jnp.where(finite, pos.astype(jnp.int32) + 1, bins + 2), bins + 3)
+        idx = idx + (jnp.arange(len(names), dtype=jnp.int32) * width)[:, None]
+        flat = hist.reshape(-1).at[idx.reshape(-1)].add(1, mode="promise_in_bounds")
+        d = jnp.where(valid & finite, xs - shift[:, None], 0.0).reshape(len(names), nblk, BLOCK)
+        sums = jnp.stack([d.sum(axis=2), (d * d).sum(axis=2)], axis=-1)
+        return flat.reshape(hist.shape), sums
+
+    rep = P()
+    fn = jax.shard_map(local, mesh=mesh, in_specs=(rep, rep, rep, P("draw"), rep, rep, rep), out_specs=(P("draw"), P(None, "draw")))
+    return jax.jit(fn, donate_argnums=(3,))
 
 
 def _as_key(seed) -> jax.Array:
@@ -330,30 +466,60 @@ def _as_key(seed) -> jax.Array:
     return seed
 
 
-def draw(model: Model, *, num_draws: int, seed: int = 0, chunk_size: int = DEFAULT_CHUNK, progress: Callable | None = None):
-    """Draw inputs and outputs as NumPy arrays, chunk by chunk (memory bounded by `chunk_size`)."""
+def draw(
+    model: Model,
+    *,
+    num_draws: int,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: Callable | None = None,
+    method: str = "mc",
+    variables: list[str] | None = None,
+    devices=None,
+):
+    """Draw inputs and outputs as NumPy arrays (inputs, outputs), dispatch by dispatch.
+
+    Args:
+      model, num_draws, seed: the model, how many draws, an integer seed (or a threefry JAX key).
+      chunk_size: at most this many draws per device dispatch (bounds device memory); results never
+        depend on it, nor on the number of devices.
+      method: "mc" (Threefry streams) or "qmc" (scrambled Sobol').
+      variables: keep only these inputs/outputs (default: every drawn input and every output).
+      devices: the devices to shard over (default: all of ``jax.devices()``).
+    """
     if num_draws < 1:
         raise ValueError("num_draws must be >= 1")
-    blocks_per_chunk = max(1, math.ceil(chunk_size / BLOCK))
+    if method not in METHODS:
+        raise CarbonMCError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
+    smp = sampler(model, seed, method, last_index=num_draws - 1)
+    shapes = output_shapes(model)
+    available = list(model.stochastic) + list(shapes)
+    keep = tuple(available if variables is None else variables)
+    unknown = [k for k in keep if k not in available]
+    if unknown:
+        raise CarbonMCError(f"unknown variable(s) {', '.join(unknown)}; valid: {', '.join(available)}")
+    mesh = _mesh(devices)
+    nblk = _dispatch_blocks(mesh, chunk_size)
+    step = nblk * mesh.size
+    fn = _cached(("draw", _model_key(model), method, mesh.devices.tobytes(), nblk, keep),
+                 lambda: _draw_kernel(model, smp, mesh, nblk, keep))
+    consts = tuple(jnp.asarray(c) for c in smp.consts)
+    width = {name: k for name, k in _columns(model)}
+    result = {k: np.empty((num_draws,) + ((width[k],) if width.get(k, 1) > 1 else ()), np.float32) for k in keep}
     total_blocks = math.ceil(num_draws / BLOCK)
-    blocks_per_chunk = min(blocks_per_chunk, total_blocks)
-    fn = _chunk_function(model, blocks_per_chunk)
-    key = _as_key(seed)
-    pieces_in: dict[str, list] = {n: [] for n in model.stochastic}
-    pieces_out: dict[str, list] = {}
-    done = 0
-    for first in range(0, total_blocks, blocks_per_chunk):
-        drawn, out = fn(key, jnp.uint32(first))
-        take = min(blocks_per_chunk * BLOCK, num_draws - done)
-        for n, v in drawn.items():
-            pieces_in[n].append(np.asarray(v[:take]))
-        for n, v in out.items():
-            pieces_out.setdefault(n, []).append(np.asarray(v[:take]))
-        done += take
-        if progress is not None:
-            progress(done, num_draws)
-    inputs = {n: np.concatenate(v) for n, v in pieces_in.items()}
-    outputs = {n: np.concatenate(v) for n, v in pieces_out.items()}
+    pending = None
+    for first in [*range(0, total_blocks, step), None]:
+        ready = fn(consts, jnp.uint32(first)) if first is not None else None  # queue the next dispatch first
+        if pending is not None:
+            start, values = pending
+            take = min(step * BLOCK, num_draws - start)
+            for k, v in values.items():
+                result[k][start : start + take] = np.asarray(v)[:take]
+            if progress is not None:
+                progress(start + take, num_draws)
+        pending = None if first is None else (first * BLOCK, ready)
+    inputs = {k: result[k] for k in keep if k in model.stochastic}
+    outputs = {k: result[k] for k in keep if k not in model.stochastic}
     return inputs, outputs
 
 
@@ -449,3 +615,288 @@ def estimate(
     model = build_model(scenario, priors=priors)
     inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress)
     return to_dataset(model, inputs, outputs, provenance(model, seed=seed, num_draws=num_draws))
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming summaries
+
+_FLUSH_DRAWS = 1 << 30  # move device counts (int32) to the host at least this often per device
+
+
+def _summary_variables(model: Model, variables) -> tuple[list[str], dict[str, float]]:
+    """(variables to stream, constants): outputs that do not vary are summarized without drawing."""
+    shapes = output_shapes(model)
+    scalar_inputs = [n for n, k in _columns(model) if k == 1]
+    available = scalar_inputs + list(shapes)
+    names = available if variables is None else list(variables)
+    unknown = [k for k in names if k not in available]
+    if unknown:
+        raise CarbonMCError(f"unknown variable(s) {', '.join(unknown)}; valid: {', '.join(available)}")
+    constants = {}
+    if any(shapes.get(k) == () for k in names):
+        dummy = {name: jnp.full((1,) if k == 1 else (1, k), 0.5, jnp.float32) for name, k in _columns(model)}
+        out = model.outputs(model.inputs_from_uniforms(dummy))
+        constants = {k: float(out[k]) for k in names if shapes.get(k) == ()}
+    return [k for k in names if k not in constants], constants
+
+
+class _Streamer:
+    """Runs the summary kernel over a range of draws of one sampler, into host histograms."""
+
+    def __init__(self, model, smp, names, specs, mesh, nblk):
+        self.model, self.smp, self.names, self.specs, self.mesh, self.nblk = model, smp, names, specs, mesh, nblk
+        self.bins = specs[names[0]].bins
+        logs = tuple(specs[k].log for k in names)
+        key = ("summary", _model_key(model), smp.method, mesh.devices.tobytes(), nblk, tuple(names), logs, self.bins)
+        self.fn = _cached(key, lambda: _summary_kernel(model, smp, mesh, nblk, tuple(names), logs, self.bins))
+        self.consts = tuple(jnp.asarray(c) for c in smp.consts)
+        self.lo = jnp.asarray([specs[k].lo for k in names], jnp.float32)
+        self.inv_width = jnp.asarray([1.0 / specs[k].width for k in names], jnp.float32)
+        self.shift = jnp.asarray([specs[k].shift for k in names], jnp.float32)
+        self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("draw"))
+        self.counts = np.zeros((len(names), self.bins + 4), np.int64)
+        self.sums: list = []
+        self.hist = None
+
+    def _new_hist(self):
+        shape = (self.mesh.size, len(self.names), self.bins + 4)
+        return jax.device_put(np.zeros(shape, np.int32), self.sharding)
+
+    def _flush(self):
+        if self.hist is not None:
+            self.counts += np.asarray(self.hist, np.int64).sum(axis=0)
+            self.hist = None
+
+    def run(self, first_draw: int, last_draw: int, progress=None, done_before: int = 0, total: int = 0):
+        """Count draws ``first_draw <= i < last_draw`` (first_draw a multiple of BLOCK)."""
+        step = self.nblk * self.mesh.size * BLOCK
+        per_flush = max(1, _FLUSH_DRAWS // (self.nblk * BLOCK))
+        pending = []
+        for i, start in enumerate(range(first_draw, last_draw, step)):
+            if self.hist is None:
+                self.hist = self._new_hist()
+            valid = min(step, last_draw - start)
+            self.hist, sums = self.fn(self.consts, jnp.uint32(start // BLOCK), jnp.int32(valid), self.hist,
+                                      self.lo, self.inv_width, self.shift)
+            pending.append((sums, valid))
+            if len(pending) >= 64:
+                self._collect(pending)
+                pending = []
+                if progress is not None:
+                    progress(done_before + min(start + step, last_draw) - first_draw, total)
+            if (i + 1) % per_flush == 0:
+                self._flush()
+        self._collect(pending)
+        self._flush()
+
+    def _collect(self, pending):
+        for sums, valid in pending:
+            blocks = math.ceil(valid / BLOCK)
+            self.sums.append(np.asarray(sums)[:, :blocks])
+
+    def histograms(self) -> dict:
+        from .streaming import Histogram
+
+        sums = np.concatenate(self.sums, axis=1) if self.sums else np.zeros((len(self.names), 0, 2))
+        out = {}
+        for v, name in enumerate(self.names):
+            c = self.counts[v]
+            out[name] = Histogram(self.specs[name], counts=c[: self.bins + 2].copy(), nonfinite=int(c[self.bins + 2]),
+                                  block_sums=[sums[v]])
+        return out
+
+
+def _plan(model, smp, names, mesh, bins=None) -> dict:
+    """Bins for each streamed variable from the pilot (the run's first PILOT_DRAWS draws)."""
+    from .streaming import PILOT_DRAWS, plan_bins
+
+    nblk = PILOT_DRAWS // BLOCK // mesh.size or 1
+    fn = _cached(("draw", _model_key(model), smp.method, mesh.devices.tobytes(), nblk, tuple(names)),
+                 lambda: _draw_kernel(model, smp, mesh, nblk, tuple(names)))
+    consts = tuple(jnp.asarray(c) for c in smp.consts)
+    pilot = [fn(consts, jnp.uint32(b)) for b in range(0, PILOT_DRAWS // BLOCK, nblk * mesh.size)]
+    values = {k: np.concatenate([np.asarray(p[k]) for p in pilot]) for k in names}
+    if bins is None:
+        bins = max(plan_bins(values[k]).bins for k in names)
+    return {k: plan_bins(values[k], bins=bins) for k in names}
+
+
+def _var_attrs(model: Model, name: str) -> dict:
+    if name in model.priors:
+        p = model.priors[name]
+        return {"units": p.units, "long_name": p.long_name, "role": "input", "source": p.source}
+    meta = OUTPUTS[name]
+    return {"units": meta.units, "long_name": meta.long_name, "role": "output"}
+
+
+def stream_summary(
+    model: Model,
+    *,
+    num_draws: int,
+    seed=0,
+    method: str = "mc",
+    variables: list[str] | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    devices=None,
+    progress: Callable | None = None,
+    bins: int | None = None,
+):
+    """Summaries of `num_draws` draws computed on the fly: a `carbon_mc.streaming.StreamSummary`.
+
+    Memory does not grow with `num_draws`; each streamed variable costs one histogram. The draws
+    are those of `draw` with the same seed and method; the result does not depend on `chunk_size`
+    or on the devices.
+    """
+    from .streaming import StreamSummary
+
+    if num_draws < 1:
+        raise ValueError("num_draws must be >= 1")
+    names, constants = _summary_variables(model, variables)
+    smp = sampler(model, seed, method, last_index=num_draws - 1)
+    mesh = _mesh(devices)
+    hists = {}
+    if names:
+        specs = _plan(model, smp, names, mesh, bins)
+        streamer = _Streamer(model, smp, names, specs, mesh, _dispatch_blocks(mesh, chunk_size))
+        streamer.run(0, num_draws, progress, 0, num_draws)
+        hists = streamer.histograms()
+    attrs = provenance(model, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
+    attrs["random_streams"] = smp.description
+    return StreamSummary(hists, constants, {k: _var_attrs(model, k) for k in [*names, *constants]}, attrs)
+
+
+def stream_to_precision(
+    model: Model,
+    *,
+    rel_error: float,
+    max_draws: int = 100_000_000,
+    seed=0,
+    method: str = "mc",
+    variables: list[str] | None = None,
+    targets: tuple[str, ...] = ("p5", "p95"),
+    replicates: int = 16,
+    first_draws: int = BLOCK,
+    devices=None,
+    progress: Callable | None = None,
+):
+    """Draw until the relative standard error of the `targets` of every variable is under `rel_error`.
+
+    The run is made of `replicates` independent replicates (Monte Carlo: the seed's key folded with
+    the replicate number; quasi-Monte Carlo: independent scramblings), each grown by doubling from
+    `first_draws` draws. After each doubling the standard error of an endpoint is the spread of its
+    replicate estimates over sqrt(replicates); the reported endpoint is read from all draws pooled.
+    Stops at `max_draws` in all (the attribute ``rel_error_achieved`` then says how far it got).
+    Returns a `carbon_mc.streaming.StreamSummary` whose attrs record the draws used.
+    """
+    from .streaming import StreamSummary
+
+    if not 0 < rel_error < 1:
+        raise CarbonMCError(f"rel_error must lie in (0, 1), got {rel_error}")
+    if replicates < 2:
+        raise ValueError("need at least 2 replicates")
+    names, constants = _summary_variables(model, variables)
+    if not names:
+        raise CarbonMCError("none of the requested variables varies; nothing to estimate")
+    mesh = _mesh(devices)
+    base = _as_key(seed) if method == "mc" else None
+    reps = []
+    for r in range(replicates):
+        rseed = jax.random.fold_in(base, r) if method == "mc" else [*_seed_words(seed), r]
+        reps.append(sampler(model, rseed, method, last_index=max_draws // replicates))
+    specs = _plan(model, reps[0], names, mesh)
+    nblk = _dispatch_blocks(mesh, DEFAULT_CHUNK)
+    streamers = [_Streamer(model, s, names, specs, mesh, nblk) for s in reps]
+    per_rep, done = 0, 0
+    m = max(BLOCK, BLOCK * math.ceil(first_draws / BLOCK))
+    worst = math.inf
+    while True:
+        for s in streamers:
+            s.run(per_rep, m)
+        done = m * replicates
+        per_rep = m
+        if progress is not None:
+            progress(done, max_draws)
+        hists = [s.histograms() for s in streamers]
+        pooled = {k: _merge([h[k] for h in hists]) for k in names}
+        se = {}
+        for k in names:
+            for t in targets:
+                q = _target_quantile(t)
+                est = np.array([h[k].quantile(q) for h in hists])
+                value = pooled[k].quantile(q)
+                se[(k, t)] = float(est.std(ddof=1) / math.sqrt(replicates) / abs(value)) if value else math.inf
+        worst = max(se.values())
+        if worst <= rel_error or 2 * m * replicates > max_draws:
+            break
+        m *= 2
+    attrs = provenance(model, seed=seed, num_draws=done, method=METHOD_NAMES[method])
+    attrs.update({
+        "random_streams": reps[0].description + f"; {replicates} independent replicates",
+        "rel_error_target": float(rel_error),
+        "rel_error_achieved": float(worst),
+        "rel_error_targets": ",".join(targets),
+        "replicates": int(replicates),
+    })
+    var_attrs = {k: _var_attrs(model, k) for k in [*names, *constants]}
+    for (k, t), v in se.items():
+        var_attrs[k][f"{t}_rel_se"] = v
+    return StreamSummary(pooled, constants, var_attrs, attrs)
+
+
+def _target_quantile(stat: str) -> float:
+    from .summary import _QUANTILES
+
+    if stat not in _QUANTILES:
+        raise CarbonMCError(f"unknown interval endpoint {stat!r}; valid: {', '.join(_QUANTILES)}")
+    return _QUANTILES[stat]
+
+
+def _merge(hists: list):
+    out = hists[0]
+    for h in hists[1:]:
+        out = out.merge(h)
+    return out
+
+
+# Runs above this many draws are summarized on the fly by default (`carbon-mc run`).
+STREAM_THRESHOLD = 10_000_000
+
+
+def estimate_summary(
+    scenario: Scenario | str | Path,
+    *,
+    num_draws: int = 1_000_000,
+    seed: int = 0,
+    method: str = "mc",
+    variables: list[str] | None = None,
+    rel_error: float | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    priors: PriorTable | None = None,
+    progress: Callable | None = None,
+) -> xr.Dataset:
+    """Summary Dataset over ``stat`` (as `carbon_mc.summarize`) computed on the fly, without keeping draws.
+
+    Args:
+      scenario: a `Scenario`, a path to a scenario TOML, or the name of a bundled one.
+      num_draws: draws (the cap when `rel_error` is given). Memory does not grow with it.
+      seed: integer seed. method: "mc" or "qmc".
+      variables: what to summarize (default: every output and every drawn scalar input).
+      rel_error: if given, stop once the 5% and 95% quantiles of the headline outputs have a
+        relative standard error under it (`stream_to_precision`).
+      chunk_size, priors, progress: as for `estimate`.
+
+    Returns:
+      Dataset shaped like ``summarize(estimate(...))``, with ``summary_method`` and each variable's
+      histogram resolution in its attributes (see `carbon_mc.streaming` for the error bound).
+    """
+    model = build_model(scenario, priors=priors)
+    if rel_error is not None:
+        from .footprint import HEADLINE
+
+        targets = [k for k in HEADLINE if k in output_shapes(model) and output_shapes(model)[k] != ()]
+        result = stream_to_precision(model, rel_error=rel_error, max_draws=num_draws, seed=seed, method=method,
+                                     variables=variables or targets, progress=progress)
+    else:
+        result = stream_summary(model, num_draws=num_draws, seed=seed, method=method, variables=variables,
+                                chunk_size=chunk_size, progress=progress)
+    return result.to_dataset()

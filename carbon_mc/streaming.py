@@ -181,42 +181,46 @@ class Histogram:
             return 100.0 * (n - 0.5 * float(self.counts[-1])) / n
         return 100.0 * float(np.interp(tv, t, cum)) / n
 
+    def _inverse(self, level: np.ndarray, *, lowest: bool) -> np.ndarray:
+        """t where the piecewise-linear CDF reaches `level` (counts): the smallest such t if `lowest`, else the largest."""
+        t, cum = self._cdf_points()
+        w, bins = self.spec.width, self.spec.bins
+        if lowest:
+            k = np.clip(np.searchsorted(cum, level, side="left"), 1, bins)  # bin k-1 holds the crossing
+            c = self.counts[k].astype(np.float64)
+            frac = np.where(c > 0, (level - cum[k - 1]) / np.maximum(c, 1), 0.0)
+            return t[k - 1] + w * np.clip(frac, 0.0, 1.0)
+        k = np.clip(np.searchsorted(cum, level, side="right") - 1, 0, bins - 1)  # bin k holds the crossing
+        c = self.counts[k + 1].astype(np.float64)
+        frac = np.where(c > 0, (level - cum[k]) / np.maximum(c, 1), 1.0)
+        return t[k] + w * np.clip(frac, 0.0, 1.0)
+
     def hdi(self, prob: float = 0.9) -> tuple[float, float]:
         """Narrowest interval holding `prob` of the draws, under the piecewise-linear CDF of the bins.
 
-        The narrowest interval of a piecewise-linear CDF has an endpoint on a bin edge, so every edge
-        is tried as the left end and as the right end (Hyndman 1996, on the binned density).
+        The narrowest interval of a piecewise-linear CDF has an end on a bin edge, so every edge is
+        tried as the left end and as the right end (Hyndman 1996, "Computing and graphing highest
+        density regions", applied to the binned density).
         """
-        n = self.n
         t, cum = self._cdf_points()
-        mass = math.floor(prob * n)
-        if cum[0] > 0 or cum[-1] < n:
-            if mass > cum[-1] - cum[0]:
-                raise RuntimeError("the HDI reaches beyond the histogram's range; use exact summaries")
-        # strictly increasing CDF for interpolation: drop repeated cumulative counts (empty bins)
-        keep = np.concatenate([[True], np.diff(cum) > 0])
-        ct, tt = cum[keep], t[keep]
+        mass = float(math.floor(prob * self.n))
+        if mass > cum[-1] - cum[0]:
+            raise RuntimeError("the HDI reaches beyond the histogram's range (pilot too short for this tail); use exact summaries")
         x = self._from_t(t)
-        best = (math.inf, float(x[0]), float(x[-1]))
-        # left end on an edge
-        target = cum + mass
-        ok = target <= cum[-1]
+        candidates = []
+        ok = cum + mass <= cum[-1]  # left end on an edge
         if ok.any():
-            right = self._from_t(np.interp(target[ok], ct, tt))
-            width = right - x[ok]
-            i = int(np.argmin(width))
-            if width[i] < best[0]:
-                best = (float(width[i]), float(x[ok][i]), float(right[i]))
-        # right end on an edge
-        target = cum - mass
-        ok = target >= cum[0]
+            right = self._from_t(self._inverse(cum[ok] + mass, lowest=True))
+            candidates.append((right - x[ok], x[ok], right))
+        ok = cum - mass >= cum[0]  # right end on an edge
         if ok.any():
-            left = self._from_t(np.interp(target[ok], ct, tt))
-            width = x[ok] - left
-            i = int(np.argmin(width))
-            if width[i] < best[0]:
-                best = (float(width[i]), float(left[i]), float(x[ok][i]))
-        return best[1], best[2]
+            left = self._from_t(self._inverse(cum[ok] - mass, lowest=False))
+            candidates.append((x[ok] - left, left, x[ok]))
+        width = np.concatenate([c[0] for c in candidates])
+        lows = np.concatenate([c[1] for c in candidates])
+        highs = np.concatenate([c[2] for c in candidates])
+        i = int(np.argmin(width))
+        return float(lows[i]), float(highs[i])
 
     def describe(self) -> dict[str, float]:
         """The `carbon_mc.summary.STATS` of this variable."""
@@ -251,3 +255,45 @@ def summary_dataset(stats: dict[str, dict], var_attrs: dict[str, dict], attrs: d
     attrs = dict(attrs)
     attrs["interval_kinds"] = "p5-p95 and p2_5-p97_5: equal-tailed 90% and 95%; hdi90: highest-density 90%"
     return xr.Dataset(data_vars, coords={"stat": list(STATS)}, attrs=attrs)
+
+
+@dataclass
+class StreamSummary:
+    """What a streamed run leaves: a histogram per varying variable and the values of the constant ones."""
+
+    histograms: dict[str, Histogram]
+    constants: dict[str, float]
+    var_attrs: dict[str, dict]
+    attrs: dict
+
+    def describe(self, name: str) -> dict[str, float]:
+        """The `STATS` of variable `name`."""
+        if name in self.constants:
+            return constant_stats(self.constants[name])
+        return self.histograms[name].describe()
+
+    def percentile_of(self, name: str, value: float) -> float:
+        """Percentile (0-100) of `value` among the draws of `name` (as `carbon_mc.percentile_of`)."""
+        if name in self.constants:
+            c = self.constants[name]
+            return 100.0 * (1.0 if value > c else 0.5 if value == c else 0.0)
+        return self.histograms[name].percentile_of(value)
+
+    def reported_percentiles(self, reported: dict[str, float]) -> dict[str, dict[str, float]]:
+        """For each published figure ``{variable: value}``, its value and percentile."""
+        return {k: {"value": float(v), "percentile": self.percentile_of(k, v)} for k, v in reported.items()}
+
+    def to_dataset(self) -> xr.Dataset:
+        """A Dataset over ``stat`` shaped like `carbon_mc.summarize`'s, documenting the histograms."""
+        names = [*self.histograms, *self.constants]
+        stats = {k: self.describe(k) for k in names}
+        var_attrs = {k: {**self.var_attrs.get(k, {}), **(self.histograms[k].resolution_attrs() if k in self.histograms else {})} for k in names}
+        widths = [h.spec.relative_width for h in self.histograms.values() if h.spec.log]
+        attrs = dict(self.attrs)
+        attrs["summary_method"] = "streaming_histogram"
+        attrs["summary_error"] = (
+            "quantiles and HDI read from fixed histograms (carbon_mc.streaming): each within one bin of the exact "
+            f"sample value; largest relative bin width {max(widths):.2e}" if widths else "fixed histograms (carbon_mc.streaming)"
+        )
+        attrs["pilot_draws"] = PILOT_DRAWS
+        return summary_dataset(stats, var_attrs, attrs)

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import yaml
 
 import carbon_mc
 from carbon_mc import CarbonMCError
@@ -234,7 +235,6 @@ def test_accounting_schema(write_toml):
 
 # --- model card ------------------------------------------------------------------------------
 def test_model_card_block_is_valid_yaml_with_the_hub_fields():
-    yaml = pytest.importorskip("yaml")
     scenario = carbon_mc.load_scenario("bloom_176b")
     model, _, out = simulate(scenario, num_draws=8192, seed=0)
     text = model_card_block(scenario, out["total_tco2e"], num_draws=8192, seed=0,

@@ -263,15 +263,18 @@ def test_bootstrap_does_not_depend_on_batch_size():
     assert one["S1"].shape == (50, 3)
 
 
-def test_resample_counts_are_a_resample_of_n_rows():
+@pytest.mark.parametrize("n,num_keys", [(64, 400), (100, 400), (2**17, 8)])  # two indices per word; randint; one per word
+def test_resample_counts_are_a_resample_of_n_rows(n, num_keys):
     with jax.enable_x64(True):
-        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(jax.random.key(0), np.arange(200, dtype=np.uint32))
-        for n in (64, 100):  # the power-of-two path and the randint path
-            counts = np.asarray(jax.jit(estimators.resample_counts, static_argnums=1)(keys, n))
-            assert counts.shape == (200, n) and np.all(counts.sum(axis=1) == n)
-            # each row is drawn Binomial(n, 1/n) times: mean 1, variance 1 - 1/n
-            assert abs(counts.mean() - 1.0) < 1e-12
-            assert abs(counts.var() - (1 - 1 / n)) < 4 * math.sqrt(2 / counts.size)
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(jax.random.key(0), np.arange(num_keys, dtype=np.uint32))
+        counts = np.asarray(jax.jit(estimators.resample_counts, static_argnums=1)(keys, n))
+    assert counts.shape == (num_keys, n) and np.all(counts.sum(axis=1) == n)
+    # each row is drawn Binomial(n, 1/n) times: variance 1 - 1/n; and no block of rows, nor the even
+    # or the odd rows, is drawn more often than another (each mean count is 1 within 5 standard errors)
+    assert abs(counts.var() - (1 - 1 / n)) < 4 * math.sqrt(2 / counts.size)
+    blocks = [counts[:, i * n // 8 : (i + 1) * n // 8] for i in range(8)] + [counts[:, 0::2], counts[:, 1::2]]
+    for block in blocks:
+        assert abs(block.mean() - 1.0) < 5 * math.sqrt(1.0 / block.size)
 
 
 def test_user_groups_and_fixed_inputs():

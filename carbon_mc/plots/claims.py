@@ -83,16 +83,14 @@ def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
     text = f"percentile {check.percentile:.1f}"
     if math.isfinite(ratio):
         lo_r, hi_r = check.ratio_interval
-        text += f"\nclaim/median {ratio:.3g} (90%: {lo_r:.3g}-{hi_r:.3g})"
+        text += f"; claim/median {ratio:.3g} (90%: {lo_r:.3g}-{hi_r:.3g})"
     if check.num_beyond == 0:
         text += f"\nno draw of {check.num_draws:,} reaches it"
-    ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=8,
-            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
     ax.set_xlabel(f"{check.quantity} ({check.units})")
     ax.set_ylabel("draws")
     title = check.claim.label or f"{check.claim.value:g} {check.claim.unit}"
-    ax.set_title(f"{check.scenario_name}\n{title}", fontsize=9)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(f"{check.scenario_name}: {title}\n{text}", fontsize=8)
+    ax.legend(fontsize=7, loc="best")
 
     inputs = check.inputs or {}
     for ax, s in zip(axes[1:], shifts):
@@ -131,7 +129,7 @@ def plot_comparison(comparison, *, independent=None, path: str | Path | None = N
     r = ratio[finite]
     pieces = [r] + ([independent.ratio[np.isfinite(independent.ratio)]] if independent is not None else [])
     allr = np.concatenate(pieces)
-    log = allr.size > 0 and np.all(allr > 0) and allr.max() / allr.min() > 20
+    log = allr.size > 0 and np.all(allr > 0) and allr.max() / allr.min() > 100
     lo, hi = (float(np.quantile(allr, 0.0005)), float(np.quantile(allr, 0.9995))) if allr.size else (0.0, 1.0)
     bins = _bins(allr, log, lo, hi)
     if independent is not None:
@@ -149,10 +147,8 @@ def plot_comparison(comparison, *, independent=None, path: str | Path | None = N
         ax_r.set_title(f"B / A: median {q['median']:.3g} (90%: {q['lower']:.3g}-{q['upper']:.3g})", fontsize=9)
     ax_r.set_xlabel(f"{c.quantity}: B / A")
     ax_r.set_yticks([])
-    ax_r.legend(fontsize=7)
-    ax_r.text(0.02, 0.97, f"A: {c.a_name}\nB: {c.b_name}\nP(B < A) = {s['prob_b_less']:.3f}",
-              transform=ax_r.transAxes, va="top", fontsize=7,
-              bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+    ax_r.legend(fontsize=7, loc="best")
+    fig.suptitle(f"A: {c.a_name}    B: {c.b_name}    P(B < A) = {s['prob_b_less']:.3f}", fontsize=9)
     d = c.difference
     dq = np.quantile(d, [0.0005, 0.9995])
     ax_d.hist(d, bins=_bins(d, False, float(dq[0]), float(dq[1])), color=SHIFT_COLOR, alpha=0.7, density=True)

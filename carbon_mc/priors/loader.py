@@ -17,7 +17,7 @@ from ..data import data_dir
 from ..errors import CarbonMCError, close_matches
 from .families import FAMILIES, build_distribution
 
-SELECTORS = ("hardware", "power_class", "mfu_class", "server_class", "datacenter", "region")
+SELECTORS = ("hardware", "power_class", "mfu_class", "server_class", "datacenter", "region", "scaling_fit")
 HARDWARE_FIELDS = {
     # field: (required, type)
     "name": (True, str),

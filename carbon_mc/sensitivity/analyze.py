@@ -12,6 +12,7 @@ computed at a design's points into the Dataset.
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -109,6 +110,36 @@ def _rows_per_chunk(chunk_size: int, per_row: int, num_base: int) -> int:
     return min(rows, next_power_of_two(num_base))
 
 
+def _design_evaluator(fn: Callable, group_of_column: tuple[int, ...], inputs: tuple[tuple[str, int], ...], rows: int, second_order: bool) -> Callable:
+    """A jitted ``base chunk (rows, 2D) -> outputs (K, rows)``, cached so repeated designs on the same
+    function compile once (an unhashable `fn` gets a fresh one)."""
+    try:
+        hash(fn)
+    except TypeError:
+        return _build_design_evaluator(fn, group_of_column, inputs, rows, second_order)
+    return _cached_design_evaluator(fn, group_of_column, inputs, rows, second_order)
+
+
+def _build_design_evaluator(fn, group_of_column, inputs, rows, second_order):
+    d, g = len(group_of_column), max(group_of_column) + 1
+    per_row = evaluations_per_base_row(g, second_order)
+    slices, start = {}, 0
+    for name, k in inputs:
+        slices[name] = slice(start, start + k) if k > 1 else start
+        start += k
+    columns = np.asarray(group_of_column, dtype=np.int32)
+
+    def run(base):
+        stack = cross_stack(base[:, :d], base[:, d:], columns, g, second_order)
+        u = clip_unit(stack.reshape(per_row * rows, d))
+        return jnp.broadcast_to(fn({name: u[:, s] for name, s in slices.items()}), (per_row * rows,)).reshape(per_row, rows)
+
+    return jax.jit(run)
+
+
+_cached_design_evaluator = functools.lru_cache(maxsize=16)(_build_design_evaluator)
+
+
 def evaluate_design(
     fn: Callable,
     grouping: Grouping,
@@ -133,18 +164,10 @@ def evaluate_design(
     Returns:
       float64 arrays f_A (N,), f_B (N,), f_AB (N, G), and f_BA (N, G) or None.
     """
-    slices = grouping.column_slices()
-    widths = dict(grouping.inputs)
     d, g = grouping.num_columns, grouping.num_groups
     per_row = evaluations_per_base_row(g, second_order)
     rows = _rows_per_chunk(chunk_size, per_row, num_base)
-
-    @jax.jit
-    def run(base):
-        stack = cross_stack(base[:, :d], base[:, d:], grouping.group_of_column, g, second_order)
-        u = clip_unit(stack.reshape(per_row * rows, d))
-        named = {name: u[:, s] if widths[name] > 1 else u[:, s.start] for name, s in slices.items()}
-        return jnp.broadcast_to(fn(named), (per_row * rows,)).reshape(per_row, rows)
+    run = _design_evaluator(fn, tuple(int(i) for i in grouping.group_of_column), grouping.inputs, rows, second_order)
 
     draw = base_sampler(seed, d, sampler)
     out = np.empty((per_row, num_base), dtype=np.float64)

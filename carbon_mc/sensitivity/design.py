@@ -142,14 +142,6 @@ class Grouping:
     def num_columns(self) -> int:
         return int(self.group_of_column.size)
 
-    def column_slices(self) -> dict[str, slice]:
-        """Input name -> its columns in the design matrix."""
-        out, start = {}, 0
-        for name, k in self.inputs:
-            out[name] = slice(start, start + k)
-            start += k
-        return out
-
 
 def resolve_groups(
     columns: Mapping[str, int],

@@ -102,20 +102,31 @@ def sobol_estimates(f_a, f_b, f_ab, f_ba=None, weights=None) -> dict:
     return indices_from_means(means, f_ab.shape[1], f_ba is not None)
 
 
+def _row_indices(rng_key, num_base: int):
+    """`num_base` row indices drawn uniformly from 0..num_base−1 with replacement.
+
+    For N = 2^m the indices are the top m bits of uniform random words: exactly uniform, and for
+    m ≤ 16 both 16-bit halves of one 32-bit word serve (a quarter of `jax.random.randint`'s random
+    bits, which draws two words per index). Otherwise `jax.random.randint`.
+    """
+    m = num_base.bit_length() - 1
+    if num_base != 1 << m:
+        return jax.random.randint(rng_key, (num_base,), 0, num_base, jnp.int32)
+    if m == 0:
+        return jnp.zeros(1, jnp.int32)
+    if m <= 16 and num_base >= 2:
+        words = jax.random.bits(rng_key, (num_base // 2,), jnp.uint32)
+        return jnp.concatenate([words >> 16, words & 0xFFFF]).astype(jnp.int32) >> (16 - m)
+    return (jax.random.bits(rng_key, (num_base,), jnp.uint32) >> (32 - m)).astype(jnp.int32)
+
+
 def resample_counts(rng_keys, num_base: int):
     """How often each of `num_base` base rows is drawn in resamples with replacement, one per key.
 
-    Returns float32 counts of shape (len(rng_keys), N) (exact: counts are small integers). For N a
-    power of two a row index is the top bits of a uniform 32-bit word (exactly uniform, half the
-    random bits of `jax.random.randint`); otherwise `jax.random.randint`.
+    Returns float32 counts of shape (len(rng_keys), N) (exact: counts are small integers).
     """
     num_keys = rng_keys.shape[0]
-    if num_base & (num_base - 1) == 0:
-        shift = 33 - num_base.bit_length()
-        bits = jax.vmap(lambda k: jax.random.bits(k, (num_base,), jnp.uint32))(rng_keys)
-        index = (bits >> shift).astype(jnp.int32) if shift < 32 else jnp.zeros((num_keys, num_base), jnp.int32)
-    else:
-        index = jax.vmap(lambda k: jax.random.randint(k, (num_base,), 0, num_base, jnp.int32))(rng_keys)
+    index = jax.vmap(lambda k: _row_indices(k, num_base))(rng_keys)
     flat = (index + num_base * jnp.arange(num_keys, dtype=jnp.int32)[:, None]).ravel()
     counts = jnp.zeros(num_keys * num_base, jnp.float32).at[flat].add(1.0, mode="promise_in_bounds")
     return counts.reshape(num_keys, num_base)
