@@ -122,7 +122,10 @@ def measured_runs(models: str | Path | Iterable[str | Path] | None = None, *, pr
         raise CarbonMCError("not a directory of scenario files", file=str(models))
     else:
         paths = [Path(p) for p in models]
-    runs = [s for s in (load_scenario(p, priors=table) for p in paths) if s.reported.basis == "measured" and s.reported.energy_mwh is not None]
+    from .priors.loader import _load_toml
+
+    measured = [p for p in paths if _load_toml(p).get("reported", {}).get("basis") == "measured"]
+    runs = [s for s in (load_scenario(p, priors=table) for p in measured) if s.reported.energy_mwh is not None]
     if not runs:
         raise CarbonMCError("no scenario with a measured energy ([reported] basis = \"measured\" and energy_mwh)", file=str(models or "models/"))
     return runs

@@ -107,7 +107,9 @@ class ReachFactors:
       directions: {input: +1 | -1 | 0}.
 
     The factors are distances, not plausibilities: they ignore the priors' supports (a PUE below 1,
-    a utilization above 1) and say only how far the inputs are from what the claim needs.
+    a utilization above 1) and say only how far the inputs are from what the claim needs. They are
+    measured from the most extreme draw, so they shrink slowly as the number of draws grows (for the
+    Strubell NAS claim: 2.9 at 2e5 draws, 2.7 at 1e6).
     """
 
     common: float

@@ -90,7 +90,7 @@ def _key_words(rng_key) -> jax.Array:
     if isinstance(rng_key, (int, np.integer)):
         return jax.random.key(int(rng_key))
     if jnp.issubdtype(rng_key.dtype, jax.dtypes.prng_key):
-        if jax.random.key_impl(rng_key).name != "threefry2x32":
+        if str(jax.random.key_impl(rng_key)) != "threefry2x32":
             raise ValueError("the engine's streams need an integer seed or a threefry2x32 key")
         return rng_key
     return jax.random.wrap_key_data(jnp.asarray(rng_key, jnp.uint32))  # legacy uint32[2] key
@@ -119,7 +119,7 @@ def threefry_uniforms(keys, first_block, num_blocks: int):
     pair_lo = (block << np.uint32(11)) | (j % np.uint32(half))  # pair index p = block * 2048 + j
     pair_hi = block >> np.uint32(21)
     y0, y1 = threefry2x32(keys[:, :1], keys[:, 1:], pair_hi[None, :], pair_lo[None, :])
-    bits = jnp.stack([y0, y1], axis=-1).reshape(keys.shape[0], -1)
+    bits = jnp.stack([y0, y1], axis=-1).reshape(keys.shape[0], num_blocks * BLOCK)
     return bits_to_uniform(bits)
 
 
@@ -317,7 +317,7 @@ METHOD_NAMES = {"mc": "monte_carlo", "qmc": "randomized_quasi_monte_carlo"}
 # Blocks per device per dispatch: small on a CPU, so that a dispatch's intermediates stay in cache;
 # large on an accelerator, so that launch overhead vanishes.
 _DISPATCH_BLOCKS = {"cpu": 16}
-_DISPATCH_BLOCKS_ACCELERATOR = 2048
+_DISPATCH_BLOCKS_ACCELERATOR = 4096
 
 
 @dataclass(frozen=True)
@@ -340,43 +340,65 @@ def _columns(model: Model) -> list[tuple[str, int]]:
 def _seed_words(seed) -> list[int]:
     if isinstance(seed, (int, np.integer)):
         return [int(seed)]
+    if isinstance(seed, (list, tuple)):
+        return [int(w) for w in seed]
     return [int(w) for w in np.asarray(jax.random.key_data(_key_words(seed))).ravel()]
 
 
-def sampler(model: Model, seed=0, method: str = "mc", *, last_index: int | None = None) -> Sampler:
-    """The uniforms of `model` under `seed` by `method` ("mc": Threefry streams; "qmc": scrambled Sobol')."""
+def _mc_uniforms(consts, first_block, num_blocks):
+    return threefry_uniforms(consts[0], first_block, num_blocks)
+
+
+def _qmc_uniforms(consts, first_block, num_blocks):
+    """Blocks of scrambled Sobol' points; block ``b`` belongs to replicate ``b mod R`` (its ``b div R``-th block)."""
+    from .qmc import sobol_words
+
+    direction, shift = consts  # (R, C, 32), (R, C)
+    replicates, columns = direction.shape[0], direction.shape[1]
+    block = jnp.asarray(first_block, jnp.uint32) + jnp.arange(num_blocks, dtype=jnp.uint32)
+    local = jnp.arange(BLOCK, dtype=jnp.uint32)[None, :]
+    if replicates == 1:
+        words = sobol_words(direction[0], shift[0], (block[:, None] * np.uint32(BLOCK) + local).reshape(-1))
+        return bits_to_uniform(words)
+    r = (block % np.uint32(replicates)).astype(jnp.int32)
+    index = (block // np.uint32(replicates))[:, None] * np.uint32(BLOCK) + local  # (blocks, BLOCK)
+    words = sobol_words(direction[r], shift[r], index)  # (blocks, C, BLOCK)
+    return bits_to_uniform(words).transpose(1, 0, 2).reshape(columns, num_blocks * BLOCK)
+
+
+def sampler(model: Model, seed=0, method: str = "mc", *, last_index: int | None = None, replicates: int = 1) -> Sampler:
+    """The uniforms of `model` under `seed` by `method` ("mc": Threefry streams; "qmc": scrambled Sobol').
+
+    With `replicates` > 1, block ``b`` of the run belongs to replicate ``b mod replicates``: for
+    Monte Carlo the draws are those of the plain run, only grouped; for quasi-Monte Carlo each
+    replicate is its own independently scrambled sequence, laid out block by block.
+    """
     if method == "mc":
-        keys = np.concatenate([stream_key(seed, model.stream(n), k) for n, k in _columns(model)])
-        return Sampler("mc", (keys,), lambda consts, fb, nb: threefry_uniforms(consts[0], fb, nb),
-                       f"threefry2x32-20 counter streams; per input fold_in(key, crc32(name)); pairs of draws per counter; blocks of {BLOCK}")
+        keys = np.concatenate([np.zeros((0, 2), np.uint32)] + [stream_key(seed, model.stream(n), k) for n, k in _columns(model)])
+        return Sampler("mc", (keys,), _mc_uniforms,
+                       f"threefry2x32-20 counter streams; per input fold_in(key, crc32(name)); two draws per counter; blocks of {BLOCK}"
+                       + (f"; streams renamed {json.dumps(model.streams, sort_keys=True)}" if model.streams else ""))
     if method == "qmc":
-        from .qmc import scrambled_direction_numbers, sobol_uniforms
+        from .qmc import replicate_tables
 
         width = sum(k for _, k in _columns(model))
-        if last_index is not None and last_index >= (1 << 32):
-            raise CarbonMCError(f"quasi-Monte Carlo supports at most 2^32 draws, asked for {last_index + 1:,}")
-        direction, shift = scrambled_direction_numbers(width, _seed_words(seed))
-        return Sampler("qmc", (direction, shift),
-                       lambda consts, fb, nb: sobol_uniforms(consts[0], consts[1], fb * np.uint32(BLOCK), nb * BLOCK),
-                       f"scrambled Sobol' (Joe-Kuo directions, LMS + digital shift, scipy) over {width} columns in model order")
+        if last_index is not None and last_index // replicates >= (1 << 32):
+            raise CarbonMCError(f"quasi-Monte Carlo supports at most 2^32 draws per replicate, asked for {last_index + 1:,}")
+        direction, shift = replicate_tables(width, _seed_words(seed), replicates)
+        return Sampler("qmc", (direction, shift), _qmc_uniforms,
+                       f"scrambled Sobol' (Joe-Kuo directions, linear matrix scramble + digital shift, scipy) over {width} columns "
+                       "in model order" + (f"; {replicates} independent scramblings, block b in replicate b mod {replicates}" if replicates > 1 else ""))
     raise CarbonMCError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
 
 
-def _split_uniforms(model: Model, u) -> dict:
-    out, row = {}, 0
-    for name, k in _columns(model):
-        out[name] = u[row] if k == 1 else u[row : row + k].T
-        row += k
-    return out
-
-
 def _model_key(model: Model) -> str:
-    """What the compiled kernel depends on: the priors, their order and the run's constants."""
+    """What a compiled kernel depends on: the priors, their order and the run's constants."""
     priors = [(n, p.family, json.dumps(p.describe()["params"], sort_keys=True, default=str)) for n, p in model.priors.items()]
     return json.dumps([priors, repr(model.run)], default=str)
 
 
-def _mesh(devices=None) -> jax.sharding.Mesh:
+def mesh_of(devices=None) -> jax.sharding.Mesh:
+    """A one-axis ``Mesh(devices, ("draw",))`` over `devices` (default: all of ``jax.devices()``)."""
     devices = list(jax.devices() if devices is None else devices)
     return jax.sharding.Mesh(np.array(devices), ("draw",))
 
@@ -400,63 +422,89 @@ def _cached(key, build):
 
 
 def output_shapes(model: Model) -> dict[str, tuple]:
-    """Shape of each output for draws of shape (2,): () marks an output that does not vary."""
+    """Shape of each output for two draws: () marks an output that does not vary."""
     dummy = {name: jax.ShapeDtypeStruct((2,) if k == 1 else (2, k), jnp.float32) for name, k in _columns(model)}
     return {k: v.shape for k, v in jax.eval_shape(lambda u: model.outputs(model.inputs_from_uniforms(u)), dummy).items()}
 
 
-def _draw_kernel(model: Model, smp: Sampler, mesh, nblk: int, keep: tuple[str, ...]):
-    """Jitted ``(consts, first_block) -> {name: values}`` over ``mesh.size * nblk`` blocks, sharded by block."""
-    n = nblk * BLOCK
-    shapes = output_shapes(model)
+_P = jax.sharding.PartitionSpec
+
+
+def _inputs_kernel(model: Model, smp: Sampler, mesh, nblk: int):
+    """Jitted ``(consts, first_block) -> {drawn input: values}`` over ``mesh.size * nblk`` blocks, sharded by block.
+
+    The first of a dispatch's two programs. Keeping the inverse CDFs apart from the model and
+    the summaries (two jitted programs, the inputs materialised in between) stops XLA from fusing
+    them into every consumer and recomputing them there, which cost 2-10 times on a CPU.
+    """
+    width = dict(_columns(model))
 
     def local(consts, first_block):
         device = jax.lax.axis_index("draw").astype(jnp.uint32)
         u = smp.uniforms(consts, first_block + device * np.uint32(nblk), nblk)
-        u = jax.lax.optimization_barrier(u)
-        x = model.inputs_from_uniforms(_split_uniforms(model, u))
-        out = model.outputs(x)
-        values = {**{k: x[k] for k in model.stochastic}, **out}
+        out, row = {}, 0
+        for name, k in width.items():
+            out[name] = model.icdf(name, u[row] if k == 1 else u[row : row + k].T)
+            row += k
+        return out
+
+    specs = {k: _P("draw") for k in width}
+    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(_P(), _P()), out_specs=specs))
+
+
+def _full_inputs(model: Model, drawn: dict) -> dict:
+    return {**{name: jnp.float32(v) for name, v in model.fixed.items()}, **drawn}
+
+
+def _draw_kernel(model: Model, mesh, nblk: int, keep: tuple[str, ...]):
+    """Jitted ``drawn inputs -> {name: values}`` for the variables in `keep`, sharded by block."""
+    n = nblk * BLOCK
+    drawn_names = [name for name, _ in _columns(model)]
+
+    def local(drawn):
+        values = {**drawn, **model.outputs(_full_inputs(model, drawn))}
         return {k: jnp.broadcast_to(values[k], (n,) + tuple(jnp.shape(values[k])[1:])) for k in keep}
 
-    specs = {k: jax.sharding.PartitionSpec("draw") for k in keep}
-    del shapes
-    fn = jax.shard_map(local, mesh=mesh, in_specs=(jax.sharding.PartitionSpec(), jax.sharding.PartitionSpec()), out_specs=specs)
-    return jax.jit(fn)
+    in_specs = ({k: _P("draw") for k in drawn_names},)
+    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=in_specs, out_specs={k: _P("draw") for k in keep}))
 
 
-def _summary_kernel(model: Model, smp: Sampler, mesh, nblk: int, names: tuple[str, ...], logs: tuple[bool, ...], bins: int):
-    """Jitted ``(consts, first_block, num_valid, hist, lo, inv_width, shift) -> (hist, block_sums)``.
+def _summary_kernel(model: Model, mesh, nblk: int, names: tuple[str, ...], kinds: tuple[str, ...], width: int, replicates: int):
+    """Jitted ``(drawn inputs, first_block, num_valid, hist, base, lo, inv_width, nbins) -> hist``, sharded by block.
 
-    `hist` (devices, variables, bins + 4) int32 gains this dispatch's counts: column 0 underflow,
-    1..bins the bins, bins+1 overflow, bins+2 non-finite, bins+3 draws past `num_valid` (ignored).
-    block_sums (variables, blocks, 2): sums of ``x - shift`` and its square over each block.
+    `hist` (devices, replicates * variables, width) int32 gains this dispatch's counts; block ``b``
+    counts in replicate ``b mod replicates``. Row ``r V + v``: column 0 underflow, 1..nbins[v] the
+    bins, nbins[v]+1 overflow, width-2 non-finite, width-1 draws past `num_valid` (dropped). See
+    `carbon_mc.streaming` for the bins.
     """
+    from .streaming import FLOAT_SHIFT
+
     n = nblk * BLOCK
-    width = bins + 4
-    P = jax.sharding.PartitionSpec
+    drawn_names = [name for name, _ in _columns(model)]
 
-    def local(consts, first_block, num_valid, hist, lo, inv_width, shift):
+    def local(drawn, first_block, num_valid, hist, base, lo, inv_width, nbins):
         device = jax.lax.axis_index("draw")
-        u = smp.uniforms(consts, first_block + device.astype(jnp.uint32) * np.uint32(nblk), nblk)
-        u = jax.lax.optimization_barrier(u)
-        x = model.inputs_from_uniforms(_split_uniforms(model, u))
-        x = jax.lax.optimization_barrier(x)
-        values = {**x, **model.outputs(x)}
-        xs = jax.lax.optimization_barrier(jnp.stack([jnp.broadcast_to(values[k], (n,)) for k in names]))  # (V, n)
+        values = {**drawn, **model.outputs(_full_inputs(model, drawn))}
         valid = jnp.arange(n, dtype=jnp.int32) < (num_valid - device * n)
-        finite = jnp.isfinite(xs)
-        t = jnp.stack([jnp.where(xs[v] > 0, log_f32(xs[v]), -jnp.inf) if log else xs[v] for v, log in enumerate(logs)])
-        pos = jnp.clip(jnp.floor((t - lo[:, None]) * inv_width[:, None]), -1.0, float(bins))
-        idx = jnp.where(valid, jnp.where(finite, pos.astype(jnp.int32) + 1, bins + 2), bins + 3)
-        idx = idx + (jnp.arange(len(names), dtype=jnp.int32) * width)[:, None]
-        flat = hist.reshape(-1).at[idx.reshape(-1)].add(1, mode="promise_in_bounds")
-        d = jnp.where(valid & finite, xs - shift[:, None], 0.0).reshape(len(names), nblk, BLOCK)
-        sums = jnp.stack([d.sum(axis=2), (d * d).sum(axis=2)], axis=-1)
-        return flat.reshape(hist.shape), sums
+        row = jnp.int32(0)
+        if replicates > 1:
+            block = first_block + device.astype(jnp.uint32) * np.uint32(nblk) + jnp.arange(nblk, dtype=jnp.uint32)
+            row = jnp.repeat((block % np.uint32(replicates)).astype(jnp.int32) * (len(names) * width), BLOCK)
+        flat = hist.reshape(-1)
+        for v, (name, kind) in enumerate(zip(names, kinds)):
+            x = jnp.broadcast_to(values[name], (n,))
+            if kind == "float":  # exponent and top mantissa bits: log-linear bins without a log
+                b = (jax.lax.bitcast_convert_type(x, jnp.int32) >> FLOAT_SHIFT) - base[v]
+            else:
+                b = jnp.floor((x - lo[v]) * inv_width[v]).clip(-1.0, nbins[v].astype(jnp.float32)).astype(jnp.int32)
+            idx = jnp.clip(b, -1, nbins[v]) + 1
+            idx = jnp.where(valid, jnp.where(jnp.abs(x) < jnp.inf, idx, width - 2), width - 1)
+            flat = flat.at[idx + (v * width) + row].add(1, mode="promise_in_bounds")
+        return flat.reshape(hist.shape)
 
-    rep = P()
-    fn = jax.shard_map(local, mesh=mesh, in_specs=(rep, rep, rep, P("draw"), rep, rep, rep), out_specs=(P("draw"), P(None, "draw")))
+    rep = _P()
+    in_specs = ({k: _P("draw") for k in drawn_names}, rep, rep, _P("draw"), rep, rep, rep, rep)
+    fn = jax.shard_map(local, mesh=mesh, in_specs=in_specs, out_specs=_P("draw"))
     return jax.jit(fn, donate_argnums=(3,))
 
 
@@ -464,6 +512,21 @@ def _as_key(seed) -> jax.Array:
     if isinstance(seed, (int, np.integer)):
         return jax.random.key(int(seed))
     return seed
+
+
+class _Dispatcher:
+    """The compiled programs of one (model, sampler, mesh, dispatch size), and the loop over dispatches."""
+
+    def __init__(self, model: Model, smp: Sampler, mesh, nblk: int):
+        self.model, self.smp, self.mesh, self.nblk = model, smp, mesh, nblk
+        self.key = (_model_key(model), smp.method, mesh.devices.tobytes(), nblk)
+        self.inputs = _cached(("inputs", *self.key), lambda: _inputs_kernel(model, smp, mesh, nblk))
+        self.consts = tuple(jnp.asarray(c) for c in smp.consts)
+        self.step = nblk * mesh.size * BLOCK  # draws per dispatch
+
+    def drawn(self, first_draw: int):
+        """The drawn inputs of the dispatch starting at draw `first_draw` (a multiple of BLOCK), on the devices."""
+        return self.inputs(self.consts, jnp.uint32(first_draw // BLOCK))
 
 
 def draw(
@@ -477,47 +540,45 @@ def draw(
     variables: list[str] | None = None,
     devices=None,
 ):
-    """Draw inputs and outputs as NumPy arrays (inputs, outputs), dispatch by dispatch.
+    """Draw inputs and outputs as NumPy arrays ``(inputs, outputs)``, dispatch by dispatch.
 
     Args:
       model, num_draws, seed: the model, how many draws, an integer seed (or a threefry JAX key).
       chunk_size: at most this many draws per device dispatch (bounds device memory); results never
         depend on it, nor on the number of devices.
+      progress: optional callback ``progress(done, total)``.
       method: "mc" (Threefry streams) or "qmc" (scrambled Sobol').
       variables: keep only these inputs/outputs (default: every drawn input and every output).
-      devices: the devices to shard over (default: all of ``jax.devices()``).
+      devices: the devices to shard the draws over (default: all of ``jax.devices()``).
     """
     if num_draws < 1:
         raise ValueError("num_draws must be >= 1")
     if method not in METHODS:
         raise CarbonMCError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
-    smp = sampler(model, seed, method, last_index=num_draws - 1)
     shapes = output_shapes(model)
     available = list(model.stochastic) + list(shapes)
     keep = tuple(available if variables is None else variables)
     unknown = [k for k in keep if k not in available]
     if unknown:
         raise CarbonMCError(f"unknown variable(s) {', '.join(unknown)}; valid: {', '.join(available)}")
-    mesh = _mesh(devices)
-    nblk = _dispatch_blocks(mesh, chunk_size)
-    step = nblk * mesh.size
-    fn = _cached(("draw", _model_key(model), method, mesh.devices.tobytes(), nblk, keep),
-                 lambda: _draw_kernel(model, smp, mesh, nblk, keep))
-    consts = tuple(jnp.asarray(c) for c in smp.consts)
-    width = {name: k for name, k in _columns(model)}
+    smp = sampler(model, seed, method, last_index=num_draws - 1)
+    mesh = mesh_of(devices)
+    disp = _Dispatcher(model, smp, mesh, _dispatch_blocks(mesh, chunk_size))
+    outputs_fn = _cached(("draw", *disp.key, keep), lambda: _draw_kernel(model, mesh, disp.nblk, keep))
+    width = dict(_columns(model))
     result = {k: np.empty((num_draws,) + ((width[k],) if width.get(k, 1) > 1 else ()), np.float32) for k in keep}
-    total_blocks = math.ceil(num_draws / BLOCK)
+    starts = list(range(0, num_draws, disp.step))
     pending = None
-    for first in [*range(0, total_blocks, step), None]:
-        ready = fn(consts, jnp.uint32(first)) if first is not None else None  # queue the next dispatch first
+    for start in [*starts, None]:
+        queued = None if start is None else (start, outputs_fn(disp.drawn(start)))  # queue the next dispatch first
         if pending is not None:
-            start, values = pending
-            take = min(step * BLOCK, num_draws - start)
+            s, values = pending
+            take = min(disp.step, num_draws - s)
             for k, v in values.items():
-                result[k][start : start + take] = np.asarray(v)[:take]
+                result[k][s : s + take] = np.asarray(v)[:take]
             if progress is not None:
-                progress(start + take, num_draws)
-        pending = None if first is None else (first * BLOCK, ready)
+                progress(s + take, num_draws)
+        pending = queued
     inputs = {k: result[k] for k in keep if k in model.stochastic}
     outputs = {k: result[k] for k in keep if k not in model.stochastic}
     return inputs, outputs
@@ -546,7 +607,7 @@ def provenance(model: Model, *, seed, num_draws: int, method: str = "monte_carlo
         "seed": int(seed) if isinstance(seed, (int, np.integer)) else -1,
         "num_draws": int(num_draws),
         "method": method,
-        "random_streams": f"threefry; per input fold_in(key, crc32(name)); blocks of {BLOCK} draws"
+        "random_streams": f"threefry2x32-20 counter streams (jnp); per input fold_in(key, crc32(name)); two draws per counter; blocks of {BLOCK} draws"
         + (f"; streams renamed {json.dumps(model.streams, sort_keys=True)}" if model.streams else ""),
         "scenario_name": s.name,
         "scenario_file": Path(s.file).name,
@@ -596,6 +657,8 @@ def estimate(
     chunk_size: int = DEFAULT_CHUNK,
     priors: PriorTable | None = None,
     progress: Callable | None = None,
+    method: str = "mc",
+    devices=None,
 ) -> xr.Dataset:
     """Distribution of a training run's energy and CO2e, as an xarray Dataset over `draw`.
 
@@ -606,6 +669,10 @@ def estimate(
       chunk_size: draws processed at once; bounds memory.
       priors: a `PriorTable` (default: the bundled priors/).
       progress: optional callback ``progress(done, total)`` called after each chunk.
+      method: "mc" (Monte Carlo, the default) or "qmc" (randomized quasi-Monte Carlo: scrambled
+        Sobol' points, `carbon_mc.qmc`).
+      devices: devices to shard the draws over (default: all of ``jax.devices()``); the draws do not
+        depend on them.
 
     Returns:
       Dataset with every drawn input, every output (``energy_mwh``, ``operational_tco2e``,
@@ -613,14 +680,19 @@ def estimate(
       inputs as scalars, and provenance in ``attrs``.
     """
     model = build_model(scenario, priors=priors)
-    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress)
-    return to_dataset(model, inputs, outputs, provenance(model, seed=seed, num_draws=num_draws))
+    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method, devices=devices)
+    attrs = provenance(model, seed=seed, num_draws=num_draws, method=METHOD_NAMES.get(method, method))
+    if method != "mc":
+        attrs["random_streams"] = sampler(model, seed, method).description
+    return to_dataset(model, inputs, outputs, attrs)
 
 
 # ---------------------------------------------------------------------------------------------
 # Streaming summaries
 
-_FLUSH_DRAWS = 1 << 30  # move device counts (int32) to the host at least this often per device
+_FLUSH_DRAWS = 1 << 30  # move the device's int32 counts to the host at least this often (draws per device)
+# Runs above this many draws are summarized on the fly by default (`carbon-mc run`).
+STREAM_THRESHOLD = 10_000_000
 
 
 def _summary_variables(model: Model, variables) -> tuple[list[str], dict[str, float]]:
@@ -641,84 +713,71 @@ def _summary_variables(model: Model, variables) -> tuple[list[str], dict[str, fl
 
 
 class _Streamer:
-    """Runs the summary kernel over a range of draws of one sampler, into host histograms."""
+    """Counts the draws of one sampler into host histograms (one set per replicate), dispatch by dispatch."""
 
-    def __init__(self, model, smp, names, specs, mesh, nblk):
-        self.model, self.smp, self.names, self.specs, self.mesh, self.nblk = model, smp, names, specs, mesh, nblk
-        self.bins = specs[names[0]].bins
-        logs = tuple(specs[k].log for k in names)
-        key = ("summary", _model_key(model), smp.method, mesh.devices.tobytes(), nblk, tuple(names), logs, self.bins)
-        self.fn = _cached(key, lambda: _summary_kernel(model, smp, mesh, nblk, tuple(names), logs, self.bins))
-        self.consts = tuple(jnp.asarray(c) for c in smp.consts)
-        self.lo = jnp.asarray([specs[k].lo for k in names], jnp.float32)
-        self.inv_width = jnp.asarray([1.0 / specs[k].width for k in names], jnp.float32)
-        self.shift = jnp.asarray([specs[k].shift for k in names], jnp.float32)
-        self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("draw"))
-        self.counts = np.zeros((len(names), self.bins + 4), np.int64)
-        self.sums: list = []
+    def __init__(self, disp: _Dispatcher, names: list[str], specs: dict, replicates: int = 1):
+        self.disp, self.names, self.specs, self.replicates = disp, names, specs, replicates
+        kinds = tuple(specs[k].kind for k in names)
+        self.width = max(specs[k].bins for k in names) + 4
+        key = ("summary", *disp.key, tuple(names), kinds, self.width, replicates)
+        self.fn = _cached(key, lambda: _summary_kernel(disp.model, disp.mesh, disp.nblk, tuple(names), kinds, self.width, replicates))
+        self.params = (
+            jnp.asarray([specs[k].base for k in names], jnp.int32),
+            jnp.asarray([specs[k].lo for k in names], jnp.float32),
+            jnp.asarray([1.0 / specs[k].width if specs[k].width else 0.0 for k in names], jnp.float32),
+            jnp.asarray([specs[k].bins for k in names], jnp.int32),
+        )
+        self.sharding = jax.sharding.NamedSharding(disp.mesh, _P("draw"))
+        self.counts = np.zeros((replicates * len(names), self.width), np.int64)
         self.hist = None
-
-    def _new_hist(self):
-        shape = (self.mesh.size, len(self.names), self.bins + 4)
-        return jax.device_put(np.zeros(shape, np.int32), self.sharding)
 
     def _flush(self):
         if self.hist is not None:
-            self.counts += np.asarray(self.hist, np.int64).sum(axis=0)
+            if jax.process_count() > 1:
+                from jax.experimental import multihost_utils
+
+                hist = multihost_utils.process_allgather(self.hist, tiled=True)
+            else:
+                hist = self.hist
+            self.counts += np.asarray(hist, np.int64).sum(axis=0)
             self.hist = None
 
-    def run(self, first_draw: int, last_draw: int, progress=None, done_before: int = 0, total: int = 0):
-        """Count draws ``first_draw <= i < last_draw`` (first_draw a multiple of BLOCK)."""
-        step = self.nblk * self.mesh.size * BLOCK
-        per_flush = max(1, _FLUSH_DRAWS // (self.nblk * BLOCK))
-        pending = []
-        for i, start in enumerate(range(first_draw, last_draw, step)):
+    def run(self, first_draw: int, last_draw: int, progress=None, offset: int = 0, total: int = 0):
+        """Count draws ``first_draw <= i < last_draw`` (first_draw a multiple of the dispatch size)."""
+        per_flush = max(1, _FLUSH_DRAWS // (self.disp.nblk * BLOCK))
+        for i, start in enumerate(range(first_draw, last_draw, self.disp.step)):
             if self.hist is None:
-                self.hist = self._new_hist()
-            valid = min(step, last_draw - start)
-            self.hist, sums = self.fn(self.consts, jnp.uint32(start // BLOCK), jnp.int32(valid), self.hist,
-                                      self.lo, self.inv_width, self.shift)
-            pending.append((sums, valid))
-            if len(pending) >= 64:
-                self._collect(pending)
-                pending = []
-                if progress is not None:
-                    progress(done_before + min(start + step, last_draw) - first_draw, total)
+                zeros = np.zeros((self.disp.mesh.size, self.replicates * len(self.names), self.width), np.int32)
+                self.hist = jax.device_put(zeros, self.sharding)
+            valid = jnp.int32(min(self.disp.step, last_draw - start))
+            self.hist = self.fn(self.disp.drawn(start), jnp.uint32(start // BLOCK), valid, self.hist, *self.params)
             if (i + 1) % per_flush == 0:
                 self._flush()
-        self._collect(pending)
+            if progress is not None and (i + 1) % 64 == 0:
+                progress(offset + min(start + self.disp.step, last_draw) - first_draw, total)
         self._flush()
 
-    def _collect(self, pending):
-        for sums, valid in pending:
-            blocks = math.ceil(valid / BLOCK)
-            self.sums.append(np.asarray(sums)[:, :blocks])
-
-    def histograms(self) -> dict:
+    def histograms(self, replicate: int | None = None) -> dict:
+        """Histograms of all draws, or of one replicate's."""
         from .streaming import Histogram
 
-        sums = np.concatenate(self.sums, axis=1) if self.sums else np.zeros((len(self.names), 0, 2))
+        v_count = len(self.names)
+        counts = self.counts.reshape(self.replicates, v_count, self.width)
+        counts = counts.sum(axis=0) if replicate is None else counts[replicate]
         out = {}
         for v, name in enumerate(self.names):
-            c = self.counts[v]
-            out[name] = Histogram(self.specs[name], counts=c[: self.bins + 2].copy(), nonfinite=int(c[self.bins + 2]),
-                                  block_sums=[sums[v]])
+            spec, row = self.specs[name], counts[v]
+            out[name] = Histogram(spec, counts=row[: spec.bins + 2].copy(), nonfinite=int(row[self.width - 2]))
         return out
 
 
-def _plan(model, smp, names, mesh, bins=None) -> dict:
-    """Bins for each streamed variable from the pilot (the run's first PILOT_DRAWS draws)."""
+def _plan(disp: _Dispatcher, names: list[str]) -> dict:
+    """Bins for each streamed variable from the pilot: the run's first PILOT_DRAWS draws."""
     from .streaming import PILOT_DRAWS, plan_bins
 
-    nblk = PILOT_DRAWS // BLOCK // mesh.size or 1
-    fn = _cached(("draw", _model_key(model), smp.method, mesh.devices.tobytes(), nblk, tuple(names)),
-                 lambda: _draw_kernel(model, smp, mesh, nblk, tuple(names)))
-    consts = tuple(jnp.asarray(c) for c in smp.consts)
-    pilot = [fn(consts, jnp.uint32(b)) for b in range(0, PILOT_DRAWS // BLOCK, nblk * mesh.size)]
-    values = {k: np.concatenate([np.asarray(p[k]) for p in pilot]) for k in names}
-    if bins is None:
-        bins = max(plan_bins(values[k]).bins for k in names)
-    return {k: plan_bins(values[k], bins=bins) for k in names}
+    fn = _cached(("draw", *disp.key, tuple(names)), lambda: _draw_kernel(disp.model, disp.mesh, disp.nblk, tuple(names)))
+    pilot = [fn(disp.drawn(start)) for start in range(0, PILOT_DRAWS, disp.step)]
+    return {k: plan_bins(np.concatenate([np.asarray(p[k]) for p in pilot])[:PILOT_DRAWS]) for k in names}
 
 
 def _var_attrs(model: Model, name: str) -> dict:
@@ -739,30 +798,38 @@ def stream_summary(
     chunk_size: int = DEFAULT_CHUNK,
     devices=None,
     progress: Callable | None = None,
-    bins: int | None = None,
 ):
     """Summaries of `num_draws` draws computed on the fly: a `carbon_mc.streaming.StreamSummary`.
 
-    Memory does not grow with `num_draws`; each streamed variable costs one histogram. The draws
-    are those of `draw` with the same seed and method; the result does not depend on `chunk_size`
-    or on the devices.
+    Memory does not grow with `num_draws`: each streamed variable costs one histogram. The draws
+    are those of `draw` with the same seed and method, and the result does not depend on
+    `chunk_size` or on the devices (integer counts, merged exactly).
     """
     from .streaming import StreamSummary
 
     if num_draws < 1:
         raise ValueError("num_draws must be >= 1")
     names, constants = _summary_variables(model, variables)
-    smp = sampler(model, seed, method, last_index=num_draws - 1)
-    mesh = _mesh(devices)
+    smp = sampler(model, seed, method, last_index=max(num_draws - 1, 1 << 16))
+    mesh = mesh_of(devices)
     hists = {}
     if names:
-        specs = _plan(model, smp, names, mesh, bins)
-        streamer = _Streamer(model, smp, names, specs, mesh, _dispatch_blocks(mesh, chunk_size))
+        disp = _Dispatcher(model, smp, mesh, _dispatch_blocks(mesh, chunk_size))
+        streamer = _Streamer(disp, names, _plan(disp, names))
         streamer.run(0, num_draws, progress, 0, num_draws)
         hists = streamer.histograms()
     attrs = provenance(model, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
     attrs["random_streams"] = smp.description
+    attrs["devices"] = f"{mesh.size} x {mesh.devices.flat[0].platform}"
     return StreamSummary(hists, constants, {k: _var_attrs(model, k) for k in [*names, *constants]}, attrs)
+
+
+def _target_quantile(stat: str) -> float:
+    from .summary import _QUANTILES
+
+    if stat not in _QUANTILES:
+        raise CarbonMCError(f"unknown interval endpoint {stat!r}; valid: {', '.join(_QUANTILES)}")
+    return _QUANTILES[stat]
 
 
 def stream_to_precision(
@@ -779,14 +846,17 @@ def stream_to_precision(
     devices=None,
     progress: Callable | None = None,
 ):
-    """Draw until the relative standard error of the `targets` of every variable is under `rel_error`.
+    """Draw until the relative standard error of the `targets` of every variable is at most `rel_error`.
 
-    The run is made of `replicates` independent replicates (Monte Carlo: the seed's key folded with
-    the replicate number; quasi-Monte Carlo: independent scramblings), each grown by doubling from
-    `first_draws` draws. After each doubling the standard error of an endpoint is the spread of its
-    replicate estimates over sqrt(replicates); the reported endpoint is read from all draws pooled.
-    Stops at `max_draws` in all (the attribute ``rel_error_achieved`` then says how far it got).
-    Returns a `carbon_mc.streaming.StreamSummary` whose attrs record the draws used.
+    Block ``b`` of the run counts in replicate ``b mod replicates``. For Monte Carlo these are just
+    the plain run's draws grouped (so the pooled result equals `stream_summary` of as many draws);
+    for quasi-Monte Carlo each replicate is an independently scrambled Sobol' sequence (the standard
+    randomized-QMC error estimate, Owen 1997). The run doubles from `first_draws` draws per
+    replicate; after each doubling an endpoint's standard error is the spread of its replicate
+    estimates over sqrt(replicates) (15 degrees of freedom with 16 replicates: the error estimate is
+    itself good to about 20%), and the endpoint reported is read from all draws pooled. Stops at
+    `max_draws` whatever the precision reached (attribute ``rel_error_achieved``). Returns a
+    `carbon_mc.streaming.StreamSummary` whose ``num_draws`` attribute is the number of draws used.
     """
     from .streaming import StreamSummary
 
@@ -797,69 +867,46 @@ def stream_to_precision(
     names, constants = _summary_variables(model, variables)
     if not names:
         raise CarbonMCError("none of the requested variables varies; nothing to estimate")
-    mesh = _mesh(devices)
-    base = _as_key(seed) if method == "mc" else None
-    reps = []
-    for r in range(replicates):
-        rseed = jax.random.fold_in(base, r) if method == "mc" else [*_seed_words(seed), r]
-        reps.append(sampler(model, rseed, method, last_index=max_draws // replicates))
-    specs = _plan(model, reps[0], names, mesh)
-    nblk = _dispatch_blocks(mesh, DEFAULT_CHUNK)
-    streamers = [_Streamer(model, s, names, specs, mesh, nblk) for s in reps]
-    per_rep, done = 0, 0
-    m = max(BLOCK, BLOCK * math.ceil(first_draws / BLOCK))
-    worst = math.inf
+    quantiles = {t: _target_quantile(t) for t in targets}
+    mesh = mesh_of(devices)
+    smp = sampler(model, seed, method, last_index=max(max_draws, 1 << 16), replicates=replicates)
+    disp = _Dispatcher(model, smp, mesh, _dispatch_blocks(mesh, DEFAULT_CHUNK))
+    streamer = _Streamer(disp, names, _plan(disp, names), replicates)
+    unit = replicates * BLOCK  # draws per round of blocks, one block per replicate
+    total = unit * max(1, math.ceil(first_draws / BLOCK))
+    cap = max(unit, unit * (max_draws // unit))
+    done = 0
     while True:
-        for s in streamers:
-            s.run(per_rep, m)
-        done = m * replicates
-        per_rep = m
+        total = min(total, cap)
+        streamer.run(done, total)
+        done = total
         if progress is not None:
-            progress(done, max_draws)
-        hists = [s.histograms() for s in streamers]
-        pooled = {k: _merge([h[k] for h in hists]) for k in names}
+            progress(done, cap)
+        pooled = streamer.histograms()
+        per_rep = [streamer.histograms(r) for r in range(replicates)]
         se = {}
         for k in names:
-            for t in targets:
-                q = _target_quantile(t)
-                est = np.array([h[k].quantile(q) for h in hists])
+            for t, q in quantiles.items():
+                est = np.array([h[k].quantile(q) for h in per_rep])
                 value = pooled[k].quantile(q)
                 se[(k, t)] = float(est.std(ddof=1) / math.sqrt(replicates) / abs(value)) if value else math.inf
         worst = max(se.values())
-        if worst <= rel_error or 2 * m * replicates > max_draws:
+        if worst <= rel_error or done >= cap:
             break
-        m *= 2
+        total = 2 * done
     attrs = provenance(model, seed=seed, num_draws=done, method=METHOD_NAMES[method])
     attrs.update({
-        "random_streams": reps[0].description + f"; {replicates} independent replicates",
+        "random_streams": f"{smp.description}; {replicates} replicates, block b in replicate b mod {replicates}",
+        "devices": f"{mesh.size} x {mesh.devices.flat[0].platform}",
         "rel_error_target": float(rel_error),
         "rel_error_achieved": float(worst),
-        "rel_error_targets": ",".join(targets),
+        "rel_error_endpoints": ",".join(targets),
         "replicates": int(replicates),
     })
     var_attrs = {k: _var_attrs(model, k) for k in [*names, *constants]}
     for (k, t), v in se.items():
         var_attrs[k][f"{t}_rel_se"] = v
     return StreamSummary(pooled, constants, var_attrs, attrs)
-
-
-def _target_quantile(stat: str) -> float:
-    from .summary import _QUANTILES
-
-    if stat not in _QUANTILES:
-        raise CarbonMCError(f"unknown interval endpoint {stat!r}; valid: {', '.join(_QUANTILES)}")
-    return _QUANTILES[stat]
-
-
-def _merge(hists: list):
-    out = hists[0]
-    for h in hists[1:]:
-        out = out.merge(h)
-    return out
-
-
-# Runs above this many draws are summarized on the fly by default (`carbon-mc run`).
-STREAM_THRESHOLD = 10_000_000
 
 
 def estimate_summary(
@@ -873,30 +920,33 @@ def estimate_summary(
     chunk_size: int = DEFAULT_CHUNK,
     priors: PriorTable | None = None,
     progress: Callable | None = None,
+    devices=None,
 ) -> xr.Dataset:
     """Summary Dataset over ``stat`` (as `carbon_mc.summarize`) computed on the fly, without keeping draws.
 
     Args:
       scenario: a `Scenario`, a path to a scenario TOML, or the name of a bundled one.
       num_draws: draws (the cap when `rel_error` is given). Memory does not grow with it.
-      seed: integer seed. method: "mc" or "qmc".
-      variables: what to summarize (default: every output and every drawn scalar input).
-      rel_error: if given, stop once the 5% and 95% quantiles of the headline outputs have a
-        relative standard error under it (`stream_to_precision`).
-      chunk_size, priors, progress: as for `estimate`.
+      seed: integer seed. method: "mc" (Monte Carlo) or "qmc" (randomized quasi-Monte Carlo).
+      variables: what to summarize (default: every output and every drawn scalar input; with
+        `rel_error`, the headline outputs).
+      rel_error: if given, stop once the 5% and 95% quantiles of every summarized variable have a
+        relative standard error at most this (`stream_to_precision`); attrs record the draws used.
+      chunk_size, priors, progress: as for `estimate`. devices: as for `draw`.
 
     Returns:
       Dataset shaped like ``summarize(estimate(...))``, with ``summary_method`` and each variable's
-      histogram resolution in its attributes (see `carbon_mc.streaming` for the error bound).
+      histogram resolution in its attributes (`carbon_mc.streaming` gives the error bound).
     """
     model = build_model(scenario, priors=priors)
     if rel_error is not None:
         from .footprint import HEADLINE
 
-        targets = [k for k in HEADLINE if k in output_shapes(model) and output_shapes(model)[k] != ()]
+        shapes = output_shapes(model)
+        targets = [k for k in HEADLINE if shapes.get(k, ()) != ()]
         result = stream_to_precision(model, rel_error=rel_error, max_draws=num_draws, seed=seed, method=method,
-                                     variables=variables or targets, progress=progress)
+                                     variables=variables or targets, devices=devices, progress=progress)
     else:
         result = stream_summary(model, num_draws=num_draws, seed=seed, method=method, variables=variables,
-                                chunk_size=chunk_size, progress=progress)
+                                chunk_size=chunk_size, devices=devices, progress=progress)
     return result.to_dataset()

@@ -42,28 +42,50 @@ def scrambled_direction_numbers(num_dims: int, seed) -> tuple[np.ndarray, np.nda
     return np.asarray(engine._sv, np.uint32), np.asarray(engine._shift, np.uint32)
 
 
-def sobol_words(direction, shift, first_index, num_points: int, num_bits: int = 32):
-    """32-bit Sobol' words of points ``first_index ... first_index + num_points - 1``: (d, num_points) uint32.
+def sobol_words(direction, shift, index, num_bits: int = 32):
+    """32-bit scrambled Sobol' words of the points `index`.
 
-    `direction` (d, 32) and `shift` (d,) as from `scrambled_direction_numbers`; `num_bits` bounds
-    the bits of the largest point index (a static argument that keeps the loop short).
+    Args:
+      direction: (..., d, 32) uint32 scrambled direction numbers (`scrambled_direction_numbers`).
+      shift: (..., d) uint32 digital shift.
+      index: (..., n) point indices (uint32); leading axes broadcast against those of the tables,
+        so that blocks of points can each use their own scrambling (replicates).
+      num_bits: bits of the largest index (a static bound that keeps the loop short).
+
+    Returns:
+      (..., d, n) uint32.
     """
     direction = jnp.asarray(direction, jnp.uint32)
     shift = jnp.asarray(shift, jnp.uint32)
-    k = jnp.asarray(first_index, jnp.uint32) + jnp.arange(num_points, dtype=jnp.uint32)
+    k = jnp.asarray(index, jnp.uint32)[..., None, :]
     gray = k ^ (k >> np.uint32(1))
-    x = jnp.broadcast_to(shift[:, None], (shift.shape[0], num_points))
+    x = jnp.broadcast_to(shift[..., None], jnp.broadcast_shapes(shift[..., None].shape, gray.shape))
     for j in range(num_bits):
         bit = ((gray >> np.uint32(j)) & np.uint32(1)).astype(bool)
-        x = x ^ jnp.where(bit[None, :], direction[:, j : j + 1], np.uint32(0))
+        x = x ^ jnp.where(bit, direction[..., j : j + 1], np.uint32(0))
     return x
 
 
-def sobol_uniforms(direction, shift, first_index, num_points: int, num_bits: int = 32):
-    """Scrambled Sobol' points as the engine's float32 uniforms in [2^-24, 1 - 2^-24]: (d, num_points)."""
+def sobol_uniforms(direction, shift, index, num_bits: int = 32):
+    """Scrambled Sobol' points `index` as the engine's float32 uniforms in [2^-24, 1 - 2^-24]: (..., d, n)."""
     from .engine import bits_to_uniform
 
-    return bits_to_uniform(sobol_words(direction, shift, first_index, num_points, num_bits))
+    return bits_to_uniform(sobol_words(direction, shift, index, num_bits))
+
+
+def replicate_tables(num_dims: int, seed, replicates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Independent scramblings for `replicates` replicates: (r, d, 32) and (r, d) uint32.
+
+    One replicate uses `seed` itself; replicate ``r`` of several uses ``[*seed, r]``.
+    """
+    seed = list(seed) if isinstance(seed, (list, tuple)) else [int(seed)]
+    if num_dims == 0:  # nothing is drawn
+        return np.zeros((replicates, 0, 32), np.uint32), np.zeros((replicates, 0), np.uint32)
+    if replicates == 1:
+        v, s = scrambled_direction_numbers(num_dims, seed)
+        return v[None], s[None]
+    tables = [scrambled_direction_numbers(num_dims, [*seed, r]) for r in range(replicates)]
+    return np.stack([t[0] for t in tables]), np.stack([t[1] for t in tables])
 
 
 def index_bits(last_index: int) -> int:

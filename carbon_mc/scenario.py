@@ -16,6 +16,7 @@ from .units import default_quantity, parse_unit, to_quantity_units
 RUN_KEYS = {
     "name", "hardware", "device_hours", "devices", "days", "parameters", "tokens", "train_flops",
     "region", "grid_gco2_per_kwh", "datacenter", "pue", "year", "source", "description", "notes",
+    "target_loss", "compute_budget_flop", "scaling_fit",
 }
 REPORTED_KEYS = {"energy_mwh", "energy_scope", "co2e_t", "co2e_scope", "basis", "source", "notes"}
 CO2E_SCOPES = {"operational": "operational_tco2e", "total": "total_tco2e"}
@@ -112,6 +113,9 @@ class Scenario:
     parameters: float | None = None
     tokens: float | None = None
     train_flops: float | None = None
+    target_loss: float | None = None  # nats/token: tokens derived from the loss law (with parameters)
+    compute_budget_flop: float | None = None  # training FLOPs: tokens = C / (6 N (1 + δ)) (with parameters)
+    scaling_fit: str = "besiroglu_2024"  # variant of scaling_law_constants
     region: str | None = None
     datacenter: str | None = None
     year: int | None = None
@@ -132,6 +136,11 @@ class Scenario:
     def derives_flop(self) -> bool:
         return self.train_flops is None and self.parameters is not None and self.tokens is not None
 
+    @property
+    def derives_tokens(self) -> bool:
+        """True when tokens come from the scaling modules (a target loss or a compute budget)."""
+        return self.tokens is None and (self.target_loss is not None or self.compute_budget_flop is not None)
+
     def needed_quantities(self) -> list[str]:
         names = list(ALWAYS)
         if not self.accounting.pue_included:
@@ -142,6 +151,8 @@ class Scenario:
             names.append("mfu_fraction")
         if self.derives_flop:
             names.append("flops_overhead_fraction")
+        if self.derives_tokens:
+            names += ["flops_overhead_fraction", "scaling_law_constants"]
         return names
 
     def context(self, table: PriorTable) -> dict[str, str]:
@@ -154,6 +165,7 @@ class Scenario:
             ctx["region"] = self.region
         if self.datacenter is not None:
             ctx["datacenter"] = self.datacenter
+        ctx["scaling_fit"] = self.scaling_fit
         return ctx
 
     def resolve_priors(self, table: PriorTable | None = None) -> dict[str, Prior]:
@@ -261,6 +273,11 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
     parameters = _positive(run, "parameters", file)
     tokens = _positive(run, "tokens", file)
     train_flops = _positive(run, "train_flops", file)
+    target_loss = _positive(run, "target_loss", file)
+    compute_budget_flop = _positive(run, "compute_budget_flop", file)
+    scaling_fit = run.get("scaling_fit", "besiroglu_2024")
+    if target_loss is not None or compute_budget_flop is not None:
+        _check_scaling_run(run, table, file, parameters, tokens, train_flops, target_loss, compute_budget_flop, scaling_fit)
 
     if days is not None and devices is None:
         raise CarbonMCError("'days' needs 'devices' to fix device time", file=file, key="run.days")
@@ -272,7 +289,8 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
                 file=file, key="run.device_hours",
             )
         device_hours = device_hours or from_days
-    if (parameters is None) != (tokens is None) and train_flops is None and device_hours is None:
+    derives_tokens = target_loss is not None or compute_budget_flop is not None
+    if (parameters is None) != (tokens is None) and train_flops is None and device_hours is None and not derives_tokens:
         missing = "tokens" if tokens is None else "parameters"
         raise CarbonMCError(f"'parameters' and 'tokens' go together: {missing} is missing", file=file, key=f"run.{missing}")
     if train_flops is not None and parameters is not None and tokens is not None:
@@ -282,7 +300,7 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
                 f"train_flops = {train_flops:g} contradicts 6 × parameters × tokens = {six_nd:g} (more than 25% apart)",
                 file=file, key="run.train_flops",
             )
-    if device_hours is None and train_flops is None and (parameters is None or tokens is None):
+    if device_hours is None and train_flops is None and (parameters is None or tokens is None) and not derives_tokens:
         raise CarbonMCError(
             "cannot fix device time: give device_hours, or devices + days, or parameters + tokens, or train_flops",
             file=file, key="run",
@@ -322,7 +340,8 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
 
     scenario = Scenario(
         name=run["name"], hardware=run["hardware"], file=file, device_hours=device_hours, devices=devices,
-        parameters=parameters, tokens=tokens, train_flops=train_flops, region=run.get("region"),
+        parameters=parameters, tokens=tokens, train_flops=train_flops, target_loss=target_loss,
+        compute_budget_flop=compute_budget_flop, scaling_fit=scaling_fit, region=run.get("region"),
         datacenter=run.get("datacenter"), year=year, source=run.get("source"), overrides=overrides,
         reported=reported, sha256=sha256, accounting=_parse_accounting(doc.get("accounting"), file),
         claims=_parse_claims(doc.get("claims"), file),
@@ -331,6 +350,34 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
     for claim in scenario.claims:  # a claim's own accounting must be computable too
         scenario.with_accounting(grid_basis=claim.grid_basis, pue_included=claim.pue_included).resolve_priors(table)
     return scenario
+
+
+def _check_scaling_run(run, table, file, parameters, tokens, train_flops, target_loss, compute_budget_flop, scaling_fit) -> None:
+    """A target loss or a compute budget replaces tokens; it needs parameters, and a target must be in reach."""
+    given = "target_loss" if target_loss is not None else "compute_budget_flop"
+    if target_loss is not None and compute_budget_flop is not None:
+        raise CarbonMCError("give either 'target_loss' or 'compute_budget_flop', not both", file=file, key="run.compute_budget_flop")
+    if parameters is None:
+        raise CarbonMCError(f"'{given}' needs 'parameters' (the model size it applies to)", file=file, key=f"run.{given}")
+    for other, value in (("tokens", tokens), ("train_flops", train_flops)):
+        if value is not None:
+            raise CarbonMCError(f"'{given}' replaces '{other}': give one of them", file=file, key=f"run.{other}")
+    if not isinstance(scaling_fit, str):
+        raise CarbonMCError("must be a string key", file=file, key="run.scaling_fit")
+    q = table.quantity("scaling_law_constants")
+    if scaling_fit not in q.variants:
+        raise CarbonMCError(f"unknown scaling fit {scaling_fit!r}; {close_matches(scaling_fit, q.variants)}", file=file,
+                            key="run.scaling_fit")
+    if target_loss is not None:
+        from .footprint.scaling import reachable_loss_quantile_nats
+
+        floor = reachable_loss_quantile_nats(q.variants[scaling_fit], parameters, 0.999)
+        if target_loss <= floor:
+            raise CarbonMCError(
+                f"target_loss = {target_loss:g} nats is out of reach for {parameters:g} parameters in more than 0.1% of "
+                f"draws of the loss-law constants (E + A/N^alpha reaches {floor:.4f} at its 99.9th percentile): "
+                "raise the target or the parameters", file=file, key="run.target_loss",
+            )
 
 
 def _parse_accounting(block: Any, file: str) -> Accounting:

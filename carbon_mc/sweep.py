@@ -60,6 +60,7 @@ SCALING_QUANTITIES = (
     "accuracy_chance_error_fraction",
     "accuracy_floor_error_fraction",
     "accuracy_decay_per_nat",
+    "law_batch_critical_ratio",
 )
 PARALLELISM_QUANTITIES = (
     "kernel_peak_fraction",
@@ -144,7 +145,7 @@ def _median(prior: Prior):
 # ------------------------------------------------------------------------------------------------
 # the per-draw evaluation (pure jnp, jitted once per set of static options)
 # ------------------------------------------------------------------------------------------------
-def _evaluate(x, sizes, layout, hw, reference_batch_tokens, *, mode, utilization, law, tokens_per_parameter,
+def _evaluate(x, sizes, layout, hw, *, mode, utilization, law, tokens_per_parameter,
               sequence_length):
     """Every output for draws `x` (arrays (n, 1)) and sizes/layout (arrays (S,)); returns (n, S) arrays."""
     k = sc.split_constants(x["scaling_law_constants"])
@@ -176,14 +177,15 @@ def _evaluate(x, sizes, layout, hw, reference_batch_tokens, *, mode, utilization
     delta = x["flops_overhead_fraction"]
     plan_param = layout["planned_parameters"][None, :]
     if utilization == "ideal":
-        tokens = d_law
+        # No losses: the small-batch minimum of tokens (E_min = D / (1 + ρ)) at the best kernel efficiency.
+        out["batch_token_factor"] = jnp.broadcast_to(1.0 / (1.0 + x["law_batch_critical_ratio"]), d_law.shape)
+        tokens = d_law * out["batch_token_factor"]
         mfu = x["kernel_peak_fraction"] * jnp.ones_like(d_law)
-        out["batch_token_factor"] = jnp.ones_like(d_law)
         out["pipeline_bubble_fraction"] = jnp.zeros_like(d_law)
         out["idle_fraction"] = jnp.zeros_like(d_law)
     else:
         batch = layout["batch_tokens"][None, :]
-        factor = sc.batch_token_factor(batch, reference_batch_tokens, b_crit)
+        factor = sc.batch_token_factor(batch, b_crit, x["law_batch_critical_ratio"])
         tokens = d_law * factor
         full = layout["full_recompute"][None, :] > 0.5
         overhead = jnp.where(full, par.FULL_RECOMPUTE_OVERHEAD_FRACTION, x["selective_recompute_overhead_fraction"])
@@ -279,8 +281,9 @@ def scaling_sweep(
         and hardware (common random numbers), so per-draw slopes and ratios are meaningful.
       utilization: "realistic" (the parallelism module) or "ideal" (best kernel efficiency, no
         parallelism, batch or communication losses).
-      batch_policy: "fixed" (every size trains at `fixed_batch_tokens`) or "critical" (the batch is
-        chosen between `fixed_batch_tokens` and the nominal critical batch size to train fastest).
+      batch_policy: "fixed" (every size trains at `fixed_batch_tokens`) or "critical" (the batch that
+        trains fastest among power-of-two multiples of `fixed_batch_tokens` up to the nominal
+        critical batch size, which grows with the data).
       scaling_fit: variant of `scaling_law_constants` ("besiroglu_2024" or "hoffmann_2022").
       critical_batch_law: "data_power_law" (B_crit grows with D; Zhang et al. 2024, Bergsma et al.
         2025) or "kaplan_2020" (B_crit = B*/L^{1/α_B}).
@@ -290,8 +293,7 @@ def scaling_sweep(
         two, within [`min_devices`, `max_devices`], and never fewer than memory needs. The same
         count is used on every accelerator of `hardware` (a fixed cluster).
       sequence_length: tokens per sequence (one sequence per micro-batch).
-      fixed_batch_tokens: the fixed global batch; also the batch at which the loss law's D is taken
-        to be measured.
+      fixed_batch_tokens: the fixed global batch (and the unit of the critical policy's steps).
       region, datacenter: grid and PUE variants (keys of the priors).
 
     Returns:
@@ -349,6 +351,7 @@ def scaling_sweep(
         d_nom = np.asarray(sc.compute_optimal_tokens(sizes, k_nom["ln_a"], k_nom["ln_b"], k_nom["alpha"], k_nom["beta"]), np.float64)
     loss_nom = np.asarray(sc.loss_nats(n_nom, d_nom, *(k_nom[c] for c in sc.COMPONENTS)), np.float64)
     cb = [_median(first[q]) for q in CRITICAL_BATCH_QUANTITIES[critical_batch_law]]
+    rho_nom = _median(first["law_batch_critical_ratio"])
     if critical_batch_law == "data_power_law":
         bcrit_nom = np.asarray(sc.critical_batch_data_tokens(d_nom, *cb), np.float64)
     else:
@@ -369,7 +372,7 @@ def scaling_sweep(
         layout = par.plan_layout(
             parameters=n_nom, devices=dev, hardware=hw_par, sequence_length=float(sequence_length),
             batch_candidates=batch_candidates,
-            token_factor=lambda b: sc.batch_token_factor(b, fixed_batch_tokens, bcrit_nom.reshape(-1, 1, 1, 1, 1)),
+            token_factor=lambda b: sc.batch_token_factor(b, bcrit_nom.reshape(-1, 1, 1, 1, 1), rho_nom),
             nominal=nominal, hidden_per_layer_ratio=nominal["hidden_per_layer_ratio"],
             usable_memory_fraction=nominal["usable_memory_fraction"],
         )
@@ -392,7 +395,7 @@ def scaling_sweep(
             devices_per_server=jnp.float32(hw_par.devices_per_server), intra_node_gb_per_s=jnp.float32(hw_par.intra_node_gb_per_s),
             inter_node_gb_per_s=jnp.float32(hw_par.inter_node_gb_per_s), tdp_w=jnp.float32(spec["tdp_w"]),
         )
-        res = _EVALUATE(x, jnp.asarray(sizes, jnp.float32), jlay, consts, jnp.float32(fixed_batch_tokens), mode=mode,
+        res = _EVALUATE(x, jnp.asarray(sizes, jnp.float32), jlay, consts, mode=mode,
                         utilization=utilization, law=critical_batch_law, tokens_per_parameter=tokens_per_parameter,
                         sequence_length=float(sequence_length))
         for name, v in res.items():
@@ -438,15 +441,16 @@ def _device_counts(devices, num_sizes, n_nom, d_nom, table, hardware, sizing_har
 
 
 def _batch_candidates(policy, fixed_batch_tokens, bcrit_nom, sequence_length) -> np.ndarray:
-    """Candidate global batches per size (NaN-padded): the fixed batch, or the powers-of-two steps
-    from it toward the nominal critical batch (both ends included)."""
+    """Candidate global batches per size (NaN-padded): the fixed batch; or, for the critical policy,
+    every power-of-two multiple of it from 1/64 up to the larger of it and the nominal critical
+    batch, plus the critical batch itself (the planner keeps the one that trains fastest)."""
     if policy == "fixed":
         return np.full((bcrit_nom.size, 1), float(fixed_batch_tokens))
-    steps = 2.0 ** np.arange(-8, 11)
+    steps = 2.0 ** np.arange(-6, 13)
     out = np.full((bcrit_nom.size, steps.size + 1), np.nan)
     for i, bc in enumerate(bcrit_nom):
-        lo, hi = sorted((float(fixed_batch_tokens), float(bc)))
-        cand = [b for b in fixed_batch_tokens * steps if lo <= b <= hi and b >= sequence_length]
+        hi = max(float(fixed_batch_tokens), float(bc))
+        cand = [b for b in fixed_batch_tokens * steps if b <= hi and b >= sequence_length]
         cand.append(max(float(bc), float(sequence_length)))
         out[i, : len(cand)] = cand
     return out
@@ -511,3 +515,66 @@ def carbon_exponents(ds: xr.Dataset, dim: str = "size") -> xr.Dataset:
     out["carbon_loss_exponent"].attrs = {"units": "1", "long_name": "slope of ln total CO2e against ln reducible loss"}
     out["carbon_accuracy_exponent"].attrs = {"units": "1", "long_name": "slope of ln total CO2e against ln accuracy"}
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# check of the parallelism module against Megatron-LM
+# ------------------------------------------------------------------------------------------------
+def megatron_check(*, num_draws: int = 4096, seed: int = 0, priors: PriorTable | None = None) -> xr.Dataset:
+    """Predicted against published achieved TFLOP/s per GPU for the 10 rows of Megatron-LM's Table 1.
+
+    Each row's own layout (t, p, GPUs, batch of 2048-token sequences, micro-batch of one sequence,
+    full activation recomputation as in the paper) on `a100_80gb`, with the paper's FLOP count
+    (`parallelism.megatron_flop_per_token`). The draws come from the same priors as the sweep
+    (`kernel_peak_fraction` for the ampere_hopper class, `memory_bound_hidden_size`,
+    `link_bandwidth_fraction`, `comm_overlap_fraction`); none was fitted to this table.
+
+    Returns a Dataset over ``row`` with the observed value, the prediction at the prior medians,
+    the 5th/50th/95th percentiles over draws, and attributes ``mape_percent`` (at the medians) and
+    ``coverage_90`` (share of rows inside the 90% interval).
+    """
+    from .engine import BLOCK, uniforms
+
+    table = priors or load_priors()
+    spec = table.hardware_spec("a100_80gb")
+    hw = par.Hardware.from_spec(spec)
+    ctx = _context(table, "a100_80gb", "world", "hyperscale", "besiroglu_2024")
+    names = ("kernel_peak_fraction", "memory_bound_hidden_size", "link_bandwidth_fraction", "comm_overlap_fraction")
+    pri = _priors_for(table, "a100_80gb", names, ctx)
+    meg = par.load_megatron_table()
+    s = float(par.MEGATRON_SEQUENCE_LENGTH)
+    layers, hidden = meg["layers"], meg["hidden"]
+    fpt = par.megatron_flop_per_token(layers, hidden, s, par.MEGATRON_VOCABULARY)
+    t, p, n = meg["tensor_parallel"], meg["pipeline_parallel"], meg["gpus"]
+    nblocks = math.ceil(num_draws / BLOCK)
+
+    def predict(values):
+        step = par.training_step(
+            parameters=meg["parameters_billion"] * 1e9, layers=layers, hidden=hidden, sequence_length=s,
+            batch_tokens=meg["batch_sequences"] * s, tensor_parallel=t, pipeline_parallel=p, data_parallel=n / (t * p),
+            model_flop_per_token=fpt * 0.75, hardware_flop_per_token=fpt,
+            allreduces_per_layer=par.TP_ALLREDUCES_PER_LAYER_FULL_RECOMPUTE, hardware=hw, **values,
+        )
+        return np.asarray(step.hardware_flop_fraction, np.float64) * hw.peak_flop_per_s / 1e12
+
+    at_median = predict({k: _median(v) for k, v in pri.items()})
+    draws = {k: np.asarray(_icdf(v, uniforms(seed, k, 0, nblocks)), np.float64)[:num_draws, None] for k, v in pri.items()}
+    sampled = predict(draws)  # (draw, row)
+    observed = meg["tflop_per_s_per_gpu"]
+    q = np.percentile(sampled, [5, 50, 95], axis=0)
+    mape = float(np.mean(np.abs(at_median - observed) / observed) * 100)
+    coverage = float(np.mean((observed >= q[0]) & (observed <= q[2])))
+    units = {"units": "TFLOP s-1", "long_name": "achieved TFLOP/s per GPU (Megatron FLOP count, with recomputation)"}
+    return xr.Dataset(
+        {
+            "observed": ("row", observed, units),
+            "predicted_at_median": ("row", at_median, units),
+            "predicted_p5": ("row", q[0], units),
+            "predicted_median": ("row", q[1], units),
+            "predicted_p95": ("row", q[2], units),
+        },
+        coords={"row": np.arange(observed.size), "parameters_billion": ("row", meg["parameters_billion"]),
+                "tensor_parallel": ("row", t), "pipeline_parallel": ("row", p), "gpus": ("row", n)},
+        attrs={"mape_percent": mape, "coverage_90": coverage, "num_draws": int(num_draws), "seed": int(seed),
+               "source": "Narayanan et al. 2021, arXiv:2104.04473, Table 1"},
+    )

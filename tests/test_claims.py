@@ -86,7 +86,7 @@ def test_percentile_probability_and_ratio_agree_with_estimate():
     assert r.ratio_interval == pytest.approx((552.1 / p95, 552.1 / p5))
 
 
-def test_a_claim_below_every_draw(nas_checks):
+def test_a_claim_below_every_draw():
     r = check_claim("gpt3_175b", 85_000, "kg", quantity="operational_tco2e", num_draws=20_000, seed=0)
     assert r.direction == "below" and r.num_beyond == 0 and r.percentile == 0.0
     assert r.extreme == pytest.approx(r.values.min()) and r.extreme > r.claim_value

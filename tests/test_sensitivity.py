@@ -171,7 +171,7 @@ def test_additive_model_indices_sum_to_one_and_first_equals_total():
 
 def test_group_index_is_the_closed_index_of_its_members(ishigami_2_14):
     # Ishigami's x1 and x3 together explain V1 + V13 (= ST of x1) alone and in total.
-    ds = sobol_indices(ishigami, ISHIGAMI, groups={"x13": ["x1", "x3"]}, num_base=2**14, seed=0, ci_method="normal", num_resamples=300)
+    ds = sobol_indices(ishigami, ISHIGAMI, groups={"x13": ["x1", "x3"]}, num_base=2**13, seed=0, ci_method="normal", num_resamples=300)
     assert list(ds["input"].values) == ["x13", "x2"] and ds["members"].sel(input="x13").item() == "x1,x3"
     truth = ishigami_indices()["ST"][0]
     for index in ("S1", "ST"):
@@ -221,6 +221,26 @@ def test_product_of_lognormals_through_the_carbon_model():
     assert "server_power_w_per_device" not in ds["input"].values
 
 
+def test_a_joint_prior_of_the_carbon_model_is_one_factor(write_toml):
+    # A target loss draws tokens through the jointly fitted loss-law constants (five columns).
+    path = write_toml('''
+        [run]
+        name = "70B to a target loss"
+        hardware = "h100_sxm"
+        parameters = 70e9
+        target_loss = 2.05
+        region = "united_states"
+        datacenter = "meta"
+    ''')
+    model = carbon_mc.build_model(path)
+    assert model.priors["scaling_law_constants"].num_columns == 5
+    ds = carbon_mc.sensitivity(model.scenario, num_base=256, num_resamples=0)
+    assert "scaling_law_constants" in ds["input"].values and "ln_a" not in ds["input"].values
+    assert ds.attrs["num_columns"] == len(model.stochastic) + 4 and ds.sizes["input"] == len(model.stochastic)
+    with pytest.raises(CarbonMCError, match="component of the joint prior 'scaling_law_constants'"):
+        carbon_mc.sensitivity(model.scenario, groups={"law": ["ln_a", "alpha"]}, num_base=256, num_resamples=0)
+
+
 @pytest.fixture(scope="module")
 def gpt3():
     return carbon_mc.sensitivity("gpt3_175b", num_base=2**11, seed=3, num_resamples=200)
@@ -261,6 +281,24 @@ def test_bootstrap_does_not_depend_on_batch_size():
         two = estimators.bootstrap(key, f_a, f_b, f_ab, num_resamples=50, batch_size=64)
     np.testing.assert_allclose(one["S1"], two["S1"], rtol=1e-12)
     assert one["S1"].shape == (50, 3)
+
+
+def test_each_bootstrap_replicate_is_the_estimator_on_a_resample_of_base_rows():
+    # Replicate r weights the rows by the counts of resample r (key fold_in(key, r)); its float32
+    # centred sums must agree with the float64 estimator on those counts far below the bootstrap spread.
+    rng = np.random.default_rng(1)
+    f_a, f_b = rng.lognormal(size=4096), rng.lognormal(size=4096)
+    f_ab = f_a[:, None] * rng.uniform(0.5, 1.5, size=(4096, 3))
+    f_ba = rng.lognormal(size=(4096, 3))
+    with jax.enable_x64(True):
+        key = jax.random.key(2)
+        reps = estimators.bootstrap(key, f_a, f_b, f_ab, f_ba, num_resamples=20)
+        for r in (0, 7, 19):
+            counts = estimators.resample_counts(jax.random.fold_in(key, r)[None], 4096)[0].astype(np.float64)
+            ref = estimators.sobol_estimates(f_a, f_b, f_ab, f_ba, weights=counts)
+            for k in ("S1", "ST", "S2"):
+                np.testing.assert_allclose(reps[k][r], np.asarray(ref[k]), rtol=0, atol=1e-6)
+        assert np.std(reps["S1"], axis=0).min() > 1e-3  # the tolerance is far below the spread
 
 
 @pytest.mark.parametrize("n,num_keys", [(64, 400), (100, 400), (2**17, 8)])  # two indices per word; randint; one per word

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-from . import compute, emissions, energy
+from . import compute, emissions, energy, scaling
 
 
 class Output(NamedTuple):
@@ -33,6 +33,9 @@ OUTPUTS: dict[str, Output] = {
     "operational_tco2e": Output("t", "operational emissions (t CO2e)"),
     "embodied_tco2e": Output("t", "embodied emissions charged to the run (t CO2e)"),
     "total_tco2e": Output("t", "total emissions, operational plus embodied (t CO2e)"),
+    "tokens": Output("1", "training tokens derived from a target loss or a compute budget"),
+    "loss_nats": Output("1", "pre-training loss L(N, D) from the loss law, nats per token"),
+    "reducible_loss_nats": Output("1", "reducible loss L - E from the loss law, nats per token"),
 }
 HEADLINE = ("energy_mwh", "operational_tco2e", "embodied_tco2e", "total_tco2e")
 
@@ -49,6 +52,8 @@ class RunConstants:
     parameters: float | None = None
     tokens: float | None = None
     train_flops: float | None = None
+    target_loss: float | None = None
+    compute_budget_flop: float | None = None
     grid_basis: str = "location"  # "market": operational emissions use x["market_gco2_per_kwh"]
     pue_included: bool = True  # False: energy_mwh is IT energy (no PUE), and operational uses it
 
@@ -63,9 +68,30 @@ class RunConstants:
             parameters=scenario.parameters,
             tokens=scenario.tokens,
             train_flops=scenario.train_flops,
+            target_loss=scenario.target_loss,
+            compute_budget_flop=scenario.compute_budget_flop,
             grid_basis=scenario.accounting.grid_basis,
             pue_included=scenario.accounting.pue_included,
         )
+
+
+def _tokens_from_scaling(x: dict, run: RunConstants) -> dict:
+    """Tokens, compute and loss of a run given by parameters and a target loss or a compute budget.
+
+    Target loss: D from the loss law (+inf in draws where the target is out of reach at that size);
+    compute budget: D = C / (6 N (1 + δ)). The loss law's constants are the joint
+    `scaling_law_constants` draw (footprint.scaling).
+    """
+    k = scaling.split_constants(x["scaling_law_constants"])
+    delta = x["flops_overhead_fraction"]
+    if run.target_loss is not None:
+        tokens = scaling.tokens_for_target_loss(run.parameters, run.target_loss, **k)
+        flop = compute.train_flop_from_params_tokens(run.parameters, tokens, delta)
+    else:
+        flop = jnp.broadcast_to(jnp.asarray(run.compute_budget_flop, jnp.float32), jnp.shape(delta))
+        tokens = flop / (scaling.FLOP_PER_PARAMETER_TOKEN * run.parameters * (1.0 + delta))
+    loss = scaling.loss_nats(run.parameters, tokens, **k)
+    return {"train_flop": flop, "tokens": tokens, "loss_nats": loss, "reducible_loss_nats": loss - k["loss_irreducible"]}
 
 
 def carbon_footprint(x: dict, run: RunConstants) -> dict:
@@ -75,6 +101,8 @@ def carbon_footprint(x: dict, run: RunConstants) -> dict:
         out["train_flop"] = jnp.asarray(run.train_flops, jnp.float32)
     elif run.parameters is not None and run.tokens is not None:
         out["train_flop"] = compute.train_flop_from_params_tokens(run.parameters, run.tokens, x["flops_overhead_fraction"])
+    elif run.target_loss is not None or run.compute_budget_flop is not None:
+        out.update(_tokens_from_scaling(x, run))
 
     if run.device_hours is not None:
         device_hours = jnp.asarray(run.device_hours, jnp.float32)

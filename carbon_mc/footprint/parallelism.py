@@ -225,7 +225,7 @@ def training_step(*, parameters, layers, hidden, sequence_length, batch_tokens, 
     peak_step = devices * hardware.peak_flop_per_s * step
     mfu = model_flop_per_token * batch_tokens / peak_step
     hfu = hardware_flop_per_token * batch_tokens / peak_step
-    idle = 1.0 - jnp.minimum(m, 1.0) * jnp.maximum(m, 1.0) * t_c / step
+    idle = 1.0 - m * t_c / step  # busy: m micro-batches of compute (m < 1: that share of replicas busy)
     return Step(m, t_c, t_tp, t_pp, t_dp, pipeline_bubble_fraction(pipeline_parallel, jnp.maximum(m, 1.0)), step,
                 mfu, hfu, idle)
 

@@ -157,12 +157,23 @@ def data_efficiency_factor(batch_tokens, critical_batch_tokens):
     return 1.0 + batch_tokens / critical_batch_tokens
 
 
-def batch_token_factor(batch_tokens, reference_batch_tokens, critical_batch_tokens):
-    """Tokens needed at `batch_tokens` relative to those needed at `reference_batch_tokens`.
+def batch_token_factor(batch_tokens, critical_batch_tokens, law_batch_critical_ratio):
+    """Tokens needed at `batch_tokens` relative to the loss law's D.
 
-    (1 + B/B_crit) / (1 + B_ref/B_crit): the loss law's D is taken as measured at the reference
-    batch, so a run at B_ref needs exactly D. Reference: McCandlish et al. 2018, eq. 2.11.
+    (1 + B/B_crit) / (1 + ρ): the law's D is taken as measured at batches ρ·B_crit (the fits' own
+    batches, a fraction of the critical batch), so a run at B = ρ·B_crit needs exactly D, a run at
+    B ≪ B_crit a little less, and one at B = B_crit about 2/(1 + ρ) times more. Reference: McCandlish
+    et al. 2018, arXiv:1812.06162, eq. 2.11 (E = E_min (1 + B/B_crit)).
     """
-    return data_efficiency_factor(batch_tokens, critical_batch_tokens) / data_efficiency_factor(
-        reference_batch_tokens, critical_batch_tokens
-    )
+    return data_efficiency_factor(batch_tokens, critical_batch_tokens) / (1.0 + law_batch_critical_ratio)
+
+
+def reachable_loss_quantile_nats(prior, parameters: float, quantile: float, *, num_draws: int = 20_000) -> float:
+    """Quantile of E + A/N^α (the loss a model of `parameters` reaches with unlimited data) under a
+    joint `scaling_law_constants` prior. NumPy, fixed seed: a load-time check for target losses."""
+    import numpy as np
+
+    u = np.random.default_rng(0).uniform(1e-6, 1 - 1e-6, size=(num_draws, len(COMPONENTS)))
+    k = split_constants(np.asarray(prior.icdf(jnp.asarray(u, jnp.float32)), np.float64), prior.components)
+    floor = k["loss_irreducible"] + np.exp(k["ln_a"] - k["alpha"] * np.log(parameters))
+    return float(np.quantile(floor, quantile))

@@ -47,7 +47,7 @@ MAX_NUM_BASE = 2**30  # scipy's Sobol' engine yields at most 2**30 points (bits=
 INDICES = ("S1", "ST")
 CI_METHODS = ("percentile", "normal")
 METHOD = (
-    "Saltelli design; first order: Saltelli et al. 2010 (Comput. Phys. Commun. 181:259, Table 2 b); "
+    "Saltelli design; first order: Saltelli et al. 2010 (Comput. Phys. Commun. 181:259); "
     "total order: Jansen 1999 (Comput. Phys. Commun. 117:35); second order: Saltelli 2002 "
     "(Comput. Phys. Commun. 145:280); outputs standardised by the mean and sd of all evaluations, "
     "variance over A and B pooled (as SALib sobol.analyze)"
@@ -428,6 +428,14 @@ def sensitivity(
     _check_settings(sampler, conf_level, num_resamples, ci_method, seed)
     num_base = check_num_base(num_base, sampler)
     columns = {name: model.priors[name].num_columns for name in model.stochastic}
+    joint = {component: name for name in model.stochastic for component in model.priors[name].components}
+    for gname, members in (groups or {}).items():
+        for member in [members] if isinstance(members, str) else members:
+            if member in joint:
+                raise CarbonMCError(
+                    f"{member!r} is a component of the joint prior {joint[member]!r}, which is always one factor "
+                    f"(Sobol' indices assume independent inputs): put {joint[member]!r} in group {gname!r} instead"
+                )
 
     def fn(u):
         return model.outputs(model.inputs_from_uniforms(u))[output]
