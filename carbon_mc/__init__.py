@@ -6,13 +6,14 @@ into credible intervals.
 
 from .claims import Claim, check_claim, check_claims
 from .compare import compare
-from .engine import Model, build_model, estimate
+from .engine import Model, build_model, estimate, estimate_summary
 from .errors import CarbonMCError
 from .io import load_dataset, save_dataset
 from .priors import load_priors
 from .scenario import Scenario, load_scenario, parse_scenario
 from .sensitivity import sensitivity
 from .summary import hdi, percentile_of, summarize
+from .sweep import carbon_exponents, megatron_check, scaling_sweep
 
 __all__ = [
     "CarbonMCError",
@@ -20,17 +21,21 @@ __all__ = [
     "Model",
     "Scenario",
     "build_model",
+    "carbon_exponents",
     "check_claim",
     "check_claims",
     "compare",
     "estimate",
+    "estimate_summary",
     "hdi",
     "load_dataset",
     "load_priors",
     "load_scenario",
+    "megatron_check",
     "parse_scenario",
     "percentile_of",
     "save_dataset",
+    "scaling_sweep",
     "sensitivity",
     "summarize",
 ]

@@ -12,7 +12,7 @@ import sys
 
 from .errors import CarbonMCError
 
-COMMANDS = ["run", "check", "compare", "sensitivity"]
+COMMANDS = ["run", "check", "compare", "sensitivity", "scaling", "bench"]
 EXIT_USER_ERROR = 2
 
 

@@ -526,7 +526,7 @@ class _Dispatcher:
 
     def drawn(self, first_draw: int):
         """The drawn inputs of the dispatch starting at draw `first_draw` (a multiple of BLOCK), on the devices."""
-        return self.inputs(self.consts, jnp.uint32(first_draw // BLOCK))
+        return self.inputs(self.consts, np.uint32(first_draw // BLOCK))
 
 
 def draw(
@@ -749,8 +749,8 @@ class _Streamer:
             if self.hist is None:
                 zeros = np.zeros((self.disp.mesh.size, self.replicates * len(self.names), self.width), np.int32)
                 self.hist = jax.device_put(zeros, self.sharding)
-            valid = jnp.int32(min(self.disp.step, last_draw - start))
-            self.hist = self.fn(self.disp.drawn(start), jnp.uint32(start // BLOCK), valid, self.hist, *self.params)
+            valid = np.int32(min(self.disp.step, last_draw - start))
+            self.hist = self.fn(self.disp.drawn(start), np.uint32(start // BLOCK), valid, self.hist, *self.params)
             if (i + 1) % per_flush == 0:
                 self._flush()
             if progress is not None and (i + 1) % 64 == 0:

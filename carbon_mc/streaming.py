@@ -127,7 +127,13 @@ class Histogram:
     def __post_init__(self):
         if self.counts is None:
             self.counts = np.zeros(self.spec.bins + 2, np.int64)
-        self._edges = self.spec.edges()
+        # Work only on the bins from the first to the last one used: edges e, counts c, draws below each edge
+        used = np.flatnonzero(self.counts[1:-1])
+        first, last = (int(used[0]), int(used[-1]) + 1) if used.size else (0, 1)
+        self._first = first
+        self._e = self.spec.edges()[first : last + 1]
+        self._c = self.counts[1 + first : 1 + last]
+        self._cum = (self.counts[0] + np.concatenate([[0], np.cumsum(self._c)])).astype(np.float64)
 
     @property
     def n(self) -> int:
@@ -150,27 +156,19 @@ class Histogram:
     # -- moments, from the bins with the within-bin spread
     def mean(self) -> float:
         self._in_range("mean")
-        e = self._edges
-        return float(np.dot(self.counts[1:-1], 0.5 * (e[1:] + e[:-1])) / self.n)
+        e = self._e
+        return float(np.dot(self._c, 0.5 * (e[1:] + e[:-1])) / self.n)
 
     def sd(self) -> float:
         n = self.n
         if n < 2:
             return 0.0
         self._in_range("sd")
-        e = self._edges
+        e = self._e
         mid, w = 0.5 * (e[1:] + e[:-1]), e[1:] - e[:-1]
-        c = self.counts[1:-1]
-        mean = float(np.dot(c, mid) / n)
-        ss = float(np.dot(c, (mid - mean) ** 2 + w * w / 12.0))
+        mean = float(np.dot(self._c, mid) / n)
+        ss = float(np.dot(self._c, (mid - mean) ** 2 + w * w / 12.0))
         return math.sqrt(ss / (n - 1))
-
-    # -- the piecewise-linear CDF
-    def _cum(self) -> np.ndarray:
-        """Draws below each bin edge (float64, ``bins + 1`` entries), the underflow included."""
-        if getattr(self, "_cum_cache", None) is None:
-            self._cum_cache = (self.counts[0] + np.concatenate([[0], np.cumsum(self.counts[1:-1])])).astype(np.float64)
-        return self._cum_cache
 
     def quantile(self, q: float) -> float:
         """The ``q`` quantile, as ``numpy.quantile``'s default (rank ``q (n - 1)``), read from the bins."""
@@ -180,12 +178,10 @@ class Histogram:
         rank = q * (n - 1)
         if rank < self.counts[0] or rank >= n - self.counts[-1]:
             self._in_range(f"the {q:g} quantile")
-        cum = self._cum()
+        cum, c, e = self._cum, self._c, self._e
         # rank r is the (r+1)-th smallest draw; the c draws of a bin sit at (i + 1/2) / c of its width
-        k = int(np.clip(np.searchsorted(cum, rank, side="right") - 1, 0, self.spec.bins - 1))
-        c = self.counts[k + 1]
-        frac = min(max((rank - cum[k] + 0.5) / c, 0.0), 1.0) if c > 0 else 0.5
-        e = self._edges
+        k = int(np.clip(np.searchsorted(cum, rank, side="right") - 1, 0, c.size - 1))
+        frac = min(max((rank - cum[k] + 0.5) / c[k], 0.0), 1.0) if c[k] > 0 else 0.5
         return float(e[k] + frac * (e[k + 1] - e[k]))
 
     def percentile_of(self, value: float) -> float:
@@ -193,28 +189,24 @@ class Histogram:
         n = self.n
         if n == 0:
             raise ValueError("no draws")
-        e, cum = self._edges, self._cum()
-        if value < e[0]:
-            if self.counts[0]:
+        edges = self.spec.edges()
+        if value < edges[0] or value >= edges[-1]:
+            if self.counts[0] or self.counts[-1]:
                 self._in_range("percentile")
-            return 0.0
-        if value >= e[-1]:
-            if self.counts[-1]:
-                self._in_range("percentile")
-            return 100.0
-        return 100.0 * float(np.interp(value, e, cum)) / n
+            return 0.0 if value < edges[0] else 100.0
+        return 100.0 * float(np.interp(value, self._e, self._cum)) / n
 
     def _inverse(self, level: np.ndarray, *, lowest: bool) -> np.ndarray:
         """Where the piecewise-linear CDF reaches `level` (counts): the smallest such x if `lowest`, else the largest."""
-        e, cum, bins = self._edges, self._cum(), self.spec.bins
+        e, cum, c = self._e, self._cum, self._c
         if lowest:
-            k = np.clip(np.searchsorted(cum, level, side="left"), 1, bins)  # bin k-1 holds the crossing
-            c = self.counts[k].astype(np.float64)
-            frac = np.where(c > 0, (level - cum[k - 1]) / np.maximum(c, 1), 0.0)
+            k = np.clip(np.searchsorted(cum, level, side="left"), 1, c.size)  # bin k-1 holds the crossing
+            ck = c[k - 1].astype(np.float64)
+            frac = np.where(ck > 0, (level - cum[k - 1]) / np.maximum(ck, 1), 0.0)
             return e[k - 1] + np.clip(frac, 0.0, 1.0) * (e[k] - e[k - 1])
-        k = np.clip(np.searchsorted(cum, level, side="right") - 1, 0, bins - 1)  # bin k holds the crossing
-        c = self.counts[k + 1].astype(np.float64)
-        frac = np.where(c > 0, (level - cum[k]) / np.maximum(c, 1), 1.0)
+        k = np.clip(np.searchsorted(cum, level, side="right") - 1, 0, c.size - 1)  # bin k holds the crossing
+        ck = c[k].astype(np.float64)
+        frac = np.where(ck > 0, (level - cum[k]) / np.maximum(ck, 1), 1.0)
         return e[k] + np.clip(frac, 0.0, 1.0) * (e[k + 1] - e[k])
 
     def hdi(self, prob: float = 0.9) -> tuple[float, float]:
@@ -225,7 +217,7 @@ class Histogram:
         density regions", applied to the binned density).
         """
         self._in_range("hdi")
-        e, cum = self._edges, self._cum()
+        e, cum = self._e, self._cum
         mass = float(math.floor(prob * self.n))
         lows, highs = [], []
         ok = cum + mass <= cum[-1]  # left end on an edge

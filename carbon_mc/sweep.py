@@ -120,7 +120,7 @@ def _context(table: PriorTable, hardware: str, region: str, datacenter: str, sca
     return ctx
 
 
-def _priors_for(table: PriorTable, hardware: str, names: Sequence[str], ctx: dict) -> dict[str, Prior]:
+def _priors_for(table: PriorTable, names: Sequence[str], ctx: dict) -> dict[str, Prior]:
     return {name: table.select(name, ctx) for name in names}
 
 
@@ -256,7 +256,7 @@ def scaling_sweep(
     num_draws: int = 4096,
     seed: int = 0,
     utilization: str = "realistic",
-    batch_policy: str = "fixed",
+    batch_policy: str = "critical",
     scaling_fit: str = "besiroglu_2024",
     critical_batch_law: str = "data_power_law",
     tokens_per_parameter: float | None = None,
@@ -326,7 +326,7 @@ def scaling_sweep(
             raise CarbonMCError(f"unknown {choice} {value!r}; {close_matches(value, table.quantity(qname).variants)}")
 
     names = (*CORE_QUANTITIES, *SCALING_QUANTITIES, *PARALLELISM_QUANTITIES, *CRITICAL_BATCH_QUANTITIES[critical_batch_law])
-    per_hw = {hw: _priors_for(table, hw, names, _context(table, hw, region, datacenter, scaling_fit)) for hw in hardware}
+    per_hw = {hw: _priors_for(table, names, _context(table, hw, region, datacenter, scaling_fit)) for hw in hardware}
 
     # Draws: one stream per input name, shared by every size and accelerator.
     from .engine import BLOCK, uniforms
@@ -540,7 +540,7 @@ def megatron_check(*, num_draws: int = 4096, seed: int = 0, priors: PriorTable |
     hw = par.Hardware.from_spec(spec)
     ctx = _context(table, "a100_80gb", "world", "hyperscale", "besiroglu_2024")
     names = ("kernel_peak_fraction", "memory_bound_hidden_size", "link_bandwidth_fraction", "comm_overlap_fraction")
-    pri = _priors_for(table, "a100_80gb", names, ctx)
+    pri = _priors_for(table, names, ctx)
     meg = par.load_megatron_table()
     s = float(par.MEGATRON_SEQUENCE_LENGTH)
     layers, hidden = meg["layers"], meg["hidden"]

@@ -7,6 +7,8 @@ import argparse
 from rich.table import Table
 
 from .. import estimate, load_scenario, save_dataset, summarize
+from ..engine import METHODS, STREAM_THRESHOLD, build_model, output_shapes, stream_summary, stream_to_precision
+from ..errors import CarbonMCError
 from ..footprint import HEADLINE
 from ..io import check_writable
 from ..summary import reported_percentiles
@@ -24,11 +26,29 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="estimate a training run's energy and CO2e as a distribution",
                        description="Estimate a training run's energy and CO2e as a distribution.")
     p.add_argument("file", help="scenario TOML (e.g. models/gpt3_175b.toml) or the name of a bundled one")
-    p.add_argument("--draws", type=positive_int, default=100_000, help="Monte Carlo draws (default 100000)")
+    p.add_argument("--draws", type=positive_int, default=None,
+                   help="Monte Carlo draws (default 100000; with --rel-error, the most it may take, default 100000000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", help="write every draw to this netCDF file (.nc)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--method", choices=METHODS, default="mc",
+                   help="mc: Monte Carlo (default); qmc: randomized quasi-Monte Carlo (scrambled Sobol' points)")
+    p.add_argument("--rel-error", type=_rel_error, default=None, metavar="R",
+                   help="draw until the 5%% and 95%% quantiles have a relative standard error at most R (e.g. 0.001), "
+                        "and report the draws it took")
+    p.add_argument("--stream", action="store_true",
+                   help=f"summarize on the fly without keeping draws (automatic above {STREAM_THRESHOLD:,} draws without --out)")
     p.set_defaults(handler=handle)
+
+
+def _rel_error(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must lie between 0 and 1, got {value}")
+    return value
 
 
 def headline(summary, reported: dict) -> dict:
@@ -42,21 +62,61 @@ def headline(summary, reported: dict) -> dict:
     return out
 
 
+def _streamed(args, scenario):
+    """Summaries computed on the fly (--stream, very large --draws, or --rel-error): (summary, reported, note)."""
+    model = build_model(scenario)
+    if args.rel_error is not None:
+        shapes = output_shapes(model)
+        varying = [k for k in HEADLINE if shapes.get(k, ()) != ()]
+        cap = args.draws or 100_000_000
+        with progress_bar(cap, "drawing") as callback:
+            result = stream_to_precision(model, rel_error=args.rel_error, max_draws=cap, seed=args.seed,
+                                         method=args.method, variables=varying or list(HEADLINE), progress=callback)
+        for k in HEADLINE:  # constant headline outputs are summarized without drawing
+            if k not in result.histograms and k not in result.constants:
+                result.constants[k] = stream_summary(model, num_draws=1, variables=[k]).constants[k]
+        a = result.attrs
+        note = (f"{a['num_draws']:,} draws ({args.method}) for a relative standard error of the 5%/95% quantiles of "
+                f"{a['rel_error_achieved']:.2g} (target {a['rel_error_target']:g}"
+                + ("; stopped at the --draws cap)" if a["rel_error_achieved"] > a["rel_error_target"] else ")"))
+    else:
+        with progress_bar(args.draws, "drawing") as callback:
+            result = stream_summary(model, num_draws=args.draws, seed=args.seed, method=args.method,
+                                    variables=list(HEADLINE), progress=callback)
+        note = f"summaries computed on the fly from histograms ({args.method})"
+    info = {"num_draws": int(result.attrs["num_draws"]), "method": args.method, "summary": "streaming_histogram"}
+    if args.rel_error is not None:
+        info.update(rel_error_target=args.rel_error, rel_error_achieved=float(result.attrs["rel_error_achieved"]))
+    return result.to_dataset(), result.reported_percentiles(scenario.reported.figures()), note, info
+
+
 def handle(args: argparse.Namespace) -> int:
     require_suffix(args.out, (".nc",), "--out")
     scenario = load_scenario(args.file)
     if args.out:
         check_writable(args.out)
-    with progress_bar(args.draws, "drawing") as callback:
-        ds = estimate(scenario, num_draws=args.draws, seed=args.seed, progress=callback)
-    summary = summarize(ds, list(HEADLINE))
-    reported = reported_percentiles(ds, scenario.reported.figures())
-    if args.out:
-        save_dataset(ds, args.out)
+    streaming = args.rel_error is not None or args.stream or (args.draws or 0) > STREAM_THRESHOLD and not args.out
+    if streaming and args.out:
+        raise CarbonMCError("--out keeps every draw, which --stream and --rel-error do not; drop one of them")
+    note, info = None, None
+    if streaming:
+        summary, reported, note, info = _streamed(args, scenario)
+        num_draws = info["num_draws"]
+    else:
+        num_draws = args.draws or 100_000
+        with progress_bar(num_draws, "drawing") as callback:
+            ds = estimate(scenario, num_draws=num_draws, seed=args.seed, progress=callback, method=args.method)
+        summary = summarize(ds, list(HEADLINE))
+        reported = reported_percentiles(ds, scenario.reported.figures())
+        if args.out:
+            save_dataset(ds, args.out)
     if args.json:
-        print_json(headline(summary, reported))
+        out = headline(summary, reported)
+        if info is not None:
+            out["run"] = info
+        print_json(out)
         return 0
-    table = Table(title=f"{scenario.name}: {args.draws:,} draws, seed {args.seed}")
+    table = Table(title=f"{scenario.name}: {num_draws:,} draws, seed {args.seed}")
     table.add_column("quantity")
     table.add_column("median", justify="right")
     table.add_column("90% interval", justify="right")
@@ -77,4 +137,6 @@ def handle(args: argparse.Namespace) -> int:
         stdout.print(f"reported: {scenario.reported.source} (basis: {scenario.reported.basis or 'unstated'})")
     if args.out:
         stdout.print(f"draws written to {args.out}")
+    if note:
+        stdout.print(note)
     return 0

@@ -30,6 +30,10 @@ def _curves(ax, ds: xr.Dataset, x_name: str, xlabel: str) -> None:
         ax.plot(x, q[2], color=color, marker="o", markersize=3, label=str(hw))
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import LogFormatterSciNotation, NullFormatter
+
+    ax.xaxis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(0, 0)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel)
     ax.grid(True, which="both", alpha=0.3, linewidth=0.5)
 

@@ -1,0 +1,65 @@
+"""Draws sharded over a Mesh of 1, 2 and 4 devices give the same numbers for the same seed.
+
+The number of CPU devices is fixed when JAX starts, so the multi-device runs happen in a child
+process started with ``XLA_FLAGS=--xla_force_host_platform_device_count=4``.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from carbon_mc.engine import BLOCK, build_model, draw, stream_summary
+
+REPO = Path(__file__).resolve().parents[1]
+N_DRAWS = 9 * BLOCK + 321  # not a multiple of any dispatch: the last one is partial on every device count
+N_STREAM = 300_001
+NAMES = ["total_tco2e", "energy_mwh", "pue"]
+
+CHILD = textwrap.dedent(
+    f"""
+    import sys
+    import jax
+    import numpy as np
+    from carbon_mc.engine import build_model, draw, stream_summary
+
+    assert len(jax.devices()) == 4, jax.devices()
+    model = build_model("gpt3_175b")
+    out = {{}}
+    for method, counts in (("mc", (1, 2, 4)), ("qmc", (1, 4))):
+        for nd in counts:
+            devices = jax.devices()[:nd]
+            x, y = draw(model, num_draws={N_DRAWS}, seed=11, method=method, devices=devices, variables={NAMES!r})
+            for k, v in {{**x, **y}}.items():
+                out[f"{{method}}/{{nd}}/draw/{{k}}"] = v
+            s = stream_summary(model, num_draws={N_STREAM}, seed=11, method=method, variables={NAMES!r}, devices=devices)
+            for k, h in s.histograms.items():
+                out[f"{{method}}/{{nd}}/hist/{{k}}"] = h.counts
+    np.savez(sys.argv[1], **out)
+    """
+)
+
+
+def test_same_numbers_on_1_2_and_4_devices(tmp_path):
+    path = tmp_path / "sharded.npz"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = np.load(path)
+    keys = sorted(k for k in got.files if k.startswith("mc/1/") or k.startswith("qmc/1/"))
+    assert any("/draw/" in k for k in keys) and any("/hist/" in k for k in keys)
+    for key in keys:
+        for nd in (2, 4) if key.startswith("mc/") else (4,):
+            np.testing.assert_array_equal(got[key.replace("/1/", f"/{nd}/", 1)], got[key], err_msg=f"{key} on {nd} devices")
+    # and the child's one-device numbers are this process's numbers (a single default device)
+    model = build_model("gpt3_175b")
+    for method in ("mc", "qmc"):
+        x, y = draw(model, num_draws=N_DRAWS, seed=11, method=method, variables=NAMES)
+        for k, v in {**x, **y}.items():
+            np.testing.assert_array_equal(got[f"{method}/1/draw/{k}"], v, err_msg=k)
+        s = stream_summary(model, num_draws=N_STREAM, seed=11, method=method, variables=NAMES)
+        for k, h in s.histograms.items():
+            np.testing.assert_array_equal(got[f"{method}/1/hist/{k}"], h.counts, err_msg=k)
