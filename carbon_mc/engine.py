@@ -192,21 +192,29 @@ def ndtri_f32(u):
 
 
 def _truncated_normal_icdf(loc: float, scale: float, low: float | None, high: float | None) -> Callable:
+    """Inverse CDF of a normal truncated to [low, high], accurate in both tails in float32.
+
+    With a = (low - loc)/scale and b = (high - loc)/scale, the lower-tail form Phi(a) + u S and the
+    upper-tail form Phi(-b) + (1 - u) S (S the mass kept, all three in float64 on the host) give
+    the standard normal quantile; whichever is below 1/2 is used, so that the float32 argument of
+    the normal quantile is never close to 1.
+    """
     from scipy.special import ndtr
 
     a = -math.inf if low is None else (low - loc) / scale
     b = math.inf if high is None else (high - loc) / scale
-    if a > 0:  # both bounds above the mean: reflect, so that the CDF values stay in the accurate lower tail
-        p0, span, sign = float(ndtr(-a)), float(ndtr(-b) - ndtr(-a)), -1.0
-    else:
-        p0, span, sign = float(ndtr(a)), float(ndtr(b) - ndtr(a)), 1.0
-    p0, span, loc32, scale32 = np.float32(p0), np.float32(span), np.float32(loc), np.float32(scale * sign)
+    mass = float(ndtr(-a) - ndtr(-b)) if a > 0 else float(ndtr(b) - ndtr(a))
+    p0, q0, mass = np.float32(ndtr(a)), np.float32(ndtr(-b)), np.float32(mass)
+    loc32, scale32 = np.float32(loc), np.float32(scale)
     lo = np.float32(-math.inf if low is None else low)
     hi = np.float32(math.inf if high is None else high)
 
     def icdf(u):
-        z = ndtri_f32(p0 + u * span)
-        return jnp.clip(loc32 + scale32 * z, lo, hi)
+        u = jnp.asarray(u, jnp.float32)
+        p = p0 + u * mass
+        lower = p < np.float32(0.5)
+        z = ndtri_f32(jnp.where(lower, p, q0 + (np.float32(1.0) - u) * mass))
+        return jnp.clip(loc32 + scale32 * jnp.where(lower, z, -z), lo, hi)
 
     return icdf
 
@@ -397,9 +405,15 @@ def _model_key(model: Model) -> str:
     return json.dumps([priors, repr(model.run)], default=str)
 
 
-def mesh_of(devices=None) -> jax.sharding.Mesh:
-    """A one-axis ``Mesh(devices, ("draw",))`` over `devices` (default: all of ``jax.devices()``)."""
-    devices = list(jax.devices() if devices is None else devices)
+def mesh_of(devices=None, *, local: bool = False) -> jax.sharding.Mesh:
+    """A one-axis ``Mesh(devices, ("draw",))`` over `devices`.
+
+    By default all of ``jax.devices()`` (every host's, after ``jax.distributed.initialize()``), or
+    with `local` only this process's ``jax.local_devices()``.
+    """
+    if devices is None:
+        devices = jax.local_devices() if local else jax.devices()
+    devices = list(devices)
     return jax.sharding.Mesh(np.array(devices), ("draw",))
 
 
@@ -549,7 +563,7 @@ def draw(
       progress: optional callback ``progress(done, total)``.
       method: "mc" (Threefry streams) or "qmc" (scrambled Sobol').
       variables: keep only these inputs/outputs (default: every drawn input and every output).
-      devices: the devices to shard the draws over (default: all of ``jax.devices()``).
+      devices: the devices to shard the draws over (default: this process's ``jax.local_devices()``).
     """
     if num_draws < 1:
         raise ValueError("num_draws must be >= 1")
@@ -562,7 +576,7 @@ def draw(
     if unknown:
         raise CarbonMCError(f"unknown variable(s) {', '.join(unknown)}; valid: {', '.join(available)}")
     smp = sampler(model, seed, method, last_index=num_draws - 1)
-    mesh = mesh_of(devices)
+    mesh = mesh_of(devices, local=True)  # every draw comes back to this process
     disp = _Dispatcher(model, smp, mesh, _dispatch_blocks(mesh, chunk_size))
     outputs_fn = _cached(("draw", *disp.key, keep), lambda: _draw_kernel(model, mesh, disp.nblk, keep))
     width = dict(_columns(model))
@@ -712,6 +726,15 @@ def _summary_variables(model: Model, variables) -> tuple[list[str], dict[str, fl
     return [k for k in names if k not in constants], constants
 
 
+def _to_host(x) -> np.ndarray:
+    """A (possibly multi-host) sharded array as one NumPy array on this process."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+
 class _Streamer:
     """Counts the draws of one sampler into host histograms (one set per replicate), dispatch by dispatch."""
 
@@ -733,13 +756,7 @@ class _Streamer:
 
     def _flush(self):
         if self.hist is not None:
-            if jax.process_count() > 1:
-                from jax.experimental import multihost_utils
-
-                hist = multihost_utils.process_allgather(self.hist, tiled=True)
-            else:
-                hist = self.hist
-            self.counts += np.asarray(hist, np.int64).sum(axis=0)
+            self.counts += _to_host(self.hist).astype(np.int64).sum(axis=0)
             self.hist = None
 
     def run(self, first_draw: int, last_draw: int, progress=None, offset: int = 0, total: int = 0):
@@ -777,7 +794,7 @@ def _plan(disp: _Dispatcher, names: list[str]) -> dict:
 
     fn = _cached(("draw", *disp.key, tuple(names)), lambda: _draw_kernel(disp.model, disp.mesh, disp.nblk, tuple(names)))
     pilot = [fn(disp.drawn(start)) for start in range(0, PILOT_DRAWS, disp.step)]
-    return {k: plan_bins(np.concatenate([np.asarray(p[k]) for p in pilot])[:PILOT_DRAWS]) for k in names}
+    return {k: plan_bins(np.concatenate([_to_host(p[k]) for p in pilot])[:PILOT_DRAWS]) for k in names}
 
 
 def _var_attrs(model: Model, name: str) -> dict:

@@ -14,11 +14,25 @@ devices, and a run of ``n`` points is the prefix of a longer one. `sobol_uniform
 ``Sobol(d, scramble=True, bits=32, seed=...).random(n)`` bit for bit (tested), up to the final map
 of each 32-bit word to the engine's 23-bit midpoint uniforms (`carbon_mc.engine.bits_to_uniform`).
 
+How the engine lays the points out: a run is cut into blocks of `carbon_mc.engine.BLOCK` points;
+block ``b`` holds points ``b*BLOCK ... (b+1)*BLOCK - 1``, computed wherever the block lands (any
+chunk, any device). With ``R`` replicates (`replicate_tables`, used to estimate the error of
+randomized QMC from independent scramblings, Owen 1997) block ``b`` belongs to replicate
+``b mod R`` and holds that replicate's block ``b div R``; each replicate is then a prefix of its own
+scrambled sequence, and ``R * 2^m`` draws give every replicate a full ``2^m``-point net.
+
 What differs from Monte Carlo: dimension ``d`` belongs to the ``d``-th drawn column (the model's
 drawn inputs in order, joint priors taking one column per component), so adding or removing an
 input re-assigns the dimensions after it, and scenarios share no common random numbers. Equal
 weights need ``n`` a power of two for the net property; other counts are valid but lose some of
-the gain. At most 2^32 points.
+the gain. The uniforms keep the top 23 bits of each 32-bit coordinate, so the net property holds
+up to 2^23 points per replicate; larger runs remain valid randomized points with less structure.
+At most 2^32 points per replicate.
+
+References: Sobol' 1967; Joe & Kuo 2008, "Constructing Sobol sequences with better two-dimensional
+projections", SIAM J. Sci. Comput. 30; Owen 1997, "Scrambled net variance for integrals of smooth
+functions", Ann. Statist. 25; Matoušek 1998, "On the L2-discrepancy for anchored boxes", J.
+Complexity 14 (linear matrix scrambling).
 """
 
 from __future__ import annotations
@@ -86,10 +100,3 @@ def replicate_tables(num_dims: int, seed, replicates: int) -> tuple[np.ndarray, 
         return v[None], s[None]
     tables = [scrambled_direction_numbers(num_dims, [*seed, r]) for r in range(replicates)]
     return np.stack([t[0] for t in tables]), np.stack([t[1] for t in tables])
-
-
-def index_bits(last_index: int) -> int:
-    """Bits needed for point indices up to `last_index` (at least 1, at most 32)."""
-    if last_index >= MAX_POINTS:
-        raise ValueError(f"quasi-Monte Carlo supports at most 2^32 points, asked for index {last_index}")
-    return max(1, int(last_index).bit_length())

@@ -16,7 +16,7 @@ def register(sub) -> None:
     p.add_argument("--scenario", default="llama_65b", help="bundled scenario or TOML path (default llama_65b)")
     p.add_argument("--draws", type=positive_int, default=10_000_000, help="draws for the engine, the reference and the floor (default 1e7)")
     p.add_argument("--numpyro-draws", type=positive_int, default=10_000, help="draws for NumPyro's Predictive (default 1e4)")
-    p.add_argument("--repeats", type=positive_int, default=3, help="best of this many timings (default 3)")
+    p.add_argument("--repeats", type=positive_int, default=5, help="best of this many timings (default 5)")
     p.add_argument("--method", choices=("mc", "qmc"), default="mc", help="the engine's sampler (default mc)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(handler=handle)
