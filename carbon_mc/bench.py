@@ -11,9 +11,10 @@ inputs, the carbon model's headline outputs (`carbon_mc.footprint.HEADLINE`), an
   distribution families, whole-array operations over chunks of 2^20 draws, no Python loop over
   draws), summaries exact from one sort per output. The reference's model is checked against the
   engine's on the same inputs (``numpy_model_max_rel_diff``).
-- floor: the generator alone: the same Threefry uniforms, as many, in the same dispatches,
-  materialised and nothing else. For scale, JAX's own ``jax.random.uniform`` (the same Threefry
-  function) and NumPy's uniforms are timed for the same count.
+- floor: the generator alone: the same uniforms (Threefry streams, or Sobol' points with
+  ``method="qmc"``), as many, in the same dispatches, materialised and nothing else. For scale,
+  JAX's own ``jax.random.uniform`` (the same Threefry function) and NumPy's uniforms are timed for
+  the same count.
 - numpyro: the same model as a NumPyro model (``numpyro.sample`` per prior, ``numpyro.deterministic``
   outputs) through ``numpyro.infer.Predictive`` with default settings, on fewer draws (it is slow),
   timed on a second call of the same ``Predictive`` object (the first traces and compiles).
@@ -35,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .engine import BLOCK, _Dispatcher, _dispatch_blocks, build_model, mesh_of, sampler, stream_summary, threefry_uniforms
+from .engine import BLOCK, _Dispatcher, _dispatch_blocks, build_model, mesh_of, sampler, stream_summary
 from .footprint import HEADLINE, compute, emissions, energy
 from .summary import _QUANTILES, hdi
 
@@ -138,25 +139,25 @@ def numpy_model_check(model, num_draws: int = 4096, seed: int = 0) -> float:
 
 
 @functools.lru_cache(maxsize=8)
-def _floor_kernel(mesh, nblk: int):
+def _floor_kernel(mesh, nblk: int, uniforms):
     P = jax.sharding.PartitionSpec
 
-    def local(keys, first_block):
-        return threefry_uniforms(keys, first_block + jax.lax.axis_index("draw").astype(jnp.uint32) * np.uint32(nblk), nblk)
+    def local(consts, first_block):
+        return uniforms(consts, first_block + jax.lax.axis_index("draw").astype(jnp.uint32) * np.uint32(nblk), nblk)
 
     return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(P(), P()), out_specs=P(None, "draw")))
 
 
-def floor_draws(model, num_draws: int, seed: int = 0, devices=None) -> None:
+def floor_draws(model, num_draws: int, seed: int = 0, method: str = "mc", devices=None) -> None:
     """Only the model's uniforms: the engine's generator, count and dispatches, materialised, nothing else."""
     mesh = mesh_of(devices)
-    smp = sampler(model, seed)
+    smp = sampler(model, seed, method)
     disp = _Dispatcher(model, smp, mesh, _dispatch_blocks(mesh, 1 << 30))
-    gen = _floor_kernel(mesh, disp.nblk)
+    gen = _floor_kernel(mesh, disp.nblk, smp.uniforms)
     consts = tuple(jnp.asarray(c) for c in smp.consts)
     out = None
     for start in range(0, num_draws, disp.step):
-        out = gen(consts[0], jnp.uint32(start // BLOCK))
+        out = gen(consts, np.uint32(start // BLOCK))
     jax.block_until_ready(out)
 
 
@@ -259,12 +260,12 @@ def run_benchmark(
     t = result["timings_s"]
 
     stream_summary(model, num_draws=min(num_draws, 1 << 20), seed=1, variables=names, method=method)  # compile
-    floor_draws(model, min(num_draws, 1 << 20))  # compile
+    floor_draws(model, min(num_draws, 1 << 20), method=method)  # compile
     # engine and floor alternate, so that a change in the machine's load hits both alike
     engine_s, floor_s = [], []
     for _ in range(repeats):
         engine_s.append(_best(lambda: stream_summary(model, num_draws=num_draws, seed=1, variables=names, method=method).to_dataset(), 1))
-        floor_s.append(_best(lambda: floor_draws(model, num_draws), 1))
+        floor_s.append(_best(lambda: floor_draws(model, num_draws, method=method), 1))
     t["engine"], t["floor"] = min(engine_s), min(floor_s)
     result["engine_over_floor_per_round"] = [f / e for e, f in zip(engine_s, floor_s)]
     jax_random_uniforms(columns, 1 << 16)

@@ -27,7 +27,10 @@ def hdi(values: np.ndarray, prob: float = 0.9, *, sorted_values: bool = False) -
 
 def describe(values: np.ndarray) -> dict[str, float]:
     """The `STATS` of one array of draws."""
-    x = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    x = np.asarray(values, dtype=np.float64).ravel()
+    x = np.sort(x[np.isfinite(x)])  # non-finite draws (e.g. an unreachable target loss) are counted by `summarize`
+    if x.size == 0:
+        return {name: float("nan") for name in STATS}
     out = {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0}
     qs = np.quantile(x, list(_QUANTILES.values()))
     out.update({name: float(q) for name, q in zip(_QUANTILES, qs)})
@@ -45,6 +48,9 @@ def summarize(ds: xr.Dataset, variables: list[str] | None = None) -> xr.Dataset:
     for name in names:
         stats = describe(ds[name].values)
         attrs = {k: v for k, v in ds[name].attrs.items() if k in ("units", "long_name", "role", "source")}
+        nonfinite = int(np.count_nonzero(~np.isfinite(ds[name].values)))
+        if nonfinite:
+            attrs["nonfinite_draws"] = nonfinite  # left out of every statistic
         data_vars[name] = xr.Variable(("stat",), np.array([stats[s] for s in STATS]), attrs)
     attrs = dict(ds.attrs)
     attrs["interval_kinds"] = "p5-p95 and p2_5-p97_5: equal-tailed 90% and 95%; hdi90: highest-density 90%"

@@ -170,3 +170,34 @@ def test_streamed_mean_and_sd_match_describe_on_a_small_run():
     got = s.describe("energy_mwh")
     assert got["mean"] == pytest.approx(exact["mean"], rel=1e-6)
     assert got["sd"] == pytest.approx(exact["sd"], rel=1e-5)
+
+
+def test_cli_stops_at_a_relative_error_and_reports_the_draws(capsys):
+    import json
+
+    from carbon_mc.cli import main
+
+    assert main(["run", "llama_65b", "--rel-error", "0.002", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    run = out["run"]
+    assert run["method"] == "qmc" and run["summary"] == "streaming_histogram"
+    assert run["rel_error_achieved"] <= 0.002 and run["num_draws"] % (16 * BLOCK) == 0
+    for key in HEADLINE:
+        assert out[key]["p5"] < out[key]["median"] < out[key]["p95"]
+    assert out["reported"]["energy_mwh"]["value"] == 449
+    assert main(["run", "llama_65b", "--rel-error", "0.002", "--method", "mc"]) == 0
+    text = capsys.readouterr().out
+    assert "draws (mc) for a relative standard error" in text
+
+
+def test_cli_streams_on_request_and_refuses_to_stream_into_a_draws_file(tmp_path, capsys):
+    import json
+
+    from carbon_mc.cli import main
+
+    assert main(["run", "gpt3_175b", "--stream", "--draws", "300000", "--json", "--method", "mc"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["run"] == {"num_draws": 300_000, "method": "mc", "summary": "streaming_histogram"}
+    target = tmp_path / "draws.nc"
+    assert main(["run", "gpt3_175b", "--stream", "--out", str(target)]) == 2
+    assert "--out" in capsys.readouterr().err and not target.exists()

@@ -31,8 +31,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", help="write every draw to this netCDF file (.nc)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.add_argument("--method", choices=METHODS, default="mc",
-                   help="mc: Monte Carlo (default); qmc: randomized quasi-Monte Carlo (scrambled Sobol' points)")
+    p.add_argument("--method", choices=METHODS, default="qmc",
+                   help="qmc: randomized quasi-Monte Carlo, scrambled Sobol' points (default: the same precision from "
+                        "fewer draws, see BENCHMARKS.md); mc: plain Monte Carlo")
     p.add_argument("--rel-error", type=_rel_error, default=None, metavar="R",
                    help="draw until the 5%% and 95%% quantiles have a relative standard error at most R (e.g. 0.001), "
                         "and report the draws it took")
