@@ -486,21 +486,20 @@ class Calibrator:
                 return jax.vmap(info.postprocess_fn(observed))(z)
 
             self._compiled = {
-                "sample": jax.jit(jax.vmap(jax.vmap(chain, in_axes=(0, 0, None)), in_axes=(0, 0, 0))),
-                "constrain": jax.jit(jax.vmap(jax.vmap(constrain, in_axes=(0, None)), in_axes=(0, 0))),
+                "sample": jax.jit(jax.vmap(chain) if os.environ.get("CMAP") != "map" else (lambda k, z, o: jax.lax.map(lambda a: chain(*a), (k, z, o)))),
+                "constrain": jax.jit(jax.vmap(constrain)),
                 "init": info,
             }
         return self._compiled
 
     def _initial_params(self, rng_key, num: int):
-        """Starting points (unconstrained), one per chain, drawn uniformly in (-1, 1) as numpyro's init_to_uniform."""
-        from numpyro.infer import init_to_uniform
-        from numpyro.infer.util import initialize_model
-
-        keys = jax.random.split(rng_key, num)
-        info = initialize_model(keys, self.model, model_args=(jnp.ones(self.design.num_runs, bool),),
-                                init_strategy=init_to_uniform(radius=1.0))
-        return info.param_info.z
+        """Starting points, one per chain: uniform in (-1, 1) on the unconstrained scale (numpyro's init_to_uniform)."""
+        template = self._programs()["init"].param_info.z
+        leaves, treedef = jax.tree.flatten(template)
+        keys = jax.random.split(rng_key, len(leaves))
+        return jax.tree.unflatten(treedef, [
+            jax.random.uniform(k, (num,) + jnp.shape(v), minval=-1.0, maxval=1.0) for k, v in zip(keys, leaves)
+        ])
 
     def fit_many(self, held_out_sets: Sequence[Iterable[str]], *, seed: int = DEFAULTS["seed"]) -> list:
         """One fit per set of held-out run names (``()`` for none), sampled together; InferenceData each."""
@@ -510,14 +509,17 @@ class Calibrator:
         key = jax.random.key(seed)
         init_key, run_key = jax.random.split(key)
         z0 = self._initial_params(init_key, num_chains)  # the same starting points for every fit
-        z0 = jax.tree.map(lambda v: jnp.broadcast_to(v, (num_fits,) + v.shape), z0)
-        keys = jax.random.split(run_key, num_fits * num_chains).reshape(num_fits, num_chains)
-        z, diverging, num_steps = programs["sample"](keys, z0, jnp.asarray(masks))
-        constrained = programs["constrain"](z, jnp.asarray(masks))
+        lanes = num_fits * num_chains  # one flat batch of (fit, chain) pairs
+        z0 = jax.tree.map(lambda v: jnp.broadcast_to(v, (num_fits,) + v.shape).reshape((lanes,) + v.shape[1:]), z0)
+        keys = jax.random.split(run_key, lanes)
+        lane_masks = jnp.asarray(np.repeat(masks, num_chains, axis=0))
+        z, diverging, num_steps = programs["sample"](keys, z0, lane_masks)
+        constrained = programs["constrain"](z, lane_masks)
         fits = []
         for f in range(num_fits):
-            samples = {k: np.asarray(v[f]) for k, v in constrained.items()}
-            extra = {"diverging": np.asarray(diverging[f]), "num_steps": np.asarray(num_steps[f])}
+            lane = slice(f * num_chains, (f + 1) * num_chains)
+            samples = {k: np.asarray(v[lane]) for k, v in constrained.items()}
+            extra = {"diverging": np.asarray(diverging[lane]), "num_steps": np.asarray(num_steps[lane])}
             fits.append(_inference_data(self, samples, extra, masks[f], seed))
         return fits
 

@@ -444,18 +444,27 @@ def output_shapes(model: Model) -> dict[str, tuple]:
 _P = jax.sharding.PartitionSpec
 
 
-def _inputs_kernel(model: Model, smp: Sampler, mesh, nblk: int):
-    """Jitted ``(consts, first_block) -> {drawn input: values}`` over ``mesh.size * nblk`` blocks, sharded by block.
-
-    The first of a dispatch's two programs. Keeping the inverse CDFs apart from the model and
-    the summaries (two jitted programs, the inputs materialised in between) stops XLA from fusing
-    them into every consumer and recomputing them there, which cost 2-10 times on a CPU.
-    """
-    width = dict(_columns(model))
+def _uniforms_kernel(smp: Sampler, mesh, nblk: int):
+    """Jitted ``(consts, first_block) -> (columns, mesh.size * nblk * BLOCK)`` uniforms, sharded by block."""
 
     def local(consts, first_block):
         device = jax.lax.axis_index("draw").astype(jnp.uint32)
-        u = smp.uniforms(consts, first_block + device * np.uint32(nblk), nblk)
+        return smp.uniforms(consts, first_block + device * np.uint32(nblk), nblk)
+
+    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(_P(), _P()), out_specs=_P(None, "draw")))
+
+
+def _inputs_kernel(model: Model, mesh):
+    """Jitted ``uniforms (columns, n) -> {drawn input: values}``, sharded by block.
+
+    A dispatch runs three jitted programs: uniforms, inverse CDFs, then the model with the
+    summaries or the outputs kept. Materialising the uniforms and the inputs in between stops XLA
+    from fusing a producer into each of its consumers and recomputing it there (an
+    ``optimization_barrier`` does not prevent it on the CPU), which cost 1.5 to 10 times.
+    """
+    width = dict(_columns(model))
+
+    def local(u):
         out, row = {}, 0
         for name, k in width.items():
             out[name] = model.icdf(name, u[row] if k == 1 else u[row : row + k].T)
@@ -463,7 +472,7 @@ def _inputs_kernel(model: Model, smp: Sampler, mesh, nblk: int):
         return out
 
     specs = {k: _P("draw") for k in width}
-    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(_P(), _P()), out_specs=specs))
+    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(_P(None, "draw"),), out_specs=specs))
 
 
 def _full_inputs(model: Model, drawn: dict) -> dict:
@@ -534,13 +543,14 @@ class _Dispatcher:
     def __init__(self, model: Model, smp: Sampler, mesh, nblk: int):
         self.model, self.smp, self.mesh, self.nblk = model, smp, mesh, nblk
         self.key = (_model_key(model), smp.method, mesh.devices.tobytes(), nblk)
-        self.inputs = _cached(("inputs", *self.key), lambda: _inputs_kernel(model, smp, mesh, nblk))
+        self.uniforms = _cached(("uniforms", *self.key), lambda: _uniforms_kernel(smp, mesh, nblk))
+        self.inputs = _cached(("inputs", *self.key), lambda: _inputs_kernel(model, mesh))
         self.consts = tuple(jnp.asarray(c) for c in smp.consts)
         self.step = nblk * mesh.size * BLOCK  # draws per dispatch
 
     def drawn(self, first_draw: int):
         """The drawn inputs of the dispatch starting at draw `first_draw` (a multiple of BLOCK), on the devices."""
-        return self.inputs(self.consts, np.uint32(first_draw // BLOCK))
+        return self.inputs(self.uniforms(self.consts, np.uint32(first_draw // BLOCK)))
 
 
 def draw(
