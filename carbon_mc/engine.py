@@ -5,21 +5,25 @@ Random streams (the contract). Draw ``i`` of input ``q`` depends only on the see
 the device count, or which other inputs the model has (so two scenarios that share an input share
 its draws: common random numbers). The generator is counter-based Threefry-2x32 with 20 rounds
 (Salmon, Moraes, Dror & Shaw 2011, "Parallel random numbers: as easy as 1, 2, 3", SC'11; the same
-function as ``jax.random``'s default), written here in jnp so that XLA vectorises it (JAX's own
-threefry draws about 4 times slower on a CPU):
+function as ``jax.random``'s default, bit for bit), written here in jnp so that XLA vectorises it
+(``jax.random.uniform`` draws 2 to 4 times slower on a CPU; BENCHMARKS.md):
 
-- the key of input ``q`` is ``key_data(fold_in(key(seed), crc32(q)))`` (`stream_key`); a joint prior
-  with ``k`` columns gives column ``c`` the key ``key_data(fold_in(fold_in(key(seed), crc32(q)), c))``;
+- the key of input ``q`` is ``key_data(fold_in(key(seed), stream_id(q)))`` (`stream_key`, `stream_id`
+  a 31-bit CRC-32 of the name); a joint prior with ``k`` columns gives column ``c`` the key
+  ``key_data(fold_in(fold_in(key(seed), stream_id(q)), c))``;
 - draws ``2p`` and ``2p+1`` are the two output words of ``threefry2x32(key_q, (p >> 32, p mod 2^32))``;
 - a 32-bit word ``w`` becomes the uniform ``((w >> 9) + 1/2) * 2^-23``, in ``[2^-24, 1 - 2^-24]``.
 
 Each uniform goes through its prior's inverse CDF (`fast_icdf`: closed forms in float32 for the
 bundled families, with a normal quantile after Giles 2010; tested against NumPyro's ``icdf``).
 Quasi-Monte Carlo (``method="qmc"``) replaces the uniforms by one scrambled Sobol' sequence over all
-drawn columns (`carbon_mc.qmc`). A chunk is cut into dispatches of whole `BLOCK`s of draws; with
-several devices each dispatch is sharded over a ``jax.sharding.Mesh`` along its blocks. Summaries of
-very large runs are computed on the fly from fixed histograms (`estimate_summary`,
-`carbon_mc.streaming`), so that memory does not grow with the number of draws.
+drawn columns (`carbon_mc.qmc`). A run is cut into dispatches of whole `BLOCK`s of draws (16 blocks
+per device on a CPU, 4096 on an accelerator); with several devices each dispatch is sharded over a
+``jax.sharding.Mesh`` along its blocks. A dispatch runs three jitted programs (uniforms, inverse
+CDFs, then the model with the outputs kept or binned), so that XLA cannot fuse an expensive
+producer into each of its consumers. Summaries of large runs are computed on the fly from fixed
+histograms (`estimate_summary`, `carbon_mc.streaming`), so that memory does not grow with the
+number of draws.
 """
 
 from __future__ import annotations

@@ -24,18 +24,31 @@ def check_writable(path: str | Path) -> Path:
     return path
 
 
-def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write `ds` to netCDF at `path` via a temporary file and an atomic rename."""
+def atomic_write(path: str | Path, write) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside `path`, then rename it to `path`.
+
+    Readers never see a half-written file, and a failure leaves nothing behind.
+    """
     path = check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=".carbon-mc-", suffix=".nc", dir=path.parent if str(path.parent) else ".")
+    fd, tmp = tempfile.mkstemp(prefix=".carbon-mc-", suffix=path.suffix, dir=path.parent if str(path.parent) else ".")
     os.close(fd)
     try:
-        ds.to_netcdf(tmp, engine=ENGINE)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write `ds` to netCDF at `path` via a temporary file and an atomic rename."""
+    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine=ENGINE))
+
+
+def save_text(text: str, path: str | Path) -> Path:
+    """Write `text` (UTF-8) to `path` atomically."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def load_dataset(path: str | Path) -> xr.Dataset:

@@ -10,7 +10,7 @@ from rich import box
 from rich.table import Table
 
 from ..errors import CarbonMCError
-from ..io import check_writable
+from ..io import check_writable, save_text
 from ..units import CHECKABLE
 from ._common import fmt, positive_int, print_json, require_suffix, stdout
 
@@ -123,7 +123,7 @@ def handle(args: argparse.Namespace) -> int:
             plt.close(plot_claim(result, path=path))
             written.append(path)
     if card_text is not None:
-        _write_text(args.model_card, card_text)
+        save_text(card_text, args.model_card)
         written.append(args.model_card)
 
     if args.json:
@@ -134,21 +134,6 @@ def handle(args: argparse.Namespace) -> int:
     for path in written:
         stdout.print(f"written: {path}")
     return 0
-
-
-def _write_text(path: str, text: str) -> None:
-    import os
-    import tempfile
-
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".carbon-mc-", suffix=target.suffix, dir=target.parent if str(target.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _interval(lo: float, hi: float) -> str:

@@ -9,32 +9,17 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from . import save_figure
 
 __all__ = ["plot_claim", "plot_comparison", "save_figure"]
 
 CLAIM_COLOR = "#c0392b"
 PRIOR_COLOR = "#7f8c8d"
 SHIFT_COLOR = "#2471a3"
-
-
-def save_figure(fig, path: str | Path) -> Path:
-    """Write `fig` to `path` (format from the suffix) through a temporary file and an atomic rename."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=".carbon-mc-", suffix=path.suffix, dir=directory)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _bins(x: np.ndarray, log: bool, lo: float | None = None, hi: float | None = None, num: int = 80):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .sensitivity import save_figure
+from . import save_figure
 
 __all__ = ["plot_carbon_curves", "save_figure"]
 

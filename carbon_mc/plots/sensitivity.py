@@ -6,33 +6,18 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from . import save_figure
+
 __all__ = ["plot_indices", "plot_rankings", "save_figure"]
 
 S1_COLOR = "#5d8aa8"
 ST_COLOR = "#1f3a5f"
-
-
-def save_figure(fig, path: str | Path) -> Path:
-    """Write `fig` to `path` (format from the suffix) through a temporary file and an atomic rename."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=".carbon-mc-", suffix=path.suffix, dir=directory)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _errors(ds: xr.Dataset, labels: list[str], index: str) -> tuple[np.ndarray, np.ndarray]:
