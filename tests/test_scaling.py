@@ -29,7 +29,7 @@ def test_loss_law_at_chinchilla_point():
 
 @pytest.mark.parametrize("compute_flop,ratio", [(1e21, 21.6), (1e23, 19.2), (5.76e23, 18.4), (1e24, 18.1), (1e25, 17.1), (1e26, 16.1)])
 def test_compute_optimal_tokens_per_parameter_match_the_reference_table(compute_flop, ratio):
-    # priors_literature.md section 7 tabulates D/N of the Besiroglu fit's closed form.
+    # docs/priors_literature.md section 7 tabulates D/N of the Besiroglu fit's closed form.
     n = float(sc.compute_optimal_parameters(compute_flop, **REDUCIBLE))
     d = float(sc.compute_optimal_tokens(compute_flop, **REDUCIBLE))
     assert d / n == pytest.approx(ratio, abs=0.06)
