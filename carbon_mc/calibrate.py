@@ -312,9 +312,17 @@ def _run_latent(name: str, link, loc, scale, implied, slope_ln, observed, sd_ln)
 
 
 def _implied(link, value, low, high):
-    """Unconstrained value of `value` kept strictly inside the support, and dT/du there."""
-    margin = 1e-4 * (high - low)
-    u = link.inv(jnp.clip(value, low + margin, high - margin))
+    """Unconstrained value of `value`, continued linearly (C¹) beyond 1% of the support's edges.
+
+    Returns (u, dT/du at u). Used only to centre the reparameterisation of `_run_latent`, so it
+    must be smooth in the parameters but need not be exact: a figure that no value inside the
+    support reproduces gets a far-out u, a tiny dT/du, and so the prior's centre and scale.
+    """
+    margin = 0.01 * (high - low)
+    inner = jnp.clip(value, low + margin, high - margin)
+    u_inner = link.inv(inner)
+    du_dvalue = jnp.exp(-link.log_abs_det_jacobian(u_inner, inner))
+    u = u_inner + (value - inner) * du_dvalue
     return u, jnp.exp(link.log_abs_det_jacobian(u, link(u)))
 
 
@@ -462,11 +470,12 @@ class Calibrator:
     def _programs(self):
         if not self._compiled:
             from numpyro.infer.hmc import hmc
-            from numpyro.infer.util import initialize_model
+            from numpyro.infer.util import get_potential_fn
 
-            info = initialize_model(jax.random.key(0), self.model, model_args=(jnp.ones(self.design.num_runs, bool),),
-                                    dynamic_args=True)
-            init_kernel, sample_kernel = hmc(potential_fn_gen=info.potential_fn, algo="NUTS")
+            # numpyro.infer.util.initialize_model would run the model eagerly, op by op (hundreds of
+            # small compilations); the sites' shapes come from an abstract trace instead.
+            potential_fn_gen, postprocess_fn_gen = get_potential_fn(self.model, {}, dynamic_args=True, replay_model=True)
+            init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
             num_warmup, num_samples = self.settings["num_warmup"], self.settings["num_samples"]
 
             def chain(rng_key, z_init, observed):
@@ -483,23 +492,37 @@ class Calibrator:
                 return z, diverging[num_warmup:], num_steps[num_warmup:]
 
             def constrain(z, observed):
-                return jax.vmap(info.postprocess_fn(observed))(z)
+                return jax.vmap(postprocess_fn_gen(observed))(z)
 
             self._compiled = {
-                "sample": jax.jit(jax.vmap(chain) if os.environ.get("CMAP") != "map" else (lambda k, z, o: jax.lax.map(lambda a: chain(*a), (k, z, o)))),
-                "constrain": jax.jit(jax.vmap(constrain)),
-                "init": info,
+                # lax.map, not vmap: NUTS trees of different depths do not wait for each other, and
+                # tracing stays that of one chain.
+                "sample": jax.jit(lambda keys, z, observed: jax.lax.map(lambda a: chain(*a), (keys, z, observed))),
+                "constrain": jax.jit(lambda z, observed: jax.lax.map(lambda a: constrain(*a), (z, observed))),
+                "sites": self._site_shapes(),
             }
         return self._compiled
 
     def _initial_params(self, rng_key, num: int):
         """Starting points, one per chain: uniform in (-1, 1) on the unconstrained scale (numpyro's init_to_uniform)."""
-        template = self._programs()["init"].param_info.z
-        leaves, treedef = jax.tree.flatten(template)
-        keys = jax.random.split(rng_key, len(leaves))
-        return jax.tree.unflatten(treedef, [
-            jax.random.uniform(k, (num,) + jnp.shape(v), minval=-1.0, maxval=1.0) for k, v in zip(keys, leaves)
-        ])
+        sites = self._programs()["sites"]
+        keys = jax.random.split(rng_key, len(sites))
+        return {name: jax.random.uniform(k, (num,) + shape, minval=-1.0, maxval=1.0) for k, (name, shape) in zip(keys, sites.items())}
+
+    def _site_shapes(self) -> dict[str, tuple]:
+        """{latent sample site: shape on the unconstrained scale}, from an abstract trace of the model."""
+        found = {}
+
+        def trace(observed):
+            tr = numpyro.handlers.trace(numpyro.handlers.seed(self.model, 0)).get_trace(observed)
+            for name, site in tr.items():
+                if site["type"] == "sample" and not site["is_observed"]:
+                    shape = jnp.shape(site["value"])
+                    found[name] = tuple(biject_to(site["fn"].support).inverse_shape(shape))
+            return jnp.zeros(())
+
+        jax.make_jaxpr(trace)(jnp.ones(self.design.num_runs, bool))
+        return dict(sorted(found.items()))
 
     def fit_many(self, held_out_sets: Sequence[Iterable[str]], *, seed: int = DEFAULTS["seed"]) -> list:
         """One fit per set of held-out run names (``()`` for none), sampled together; InferenceData each."""

@@ -48,7 +48,6 @@ from .scenario import Scenario, load_scenario
 
 BLOCK = 4096
 DEFAULT_CHUNK = 1 << 20
-_TINY = float(np.finfo(np.float32).tiny)
 
 
 def stream_id(name: str) -> int:
