@@ -4,6 +4,7 @@ The entry point is `estimate`: a scenario in, an xarray Dataset of draws out; `s
 into credible intervals.
 """
 
+from .calibrate import calibrated_priors, fit_calibration, load_calibration, measured_runs, save_calibration
 from .claims import Claim, check_claim, check_claims
 from .compare import compare
 from .engine import Model, build_model, estimate, estimate_summary
@@ -14,6 +15,7 @@ from .scenario import Scenario, load_scenario, parse_scenario
 from .sensitivity import sensitivity
 from .summary import hdi, percentile_of, summarize
 from .sweep import carbon_exponents, megatron_check, scaling_sweep
+from .validate import leave_one_out
 
 __all__ = [
     "CarbonMCError",
@@ -21,19 +23,25 @@ __all__ = [
     "Model",
     "Scenario",
     "build_model",
+    "calibrated_priors",
     "carbon_exponents",
     "check_claim",
     "check_claims",
     "compare",
     "estimate",
     "estimate_summary",
+    "fit_calibration",
     "hdi",
+    "leave_one_out",
+    "load_calibration",
     "load_dataset",
     "load_priors",
     "load_scenario",
+    "measured_runs",
     "megatron_check",
     "parse_scenario",
     "percentile_of",
+    "save_calibration",
     "save_dataset",
     "scaling_sweep",
     "sensitivity",

@@ -39,10 +39,9 @@ ArviZ uses).
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -60,7 +59,7 @@ from numpyro.distributions.transforms import biject_to
 from .data import data_dir
 from .errors import CarbonMCError
 from .footprint import compute, energy
-from .io import ENGINE, check_writable
+from .io import ENGINE
 from .priors import Prior, PriorTable, load_priors
 from .scenario import Scenario, load_scenario
 
@@ -91,7 +90,7 @@ REPORTING_ERROR = "reporting_error_sd_ln"
 # random stream (see `PosteriorDraws`), so their posterior correlation is kept.
 STREAM = "calibrated_inputs"
 CALIBRATION_PRIOR_FILES = ("accelerators.toml", "calibration.toml", "datacenter.toml", "power.toml", "utilization.toml")
-DEFAULTS = {"num_chains": 4, "num_warmup": 500, "num_samples": 500, "seed": 0}
+DEFAULTS = {"num_chains": 4, "num_warmup": 500, "num_samples": 1000, "seed": 0}
 
 
 def _arviz():
@@ -421,12 +420,14 @@ def make_model(design: Design, table: PriorTable) -> Callable:
 # ------------------------------------------------------------------------------------------------
 # Inference
 # ------------------------------------------------------------------------------------------------
+_PROGRAMS: dict = {}  # compiled chain programs, shared by Calibrators of the same runs, priors and settings
+
+
 class Calibrator:
     """NUTS on the calibration model of a set of measured runs.
 
-    One compiled program samples every chain of every fit it is given at once (``jax.vmap`` over
-    fits and chains, warm-up adaptation included), so leave-one-out refits cost one compilation,
-    not one per refit or per chain.
+    One compiled program runs one chain, warm-up adaptation included; every chain of every fit
+    (leave-one-out refits too) reuses it, so a Calibrator compiles once.
 
     >>> cal = Calibrator(measured_runs())
     >>> idata = cal.fit(seed=0)                                       # all runs
@@ -467,7 +468,15 @@ class Calibrator:
             raise CarbonMCError("every measured run is held out: nothing to calibrate on")
         return observed
 
+    def _cache_key(self) -> str:
+        """What the compiled programs depend on: the runs, the priors and the sampler settings."""
+        runs = [(s.name, s.file, s.sha256 or repr(s)) for s in self.runs]
+        settings = {k: v for k, v in self.settings.items() if k != "num_chains"}  # the program runs one chain
+        return json.dumps([runs, self.table.files, settings], sort_keys=True, default=str)
+
     def _programs(self):
+        if not self._compiled and self._cache_key() in _PROGRAMS:
+            self._compiled = _PROGRAMS[self._cache_key()]
         if not self._compiled:
             from numpyro.infer.hmc import hmc
             from numpyro.infer.util import get_potential_fn
@@ -491,16 +500,14 @@ class Calibrator:
                 z = jax.tree.map(lambda v: v[num_warmup:], z)
                 return z, diverging[num_warmup:], num_steps[num_warmup:]
 
-            def constrain(z, observed):
-                return jax.vmap(postprocess_fn_gen(observed))(z)
-
             self._compiled = {
-                # lax.map, not vmap: NUTS trees of different depths do not wait for each other, and
-                # tracing stays that of one chain.
-                "sample": jax.jit(lambda keys, z, observed: jax.lax.map(lambda a: chain(*a), (keys, z, observed))),
-                "constrain": jax.jit(lambda z, observed: jax.lax.map(lambda a: constrain(*a), (z, observed))),
+                "chain": jax.jit(chain),
+                "constrain": jax.jit(lambda z, observed: jax.vmap(postprocess_fn_gen(observed))(z)),
                 "sites": self._site_shapes(),
             }
+            if len(_PROGRAMS) >= 4:
+                _PROGRAMS.clear()
+            _PROGRAMS[self._cache_key()] = self._compiled
         return self._compiled
 
     def _initial_params(self, rng_key, num: int):
@@ -524,31 +531,31 @@ class Calibrator:
         jax.make_jaxpr(trace)(jnp.ones(self.design.num_runs, bool))
         return dict(sorted(found.items()))
 
-    def fit_many(self, held_out_sets: Sequence[Iterable[str]], *, seed: int = DEFAULTS["seed"]) -> list:
-        """One fit per set of held-out run names (``()`` for none), sampled together; InferenceData each."""
-        masks = np.stack([self.observed_mask(h) for h in held_out_sets])
-        num_fits, num_chains = len(masks), self.settings["num_chains"]
+    def fit_many(self, held_out_sets: Sequence[Iterable[str]], *, seed: int = DEFAULTS["seed"], num_chains: int | None = None) -> list:
+        """One fit per set of held-out run names (``()`` for none); InferenceData each.
+
+        Every fit starts its chains from the same points and reuses the one compiled chain program;
+        `num_chains` overrides the Calibrator's for these fits.
+        """
+        masks = [self.observed_mask(h) for h in held_out_sets]
+        num_chains = num_chains or self.settings["num_chains"]
         programs = self._programs()
-        key = jax.random.key(seed)
-        init_key, run_key = jax.random.split(key)
-        z0 = self._initial_params(init_key, num_chains)  # the same starting points for every fit
-        lanes = num_fits * num_chains  # one flat batch of (fit, chain) pairs
-        z0 = jax.tree.map(lambda v: jnp.broadcast_to(v, (num_fits,) + v.shape).reshape((lanes,) + v.shape[1:]), z0)
-        keys = jax.random.split(run_key, lanes)
-        lane_masks = jnp.asarray(np.repeat(masks, num_chains, axis=0))
-        z, diverging, num_steps = programs["sample"](keys, z0, lane_masks)
-        constrained = programs["constrain"](z, lane_masks)
+        init_key, run_key = jax.random.split(jax.random.key(seed))
+        z0 = self._initial_params(init_key, num_chains)
         fits = []
-        for f in range(num_fits):
-            lane = slice(f * num_chains, (f + 1) * num_chains)
-            samples = {k: np.asarray(v[lane]) for k, v in constrained.items()}
-            extra = {"diverging": np.asarray(diverging[lane]), "num_steps": np.asarray(num_steps[lane])}
-            fits.append(_inference_data(self, samples, extra, masks[f], seed))
+        for f, observed in enumerate(masks):
+            keys = jax.random.split(jax.random.fold_in(run_key, f), num_chains)
+            chains = [programs["chain"](keys[c], {k: v[c] for k, v in z0.items()}, jnp.asarray(observed)) for c in range(num_chains)]
+            constrained = [programs["constrain"](z, jnp.asarray(observed)) for z, _, _ in chains]
+            samples = {k: np.stack([np.asarray(c[k]) for c in constrained]) for k in constrained[0]}
+            extra = {"diverging": np.stack([np.asarray(d) for _, d, _ in chains]),
+                     "num_steps": np.stack([np.asarray(n) for _, _, n in chains])}
+            fits.append(_inference_data(self, samples, extra, observed, seed))
         return fits
 
-    def fit(self, *, seed: int = DEFAULTS["seed"], held_out: Iterable[str] = ()):
+    def fit(self, *, seed: int = DEFAULTS["seed"], held_out: Iterable[str] = (), num_chains: int | None = None):
         """Sample the posterior given every run but `held_out` (names); returns InferenceData."""
-        return self.fit_many([tuple(held_out)], seed=seed)[0]
+        return self.fit_many([tuple(held_out)], seed=seed, num_chains=num_chains)[0]
 
 
 def fit_calibration(runs: Sequence[Scenario] | None = None, *, seed: int = DEFAULTS["seed"], priors: PriorTable | None = None, **settings):
@@ -569,83 +576,78 @@ def _version(module: str) -> str:
 
 
 def _inference_data(cal: Calibrator, samples: dict, extra: dict, observed: np.ndarray, seed: int):
+    """Samples of one fit -> InferenceData (posterior, posterior_predictive, observed_data, constant_data, sample_stats)."""
     d, table = cal.design, cal.table
     chains, draws = next(iter(samples.values())).shape[:2]
     base = {"chain": np.arange(chains), "draw": np.arange(draws)}
     counts = d.class_counts(observed)
-    mfu_names = [d.names[i] for i in np.flatnonzero(d.mfu_run >= 0)]
-    flops_names = [d.names[i] for i in np.flatnonzero(d.flops_run >= 0)]
-    post: dict[str, tuple] = {}
-    pp: dict[str, tuple] = {}
+    subsets = {  # runs of each run-level dimension
+        "run": list(d.names),
+        "run_power": [d.names[i] for i in np.flatnonzero(d.mfu_run < 0)],
+        "run_mfu": [d.names[i] for i in np.flatnonzero(d.mfu_run >= 0)],
+        "run_flops": [d.names[i] for i in np.flatnonzero(d.flops_run >= 0)],
+    }
+    class_coords = {table.quantity(q).selected_by: list(d.classes[q]) for q in CALIBRATED if d.classes[q]}
+
+    def var(dims, values, units, long_name):
+        return xr.Variable(("chain", "draw", *dims), np.asarray(values), {"units": units, "long_name": long_name})
+
+    post = {}
     for q in CALIBRATED:
         if not d.classes[q]:
             continue
-        dim = table.quantity(q).selected_by
-        q_meta = table.quantity(q)
-        values = np.stack([samples[_class_site(q, c)] for c in d.classes[q]], axis=-1)
-        post[f"{q}_class"] = (("chain", "draw", dim), values, {"units": q_meta.units, "long_name": f"{q_meta.long_name}: typical value of the class"})
+        meta, dim = table.quantity(q), table.quantity(q).selected_by
+        post[f"{q}_class"] = var((dim,), np.stack([samples[_class_site(q, c)] for c in d.classes[q]], axis=-1),
+                                 meta.units, f"{meta.long_name}: typical value of the {dim}")
         if q in RUN_SPREAD and f"{RUN_SPREAD[q]}[{q}]" in samples:
             hyper = table.quantity(RUN_SPREAD[q])
-            post[RUN_SPREAD[q]] = (("chain", "draw", dim), samples[f"{RUN_SPREAD[q]}[{q}]"], {"units": hyper.units, "long_name": hyper.long_name})
-    power_names = [d.names[i] for i in np.flatnonzero(d.mfu_run < 0)]
-    if power_names:
-        post["accelerator_power_tdp_fraction_run_latent"] = (("chain", "draw", "run_power"), samples["accelerator_power_tdp_fraction_run_latent"], {"units": "1", "long_name": "accelerator power fraction of each run with published device time, on the class prior's unconstrained scale"})
-        post["accelerator_power_tdp_fraction_run_eta"] = (("chain", "draw", "run_power"), samples["accelerator_power_tdp_fraction_run_eta"], {"units": "1", "long_name": "sampling coordinate of accelerator_power_tdp_fraction_run_latent (standardised)"})
-    post["accelerator_power_tdp_fraction_run"] = (("chain", "draw", "run"), samples["accelerator_power_tdp_fraction_run"], {"units": "1", "long_name": "accelerator power fraction of each run"})
-    if mfu_names:
-        post["mfu_fraction_run_latent"] = (("chain", "draw", "run_mfu"), samples["mfu_fraction_run_latent"], {"units": "1", "long_name": "MFU of each run with derived device time, on the class prior's unconstrained scale"})
-        post["mfu_fraction_run_eta"] = (("chain", "draw", "run_mfu"), samples["mfu_fraction_run_eta"], {"units": "1", "long_name": "sampling coordinate of mfu_fraction_run_latent (standardised)"})
-        post["mfu_fraction_run"] = (("chain", "draw", "run_mfu"), samples["mfu_fraction_run"], {"units": "1", "long_name": "MFU of each run whose device time is derived"})
-        slope = table.quantity(MFU_SLOPE)
-        post[MFU_SLOPE] = (("chain", "draw"), samples[MFU_SLOPE], {"units": slope.units, "long_name": slope.long_name})
-    if flops_names:
-        q_meta = table.quantity("flops_overhead_fraction")
-        post["flops_overhead_fraction"] = (("chain", "draw", "run_flops"), samples["flops_overhead_fraction"], {"units": q_meta.units, "long_name": q_meta.long_name})
-    err = table.quantity(REPORTING_ERROR)
-    post[REPORTING_ERROR] = (("chain", "draw"), samples[REPORTING_ERROR], {"units": err.units, "long_name": err.long_name})
-    post["predicted_energy_mwh"] = (("chain", "draw", "run"), samples["predicted_energy_mwh"], {"units": "MWh", "long_name": "energy of each run on the scope of its reported figure"})
+            post[RUN_SPREAD[q]] = var((dim,), samples[f"{RUN_SPREAD[q]}[{q}]"], hyper.units, hyper.long_name)
+    for q, dim in (("accelerator_power_tdp_fraction", "run_power"), ("mfu_fraction", "run_mfu")):
+        if f"{q}_run_eta" in samples:
+            post[f"{q}_run_eta"] = var((dim,), samples[f"{q}_run_eta"], "1", f"sampling coordinate of {q}_run_latent (standardised)")
+            post[f"{q}_run_latent"] = var((dim,), samples[f"{q}_run_latent"], "1", f"{q} of each run that varies in it, on its class prior's unconstrained scale")
+    for name in (MFU_SLOPE, REPORTING_ERROR):
+        if name in samples:
+            meta = table.quantity(name)
+            post[name] = var((), samples[name], meta.units, meta.long_name)
+    if "flops_overhead_fraction" in samples:
+        meta = table.quantity("flops_overhead_fraction")
+        post["flops_overhead_fraction"] = var(("run_flops",), samples["flops_overhead_fraction"], meta.units, meta.long_name)
+    post["accelerator_power_tdp_fraction_run"] = var(("run",), samples["accelerator_power_tdp_fraction_run"], "1", "accelerator power fraction of each run")
+    if "mfu_fraction_run" in samples:
+        post["mfu_fraction_run"] = var(("run_mfu",), samples["mfu_fraction_run"], "1", "MFU of each run whose device time is derived")
+    post["predicted_energy_mwh"] = var(("run",), samples["predicted_energy_mwh"], "MWh", "energy of each run on the scope of its reported figure")
+    used = {dim for v in post.values() for dim in v.dims}
+    posterior = xr.Dataset(post, coords={**base, **{k: v for k, v in {**subsets, **class_coords}.items() if k in used}})
 
-    # Posterior predictive: replicated figures, and each calibrated quantity for a new run of each class with data.
+    # Posterior predictive: replicated figures, and each calibrated quantity for a new run of each
+    # class that had data (class value plus a fresh run-to-run deviation).
     rng = np.random.default_rng([seed, 1])
     sd = np.sqrt(samples[REPORTING_ERROR][..., None] ** 2 + d.rounding_sd_ln**2)
     replicated = samples["predicted_energy_mwh"] * np.exp(sd * rng.standard_normal(sd.shape))
-    pp["reported_energy_mwh"] = (("chain", "draw", "run"), replicated, {"units": "MWh", "long_name": "replicated reported energy (reporting and rounding error included)"})
+    pp = {"reported_energy_mwh": xr.DataArray(var(("run",), replicated, "MWh", "replicated reported energy (reporting and rounding error included)"),
+                                              coords={**base, "run": subsets["run"]})}
     for q in CALIBRATED:
         keep = [i for i, n in enumerate(counts[q]) if n > 0]
         if not keep:
             continue
-        dim = table.quantity(q).selected_by
-        classes = [d.classes[q][i] for i in keep]
+        meta, dim = table.quantity(q), table.quantity(q).selected_by
         cols = []
         for i in keep:
-            m = samples[_class_site(q, d.classes[q][i])]
+            value = samples[_class_site(q, d.classes[q][i])]
             if q in RUN_SPREAD:
-                link = _link(table.quantity(q).variants[d.classes[q][i]])
+                link = _link(meta.variants[d.classes[q][i]])
                 spread = samples[f"{RUN_SPREAD[q]}[{q}]"][..., i]
-                m = np.asarray(link(link.inv(jnp.asarray(m)) + spread * rng.standard_normal(m.shape)))
-            cols.append(m)
-        q_meta = table.quantity(q)
-        note = " at or above mfu_reference_parameters" if q == "mfu_fraction" else ""
-        pp[f"{q}_new_run"] = (("chain", "draw", dim), np.stack(cols, axis=-1),
-                              {"units": q_meta.units, "long_name": f"{q_meta.long_name}: a new run of the class{note}"})
-        pp[f"{q}_new_run"] += (classes,)
-
-    coords_run = {"run": list(d.names)}
-    posterior = xr.Dataset({k: xr.Variable(*v) for k, v in post.items()},
-                           coords={**base, **coords_run, **({"run_mfu": mfu_names} if mfu_names else {}),
-                                   **({"run_power": power_names} if power_names else {}),
-                                   **({"run_flops": flops_names} if flops_names else {}),
-                                   **{table.quantity(q).selected_by: list(d.classes[q]) for q in CALIBRATED if d.classes[q]}})
-    pp_vars, pp_coords = {}, {**base, **coords_run}
-    for k, v in pp.items():
-        if len(v) == 4:
-            dims, values, attrs, classes = v
-            pp_coords_k = {dims[-1]: classes}
-            pp_vars[k] = xr.DataArray(values, dims=dims, coords={**base, **pp_coords_k}, attrs=attrs)
-        else:
-            pp_vars[k] = xr.DataArray(v[1], dims=v[0], coords={**base, **coords_run}, attrs=v[2])
-    posterior_predictive = xr.Dataset(pp_vars)
-    observed_data = xr.Dataset({"reported_energy_mwh": (("run",), np.exp(d.log_reported), {"units": "MWh", "long_name": "published energy, on the scope in constant_data.energy_scope"})}, coords=coords_run)
+                value = np.asarray(link(link.inv(jnp.asarray(value)) + spread * rng.standard_normal(value.shape)))
+            cols.append(value)
+        note = f" (model size at or above {MFU_REFERENCE})" if q == "mfu_fraction" else ""
+        pp[f"{q}_new_run"] = xr.DataArray(var((dim,), np.stack(cols, axis=-1), meta.units, f"{meta.long_name}: a new run of the {dim}{note}"),
+                                          coords={**base, dim: [d.classes[q][i] for i in keep]})
+    posterior_predictive = xr.Dataset(pp)
+    observed_data = xr.Dataset(
+        {"reported_energy_mwh": (("run",), np.exp(d.log_reported), {"units": "MWh", "long_name": "published energy, on the scope in constant_data.energy_scope"})},
+        coords={"run": subsets["run"]},
+    )
     constant = {
         "energy_scope": (("run",), np.array(d.scopes, dtype=object)),
         "scenario_file": (("run",), np.array([Path(s.file).name for s in d.runs], dtype=object)),
@@ -659,7 +661,7 @@ def _inference_data(cal: Calibrator, samples: dict, extra: dict, observed: np.nd
         if d.classes[q]:
             dim = table.quantity(q).selected_by
             constant[f"{q}_class_runs"] = ((dim,), counts[q], {"long_name": f"observed runs informing each {dim}"})
-    constant_data = xr.Dataset(constant, coords={**coords_run, **{table.quantity(q).selected_by: list(d.classes[q]) for q in CALIBRATED if d.classes[q]}})
+    constant_data = xr.Dataset(constant, coords={"run": subsets["run"], **class_coords})
     sample_stats = xr.Dataset(
         {"diverging": (("chain", "draw"), extra["diverging"].astype(np.int8)), "n_steps": (("chain", "draw"), extra["num_steps"].astype(np.int32))},
         coords=base,
@@ -674,7 +676,8 @@ def _inference_data(cal: Calibrator, samples: dict, extra: dict, observed: np.nd
         "sampler": "NUTS",
         "seed": int(seed),
         **{k: v for k, v in cal.settings.items()},
-        "chain_method": "sequential",
+        "num_chains": int(chains),
+        "chain_method": "one compiled chain program, chains run one after another",
         "runs": json.dumps({s.name: Path(s.file).name for s in d.runs}),
         "held_out": json.dumps([n for n, o in zip(d.names, observed) if not o]),
         "priors_sha256": json.dumps({f: h for f, h in table.files.items() if f in CALIBRATION_PRIOR_FILES}, sort_keys=True),
@@ -711,17 +714,10 @@ def groups(idata) -> dict[str, xr.Dataset]:
 
 def save_calibration(idata, path: str | Path) -> Path:
     """Write a calibration to netCDF (one group per InferenceData group), atomically."""
-    path = check_writable(path)
+    from .io import atomic_write
+
     tree = xr.DataTree.from_dict({f"/{name}": ds for name, ds in groups(idata).items()})
-    fd, tmp = tempfile.mkstemp(prefix=".carbon-mc-", suffix=".nc", dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
-    try:
-        tree.to_netcdf(tmp, engine=ENGINE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine=ENGINE))
 
 
 def load_calibration(path: str | Path):
@@ -791,6 +787,11 @@ def _check_priors_match(idata, table: PriorTable, source: str) -> None:
         )
 
 
+def _varying_quantity(scenario: Scenario) -> str:
+    """The factor a run of this kind varies in, run to run, in the calibration model."""
+    return "mfu_fraction" if scenario.derives_device_time else "accelerator_power_tdp_fraction"
+
+
 def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = None, source: str = "calibration") -> tuple[dict[str, Prior], dict[str, str]]:
     """The calibrated inputs of `scenario`, and what happened to each calibrated quantity.
 
@@ -822,6 +823,12 @@ def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = 
             status[q] = f"prior (no measured run of {meta.selected_by} {cls!r})"
             continue
         values = pp[var].sel({meta.selected_by: cls}).values.ravel()
+        spread_note = ""
+        if q in RUN_SPREAD and q != _varying_quantity(scenario):
+            # The model lets a run vary in one factor only: its MFU where device time is derived
+            # from FLOPs, else its power fraction. The other is drawn at its class value, as in the fit.
+            values = post[f"{q}_class"].sel({meta.selected_by: cls}).values.ravel()
+            spread_note = ", class value"
         if q == "mfu_fraction":
             if scenario.parameters is None:
                 status[q] = "prior (the size term needs the run's parameters)"
@@ -833,10 +840,12 @@ def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = 
         runs = int(const[f"{q}_class_runs"].sel({meta.selected_by: cls}))
         out[q] = Prior(
             quantity=q, variant=f"{cls} (calibrated)", family="posterior_predictive",
-            params={"calibration": source, "class": cls, "measured_runs": runs, "posterior_draws": int(values.size)},
+            params={"calibration": source, "class": cls, "measured_runs": runs, "posterior_draws": int(values.size),
+                    "draws_sha256": hashlib.sha256(np.asarray(values, np.float32).tobytes()).hexdigest()},
             distribution=PosteriorDraws(values), units=meta.units, long_name=meta.long_name,
-            description=f"Posterior predictive for a new run of {meta.selected_by} {cls!r}, given {runs} measured run(s)",
+            description=(f"{'Posterior of the class value' if spread_note else 'Posterior predictive for a new run'} of "
+                         f"{meta.selected_by} {cls!r}, given {runs} measured run(s)"),
             source=f"carbon-mc calibrate ({source}): prior {meta.variants[cls].source}; conditioned on measured runs",
         )
-        status[q] = f"calibrated ({cls}, {runs} run{'s' if runs != 1 else ''})"
+        status[q] = f"calibrated ({cls}, {runs} run{'s' if runs != 1 else ''}{spread_note})"
     return out, status

@@ -12,7 +12,7 @@ import sys
 
 from .errors import CarbonMCError
 
-COMMANDS = ["run", "check", "compare", "sensitivity", "scaling", "bench"]
+COMMANDS = ["run", "check", "compare", "sensitivity", "scaling", "bench", "calibrate", "validate"]
 EXIT_USER_ERROR = 2
 
 

@@ -310,14 +310,27 @@ class Model:
         return carbon_footprint(x, self.run)
 
 
-def build_model(scenario: Scenario | str | Path, *, priors: PriorTable | None = None) -> Model:
-    """Bind a scenario (object or TOML path) to its resolved priors."""
+def build_model(scenario: Scenario | str | Path, *, priors: PriorTable | None = None, posterior: dict[str, Prior] | None = None) -> Model:
+    """Bind a scenario (object or TOML path) to its resolved priors.
+
+    `posterior` replaces some of them ({input name: Prior}, e.g. from
+    `carbon_mc.calibrate.calibrated_priors`); inputs whose replacement's distribution names a
+    ``stream`` draw from that shared stream, so one draw takes them all from the same posterior draw.
+    """
     table = priors or load_priors()
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, priors=table)
     resolved = scenario.resolve_priors(table)
     spec = table.hardware_spec(scenario.hardware, file=scenario.file)
-    return Model(scenario, resolved, RunConstants.from_scenario(scenario, spec), table)
+    model = Model(scenario, resolved, RunConstants.from_scenario(scenario, spec), table)
+    if posterior:
+        unknown = sorted(set(posterior) - set(resolved))
+        if unknown:
+            raise CarbonMCError(f"posterior for {', '.join(unknown)}, which {scenario.name!r} does not draw")
+        model = replace(model, priors={**resolved, **posterior})
+        shared = {n: p.distribution.stream for n, p in posterior.items() if getattr(p.distribution, "stream", None)}
+        model = model.with_streams(shared) if shared else model
+    return model
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,7 +418,7 @@ def sampler(model: Model, seed=0, method: str = "mc", *, last_index: int | None 
 def _model_key(model: Model) -> str:
     """What a compiled kernel depends on: the priors, their order and the run's constants."""
     priors = [(n, p.family, json.dumps(p.describe()["params"], sort_keys=True, default=str)) for n, p in model.priors.items()]
-    return json.dumps([priors, repr(model.run)], default=str)
+    return json.dumps([priors, repr(model.run), model.streams], default=str)
 
 
 def mesh_of(devices=None, *, local: bool = False) -> jax.sharding.Mesh:
@@ -468,9 +481,10 @@ def _inputs_kernel(model: Model, mesh):
     width = dict(_columns(model))
 
     def local(u):
-        out, row = {}, 0
+        out, row, first_row = {}, 0, {}
         for name, k in width.items():
-            out[name] = model.icdf(name, u[row] if k == 1 else u[row : row + k].T)
+            start = first_row.setdefault(model.stream(name), row)  # inputs sharing a stream share its uniforms (MC and QMC alike)
+            out[name] = model.icdf(name, u[start] if k == 1 else u[start : start + k].T)
             row += k
         return out
 
@@ -686,6 +700,7 @@ def estimate(
     progress: Callable | None = None,
     method: str = "mc",
     devices=None,
+    posterior: dict[str, Prior] | None = None,
 ) -> xr.Dataset:
     """Distribution of a training run's energy and CO2e, as an xarray Dataset over `draw`.
 
@@ -700,13 +715,14 @@ def estimate(
         Sobol' points, `carbon_mc.qmc`).
       devices: devices to shard the draws over (default: all of ``jax.devices()``); the draws do not
         depend on them.
+      posterior: priors to draw some inputs from instead ({input name: Prior}; see `build_model`).
 
     Returns:
       Dataset with every drawn input, every output (``energy_mwh``, ``operational_tco2e``,
       ``embodied_tco2e``, ``total_tco2e`` and intermediates) with CF ``units``/``long_name``, fixed
       inputs as scalars, and provenance in ``attrs``.
     """
-    model = build_model(scenario, priors=priors)
+    model = build_model(scenario, priors=priors, posterior=posterior)
     inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method, devices=devices)
     attrs = provenance(model, seed=seed, num_draws=num_draws, method=METHOD_NAMES.get(method, method))
     if method != "mc":
@@ -951,6 +967,7 @@ def estimate_summary(
     priors: PriorTable | None = None,
     progress: Callable | None = None,
     devices=None,
+    posterior: dict[str, Prior] | None = None,
 ) -> xr.Dataset:
     """Summary Dataset over ``stat`` (as `carbon_mc.summarize`) computed on the fly, without keeping draws.
 
@@ -962,13 +979,13 @@ def estimate_summary(
         `rel_error`, the headline outputs).
       rel_error: if given, stop once the 5% and 95% quantiles of every summarized variable have a
         relative standard error at most this (`stream_to_precision`); attrs record the draws used.
-      chunk_size, priors, progress: as for `estimate`. devices: as for `draw`.
+      chunk_size, priors, progress, posterior: as for `estimate`. devices: as for `draw`.
 
     Returns:
       Dataset shaped like ``summarize(estimate(...))``, with ``summary_method`` and each variable's
       histogram resolution in its attributes (`carbon_mc.streaming` gives the error bound).
     """
-    model = build_model(scenario, priors=priors)
+    model = build_model(scenario, priors=priors, posterior=posterior)
     if rel_error is not None:
         from .footprint import HEADLINE
 

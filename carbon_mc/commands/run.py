@@ -9,7 +9,7 @@ from rich.table import Table
 from .. import estimate, load_scenario, save_dataset, summarize
 from ..engine import METHODS, STREAM_THRESHOLD, build_model, output_shapes, stream_summary, stream_to_precision
 from ..errors import CarbonMCError
-from ..footprint import HEADLINE
+from ..footprint import HEADLINE, OUTPUTS
 from ..io import check_writable
 from ..summary import reported_percentiles
 from ._common import fmt, positive_int, print_json, progress_bar, require_suffix, stdout
@@ -37,6 +37,9 @@ def register(sub) -> None:
     p.add_argument("--rel-error", type=_rel_error, default=None, metavar="R",
                    help="draw until the 5%% and 95%% quantiles have a relative standard error at most R (e.g. 0.001), "
                         "and report the draws it took")
+    p.add_argument("--calibrated", metavar="NC",
+                   help="draw the calibrated inputs from this posterior (`carbon-mc calibrate --out NC`) instead of "
+                        "their priors; inputs whose class had no measured run keep their priors")
     p.add_argument("--stream", action="store_true",
                    help=f"summarize on the fly without keeping draws (automatic above {STREAM_THRESHOLD:,} draws without --out)")
     p.set_defaults(handler=handle)
@@ -63,9 +66,10 @@ def headline(summary, reported: dict) -> dict:
     return out
 
 
-def _streamed(args, scenario):
+def _streamed(args, scenario, posterior=None):
     """Summaries computed on the fly (--stream, very large --draws, or --rel-error): (summary, reported, note)."""
-    model = build_model(scenario)
+    model = build_model(scenario, posterior=posterior)
+    extra = [k for k in scenario.reported.figures() if k not in HEADLINE]
     if args.rel_error is not None:
         shapes = output_shapes(model)
         varying = [k for k in HEADLINE if shapes.get(k, ()) != ()]
@@ -83,12 +87,24 @@ def _streamed(args, scenario):
     else:
         with progress_bar(args.draws, "drawing") as callback:
             result = stream_summary(model, num_draws=args.draws, seed=args.seed, method=args.method,
-                                    variables=list(HEADLINE), progress=callback)
+                                    variables=list(HEADLINE) + extra, progress=callback)
         note = f"summaries computed on the fly from histograms ({args.method})"
     info = {"num_draws": int(result.attrs["num_draws"]), "method": args.method, "summary": "streaming_histogram"}
     if args.rel_error is not None:
         info.update(rel_error_target=args.rel_error, rel_error_achieved=float(result.attrs["rel_error_achieved"]))
     return result.to_dataset(), result.reported_percentiles(scenario.reported.figures()), note, info
+
+
+def _calibration(args, scenario):
+    """(posterior priors, {"file", "inputs": status per calibrated quantity}) for --calibrated, else (None, None)."""
+    if not args.calibrated:
+        return None, None
+    from pathlib import Path
+
+    from ..calibrate import calibrated_priors, load_calibration
+
+    posterior, status = calibrated_priors(load_calibration(args.calibrated), scenario, source=Path(args.calibrated).name)
+    return posterior, {"file": args.calibrated, "inputs": status}
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -100,14 +116,16 @@ def handle(args: argparse.Namespace) -> int:
     if streaming and args.out:
         raise CarbonMCError("--out keeps every draw, which --stream and --rel-error do not; drop one of them")
     note, info = None, None
+    posterior, calibrated = _calibration(args, scenario)
+    extra = [k for k in scenario.reported.figures() if k not in HEADLINE]  # a figure on another energy scope
     if streaming:
-        summary, reported, note, info = _streamed(args, scenario)
+        summary, reported, note, info = _streamed(args, scenario, posterior)
         num_draws = info["num_draws"]
     else:
         num_draws = args.draws or 100_000
         with progress_bar(num_draws, "drawing") as callback:
-            ds = estimate(scenario, num_draws=num_draws, seed=args.seed, progress=callback, method=args.method)
-        summary = summarize(ds, list(HEADLINE))
+            ds = estimate(scenario, num_draws=num_draws, seed=args.seed, progress=callback, method=args.method, posterior=posterior)
+        summary = summarize(ds, list(HEADLINE) + extra)
         reported = reported_percentiles(ds, scenario.reported.figures())
         if args.out:
             save_dataset(ds, args.out)
@@ -115,6 +133,10 @@ def handle(args: argparse.Namespace) -> int:
         out = headline(summary, reported)
         if info is not None:
             out["run"] = info
+        for name in extra:
+            out[name] = {k: float(summary[name].sel(stat=k)) for k in ("median", "mean", "p5", "p95", "p2_5", "p97_5")}
+        if calibrated is not None:
+            out["calibrated"] = calibrated
         print_json(out)
         return 0
     table = Table(title=f"{scenario.name}: {num_draws:,} draws, seed {args.seed}")
@@ -123,11 +145,11 @@ def handle(args: argparse.Namespace) -> int:
     table.add_column("90% interval", justify="right")
     table.add_column("reported", justify="right")
     table.add_column("percentile", justify="right")
-    for name in HEADLINE:
+    for name in list(HEADLINE) + extra:
         s = summary[name]
         rep = reported.get(name)
         table.add_row(
-            LABELS[name],
+            LABELS.get(name, f"{OUTPUTS[name].long_name} ({OUTPUTS[name].units})"),
             fmt(float(s.sel(stat="median"))),
             f"{fmt(float(s.sel(stat='p5')))} – {fmt(float(s.sel(stat='p95')))}",
             fmt(rep["value"]) if rep else "",
@@ -136,6 +158,9 @@ def handle(args: argparse.Namespace) -> int:
     stdout.print(table)
     if scenario.reported.source:
         stdout.print(f"reported: {scenario.reported.source} (basis: {scenario.reported.basis or 'unstated'})")
+    if calibrated is not None:
+        stdout.print(f"calibrated from {calibrated['file']}: "
+                     + "; ".join(f"{q}: {how}" for q, how in calibrated["inputs"].items()))
     if args.out:
         stdout.print(f"draws written to {args.out}")
     if note:

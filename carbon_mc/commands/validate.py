@@ -1,0 +1,100 @@
+"""`carbon-mc validate`: leave-one-out over the measured runs, priors alone against the calibration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.table import Table
+
+from ..io import check_writable, save_text
+from ._common import fmt, positive_int, print_json, require_suffix, stderr, stdout
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "validate", help="leave-one-out: how well priors and calibration predict measured runs they have not seen",
+        description="For each measured run, refit the calibration without it and predict its reported energy twice: "
+                    "from the priors alone and with the calibrated inputs. Reports each run's predicted median, 90%% "
+                    "interval and the figure's percentile; the coverage of the 90%% intervals, the median absolute "
+                    "log10 error and the median p95/p5 ratio; and where published estimates (basis = \"estimated\") fall.",
+    )
+    p.add_argument("--runs", nargs="+", metavar="NAME", help="hold out only these runs (names as in the scenarios)")
+    p.add_argument("--draws", type=positive_int, default=20_000, help="engine draws per prediction (default 20000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--chains", type=positive_int, default=2, help="NUTS chains per refit (default 2)")
+    p.add_argument("--warmup", type=positive_int, default=500, help="warm-up iterations per chain (default 500)")
+    p.add_argument("--samples", type=positive_int, default=1000, help="kept iterations per chain (default 1000)")
+    p.add_argument("--no-claims", dest="claims", action="store_false",
+                   help="skip the published estimates (saves one full fit)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--out", metavar="JSON", help="also write the JSON to this file (.json)")
+    p.add_argument("--plot", metavar="PNG", help="write the calibration plot (.png, .pdf or .svg)")
+    p.set_defaults(handler=handle)
+
+
+def _row(pred: dict) -> tuple[str, str, str]:
+    return fmt(pred["median"]), f"{fmt(pred['p5'])} – {fmt(pred['p95'])}", f"{pred['percentile']:.1f}"
+
+
+def handle(args: argparse.Namespace) -> int:
+    from ..calibrate import Calibrator
+    from ..validate import claims, leave_one_out
+
+    require_suffix(args.out, (".json",), "--out")
+    require_suffix(args.plot, PLOT_SUFFIXES, "--plot")
+    for path in (args.out, args.plot):
+        if path:
+            check_writable(path)
+    cal = Calibrator(num_chains=args.chains, num_warmup=args.warmup, num_samples=args.samples)
+    names = args.runs or list(cal.design.names)
+    for name in names:
+        cal.observed_mask([name])  # unknown names fail before any fitting
+
+    def progress(done, total, name):
+        if not args.json:
+            stderr.print(f"[{done}/{total}] held out: {name}")
+
+    result = leave_one_out(calibrator=cal, hold_out=names, seed=args.seed, num_draws=args.draws, num_chains=args.chains,
+                           progress=progress)
+    if args.claims:
+        if not args.json:
+            stderr.print("fitting on every measured run for the published estimates")
+        full = cal.fit(seed=args.seed)
+        result["claims"] = claims(full, seed=args.seed, num_draws=args.draws, source="calibration on every measured run")
+    if args.out:
+        save_text(json.dumps(result, indent=2) + "\n", args.out)
+    if args.plot:
+        from ..plots.calibration import plot_calibration
+
+        plot_calibration(result, path=args.plot)
+    if args.json:
+        print_json(result)
+        return 0
+    t = Table(title=f"Leave-one-out over {len(result['runs'])} measured runs (energy in MWh, on each figure's scope)")
+    for col in ("run", "scope", "reported", "priors: median", "90%", "pct", "calibrated: median", "90% ", "pct "):
+        t.add_column(col, justify="left" if col in ("run", "scope") else "right")
+    for r in result["runs"]:
+        t.add_row(r["name"], r["energy_scope"], fmt(r["reported"]), *_row(r["priors"]), *_row(r["calibrated"]))
+    stdout.print(t)
+    s = Table(title="Summary (targets: coverage 80%–98%, median |log10 error| <= 0.15)")
+    for col in ("method", "90% coverage", "median |log10 error|", "median p95/p5", "targets met"):
+        s.add_column(col, justify="left" if col == "method" else "right")
+    for method, m in result["summary"].items():
+        met = "yes" if all(m["targets_met"].values()) else "no: " + ", ".join(k for k, v in m["targets_met"].items() if not v)
+        s.add_row(method, f"{m['coverage90']:.0%}", f"{m['median_abs_log10_error']:.3f}", f"{m['median_p95_over_p5']:.2f}", met)
+    stdout.print(s)
+    if "claims" in result:
+        c = Table(title="Published estimates (claims, not data): percentile of each figure")
+        for col in ("run", "figure", "reported", "priors: median", "pct", "calibrated: median", "pct "):
+            c.add_column(col, justify="left" if col in ("run", "figure") else "right")
+        for r in result["claims"]:
+            c.add_row(r["name"], r["variable"], fmt(r["reported"]), fmt(r["priors"]["median"]), f"{r['priors']['percentile']:.1f}",
+                      fmt(r["calibrated"]["median"]), f"{r['calibrated']['percentile']:.1f}")
+        stdout.print(c)
+    for path, what in ((args.out, "JSON"), (args.plot, "calibration plot")):
+        if path:
+            stdout.print(f"{what} written to {path}")
+    return 0
