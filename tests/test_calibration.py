@@ -1,0 +1,231 @@
+"""Calibration on measured runs: a converged fit, a posterior file that round-trips, calibrated runs
+that keep posterior correlations and narrow, and a leave-one-out report with the promised fields.
+
+One NUTS fit (the `carbon-mc calibrate` defaults, fixed seed) is shared by the whole file; the
+leave-one-out test reuses its compiled chain program.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import carbon_mc
+from carbon_mc import CarbonMCError, calibrate
+from carbon_mc.cli import main
+from carbon_mc.engine import build_model, draw
+
+# Runs the bundled calibration must contain (measured energy), and estimates it must not use as data.
+MEASURED = {
+    "GPT-3 175B", "T5-11B", "Meena 2.6B", "GShard-600B (MoE)", "Switch Transformer 1.5T (MoE)",
+    "Evolved Transformer NAS (actual, Patterson 2021)", "Transformer (Big) on P100, Google Iowa (Patterson Table 1)",
+    "OLMo 7B (LUMI)", "OLMo 1B (3T tokens)", "ViT Huge on ImageNet (Dodge 2022)",
+}
+NOT_DATA = {"BLOOM 176B", "XLM 0.55B", "Transformer big (Strubell 2019 estimate)", "LLaMA-65B"}
+
+
+@pytest.fixture(scope="session")
+def calibration_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("calibration") / "calibration.nc"
+    assert main(["calibrate", "--out", str(path), "--seed", "0", "--json"]) == 0
+    return path
+
+
+@pytest.fixture(scope="session")
+def calibration(calibration_file):
+    return calibrate.load_calibration(calibration_file)
+
+
+def test_bundled_measured_runs_are_data_and_estimates_are_not():
+    names = {s.name for s in calibrate.measured_runs()}
+    assert MEASURED <= names
+    assert not names & NOT_DATA
+    assert all(s.reported.basis == "measured" and s.reported.energy_mwh for s in calibrate.measured_runs())
+
+
+def test_every_latent_converged(calibration):
+    diag = calibrate.diagnostics(calibration)
+    latents = json.loads(diag.attrs["latents"])
+    # class values, run-to-run spreads, each run's own value, the MFU size slope, FLOPs overheads, reporting error
+    for name in ("accelerator_power_tdp_fraction_class", "server_power_w_per_device_class", "pue_class", "mfu_fraction_class",
+                 "between_run_sd_power_fraction_logit", "between_run_sd_mfu_logit", "accelerator_power_tdp_fraction_run_latent",
+                 "accelerator_power_tdp_fraction_run_eta", "mfu_fraction_run_latent", "mfu_fraction_run_eta",
+                 "mfu_scale_slope_logit_per_decade", "flops_overhead_fraction", "reporting_error_sd_ln"):
+        assert name in latents
+    for name in latents:
+        assert float(diag[f"{name}_r_hat"].max()) <= 1.01, name
+        assert float(diag[f"{name}_ess_bulk"].min()) >= 400, name
+    g = calibrate.groups(calibration)
+    assert g["posterior"].sizes["chain"] == 4
+    reported = {s.name: s.reported.energy_mwh for s in calibrate.measured_runs()}
+    observed = g["observed_data"]["reported_energy_mwh"]
+    assert {str(r): float(observed.sel(run=r)) for r in observed.run.values} == pytest.approx(reported)
+
+
+def test_posterior_file_round_trips(calibration_file, calibration, tmp_path):
+    again = tmp_path / "again.nc"
+    calibrate.save_calibration(calibration, again)
+    back = calibrate.load_calibration(again)
+    first, second = calibrate.groups(calibration), calibrate.groups(back)
+    assert set(first) == {"posterior", "posterior_predictive", "observed_data", "constant_data", "sample_stats"} == set(second)
+    for name in first:
+        xr.testing.assert_identical(first[name], second[name])
+    az = calibrate._arviz()
+    assert {"posterior", "posterior_predictive"} <= set(az.from_netcdf(calibration_file).groups())
+
+
+def test_not_a_calibration_file(tmp_path):
+    path = tmp_path / "draws.nc"
+    carbon_mc.save_dataset(carbon_mc.estimate("t5_11b", num_draws=100, seed=0), path)
+    with pytest.raises(CarbonMCError, match="not a carbon-mc calibration"):
+        calibrate.load_calibration(path)
+
+
+def _run_json(capsys, *args):
+    assert main(["run", "t5_11b", "--draws", "20000", "--json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_run_calibrated_narrows_a_measured_run_and_is_reproducible(calibration_file, capsys):
+    priors_only = _run_json(capsys)
+    calibrated = _run_json(capsys, "--calibrated", str(calibration_file))
+    again = _run_json(capsys, "--calibrated", str(calibration_file))
+    other_seed = _run_json(capsys, "--calibrated", str(calibration_file), "--seed", "1")
+    assert again == calibrated
+    assert other_seed["energy_mwh"] != calibrated["energy_mwh"]
+    width = {name: out["energy_mwh"]["p95"] / out["energy_mwh"]["p5"] for name, out in (("priors", priors_only), ("cal", calibrated))}
+    assert width["cal"] < 0.9 * width["priors"]  # T5 is one of 7 TPU v2/v3 runs with measured energy
+    assert set(calibrated["calibrated"]["inputs"]) == {"accelerator_power_tdp_fraction", "server_power_w_per_device", "pue"}
+    assert all(v.startswith("calibrated (") for v in calibrated["calibrated"]["inputs"].values())
+    assert 0 <= calibrated["reported"]["energy_mwh"]["percentile"] <= 100
+
+
+@pytest.mark.parametrize("method", ["mc", "qmc"])
+def test_calibrated_inputs_come_from_one_posterior_draw(calibration, method):
+    scenario = carbon_mc.load_scenario("gpt3_175b")
+    posterior, _ = calibrate.calibrated_priors(calibration, scenario)
+    model = build_model(scenario, posterior=posterior)
+    inputs, _ = draw(model, num_draws=5000, seed=3, method=method)
+    names = sorted(posterior)
+    rows = {tuple(np.float32(posterior[n].distribution.values[i]) for n in names) for i in range(posterior[names[0]].distribution.num_draws)}
+    drawn = list(zip(*(inputs[n] for n in names)))
+    assert all(tuple(np.float32(v) for v in row) in rows for row in drawn)  # a joint draw, not independent marginals
+    assert len(set(drawn)) > 1000
+
+
+def test_classes_without_measured_runs_keep_their_priors(calibration, write_toml):
+    path = write_toml("""
+        [run]
+        name = "TPU v4 toy"
+        hardware = "tpu_v4"
+        devices = 64
+        days = 2
+        region = "france"
+        datacenter = "hyperscale"
+    """)
+    scenario = carbon_mc.load_scenario(path)
+    posterior, status = calibrate.calibrated_priors(calibration, scenario)
+    assert set(posterior) == {"server_power_w_per_device"}  # tpu_host had TPU v2/v3 runs
+    assert status["accelerator_power_tdp_fraction"].startswith("prior (no measured run")
+    assert status["pue"].startswith("prior (no measured run")
+
+
+def test_derived_device_time_varies_in_mfu_only(calibration):
+    posterior, status = calibrate.calibrated_priors(calibration, carbon_mc.load_scenario("olmo_1b"))
+    assert "class value" in status["accelerator_power_tdp_fraction"]
+    assert status["mfu_fraction"].startswith("calibrated (ampere_hopper")
+    g = calibrate.groups(calibration)
+    class_value = g["posterior"]["accelerator_power_tdp_fraction_class"].sel(power_class="nvidia_modern").values.ravel()
+    np.testing.assert_allclose(posterior["accelerator_power_tdp_fraction"].distribution.values, class_value.astype(np.float32))
+
+
+def test_calibration_fitted_with_other_priors_is_refused(calibration):
+    g = calibrate.groups(calibration)
+    g["posterior"].attrs["priors_sha256"] = json.dumps({"power.toml": "0" * 64})
+    stale = calibrate._to_inference_data(g)
+    with pytest.raises(CarbonMCError, match="other priors"):
+        calibrate.calibrated_priors(stale, carbon_mc.load_scenario("t5_11b"))
+
+
+def test_validate_json_has_the_promised_fields(calibration_file, tmp_path, capsys):
+    plot = tmp_path / "calibration.png"
+    args = ["validate", "--runs", "Meena 2.6B", "OLMo 300M (internal)", "--chains", "1", "--draws", "4096", "--no-claims",
+            "--json", "--plot", str(plot)]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert plot.stat().st_size > 10_000
+    assert [r["name"] for r in result["runs"]] == ["Meena 2.6B", "OLMo 300M (internal)"]
+    for row in result["runs"]:
+        assert set(row) >= {"name", "file", "energy_scope", "variable", "reported", "priors", "calibrated", "calibrated_inputs"}
+        for method in ("priors", "calibrated"):
+            p = row[method]
+            assert set(p) == {"median", "p5", "p95", "percentile", "abs_log10_error", "p95_over_p5"}
+            assert p["p5"] <= p["median"] <= p["p95"] and 0 <= p["percentile"] <= 100
+            assert p["abs_log10_error"] == pytest.approx(abs(math.log10(p["median"] / row["reported"])))
+    assert result["runs"][1]["energy_scope"] == "accelerator_facility"
+    for method in ("priors", "calibrated"):
+        s = result["summary"][method]
+        assert set(s) >= {"coverage90", "median_abs_log10_error", "median_p95_over_p5", "targets_met", "calibration_curve"}
+        inside = [5 <= r[method]["percentile"] <= 95 for r in result["runs"]]
+        assert s["coverage90"] == pytest.approx(np.mean(inside))
+        nominal = [c["nominal"] for c in s["calibration_curve"]]
+        observed = [c["observed"] for c in s["calibration_curve"]]
+        assert nominal == sorted(nominal) and observed == sorted(observed)
+    assert result["targets"] == {"coverage90_min": 0.8, "coverage90_max": 0.98, "median_abs_log10_error_max": 0.15}
+
+
+def test_calibration_curve_counts_central_intervals():
+    from carbon_mc.validate import calibration_curve
+
+    curve = calibration_curve([50.0, 52.0, 80.0, 99.0], levels=(0.1, 0.6, 0.9))
+    assert [c["observed"] for c in curve] == [0.5, 0.75, 0.75]
+
+
+def test_rounding_of_printed_figures():
+    assert calibrate.rounding_sd_ln(0.04) == pytest.approx(0.005 / math.sqrt(3) / 0.04)
+    assert calibrate.rounding_sd_ln(7.5) == pytest.approx(0.05 / math.sqrt(3) / 7.5)
+    assert calibrate.rounding_sd_ln(1287) == pytest.approx(0.5 / math.sqrt(3) / 1287)
+    assert calibrate.rounding_sd_ln(30.0) == pytest.approx(0.5 / math.sqrt(3) / 30)  # whole numbers: to units
+
+
+def test_energy_scope_picks_the_matching_output(write_toml):
+    olmo = carbon_mc.load_scenario("olmo_300m")
+    assert olmo.reported.figures() == {"accelerator_facility_energy_mwh": 5.0}
+    ds = carbon_mc.estimate(olmo, num_draws=1000, seed=0)
+    np.testing.assert_allclose(ds["accelerator_facility_energy_mwh"], ds["device_hours"] * ds["accelerator_power_w"] * 1.2 / 1e6, rtol=1e-5)
+    assert (ds["accelerator_energy_mwh"] < ds["it_energy_mwh"]).all()
+    bad = write_toml("""
+        [run]
+        name = "x"
+        hardware = "v100"
+        devices = 8
+        days = 1
+        region = "france"
+        datacenter = "hyperscale"
+        [reported]
+        energy_mwh = 1.0
+        energy_scope = "gpu_only"
+    """)
+    with pytest.raises(CarbonMCError, match="reported.energy_scope.*unknown energy scope 'gpu_only'"):
+        carbon_mc.load_scenario(bad)
+
+
+def test_a_calibration_run_may_not_replace_a_calibrated_prior(write_toml, tmp_path):
+    path = write_toml("""
+        [run]
+        name = "x"
+        hardware = "v100"
+        devices = 8
+        days = 1
+        region = "france"
+        datacenter = "hyperscale"
+        [reported]
+        energy_mwh = 1.0
+        basis = "measured"
+        [priors]
+        pue = { distribution = "uniform", params = { low = 1.1, high = 1.3 }, source = "test" }
+    """)
+    with pytest.raises(CarbonMCError, match="may fix pue to a number but not replace its prior"):
+        calibrate.Calibrator(calibrate.measured_runs([path]))
