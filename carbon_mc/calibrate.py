@@ -42,8 +42,10 @@ import datetime
 import hashlib
 import json
 import math
+import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -179,6 +181,12 @@ class Design:
     def class_counts(self, observed: np.ndarray) -> dict[str, np.ndarray]:
         """Per quantity, how many observed runs inform each class."""
         return {q: np.array([int(np.sum((self.index[q] == i) & observed)) for i in range(len(c))]) for q, c in self.classes.items()}
+
+    def varying_counts(self, observed: np.ndarray) -> dict[str, np.ndarray]:
+        """Per quantity with run-to-run spread, how many observed runs of each class vary in it."""
+        varies = {"accelerator_power_tdp_fraction": self.mfu_run < 0, "mfu_fraction": self.mfu_run >= 0}
+        return {q: np.array([int(np.sum((self.index[q] == i) & observed & varies[q])) for i in range(len(self.classes[q]))])
+                for q in RUN_SPREAD}
 
 
 def build_design(runs: Sequence[Scenario], table: PriorTable) -> Design:
@@ -542,14 +550,25 @@ class Calibrator:
         programs = self._programs()
         init_key, run_key = jax.random.split(jax.random.key(seed))
         z0 = self._initial_params(init_key, num_chains)
+
+        def run_chain(job):
+            f, c = job
+            key = jax.random.split(jax.random.fold_in(run_key, f), num_chains)[c]
+            observed = jnp.asarray(masks[f])
+            z, diverging, num_steps = programs["chain"](key, {k: v[c] for k, v in z0.items()}, observed)
+            constrained = programs["constrain"](z, observed)
+            return {k: np.asarray(v) for k, v in constrained.items()}, np.asarray(diverging), np.asarray(num_steps)
+
+        # Chains are independent (each its own key), so they may run on several cores at once;
+        # the result does not depend on which finishes first.
+        jobs = [(f, c) for f in range(len(masks)) for c in range(num_chains)]
+        with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+            done = dict(zip(jobs, pool.map(run_chain, jobs)))
         fits = []
         for f, observed in enumerate(masks):
-            keys = jax.random.split(jax.random.fold_in(run_key, f), num_chains)
-            chains = [programs["chain"](keys[c], {k: v[c] for k, v in z0.items()}, jnp.asarray(observed)) for c in range(num_chains)]
-            constrained = [programs["constrain"](z, jnp.asarray(observed)) for z, _, _ in chains]
-            samples = {k: np.stack([np.asarray(c[k]) for c in constrained]) for k in constrained[0]}
-            extra = {"diverging": np.stack([np.asarray(d) for _, d, _ in chains]),
-                     "num_steps": np.stack([np.asarray(n) for _, _, n in chains])}
+            chains = [done[(f, c)] for c in range(num_chains)]
+            samples = {k: np.stack([ch[0][k] for ch in chains]) for k in chains[0][0]}
+            extra = {"diverging": np.stack([ch[1] for ch in chains]), "num_steps": np.stack([ch[2] for ch in chains])}
             fits.append(_inference_data(self, samples, extra, observed, seed))
         return fits
 
@@ -581,6 +600,7 @@ def _inference_data(cal: Calibrator, samples: dict, extra: dict, observed: np.nd
     chains, draws = next(iter(samples.values())).shape[:2]
     base = {"chain": np.arange(chains), "draw": np.arange(draws)}
     counts = d.class_counts(observed)
+    varying = d.varying_counts(observed)  # a new run's spread is learnt only from runs that varied in the quantity
     subsets = {  # runs of each run-level dimension
         "run": list(d.names),
         "run_power": [d.names[i] for i in np.flatnonzero(d.mfu_run < 0)],
@@ -628,7 +648,7 @@ def _inference_data(cal: Calibrator, samples: dict, extra: dict, observed: np.nd
     pp = {"reported_energy_mwh": xr.DataArray(var(("run",), replicated, "MWh", "replicated reported energy (reporting and rounding error included)"),
                                               coords={**base, "run": subsets["run"]})}
     for q in CALIBRATED:
-        keep = [i for i, n in enumerate(counts[q]) if n > 0]
+        keep = [i for i, n in enumerate(varying[q] if q in RUN_SPREAD else counts[q]) if n > 0]
         if not keep:
             continue
         meta, dim = table.quantity(q), table.quantity(q).selected_by
@@ -661,6 +681,8 @@ def _inference_data(cal: Calibrator, samples: dict, extra: dict, observed: np.nd
         if d.classes[q]:
             dim = table.quantity(q).selected_by
             constant[f"{q}_class_runs"] = ((dim,), counts[q], {"long_name": f"observed runs informing each {dim}"})
+            if q in RUN_SPREAD:
+                constant[f"{q}_class_varying_runs"] = ((dim,), varying[q], {"long_name": f"observed runs of each {dim} that vary in {q}"})
     constant_data = xr.Dataset(constant, coords={"run": subsets["run"], **class_coords})
     sample_stats = xr.Dataset(
         {"diverging": (("chain", "draw"), extra["diverging"].astype(np.int8)), "n_steps": (("chain", "draw"), extra["num_steps"].astype(np.int32))},
@@ -798,9 +820,14 @@ def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = 
     Returns ``(posterior, status)``: `posterior` maps quantity names to Priors the engine draws
     instead of the bundled ones (pass it as ``estimate(..., posterior=posterior)``); `status` maps
     each calibrated quantity the run needs to ``"calibrated (<class>, n runs)"`` or the reason it
-    keeps its prior. A quantity is calibrated when the run's class had at least one measured run;
-    it is drawn from the posterior predictive for a *new* run of that class (class value plus
-    run-to-run spread), and for mfu_fraction shifted by the size term for the run's parameters.
+    keeps its prior.
+
+    As in the fit, a run varies from its class in one factor: its power fraction when its device
+    time is published, its MFU when device time comes from FLOPs. That factor is drawn from the
+    posterior predictive for a *new* run of the class (class value plus run-to-run spread; MFU
+    shifted by the size term for the run's parameters), provided some measured run of the class
+    varied in it; the other calibrated quantities are drawn at their class value, provided some
+    measured run informed the class. Otherwise the quantity keeps its prior, and `status` says why.
     """
     table = priors or load_priors()
     _check_priors_match(idata, table, source)
@@ -819,16 +846,24 @@ def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = 
         if q in scenario.overrides:
             status[q] = "prior (fixed or replaced in the scenario)"
             continue
-        if var not in pp or cls not in pp[var].coords[meta.selected_by].values:
-            status[q] = f"prior (no measured run of {meta.selected_by} {cls!r})"
-            continue
-        values = pp[var].sel({meta.selected_by: cls}).values.ravel()
+        counts = const.get(f"{q}_class_runs")
+        informed = counts is not None and cls in counts.coords[meta.selected_by].values and int(counts.sel({meta.selected_by: cls})) > 0
         spread_note = ""
         if q in RUN_SPREAD and q != _varying_quantity(scenario):
             # The model lets a run vary in one factor only: its MFU where device time is derived
             # from FLOPs, else its power fraction. The other is drawn at its class value, as in the fit.
+            if not informed:
+                status[q] = f"prior (no measured run of {meta.selected_by} {cls!r})"
+                continue
             values = post[f"{q}_class"].sel({meta.selected_by: cls}).values.ravel()
             spread_note = ", class value"
+        elif var not in pp or cls not in pp[var].coords[meta.selected_by].values:
+            why = "whose device time was published" if q == "accelerator_power_tdp_fraction" else "with device time from FLOPs"
+            status[q] = (f"prior (no measured run of {meta.selected_by} {cls!r} {why})" if q in RUN_SPREAD and informed
+                         else f"prior (no measured run of {meta.selected_by} {cls!r})")
+            continue
+        else:
+            values = pp[var].sel({meta.selected_by: cls}).values.ravel()
         if q == "mfu_fraction":
             if scenario.parameters is None:
                 status[q] = "prior (the size term needs the run's parameters)"

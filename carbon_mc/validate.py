@@ -23,6 +23,7 @@ so a seed gives the same numbers as ``carbon-mc run FILE --method mc --seed S [-
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -137,26 +138,28 @@ def leave_one_out(
     for name in names:
         cal.observed_mask([name])  # unknown names fail before any fitting
     rows = []
-    for i, name in enumerate(names):
-        scenario = cal.runs[cal.design.names.index(name)]
-        variable = ENERGY_SCOPES[scenario.reported.energy_scope]
-        reported = float(scenario.reported.energy_mwh)
-        fit = cal.fit(seed=seed, held_out=[name], num_chains=num_chains)
-        posterior, status = calibrated_priors(fit, scenario, priors=table, source=f"leave-one-out refit without {name!r}")
-        diverging = int(groups(fit)["sample_stats"]["diverging"].sum())
-        rows.append({
-            "name": name,
-            "file": Path(scenario.file).name,
-            "energy_scope": scenario.reported.energy_scope,
-            "variable": variable,
-            "reported": reported,
-            "priors": _prediction(_draw_figure(scenario, variable, num_draws=num_draws, seed=seed, priors=table), reported),
-            "calibrated": _prediction(_draw_figure(scenario, variable, num_draws=num_draws, seed=seed, posterior=posterior, priors=table), reported),
-            "calibrated_inputs": status,
-            "divergences": diverging,
-        })
-        if progress is not None:
-            progress(i + 1, len(names), name)
+    batch = max(1, os.cpu_count() or 1)  # refits sampled together run their chains on several cores
+    for start in range(0, len(names), batch):
+        chunk = names[start : start + batch]
+        fits = cal.fit_many([[name] for name in chunk], seed=seed, num_chains=num_chains)
+        for name, fit in zip(chunk, fits):
+            scenario = cal.runs[cal.design.names.index(name)]
+            variable = ENERGY_SCOPES[scenario.reported.energy_scope]
+            reported = float(scenario.reported.energy_mwh)
+            posterior, status = calibrated_priors(fit, scenario, priors=table, source=f"leave-one-out refit without {name!r}")
+            rows.append({
+                "name": name,
+                "file": Path(scenario.file).name,
+                "energy_scope": scenario.reported.energy_scope,
+                "variable": variable,
+                "reported": reported,
+                "priors": _prediction(_draw_figure(scenario, variable, num_draws=num_draws, seed=seed, priors=table), reported),
+                "calibrated": _prediction(_draw_figure(scenario, variable, num_draws=num_draws, seed=seed, posterior=posterior, priors=table), reported),
+                "calibrated_inputs": status,
+                "divergences": int(groups(fit)["sample_stats"]["diverging"].sum()),
+            })
+            if progress is not None:
+                progress(len(rows), len(names), name)
     return {
         "runs": rows,
         "summary": {m: metrics(rows, m) for m in METHODS},

@@ -4,7 +4,8 @@
   curve), for the priors alone and the calibrated model, beside each held-out run's reported figure
   against its predicted median and 90% interval.
 - `plot_priors_posteriors`: for each calibrated quantity and class with data, the bundled prior,
-  the posterior of the class value and the posterior predictive for a new run of the class.
+  the posterior of the class value and, where runs of the class varied in the quantity, the
+  posterior predictive for a new run of the class.
 """
 
 from __future__ import annotations
@@ -89,12 +90,12 @@ def plot_priors_posteriors(idata, *, quantities: tuple[str, ...] | None = None, 
     g = groups(idata)
     post, pp = g["posterior"], g["posterior_predictive"]
     panels = []
+    const = g["constant_data"]
     for q in quantities or CALIBRATED:
-        var = f"{q}_new_run"
-        if var not in pp:
+        if f"{q}_class_runs" not in const:
             continue
         dim = table.quantity(q).selected_by
-        panels += [(q, dim, str(c)) for c in pp[var].coords[dim].values]
+        panels += [(q, dim, str(c)) for c in const[dim].values if int(const[f"{q}_class_runs"].sel({dim: c})) > 0]
     if not panels:
         raise ValueError("the calibration has no calibrated class to show")
     ncols = min(4, len(panels))
@@ -105,12 +106,15 @@ def plot_priors_posteriors(idata, *, quantities: tuple[str, ...] | None = None, 
         prior = table.quantity(q).variants[cls]
         prior_draws = np.asarray(prior.icdf(u), np.float64)
         class_draws = post[f"{q}_class"].sel({dim: cls}).values.ravel()
-        new_draws = pp[f"{q}_new_run"].sel({dim: cls}).values.ravel()
+        var = f"{q}_new_run"
+        has_new = var in pp and cls in pp[var].coords[dim].values
+        new_draws = pp[var].sel({dim: cls}).values.ravel() if has_new else np.empty(0)
         lo, hi = np.quantile(np.concatenate([prior_draws, new_draws, class_draws]), [0.002, 0.998])
         bins = np.linspace(lo, hi, 50)
         ax.hist(prior_draws, bins=bins, density=True, histtype="stepfilled", color="#d5d8dc", label="prior")
         ax.hist(class_draws, bins=bins, density=True, histtype="step", color="#1f618d", lw=1.2, label="class value")
-        ax.hist(new_draws, bins=bins, density=True, histtype="step", color="#cb4335", lw=1.2, label="new run")
+        if has_new:
+            ax.hist(new_draws, bins=bins, density=True, histtype="step", color="#cb4335", lw=1.2, ls="--", label="new run")
         runs = int(g["constant_data"][f"{q}_class_runs"].sel({dim: cls}))
         ax.set_title(f"{cls} ({runs} run{'s' if runs != 1 else ''})", fontsize=9)
         ax.set_xlabel(f"{q} ({table.quantity(q).units})", fontsize=8)
@@ -118,7 +122,10 @@ def plot_priors_posteriors(idata, *, quantities: tuple[str, ...] | None = None, 
         ax.tick_params(labelsize=8)
     for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
-    axes.ravel()[0].legend(fontsize=7, frameon=False)
+    for ax in axes.ravel()[: len(panels)]:
+        if len(ax.get_legend_handles_labels()[0]) == 3:
+            ax.legend(fontsize=7, frameon=False)
+            break
     fig.suptitle("Priors against posteriors: class value, and a new run of the class", fontsize=10)
     fig.tight_layout()
     if path is not None:
