@@ -8,29 +8,35 @@ engine draws instead of the priors (`calibrated_priors`).
 The model, for runs r with a measured energy E_r (natural logs):
 
     class value      m_q,k ~ the bundled prior of quantity q, variant k   (k = the run's class)
-    run value        x_q,r = T_k( T_k⁻¹(m_q,k) + s_q,k · h_r + σ_q,k · z_q,r ),  z_q,r ~ N(0, 1)
+    run value        x_q,r = T_k( u_q,r ),  u_q,r ~ N( T_k⁻¹(m_q,k) + s · h_r, σ_q,k )
     prediction       Ê_r  = the engine's energy equations on x_r, on the figure's own scope
     likelihood       log E_r ~ N( log Ê_r, √(ε² + ρ_r²) )
 
-- q runs over `CALIBRATED`: accelerator_power_tdp_fraction (per power class, with run-to-run
-  deviations), server_power_w_per_device (per server class), pue (per data-centre class) and
-  mfu_fraction (per MFU class, with run-to-run deviations and a model-size term), wherever a run
-  needs them and its figure depends on them.
+- q runs over `CALIBRATED`: accelerator_power_tdp_fraction (per power class), server_power_w_per_device
+  (per server class), pue (per data-centre class) and mfu_fraction (per MFU class), wherever a run
+  needs them and its figure depends on them; a number a run fixes (Morrison's assumed PUE) stays fixed.
+- One factor per run varies from its class: the power fraction where the run's device time was
+  published, the MFU where it comes from FLOPs (one figure cannot tell power from MFU apart). The
+  others take their class value.
 - T_k maps the real line onto the support of the class prior (numpyro's ``biject_to``), so a run's
-  value never leaves the range its prior allows. σ_q,k (between-run spread), the MFU size slope s
-  (h_r = min(0, log10(N_r / N_ref)), zero at and above N_ref) and the reporting error ε have their
-  own priors in ``priors/calibration.toml``; the rounding error ρ_r comes from the figure's last
-  written digit.
+  value never leaves the range its prior allows. σ_q,k (between-run spread, per class), the MFU size
+  slope s (h_r = min(0, log10(N_r / N_ref)): no size term at and above N_ref, only MFU) and the
+  reporting error ε have their own priors in ``priors/calibration.toml``; the rounding error ρ_r
+  comes from the figure's last written digit.
 - Device time is the run's own where published; else C·(1 + δ_r) / (peak · MFU_r), with δ_r the
   FLOPs-overhead prior.
 - The energy scope of the figure (``[reported] energy_scope``) decides the prediction: accelerators
   and host times PUE ("facility"), without PUE ("it"), accelerators alone ("accelerator"), or
   accelerators alone times PUE ("accelerator_facility").
+- NUTS samples u_q,r through `_run_latent`'s reparameterisation (centred on what the figure implies
+  where it is observed, on the prior where it is held out), which keeps the geometry free of funnels
+  whatever the reporting error and spreads.
 
 The result is ArviZ InferenceData with groups posterior, posterior_predictive, observed_data,
 constant_data and sample_stats. ``posterior_predictive`` holds, for each calibrated quantity and
 class with data, ``<quantity>_new_run``: the value for a *new* run of that class (class value plus
-a fresh run-to-run deviation), which is what `calibrated_priors` hands to the engine. It is written
+a fresh run-to-run deviation, for the varying factors only where some run of the class varied in
+it), which `calibrated_priors` hands to the engine. It is written
 to netCDF as one group per InferenceData group through xarray's DataTree, which both ArviZ 0.x
 (InferenceData) and ArviZ 1.x (DataTree) read (`load_calibration` returns the one the installed
 ArviZ uses).
@@ -319,13 +325,15 @@ def _run_latent(name: str, link, loc, scale, implied, slope_ln, observed, sd_ln)
 
 
 def _implied(link, value, low, high):
-    """Unconstrained value of `value`, continued linearly (C¹) beyond 1% of the support's edges.
+    """Unconstrained value of `value`, continued linearly (C¹) beyond the support's edges (less a margin).
 
     Returns (u, dT/du at u). Used only to centre the reparameterisation of `_run_latent`, so it
     must be smooth in the parameters but need not be exact: a figure that no value inside the
     support reproduces gets a far-out u, a tiny dT/du, and so the prior's centre and scale.
+    `low` and `high` may be infinite (one-sided or unbounded supports).
     """
-    margin = 0.01 * (high - low)
+    two_sided = np.isfinite(low) & np.isfinite(high)
+    margin = np.where(two_sided, 0.01 * np.where(two_sided, high - low, 1.0), 1e-3 * np.maximum(1.0, np.abs(np.nan_to_num(low, posinf=0.0, neginf=0.0))))
     inner = jnp.clip(value, low + margin, high - margin)
     u_inner = link.inv(inner)
     du_dvalue = jnp.exp(-link.log_abs_det_jacobian(u_inner, inner))
@@ -334,15 +342,11 @@ def _implied(link, value, low, high):
 
 
 def _support_bounds(priors: list[Prior], idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lows, highs = [], []
-    for p in priors:
-        c = p.distribution.support
-        lows.append(float(getattr(c, "lower_bound", -np.inf)))
-        highs.append(float(getattr(c, "upper_bound", np.inf)))
+    """(low, high) of each run's class prior support (±inf where unbounded)."""
+    lows = [float(np.asarray(getattr(p.distribution.support, "lower_bound", -np.inf))) for p in priors]
+    highs = [float(np.asarray(getattr(p.distribution.support, "upper_bound", np.inf))) for p in priors]
     rows = np.maximum(idx, 0)
-    low, high = np.array(lows)[rows], np.array(highs)[rows]
-    finite_high = np.where(np.isfinite(high), high, np.where(np.isfinite(low), low, 0.0) + 1e6)
-    return np.where(np.isfinite(low), low, -1e6), finite_high
+    return np.array(lows)[rows], np.array(highs)[rows]
 
 
 def make_model(design: Design, table: PriorTable) -> Callable:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .calibrate import DEFAULTS, Calibrator, calibrated_priors, groups, measured_runs
+from .calibrate import DEFAULTS, Calibrator, calibrated_priors, groups
 from .data import data_dir
 from .engine import BLOCK, build_model, uniforms
 from .errors import CarbonMCError

@@ -130,6 +130,11 @@ def test_classes_without_measured_runs_keep_their_priors(calibration, write_toml
     assert set(posterior) == {"server_power_w_per_device"}  # tpu_host had TPU v2/v3 runs
     assert status["accelerator_power_tdp_fraction"].startswith("prior (no measured run")
     assert status["pue"].startswith("prior (no measured run")
+    # H100 runs were all measured with device time derived from FLOPs: a run with published GPU-hours
+    # would need the power fraction's run-to-run spread, which no measured H100 run showed.
+    posterior, status = calibrate.calibrated_priors(calibration, carbon_mc.load_scenario("llama3_8b"))
+    assert "accelerator_power_tdp_fraction" not in posterior
+    assert status["accelerator_power_tdp_fraction"] == "prior (no measured run of power_class 'nvidia_modern' whose device time was published)"
 
 
 def test_derived_device_time_varies_in_mfu_only(calibration):
