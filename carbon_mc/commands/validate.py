@@ -17,8 +17,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "validate", help="leave-one-out: how well priors and calibration predict measured runs they have not seen",
         description="For each measured run, refit the calibration without it and predict its reported energy twice: "
-                    "from the priors alone and with the calibrated inputs. Reports each run's predicted median, 90%% "
-                    "interval and the figure's percentile; the coverage of the 90%% intervals, the median absolute "
+                    "from the priors alone and with the calibrated inputs. Reports each run's predicted median, 90% "
+                    "interval and the figure's percentile; the coverage of the 90% intervals, the median absolute "
                     "log10 error and the median p95/p5 ratio; and where published estimates (basis = \"estimated\") fall.",
     )
     p.add_argument("--runs", nargs="+", metavar="NAME", help="hold out only these runs (names as in the scenarios)")
