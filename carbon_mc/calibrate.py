@@ -66,6 +66,7 @@ from numpyro.distributions.transforms import biject_to
 
 from .data import data_dir
 from .errors import CarbonMCError
+from .engine import _version as package_version
 from .footprint import compute, energy
 from .io import ENGINE
 from .priors import Prior, PriorTable, load_priors
@@ -82,6 +83,7 @@ __all__ = [
     "load_calibration",
     "measured_runs",
     "save_calibration",
+    "scenario_files",
 ]
 
 # Quantities the calibration conditions, and the hyperprior of the run-to-run spread of each that
@@ -120,6 +122,20 @@ def measured_runs(models: str | Path | Iterable[str | Path] | None = None, *, pr
       priors: a `PriorTable` (default: the bundled priors/).
     """
     table = priors or load_priors()
+    runs = [s for s in (load_scenario(p, priors=table) for p in scenario_files(models, basis="measured")) if s.reported.energy_mwh is not None]
+    if not runs:
+        raise CarbonMCError("no scenario with a measured energy ([reported] basis = \"measured\" and energy_mwh)", file=str(models or "models/"))
+    return runs
+
+
+def scenario_files(models: str | Path | Iterable[str | Path] | None = None, *, basis: str | None = None) -> list[Path]:
+    """Scenario files (default: the bundled models/), those whose ``[reported] basis`` is `basis` if given.
+
+    The basis is read from the TOML before a scenario is validated, so an unrelated broken file
+    does not stop a calibration.
+    """
+    from .priors.loader import _load_toml
+
     if models is None:
         paths = sorted(data_dir("models").glob("*.toml"))
     elif isinstance(models, (str, Path)) and Path(models).is_dir():
@@ -128,13 +144,9 @@ def measured_runs(models: str | Path | Iterable[str | Path] | None = None, *, pr
         raise CarbonMCError("not a directory of scenario files", file=str(models))
     else:
         paths = [Path(p) for p in models]
-    from .priors.loader import _load_toml
-
-    measured = [p for p in paths if _load_toml(p).get("reported", {}).get("basis") == "measured"]
-    runs = [s for s in (load_scenario(p, priors=table) for p in measured) if s.reported.energy_mwh is not None]
-    if not runs:
-        raise CarbonMCError("no scenario with a measured energy ([reported] basis = \"measured\" and energy_mwh)", file=str(models or "models/"))
-    return runs
+    if basis is None:
+        return paths
+    return [p for p in paths if _load_toml(p).get("reported", {}).get("basis") == basis]
 
 
 def rounding_sd_ln(value: float) -> float:
@@ -589,15 +601,6 @@ def fit_calibration(runs: Sequence[Scenario] | None = None, *, seed: int = DEFAU
     return Calibrator(runs, priors=priors, **settings).fit(seed=seed)
 
 
-def _version(module: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(module)
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def _inference_data(cal: Calibrator, samples: dict, extra: dict, observed: np.ndarray, seed: int):
     """Samples of one fit -> InferenceData (posterior, posterior_predictive, observed_data, constant_data, sample_stats)."""
     d, table = cal.design, cal.table
@@ -695,7 +698,7 @@ def _inference_data(cal: Calibrator, samples: dict, extra: dict, observed: np.nd
     attrs = {
         "title": "carbon-mc calibration: posterior of the uncertain factors given measured training runs",
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "carbon_mc_version": _version("carbon-mc"),
+        "carbon_mc_version": package_version("carbon-mc"),
         "numpyro_version": numpyro.__version__,
         "jax_version": jax.__version__,
         "inference_library": "numpyro",

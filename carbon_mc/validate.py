@@ -29,8 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .calibrate import DEFAULTS, Calibrator, calibrated_priors, groups
-from .data import data_dir
+from .calibrate import DEFAULTS, Calibrator, calibrated_priors, groups, scenario_files
 from .engine import BLOCK, build_model, uniforms
 from .errors import CarbonMCError
 from .priors import PriorTable, load_priors
@@ -184,19 +183,9 @@ def claims(
       idata: a calibration (`carbon_mc.calibrate.fit_calibration` or `load_calibration`).
       models: a directory of scenarios or an iterable of files (default: the bundled models/).
     """
-    from .priors.loader import _load_toml
-
     table = priors or load_priors()
-    if models is None:
-        paths = sorted(data_dir("models").glob("*.toml"))
-    elif isinstance(models, (str, Path)):
-        paths = sorted(Path(models).glob("*.toml"))
-    else:
-        paths = [Path(p) for p in models]
     out = []
-    for path in paths:
-        if _load_toml(path).get("reported", {}).get("basis") != "estimated":
-            continue
+    for path in scenario_files(models, basis="estimated"):
         scenario = load_scenario(path, priors=table)
         figures = scenario.reported.figures()
         if not figures:
