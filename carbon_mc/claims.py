@@ -32,7 +32,7 @@ from .engine import DEFAULT_CHUNK, Model, build_model, draw
 from .errors import CarbonMCError
 from .footprint import OUTPUTS
 from .priors import PriorTable
-from .scenario import CO2E_SCOPES, Claim, Scenario, load_scenario
+from .scenario import CO2E_SCOPES, ENERGY_SCOPES, Claim, Scenario, load_scenario
 from .summary import percentile_of
 from .units import CHECKABLE, default_quantity, parse_unit, to_quantity_units
 
@@ -253,7 +253,8 @@ def scenario_claims(scenario: Scenario) -> list[Claim]:
     claims = list(scenario.claims)
     rep = scenario.reported
     if rep.energy_mwh is not None:
-        claims.append(Claim(rep.energy_mwh, "MWh", "energy_mwh", label="reported energy", source=rep.source))
+        quantity = ENERGY_SCOPES[rep.energy_scope]  # compare like with like: the figure's own energy scope
+        claims.append(Claim(rep.energy_mwh, "MWh", quantity, label=f"reported energy ({rep.energy_scope})", source=rep.source))
     if rep.co2e_t is not None:
         claims.append(Claim(rep.co2e_t, "t", CO2E_SCOPES[rep.co2e_scope], label=f"reported {rep.co2e_scope} CO2e",
                             source=rep.source))
