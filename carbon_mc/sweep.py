@@ -34,6 +34,7 @@ from .footprint import compute, emissions, energy
 from .footprint import parallelism as par
 from .footprint import scaling as sc
 from .priors import Prior, PriorTable, load_priors
+from .scenario import ALWAYS
 
 DEFAULT_HARDWARE = ("v100", "a100_80gb", "h100_sxm", "b200")
 DEFAULT_PARAMETERS = (1e9, 3e9, 1e10, 3e10, 1e11, 3e11, 1e12)
@@ -43,18 +44,8 @@ CRITICAL_BATCH_LAWS = ("data_power_law", "kaplan_2020")
 SCALING_FITS = ("besiroglu_2024", "hoffmann_2022")
 SECONDS_PER_DAY = 86400.0
 
-# Quantities of the core carbon chain the sweep draws (as in carbon_mc.scenario.ALWAYS, plus δ).
-CORE_QUANTITIES = (
-    "flops_overhead_fraction",
-    "accelerator_power_tdp_fraction",
-    "server_power_w_per_device",
-    "pue",
-    "grid_gco2_per_kwh",
-    "embodied_kgco2e_per_device",
-    "embodied_kgco2e_per_server",
-    "service_life_years",
-    "lifetime_utilization_fraction",
-)
+# Quantities of the core carbon chain the sweep draws: those every run draws, plus δ.
+CORE_QUANTITIES = ("flops_overhead_fraction", *ALWAYS)
 SCALING_QUANTITIES = (
     "scaling_law_constants",
     "accuracy_chance_error_fraction",
