@@ -57,3 +57,15 @@ def print_json(obj) -> None:
 def require_suffix(path: str | None, suffixes: tuple[str, ...], flag: str) -> None:
     if path is not None and not path.lower().endswith(suffixes):
         raise CarbonMCError(f"{flag} must end in {' or '.join(suffixes)}, got {path!r}")
+
+
+def save_plot(module: str, function: str, *args, **kwargs) -> None:
+    """Draw with ``carbon_mc.plots.<module>.<function>(*args, path=..., ...)`` on the Agg backend and close it."""
+    import importlib
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.close(getattr(importlib.import_module(f"carbon_mc.plots.{module}"), function)(*args, **kwargs))

@@ -12,7 +12,7 @@ from rich.table import Table
 from ..errors import CarbonMCError
 from ..io import check_writable, save_text
 from ..units import CHECKABLE
-from ._common import fmt, positive_int, print_json, require_suffix, stdout
+from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -112,15 +112,8 @@ def handle(args: argparse.Namespace) -> int:
         )
     written = []
     if any(plots) and results:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from ..plots.claims import plot_claim
-
         for result, path in zip(results, plots):
-            plt.close(plot_claim(result, path=path))
+            save_plot("claims", "plot_claim", result, path=path)
             written.append(path)
     if card_text is not None:
         save_text(card_text, args.model_card)

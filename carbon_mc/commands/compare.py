@@ -8,7 +8,7 @@ from rich.table import Table
 
 from ..io import check_writable
 from ..units import CHECKABLE
-from ._common import fmt, positive_int, print_json, require_suffix, stdout
+from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
 from .check import PLOT_SUFFIXES, add_accounting_flags, pue_flag
 
 
@@ -42,14 +42,7 @@ def handle(args: argparse.Namespace) -> int:
     c = compare(args.a, args.b, quantity=args.quantity, num_draws=args.draws, seed=args.seed,
                 common_random_numbers=not args.independent, grid_basis=args.basis, pue_included=pue_flag(args))
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from ..plots.claims import plot_comparison
-
-        plt.close(plot_comparison(c, path=args.plot))
+        save_plot("claims", "plot_comparison", c, path=args.plot)
     if args.json:
         print_json({**c.to_dict(), "written": [args.plot] if args.plot else []})
         return 0

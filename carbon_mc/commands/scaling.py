@@ -11,7 +11,7 @@ from ..errors import CarbonMCError
 from ..io import check_writable, save_dataset
 from ..sweep import (BATCH_POLICIES, CRITICAL_BATCH_LAWS, DEFAULT_HARDWARE, DEFAULT_PARAMETERS, SCALING_FITS, UTILIZATIONS,
                      carbon_exponents, scaling_sweep)
-from ._common import fmt, positive_int, print_json, require_suffix, stdout
+from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -112,14 +112,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.out:
         save_dataset(ds, args.out)
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from ..plots.scaling import plot_carbon_curves
-
-        plt.close(plot_carbon_curves(ds, path=args.plot))
+        save_plot("scaling", "plot_carbon_curves", ds, path=args.plot)
     if args.json:
         print_json(result)
         return 0

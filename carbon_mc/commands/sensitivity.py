@@ -15,7 +15,7 @@ from ..io import check_writable
 from ..sensitivity import DEFAULT_NUM_BASE, check_num_base, ranking, sensitivity
 from ..sensitivity.analyze import CI_METHODS, INDICES, MIN_NUM_BASE
 from ..sensitivity.design import SAMPLERS, evaluations_per_base_row, resolve_groups
-from ._common import positive_int, print_json, progress_bar, require_suffix, stderr, stdout
+from ._common import positive_int, print_json, progress_bar, require_suffix, save_plot, stderr, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -172,14 +172,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.out:
         save_dataset(ds, args.out)
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from ..plots.sensitivity import plot_indices
-
-        plt.close(plot_indices(ds, path=args.plot))
+        save_plot("sensitivity", "plot_indices", ds, path=args.plot)
     if args.json:
         print_json(report(ds))
         return 0
