@@ -29,6 +29,7 @@ number of draws.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import math
 import zlib
@@ -101,6 +102,17 @@ def _key_words(rng_key) -> jax.Array:
 
 def stream_key(rng_key, name: str, columns: int = 1) -> np.ndarray:
     """Key words of input stream `name`: uint32 array (columns, 2), one Threefry key per column."""
+    if isinstance(rng_key, (int, np.integer)):
+        return _stream_key_of_seed(int(rng_key), name, columns).copy()
+    return _stream_key(rng_key, name, columns)
+
+
+@functools.lru_cache(maxsize=1024)
+def _stream_key_of_seed(seed: int, name: str, columns: int) -> np.ndarray:
+    return _stream_key(seed, name, columns)
+
+
+def _stream_key(rng_key, name: str, columns: int) -> np.ndarray:
     stream = jax.random.fold_in(_key_words(rng_key), stream_id(name))
     if columns == 1:
         return np.asarray(jax.random.key_data(stream), np.uint32).reshape(1, 2)
@@ -140,13 +152,8 @@ def uniforms(rng_key, name: str, first_block, num_blocks: int, columns: int = 1)
 # Inverse CDFs in float32
 
 
-def log_f32(x):
-    """Natural log of float32 `x` > 0 from its exponent and a degree-9 polynomial (Cephes ``logf``).
-
-    Moshier, Cephes Math Library (netlib.org/cephes), ``logf.c``; absolute error below 5e-7 on
-    (0, 1] (tested), and about twice as fast as XLA's log on a CPU. Returns -inf at 0.
-    """
-    x = jnp.asarray(x, jnp.float32)
+def _log_normal_f32(x):
+    """`log_f32` for finite normal float32 `x` > 0 only: no edge cases (the engine's own arguments)."""
     bits = jax.lax.bitcast_convert_type(x, jnp.int32)
     e = ((bits >> 23) & 0xFF) - 126
     m = jax.lax.bitcast_convert_type((bits & 0x007FFFFF) | 0x3F000000, jnp.float32)  # in [0.5, 1)
@@ -159,8 +166,17 @@ def log_f32(x):
               2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1):
         p = p * m + np.float32(c)
     y = p * m * z + e * np.float32(-2.12194440e-4) - np.float32(0.5) * z
-    out = m + y + e * np.float32(0.693359375)
-    return jnp.where(x > 0, out, jnp.where(x == 0, -jnp.inf, jnp.nan))
+    return m + y + e * np.float32(0.693359375)
+
+
+def log_f32(x):
+    """Natural log of float32 `x` > 0 from its exponent and a degree-9 polynomial (Cephes ``logf``).
+
+    Moshier, Cephes Math Library (netlib.org/cephes), ``logf.c``; absolute error below 5e-7 on
+    (0, 1] (tested). Returns -inf at 0 and NaN below.
+    """
+    x = jnp.asarray(x, jnp.float32)
+    return jnp.where(x > 0, _log_normal_f32(x), jnp.where(x == 0, -jnp.inf, jnp.nan))
 
 
 # Giles 2010, "Approximating the erfinv function", GPU Computing Gems Jade, ch. 10: single precision.
@@ -170,11 +186,24 @@ _GILES_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0
                -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
 
 
-def _horner(coefficients, t):
-    p = np.float32(coefficients[0])
-    for c in coefficients[1:]:
-        p = p * t + np.float32(c)
+def _horner_either(central, a, b, t):
+    """Horner's scheme for polynomial `a` where `central` holds and `b` elsewhere, in one pass.
+
+    Each lane picks its coefficients instead of evaluating both polynomials and discarding one.
+    """
+    p = jnp.where(central, np.float32(a[0]), np.float32(b[0]))
+    for ca, cb in zip(a[1:], b[1:]):
+        p = p * t + jnp.where(central, np.float32(ca), np.float32(cb))
     return p
+
+
+def _ndtri_open_f32(u):
+    """`ndtri_f32` for float32 `u` strictly inside (0, 1) (the engine's uniforms), without edge cases."""
+    x = np.float32(2.0) * u - np.float32(1.0)
+    w = -_log_normal_f32(np.float32(4.0) * u * (np.float32(1.0) - u))
+    central = w < np.float32(5.0)
+    t = jnp.where(central, w - np.float32(2.5), jnp.sqrt(w) - np.float32(3.0))
+    return np.float32(math.sqrt(2.0)) * _horner_either(central, _GILES_CENTRAL, _GILES_TAIL, t) * x
 
 
 def ndtri_f32(u):
@@ -185,13 +214,10 @@ def ndtri_f32(u):
     (tested). -inf at 0, +inf at 1, NaN outside [0, 1].
     """
     u = jnp.asarray(u, jnp.float32)
-    x = np.float32(2.0) * u - np.float32(1.0)
-    w = -log_f32(np.float32(4.0) * u * (np.float32(1.0) - u))
-    p = jnp.where(w < np.float32(5.0), _horner(_GILES_CENTRAL, w - np.float32(2.5)),
-                  _horner(_GILES_TAIL, jnp.sqrt(w) - np.float32(3.0)))
-    z = np.float32(math.sqrt(2.0)) * p * x
+    inside = (u > 0) & (u < 1)
+    z = _ndtri_open_f32(jnp.where(inside, u, np.float32(0.5)))
     edge = jnp.where(u == 0, -jnp.inf, jnp.where(u == 1, jnp.inf, jnp.nan))
-    return jnp.where((u > 0) & (u < 1), z, edge)
+    return jnp.where(inside, z, edge)
 
 
 def _truncated_normal_icdf(loc: float, scale: float, low: float | None, high: float | None) -> Callable:
@@ -216,7 +242,7 @@ def _truncated_normal_icdf(loc: float, scale: float, low: float | None, high: fl
         u = jnp.asarray(u, jnp.float32)
         p = p0 + u * mass
         lower = p < np.float32(0.5)
-        z = ndtri_f32(jnp.where(lower, p, q0 + (np.float32(1.0) - u) * mass))
+        z = _ndtri_open_f32(jnp.where(lower, p, q0 + (np.float32(1.0) - u) * mass))
         return jnp.clip(loc32 + scale32 * jnp.where(lower, z, -z), lo, hi)
 
     return icdf
@@ -235,10 +261,10 @@ def fast_icdf(prior: Prior) -> Callable | None:
         return lambda u: low + jnp.asarray(u, jnp.float32) * width
     if prior.family == "normal":
         loc, scale = np.float32(q["loc"]), np.float32(q["scale"])
-        return lambda u: loc + scale * ndtri_f32(u)
+        return lambda u: loc + scale * _ndtri_open_f32(jnp.asarray(u, jnp.float32))
     if prior.family == "lognormal":
         mu, sigma = np.float32(np.asarray(d.base_dist.loc)), np.float32(np.asarray(d.base_dist.scale))
-        return lambda u: jnp.exp(mu + sigma * ndtri_f32(u))
+        return lambda u: jnp.exp(mu + sigma * _ndtri_open_f32(jnp.asarray(u, jnp.float32)))
     if prior.family == "truncated_normal":
         return _truncated_normal_icdf(float(q["loc"]), float(q["scale"]), q.get("low"), q.get("high"))
     if prior.family == "triangular":
@@ -255,7 +281,7 @@ def fast_icdf(prior: Prior) -> Callable | None:
     if prior.family == "multivariate_normal":
         loc = np.asarray(d.loc, np.float32)
         tril = np.asarray(d.scale_tril, np.float32)
-        return lambda u: loc + jnp.einsum("...j,ij->...i", ndtri_f32(u), tril)
+        return lambda u: loc + jnp.einsum("...j,ij->...i", _ndtri_open_f32(jnp.asarray(u, jnp.float32)), tril)
     return None
 
 
@@ -452,9 +478,13 @@ def _cached(key, build):
 
 
 def output_shapes(model: Model) -> dict[str, tuple]:
-    """Shape of each output for two draws: () marks an output that does not vary."""
-    dummy = {name: jax.ShapeDtypeStruct((2,) if k == 1 else (2, k), jnp.float32) for name, k in _columns(model)}
-    return {k: v.shape for k, v in jax.eval_shape(lambda u: model.outputs(model.inputs_from_uniforms(u)), dummy).items()}
+    """Shape of each output for two draws: () marks an output that does not vary (traced once per model)."""
+
+    def trace():
+        dummy = {name: jax.ShapeDtypeStruct((2,) if k == 1 else (2, k), jnp.float32) for name, k in _columns(model)}
+        return {k: v.shape for k, v in jax.eval_shape(lambda u: model.outputs(model.inputs_from_uniforms(u)), dummy).items()}
+
+    return dict(_cached(("output_shapes", _model_key(model)), trace))
 
 
 _P = jax.sharding.PartitionSpec
@@ -625,6 +655,7 @@ def draw(
     return inputs, outputs
 
 
+@functools.lru_cache(maxsize=None)
 def _version(module: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
