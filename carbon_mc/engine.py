@@ -214,10 +214,9 @@ def ndtri_f32(u):
     (tested). -inf at 0, +inf at 1, NaN outside [0, 1].
     """
     u = jnp.asarray(u, jnp.float32)
-    inside = (u > 0) & (u < 1)
-    z = _ndtri_open_f32(jnp.where(inside, u, np.float32(0.5)))
+    z = _ndtri_open_f32(u)  # finite nonsense at and beyond the edges, replaced below
     edge = jnp.where(u == 0, -jnp.inf, jnp.where(u == 1, jnp.inf, jnp.nan))
-    return jnp.where(inside, z, edge)
+    return jnp.where((u > 0) & (u < 1), z, edge)
 
 
 def _truncated_normal_icdf(loc: float, scale: float, low: float | None, high: float | None) -> Callable:
