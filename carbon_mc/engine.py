@@ -198,7 +198,8 @@ def _horner_either(central, a, b, t):
 
 
 def _ndtri_open_f32(u):
-    """`ndtri_f32` for float32 `u` strictly inside (0, 1) (the engine's uniforms), without edge cases."""
+    """`ndtri_f32` for `u` strictly inside (0, 1) (the engine's uniforms), without edge cases."""
+    u = jnp.asarray(u, jnp.float32)
     x = np.float32(2.0) * u - np.float32(1.0)
     w = -_log_normal_f32(np.float32(4.0) * u * (np.float32(1.0) - u))
     central = w < np.float32(5.0)
@@ -252,7 +253,8 @@ def fast_icdf(prior: Prior) -> Callable | None:
 
     Covers uniform, normal, lognormal, truncated_normal, triangular and multivariate_normal; each
     agrees with the NumPyro distribution's ``icdf`` to float32 precision (tested on every bundled
-    prior). Uniforms must lie in (0, 1).
+    prior). Uniforms must lie strictly inside (0, 1), as the engine's do: at 0 or 1 the normal
+    quantile inside returns a finite value, not an infinity.
     """
     d, q = prior.distribution, prior.params
     if prior.family == "uniform":
@@ -260,10 +262,10 @@ def fast_icdf(prior: Prior) -> Callable | None:
         return lambda u: low + jnp.asarray(u, jnp.float32) * width
     if prior.family == "normal":
         loc, scale = np.float32(q["loc"]), np.float32(q["scale"])
-        return lambda u: loc + scale * _ndtri_open_f32(jnp.asarray(u, jnp.float32))
+        return lambda u: loc + scale * _ndtri_open_f32(u)
     if prior.family == "lognormal":
         mu, sigma = np.float32(np.asarray(d.base_dist.loc)), np.float32(np.asarray(d.base_dist.scale))
-        return lambda u: jnp.exp(mu + sigma * _ndtri_open_f32(jnp.asarray(u, jnp.float32)))
+        return lambda u: jnp.exp(mu + sigma * _ndtri_open_f32(u))
     if prior.family == "truncated_normal":
         return _truncated_normal_icdf(float(q["loc"]), float(q["scale"]), q.get("low"), q.get("high"))
     if prior.family == "triangular":
@@ -280,7 +282,7 @@ def fast_icdf(prior: Prior) -> Callable | None:
     if prior.family == "multivariate_normal":
         loc = np.asarray(d.loc, np.float32)
         tril = np.asarray(d.scale_tril, np.float32)
-        return lambda u: loc + jnp.einsum("...j,ij->...i", _ndtri_open_f32(jnp.asarray(u, jnp.float32)), tril)
+        return lambda u: loc + jnp.einsum("...j,ij->...i", _ndtri_open_f32(u), tril)
     return None
 
 
