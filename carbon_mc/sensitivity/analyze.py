@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..engine import DEFAULT_CHUNK, Model, build_model, provenance, stream_id
+from ..engine import DEFAULT_CHUNK, Model, build_model, output_shapes, provenance, stream_id
 from ..errors import CarbonMCError, close_matches
 from ..footprint import OUTPUTS
 from ..priors import PriorTable
@@ -362,8 +362,7 @@ def sobol_indices(
 
 def model_outputs(model: Model) -> list[str]:
     """The outputs this scenario's model produces (some exist only for some runs)."""
-    dummy = {name: jax.ShapeDtypeStruct((2,) if model.priors[name].num_columns == 1 else (2, model.priors[name].num_columns), jnp.float32) for name in model.stochastic}
-    shapes = jax.eval_shape(lambda u: model.outputs(model.inputs_from_uniforms(u)), dummy)
+    shapes = output_shapes(model)
     return [name for name in OUTPUTS if name in shapes]
 
 
