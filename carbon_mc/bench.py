@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .engine import BLOCK, _Dispatcher, _dispatch_blocks, build_model, mesh_of, sampler, stream_summary
-from .footprint import HEADLINE, compute, emissions, energy
+from .footprint import HEADLINE, compute, emissions, energy, scaling
 from .summary import _QUANTILES, hdi
 
 REFERENCE_CHUNK = 1 << 20
@@ -80,6 +80,20 @@ def numpy_inputs(model, rng: np.random.Generator, n: int) -> dict[str, np.ndarra
     return x
 
 
+def numpy_train_flop_from_scaling(run, x: dict) -> np.ndarray:
+    """Training FLOPs of a run given by parameters and a target loss or a compute budget, in NumPy.
+
+    The twin of `carbon_mc.footprint.model._tokens_from_scaling`: D from the loss law
+    E + A/N^α + B/D^β = L (+inf where the target is out of reach), or C as given.
+    """
+    k = scaling.split_constants(x["scaling_law_constants"])
+    if run.target_loss is None:
+        return np.full(np.shape(k["alpha"]), float(run.compute_budget_flop))
+    gap = run.target_loss - k["loss_irreducible"] - np.exp(k["ln_a"] - k["alpha"] * np.log(run.parameters))
+    tokens = np.exp((k["ln_b"] - np.log(np.where(gap > 0, gap, 1.0))) / k["beta"])
+    return compute.train_flop_from_params_tokens(run.parameters, np.where(gap > 0, tokens, np.inf), x["flops_overhead_fraction"])
+
+
 def numpy_headline(model, x: dict) -> dict[str, np.ndarray]:
     """The headline outputs of the carbon model (`carbon_mc.footprint.model.carbon_footprint`) in NumPy."""
     run = model.run
@@ -88,6 +102,8 @@ def numpy_headline(model, x: dict) -> dict[str, np.ndarray]:
         train_flop = np.float64(run.train_flops)
     elif run.parameters is not None and run.tokens is not None:
         train_flop = compute.train_flop_from_params_tokens(run.parameters, run.tokens, x["flops_overhead_fraction"])
+    elif run.target_loss is not None or run.compute_budget_flop is not None:
+        train_flop = numpy_train_flop_from_scaling(run, x)
     else:
         train_flop = None
     if run.device_hours is not None:
@@ -103,7 +119,7 @@ def numpy_headline(model, x: dict) -> dict[str, np.ndarray]:
     embodied = emissions.embodied_tco2e(device_hours, slot_kg, x["service_life_years"], x["lifetime_utilization_fraction"])
     out = {"energy_mwh": energy_mwh, "operational_tco2e": operational, "embodied_tco2e": embodied,
            "total_tco2e": emissions.total_tco2e(operational, embodied)}
-    n = max(np.size(v) for v in x.values())
+    n = max(np.shape(v)[0] if np.ndim(v) else 1 for v in x.values())  # draws (a joint input is (draws, k))
     return {k: np.broadcast_to(np.asarray(v, np.float64), (n,)) for k, v in out.items()}
 
 
