@@ -161,6 +161,10 @@ def test_pue_excluded_is_it_energy_and_draws_no_pue():
     # same seed, same streams: the only difference is the PUE factor
     np.testing.assert_allclose(out_with["energy_mwh"], out["energy_mwh"] * inputs_with["pue"], rtol=1e-6)
     np.testing.assert_allclose(out["operational_tco2e"], out["energy_mwh"] * inputs["grid_gco2_per_kwh"] / 1000, rtol=1e-6)
+    # the accelerators' own emissions leave out host power and PUE, whatever the accounting
+    for o, x in ((out, inputs), (out_with, inputs_with)):
+        np.testing.assert_allclose(o["accelerator_operational_tco2e"], o["accelerator_energy_mwh"] * x["grid_gco2_per_kwh"] / 1000, rtol=1e-6)
+    np.testing.assert_array_equal(out["accelerator_operational_tco2e"], out_with["accelerator_operational_tco2e"])
 
 
 def test_market_basis_uses_the_scenarios_market_factor():
@@ -186,9 +190,10 @@ def test_market_basis_without_a_factor_says_what_to_add():
 def test_claims_carry_their_own_basis():
     bloom = {c.label: c for c in scenario_claims(carbon_mc.load_scenario("bloom_176b"))}
     dynamic = bloom["Luccioni et al. 2022: dynamic CO2e only"]
-    assert dynamic.pue_included is False and dynamic.quantity == "operational_tco2e"
+    # GPU energy alone (no host, no PUE): the claim's own scope
+    assert dynamic.grid_basis == "location" and dynamic.quantity == "accelerator_operational_tco2e"
     r = check_claim("bloom_176b", dynamic, num_draws=8192)
-    assert r.accounting == {"grid_basis": "location", "pue_included": False}
+    assert r.accounting["grid_basis"] == "location" and r.quantity == "accelerator_operational_tco2e"
     assert bloom["reported total CO2e"].quantity == "total_tco2e"
 
 
@@ -269,7 +274,7 @@ def test_cli_check_json_plot_and_model_card(tmp_path, capsys):
 def test_cli_check_table(capsys):
     assert main(["check", "bloom_176b", "--draws", "4096"]) == 0
     text = capsys.readouterr().out
-    assert "dynamic CO2e only" in text and "excluded" in text and "What it would take" in text
+    assert "dynamic CO2e only" in text and "no PUE in this quantity" in text and "PUE included" in text and "What it would take" in text
 
 
 @pytest.mark.parametrize(

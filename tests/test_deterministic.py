@@ -18,7 +18,7 @@ def run_fixed(name, **fixed):
     # every draw is the same number when nothing is uncertain
     for var in ("energy_mwh", "operational_tco2e", "embodied_tco2e"):
         assert np.ptp(ds[var].values) == 0
-    return {k: float(ds[k].values[0]) for k in ("energy_mwh", "operational_tco2e", "embodied_tco2e", "total_tco2e")}
+    return {k: float(ds[k].values[0]) for k in ("energy_mwh", "operational_tco2e", "embodied_tco2e", "total_tco2e", "accelerator_operational_tco2e")}
 
 
 NO_EMBODIED = dict(flops_overhead_fraction=0.0, embodied_kgco2e_per_device=0.0, embodied_kgco2e_per_server=0.0,
@@ -72,6 +72,24 @@ def test_bloom_dynamic_433_mwh_24_7_t_and_embodied_11_2_t():
     assert out["energy_mwh"] == pytest.approx(433.196, rel=0.01)
     assert out["operational_tco2e"] == pytest.approx(24.7, rel=0.01)
     assert out["embodied_tco2e"] == pytest.approx(11.2, rel=0.01)
+
+
+def test_bloom_dynamic_24_7_t_is_the_accelerators_own_whatever_host_and_pue():
+    # the dynamic figure's scope is GPU energy alone: host power and PUE do not enter it
+    out = run_fixed(
+        "bloom_176b",
+        accelerator_power_tdp_fraction=1.0,
+        server_power_w_per_device=300.0,
+        pue=1.2,
+        grid_gco2_per_kwh=57.0,
+        embodied_kgco2e_per_device=150.0,
+        embodied_kgco2e_per_server=2500.0,
+        service_life_years=6.0,
+        lifetime_utilization_fraction=0.85,
+        flops_overhead_fraction=0.0,
+    )
+    assert out["accelerator_operational_tco2e"] == pytest.approx(24.7, rel=0.01)
+    assert out["operational_tco2e"] == pytest.approx(24.7 * (400 + 300) / 400 * 1.2, rel=0.01)
 
 
 def test_llama_65b_449_mwh_173_t():

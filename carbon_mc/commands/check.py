@@ -10,6 +10,7 @@ from rich import box
 from rich.table import Table
 
 from ..errors import CarbonMCError
+from ..footprint import WITHOUT_PUE
 from ..io import check_writable, save_text
 from ..units import CHECKABLE
 from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
@@ -134,7 +135,8 @@ def _interval(lo: float, hi: float) -> str:
 
 
 def _print_check(r) -> None:
-    basis = f"{r.accounting['grid_basis']}-based grid, PUE {'included' if r.accounting['pue_included'] else 'excluded'}"
+    pue = "no PUE in this quantity" if r.quantity in WITHOUT_PUE else f"PUE {'included' if r.accounting['pue_included'] else 'excluded'}"
+    basis = f"{r.accounting['grid_basis']}-based grid, {pue}"
     claim = r.claim
     shown = f"{fmt(claim.value)} {claim.unit}"
     if claim.unit != r.units:

@@ -1,6 +1,6 @@
 """The physics: one small pure jnp function per equation, composed by `carbon_footprint`."""
 
 from . import compute, emissions, energy
-from .model import HEADLINE, OUTPUTS, RunConstants, carbon_footprint
+from .model import HEADLINE, OUTPUTS, WITHOUT_PUE, RunConstants, carbon_footprint
 
-__all__ = ["HEADLINE", "OUTPUTS", "RunConstants", "carbon_footprint", "compute", "emissions", "energy"]
+__all__ = ["HEADLINE", "OUTPUTS", "WITHOUT_PUE", "RunConstants", "carbon_footprint", "compute", "emissions", "energy"]

@@ -31,6 +31,7 @@ OUTPUTS: dict[str, Output] = {
     "accelerator_facility_energy_mwh": Output("MWh", "energy of the accelerators alone times PUE (no host)"),
     "energy_mwh": Output("MWh", "facility energy (IT energy times PUE)"),
     "operational_tco2e": Output("t", "operational emissions (t CO2e)"),
+    "accelerator_operational_tco2e": Output("t", "operational emissions of the accelerators' energy alone (no host, no PUE; t CO2e)"),
     "embodied_tco2e": Output("t", "embodied emissions charged to the run (t CO2e)"),
     "total_tco2e": Output("t", "total emissions, operational plus embodied (t CO2e)"),
     "tokens": Output("1", "training tokens derived from a target loss or a compute budget"),
@@ -38,6 +39,8 @@ OUTPUTS: dict[str, Output] = {
     "reducible_loss_nats": Output("1", "reducible loss L - E from the loss law, nats per token"),
 }
 HEADLINE = ("energy_mwh", "operational_tco2e", "embodied_tco2e", "total_tco2e")
+# Energy and emissions outputs that never include the data centre's overhead, whatever the accounting.
+WITHOUT_PUE = ("it_energy_mwh", "accelerator_energy_mwh", "accelerator_operational_tco2e")
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ def carbon_footprint(x: dict, run: RunConstants) -> dict:
         out["energy_mwh"] = out["it_energy_mwh"]
     grid_gco2_per_kwh = x["market_gco2_per_kwh"] if run.grid_basis == "market" else x["grid_gco2_per_kwh"]
     out["operational_tco2e"] = emissions.operational_tco2e(out["energy_mwh"], grid_gco2_per_kwh)
+    out["accelerator_operational_tco2e"] = emissions.operational_tco2e(out["accelerator_energy_mwh"], grid_gco2_per_kwh)
     slot_kg = emissions.embodied_kgco2e_per_device_total(
         x["embodied_kgco2e_per_device"], x["embodied_kgco2e_per_server"], run.devices_per_server
     )
