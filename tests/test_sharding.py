@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from carbon_mc.engine import BLOCK, build_model, draw, stream_summary
 
@@ -63,3 +64,44 @@ def test_same_numbers_on_1_2_and_4_devices(tmp_path):
         s = stream_summary(model, num_draws=N_STREAM, seed=11, method=method, variables=NAMES)
         for k, h in s.histograms.items():
             np.testing.assert_array_equal(got[f"{method}/1/hist/{k}"], h.counts, err_msg=k)
+
+
+# --- accelerators ------------------------------------------------------------------------------
+# No GPU or TPU runs these tests, but every program a dispatch runs can be lowered for one: JAX
+# exports StableHLO for another platform without its device, and fails on any primitive that has
+# no lowering there (a CPU-only custom call, a host callback). This is the same code at the
+# accelerator dispatch size (4096 blocks per device); its speed there is for BENCHMARKS.md.
+
+
+@pytest.mark.parametrize("scenario", ["llama_65b", "chinchilla_style_70b_target_loss"])
+@pytest.mark.parametrize("method", ["mc", "qmc"])
+def test_every_program_of_a_dispatch_lowers_for_gpu_and_tpu(scenario, method):
+    import jax
+    import jax.numpy as jnp
+    from jax import export
+
+    from carbon_mc.engine import _DISPATCH_BLOCKS_ACCELERATOR, _Dispatcher, _draw_kernel, _summary_kernel, mesh_of, sampler
+    from carbon_mc.footprint import HEADLINE
+
+    model = build_model(scenario)
+    mesh, nblk = mesh_of(), _DISPATCH_BLOCKS_ACCELERATOR
+    disp = _Dispatcher(model, sampler(model, 0, method), mesh, nblk)
+    consts = tuple(jax.ShapeDtypeStruct(np.shape(c), np.asarray(c).dtype) for c in disp.consts)
+    u = jax.eval_shape(disp.uniforms, disp.consts, np.uint32(0))
+    drawn = jax.eval_shape(disp.inputs, u)
+    assert u.shape[1] == nblk * BLOCK
+    width, names = (1 << 17) + 4, tuple(HEADLINE)
+    summary = _summary_kernel(model, mesh, nblk, names, ("float",) * 4, width, 1)
+    bins = (jnp.zeros(4, jnp.int32), jnp.zeros(4, jnp.float32), jnp.zeros(4, jnp.float32), jnp.full(4, width - 4, jnp.int32))
+    hist = jax.ShapeDtypeStruct((mesh.size, 4, width), jnp.int32)
+    programs = {
+        "uniforms": (disp.uniforms, (consts, np.uint32(0))),
+        "inverse CDFs": (disp.inputs, (u,)),
+        "model and histograms": (summary, (drawn, np.uint32(0), np.int32(1), hist, *bins)),
+        "model, draws kept": (_draw_kernel(model, mesh, nblk, names), (drawn,)),
+    }
+    for platform in ("cuda", "rocm", "tpu"):
+        for label, (fn, args) in programs.items():
+            exported = export.export(fn, platforms=[platform])(*args)
+            assert exported.platforms == (platform,), label
+            assert "stablehlo" in exported.mlir_module(), label
