@@ -54,21 +54,24 @@ def test_patterson_gpt3_1287_mwh_552_t():
     assert out["operational_tco2e"] == pytest.approx(552.1, rel=0.01)
 
 
+# Luccioni et al. 2022's assumptions for BLOOM: GPUs at TDP, no host power, no PUE, 57 g/kWh.
+BLOOM_PUBLISHED = dict(
+    accelerator_power_tdp_fraction=1.0,
+    server_power_w_per_device=0.0,
+    pue=1.0,
+    grid_gco2_per_kwh=57.0,
+    embodied_kgco2e_per_device=150.0,
+    embodied_kgco2e_per_server=2500.0,
+    service_life_years=6.0,
+    lifetime_utilization_fraction=0.85,
+    flops_overhead_fraction=0.0,
+)
+
+
 def test_bloom_dynamic_433_mwh_24_7_t_and_embodied_11_2_t():
     # Luccioni et al. 2022: 1,082,990 GPU-h x 400 W = 433,196 kWh (no PUE) x 57 g/kWh = 24.7 t;
     # embodied 150 kg per GPU + 2,500 kg per 8-GPU server over 6 years at 85% use = 11.2 t.
-    out = run_fixed(
-        "bloom_176b",
-        accelerator_power_tdp_fraction=1.0,
-        server_power_w_per_device=0.0,
-        pue=1.0,
-        grid_gco2_per_kwh=57.0,
-        embodied_kgco2e_per_device=150.0,
-        embodied_kgco2e_per_server=2500.0,
-        service_life_years=6.0,
-        lifetime_utilization_fraction=0.85,
-        flops_overhead_fraction=0.0,
-    )
+    out = run_fixed("bloom_176b", **BLOOM_PUBLISHED)
     assert out["energy_mwh"] == pytest.approx(433.196, rel=0.01)
     assert out["operational_tco2e"] == pytest.approx(24.7, rel=0.01)
     assert out["embodied_tco2e"] == pytest.approx(11.2, rel=0.01)
@@ -76,18 +79,7 @@ def test_bloom_dynamic_433_mwh_24_7_t_and_embodied_11_2_t():
 
 def test_bloom_dynamic_24_7_t_is_the_accelerators_own_whatever_host_and_pue():
     # the dynamic figure's scope is GPU energy alone: host power and PUE do not enter it
-    out = run_fixed(
-        "bloom_176b",
-        accelerator_power_tdp_fraction=1.0,
-        server_power_w_per_device=300.0,
-        pue=1.2,
-        grid_gco2_per_kwh=57.0,
-        embodied_kgco2e_per_device=150.0,
-        embodied_kgco2e_per_server=2500.0,
-        service_life_years=6.0,
-        lifetime_utilization_fraction=0.85,
-        flops_overhead_fraction=0.0,
-    )
+    out = run_fixed("bloom_176b", **{**BLOOM_PUBLISHED, "server_power_w_per_device": 300.0, "pue": 1.2})
     assert out["accelerator_operational_tco2e"] == pytest.approx(24.7, rel=0.01)
     assert out["operational_tco2e"] == pytest.approx(24.7 * (400 + 300) / 400 * 1.2, rel=0.01)
 
