@@ -2,7 +2,7 @@
 
 1. Draws per second of ``jax.random`` samplers on this device: uniform, normal, beta, gamma
    (rejection samplers), against the inverse-CDF path the engine uses (Threefry uniforms in jnp
-   through the float32 normal quantile, `carbon_mc.engine.ndtri_f32`).
+   through the float32 normal quantile, `carbon_mc.sampling.ndtri_f32`).
 2. Summaries of 10^7 float32 values: ``jnp.quantile`` (a full sort on the device), ``jnp.sort``,
    ``numpy.quantile`` (introselect), ``numpy.sort`` + the sorted-array HDI, and the engine's
    streaming histogram (bin counts on the device, quantiles and HDI read on the host).
@@ -39,8 +39,8 @@ def main() -> None:
     import jax.numpy as jnp
 
     from carbon_mc.bench import machine
-    from carbon_mc.engine import ndtri_f32, threefry_uniforms
-    from carbon_mc.streaming import FLOAT_SHIFT, Histogram, plan_bins
+    from carbon_mc.sampling import ndtri_f32, threefry_uniforms
+    from carbon_mc.sampling.histograms import FLOAT_SHIFT, Histogram, plan_bins
     from carbon_mc.summary import hdi
 
     chunk = 1 << 20

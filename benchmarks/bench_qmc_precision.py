@@ -25,7 +25,7 @@ import numpy as np
 
 
 def varying_headline(model):
-    from carbon_mc.engine import output_shapes
+    from carbon_mc.sampling import output_shapes
     from carbon_mc.footprint import HEADLINE
 
     shapes = output_shapes(model)
@@ -33,9 +33,9 @@ def varying_headline(model):
 
 
 def spread_at_equal_draws(scenario: str, sizes: list[int], seeds: int) -> dict:
-    from carbon_mc.engine import build_model, draw
+    from carbon_mc.sampling import build_simulator, draw
 
-    model = build_model(scenario)
+    model = build_simulator(scenario)
     names = varying_headline(model)
     out = {}
     for n in sizes:
@@ -54,9 +54,9 @@ def spread_at_equal_draws(scenario: str, sizes: list[int], seeds: int) -> dict:
 
 
 def time_to_precision(scenario: str, rel_error: float, seeds: int, max_draws: int) -> dict:
-    from carbon_mc.engine import build_model, stream_to_precision
+    from carbon_mc.sampling import build_simulator, stream_to_precision
 
-    model = build_model(scenario)
+    model = build_simulator(scenario)
     names = varying_headline(model)
     out = {}
     for method in ("mc", "qmc"):

@@ -60,7 +60,7 @@ def main() -> None:
     from carbon_mc.sensitivity.analyze import evaluate_design
     from carbon_mc.sensitivity.functions import sobol_g
 
-    model = carbon_mc.build_model(args.scenario)
+    model = carbon_mc.build_simulator(args.scenario)
     inputs = model.stochastic
     if len(inputs) < 10:
         raise SystemExit(f"{args.scenario} draws {len(inputs)} inputs; pick a scenario with at least 10")

@@ -1,6 +1,6 @@
 """Benchmark: 10^9 draws streamed in bounded memory, peak resident memory measured.
 
-Runs `carbon_mc.engine.stream_summary` on 10^9 draws of a bundled scenario (headline outputs, or
+Runs `carbon_mc.sampling.stream_summary` on 10^9 draws of a bundled scenario (headline outputs, or
 every variable with --all) and reports the wall time, draws per second and the process's peak
 resident set size from ``resource.getrusage`` (ru_maxrss, which includes the Python interpreter,
 JAX and XLA themselves; the baseline after importing and compiling is reported too). Prints one
@@ -44,11 +44,11 @@ def main() -> None:
     n = int(args.draws)
 
     from carbon_mc.bench import machine
-    from carbon_mc.engine import build_model, stream_summary
+    from carbon_mc.sampling import build_simulator, stream_summary
     from carbon_mc.footprint import HEADLINE
 
     variables = None if args.all else list(HEADLINE)
-    model = build_model(args.scenario)
+    model = build_simulator(args.scenario)
     stream_summary(model, num_draws=1 << 20, seed=2, method=args.method, variables=variables).to_dataset()  # compile
     baseline = {"peak_rss_mb": peak_rss_mb(), "rss_mb": current_rss_mb()}
     done = []

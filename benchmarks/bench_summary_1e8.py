@@ -24,10 +24,10 @@ def main() -> None:
     n = int(args.draws)
 
     from carbon_mc.bench import machine
-    from carbon_mc.engine import build_model, stream_summary
+    from carbon_mc.sampling import build_simulator, stream_summary
     from carbon_mc.footprint import HEADLINE
 
-    model = build_model(args.scenario)
+    model = build_simulator(args.scenario)
     result = {"scenario": args.scenario, "num_draws": n, "method": args.method, "machine": machine(), "runs": {}}
     for label, variables in (("headline", list(HEADLINE)), ("all_variables", None)):
         t = time.perf_counter()

@@ -7,10 +7,10 @@ into credible intervals.
 from .calibrate import calibrated_priors, fit_calibration, load_calibration, measured_runs, save_calibration
 from .claims import Claim, check_claim, check_claims
 from .compare import compare
-from .engine import Model, build_model, estimate, estimate_summary
 from .errors import CarbonMCError
 from .io import load_dataset, save_dataset
 from .priors import load_priors
+from .sampling import Simulator, build_simulator, draw, estimate, estimate_summary
 from .scenario import Scenario, load_scenario, parse_scenario
 from .sensitivity import sensitivity
 from .summary import hdi, percentile_of, summarize

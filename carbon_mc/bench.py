@@ -5,7 +5,7 @@ tokens, nine drawn inputs), and every contestant computes the same thing: draws 
 inputs, the carbon model's headline outputs (`carbon_mc.footprint.HEADLINE`), and their summaries
 (mean, sd, median, 90% and 95% equal-tailed intervals, 90% HDI).
 
-- engine: `carbon_mc.engine.stream_summary` (device-side histograms, summaries on the fly), timed
+- engine: `carbon_mc.sampling.stream_summary` (device-side histograms, summaries on the fly), timed
   after a warm-up run that compiles it.
 - numpy: the same model written here in NumPy (float64, ``numpy.random.default_rng``, the same
   distribution families, whole-array operations over chunks of 2^20 draws, no Python loop over
@@ -33,15 +33,15 @@ import math
 import os
 import platform
 import time
-from importlib.metadata import PackageNotFoundError, version
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .engine import BLOCK, _Dispatcher, _dispatch_blocks, build_model, mesh_of, sampler, stream_summary
+from .sampling import BLOCK, build_simulator, draw, mesh_of, package_version, sampler, stream_summary
+from .sampling.dispatch import Dispatcher, dispatch_blocks
 from .footprint import HEADLINE, compute, emissions, energy, scaling
-from .summary import _QUANTILES, hdi
+from .summary import QUANTILES, hdi
 
 REFERENCE_CHUNK = 1 << 20
 
@@ -127,7 +127,7 @@ def numpy_describe(values: np.ndarray) -> dict[str, float]:
     """Exact summaries from one sort: mean, sd, the equal-tailed quantiles and the 90% HDI."""
     x = np.sort(values)
     out = {"mean": float(x.mean()), "sd": float(x.std(ddof=1))}
-    out.update({k: float(np.quantile(x, q)) for k, q in _QUANTILES.items()})
+    out.update({k: float(np.quantile(x, q)) for k, q in QUANTILES.items()})
     out["hdi90_lower"], out["hdi90_upper"] = hdi(x, 0.9, sorted_values=True)
     return out
 
@@ -146,8 +146,6 @@ def numpy_reference(model, num_draws: int, seed: int = 0) -> dict[str, dict[str,
 
 def numpy_model_check(model, num_draws: int = 4096, seed: int = 0) -> float:
     """Largest relative difference between the NumPy reference's model and the engine's on the same inputs."""
-    from .engine import draw
-
     x, out = draw(model, num_draws=num_draws, seed=seed)
     ref = numpy_headline(model, {k: v.astype(np.float64) for k, v in x.items()})
     return max(float(np.max(np.abs(ref[k] - out[k]) / np.abs(ref[k]))) for k in HEADLINE)
@@ -157,19 +155,9 @@ def numpy_model_check(model, num_draws: int = 4096, seed: int = 0) -> float:
 # The floor, and NumPyro
 
 
-@functools.lru_cache(maxsize=8)
-def _uniforms_only_kernel(mesh, nblk: int, uniforms):
-    P = jax.sharding.PartitionSpec
-
-    def local(consts, first_block):
-        return uniforms(consts, first_block + jax.lax.axis_index("draw").astype(jnp.uint32) * np.uint32(nblk), nblk)
-
-    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(P(), P()), out_specs=P(None, "draw")))
-
-
 def _dispatches(model, num_draws: int, seed: int, method: str, devices):
     mesh = mesh_of(devices)
-    disp = _Dispatcher(model, sampler(model, seed, method), mesh, _dispatch_blocks(mesh, 1 << 30))
+    disp = Dispatcher(model, sampler(model, seed, method), mesh, dispatch_blocks(mesh, 1 << 30))
     return disp, range(0, num_draws, disp.step)
 
 
@@ -188,10 +176,9 @@ def floor_draws(model, num_draws: int, seed: int = 0, method: str = "mc", device
 def uniforms_only(model, num_draws: int, seed: int = 0, method: str = "mc", devices=None) -> None:
     """A stricter floor: the engine's uniforms alone (same generator, count and dispatches), materialised."""
     disp, starts = _dispatches(model, num_draws, seed, method, devices)
-    gen = _uniforms_only_kernel(disp.mesh, disp.nblk, disp.smp.uniforms)
     out = None
     for start in starts:
-        out = gen(disp.consts, np.uint32(start // BLOCK))
+        out = disp.uniforms(disp.consts, np.uint32(start // BLOCK))
     jax.block_until_ready(out)
 
 
@@ -243,13 +230,6 @@ def _best(fn, repeats: int) -> float:
     return best
 
 
-def _version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def machine() -> dict:
     """Where the benchmark ran: devices, versions, CPU, load."""
     dev = jax.devices()
@@ -266,11 +246,11 @@ def machine() -> dict:
         "cpu_count": os.cpu_count(),
         "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
-        "carbon_mc": _version("carbon-mc"),
+        "carbon_mc": package_version("carbon-mc"),
         "jax": jax.__version__,
-        "jaxlib": _version("jaxlib"),
+        "jaxlib": package_version("jaxlib"),
         "numpy": np.__version__,
-        "numpyro": _version("numpyro"),
+        "numpyro": package_version("numpyro"),
         "os": platform.platform(),
     }
 
@@ -285,7 +265,7 @@ def run_benchmark(
     method: str = "mc",
 ) -> dict:
     """Time the engine, the NumPy reference, the floor and NumPyro on one scenario; return a JSON-ready dict."""
-    model = build_model(scenario)
+    model = build_simulator(scenario)
     reference_draws = reference_draws or num_draws
     names = list(HEADLINE)
     columns = sum(model.priors[n].num_columns for n in model.stochastic)

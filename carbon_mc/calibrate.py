@@ -66,16 +66,15 @@ from numpyro.distributions.transforms import biject_to
 
 from .data import data_dir
 from .errors import CarbonMCError
-from .engine import _version as package_version
+from .sampling import package_version
 from .footprint import compute, energy
 from .io import ENGINE
-from .priors import Prior, PriorTable, load_priors
+from .priors import EmpiricalDraws, Prior, PriorTable, load_priors
 from .scenario import Scenario, load_scenario
 
 __all__ = [
     "CALIBRATED",
     "Calibrator",
-    "PosteriorDraws",
     "calibrated_priors",
     "diagnostics",
     "fit_calibration",
@@ -97,7 +96,7 @@ MFU_SLOPE = "mfu_scale_slope_logit_per_decade"
 MFU_REFERENCE = "mfu_reference_parameters"
 REPORTING_ERROR = "reporting_error_sd_ln"
 # All calibrated inputs of one engine draw come from the same posterior draw: they share one
-# random stream (see `PosteriorDraws`), so their posterior correlation is kept.
+# random stream (see `carbon_mc.priors.EmpiricalDraws`), so their posterior correlation is kept.
 STREAM = "calibrated_inputs"
 CALIBRATION_PRIOR_FILES = ("accelerators.toml", "calibration.toml", "datacenter.toml", "power.toml", "utilization.toml")
 DEFAULTS = {"num_chains": 4, "num_warmup": 500, "num_samples": 1000, "seed": 0}
@@ -134,7 +133,7 @@ def scenario_files(models: str | Path | Iterable[str | Path] | None = None, *, b
     The basis is read from the TOML before a scenario is validated, so an unrelated broken file
     does not stop a calibration.
     """
-    from .priors.loader import _load_toml
+    from .priors import read_toml
 
     if models is None:
         paths = sorted(data_dir("models").glob("*.toml"))
@@ -146,7 +145,7 @@ def scenario_files(models: str | Path | Iterable[str | Path] | None = None, *, b
         paths = [Path(p) for p in models]
     if basis is None:
         return paths
-    return [p for p in paths if _load_toml(p).get("reported", {}).get("basis") == basis]
+    return [p for p in paths if read_toml(p).get("reported", {}).get("basis") == basis]
 
 
 def rounding_sd_ln(value: float) -> float:
@@ -780,30 +779,6 @@ def diagnostics(idata) -> xr.Dataset:
 # ------------------------------------------------------------------------------------------------
 # Posterior -> inputs of the engine
 # ------------------------------------------------------------------------------------------------
-class PosteriorDraws:
-    """Draws of a posterior (predictive) distribution, resampled by the engine's uniforms.
-
-    ``icdf(u) = values[floor(u · n)]``. Every `PosteriorDraws` of one calibration shares the random
-    stream `STREAM` (the engine draws one set of uniforms for it), so one engine draw takes every
-    calibrated input from the same posterior draw and their posterior correlation is kept. The map
-    is not monotone: calibrated inputs act as one joint group, not as independent inputs.
-    """
-
-    stream = STREAM
-
-    def __init__(self, values):
-        self.values = np.asarray(values, dtype=np.float32).ravel()
-        self.num_draws = self.values.size
-
-    def icdf(self, u):
-        idx = jnp.minimum((u * self.num_draws).astype(jnp.int32), self.num_draws - 1)
-        return jnp.asarray(self.values)[idx]
-
-    @property
-    def mean(self):
-        return float(self.values.mean())
-
-
 def _check_priors_match(idata, table: PriorTable, source: str) -> None:
     attrs = groups(idata)["posterior"].attrs
     stored = json.loads(attrs.get("priors_sha256", "{}"))
@@ -884,7 +859,7 @@ def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = 
             quantity=q, variant=f"{cls} (calibrated)", family="posterior_predictive",
             params={"calibration": source, "class": cls, "measured_runs": runs, "posterior_draws": int(values.size),
                     "draws_sha256": hashlib.sha256(np.asarray(values, np.float32).tobytes()).hexdigest()},
-            distribution=PosteriorDraws(values), units=meta.units, long_name=meta.long_name,
+            distribution=EmpiricalDraws(values, stream=STREAM), units=meta.units, long_name=meta.long_name,
             description=(f"{'Posterior of the class value' if spread_note else 'Posterior predictive for a new run'} of "
                          f"{meta.selected_by} {cls!r}, given {runs} measured run(s)"),
             source=f"carbon-mc calibrate ({source}): prior {meta.variants[cls].source}; conditioned on measured runs",

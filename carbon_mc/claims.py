@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .engine import DEFAULT_CHUNK, Model, build_model, draw
+from .sampling import DEFAULT_CHUNK, Simulator, build_simulator, draw, package_version
 from .errors import CarbonMCError
 from .footprint import OUTPUTS
 from .priors import PriorTable
@@ -238,12 +238,12 @@ def simulate(
     pue_included: bool | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     priors: PriorTable | None = None,
-) -> tuple[Model, dict, dict]:
+) -> tuple[Simulator, dict, dict]:
     """Draw a scenario on a given accounting basis: (model, inputs, outputs), NumPy arrays over draws."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, priors=priors)
     scenario = scenario.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
-    model = build_model(scenario, priors=priors)
+    model = build_simulator(scenario, priors=priors)
     inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size)
     return model, inputs, outputs
 
@@ -354,7 +354,7 @@ def check_claims(
 
 
 # ---------------------------------------------------------------------------------------------
-def _analyse(model: Model, inputs: dict, outputs: dict, claim: Claim, *, seed, tail_fraction: float) -> ClaimCheck:
+def _analyse(model: Simulator, inputs: dict, outputs: dict, claim: Claim, *, seed, tail_fraction: float) -> ClaimCheck:
     y = np.asarray(outputs[claim.quantity], dtype=np.float64)
     n = y.size
     c = claim.value_in_quantity_units
@@ -407,7 +407,7 @@ def _analyse(model: Model, inputs: dict, outputs: dict, claim: Claim, *, seed, t
     )
 
 
-def _columns(model: Model, inputs: dict):
+def _columns(model: Simulator, inputs: dict):
     """(label, units, values) of every drawn input, one per component of a joint prior."""
     for name in model.stochastic:
         x = np.asarray(inputs[name], dtype=np.float64)
@@ -428,7 +428,7 @@ def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(fa - fb)))
 
 
-def input_shifts(model: Model, inputs: dict, selected: np.ndarray) -> list[InputShift]:
+def input_shifts(model: Simulator, inputs: dict, selected: np.ndarray) -> list[InputShift]:
     """Each drawn input among the `selected` draws against all draws (its prior), largest shift first."""
     shifts = []
     for name, units, x in _columns(model, inputs):
@@ -442,7 +442,7 @@ def input_shifts(model: Model, inputs: dict, selected: np.ndarray) -> list[Input
 
 # ---------------------------------------------------------------------------------------------
 def reach_factors(
-    model: Model, inputs: dict, quantity: str, claim_value: float, direction: str = "above", *, max_factor: float = MAX_FACTOR
+    model: Simulator, inputs: dict, quantity: str, claim_value: float, direction: str = "above", *, max_factor: float = MAX_FACTOR
 ) -> ReachFactors:
     """The factors by which the drawn inputs would have to move for a draw to reach `claim_value`.
 
@@ -567,7 +567,6 @@ def model_card_block(
       values_t: draws of `quantity` in tonnes CO2e.
       sources: {input: source} of the priors used.
     """
-    from .engine import _version
 
     if OUTPUTS[quantity].units != "t":
         raise CarbonMCError(f"a model card reports CO2e; {quantity} is not in t CO2e")
@@ -591,7 +590,7 @@ def model_card_block(
     block = {
         "co2_eq_emissions": {
             "emissions": _sig(median),
-            "source": f"carbon-mc {_version('carbon-mc')} Monte Carlo estimate for '{scenario.name}'"
+            "source": f"carbon-mc {package_version('carbon-mc')} Monte Carlo estimate for '{scenario.name}'"
                       + (f" (run facts: {scenario.source})" if scenario.source else ""),
             "training_type": training_type,
             "geographical_location": geographical_location,

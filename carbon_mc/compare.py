@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import DEFAULT_CHUNK, Model, build_model, draw
+from .sampling import DEFAULT_CHUNK, Simulator, build_simulator, draw
 from .errors import CarbonMCError, close_matches
 from .footprint import OUTPUTS
 from .priors import Prior, PriorTable
@@ -121,7 +121,7 @@ def _same_prior(p: Prior, q: Prior) -> bool:
     return p.family == q.family and p.params == q.params and p.num_columns == q.num_columns
 
 
-def shared_inputs(a: Model, b: Model) -> list[str]:
+def shared_inputs(a: Simulator, b: Simulator) -> list[str]:
     """Drawn inputs that `a` and `b` take from the same prior (same family and parameters)."""
     return [n for n in a.stochastic if n in b.stochastic and _same_prior(a.priors[n], b.priors[n])]
 
@@ -157,7 +157,7 @@ def compare(
     sa, sb = (s if isinstance(s, Scenario) else load_scenario(s, priors=priors) for s in (a, b))
     sa = sa.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
     sb = sb.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
-    ma, mb = build_model(sa, priors=priors), build_model(sb, priors=priors)
+    ma, mb = build_simulator(sa, priors=priors), build_simulator(sb, priors=priors)
     shared = shared_inputs(ma, mb) if common_random_numbers else []
     separate = [n for n in mb.stochastic if n not in shared]
     mb = mb.with_streams({n: mb.stream(n) + B_STREAM_SUFFIX for n in separate})

@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import CarbonMCError, close_matches
 from .priors import Prior, PriorTable, build_prior, load_priors
-from .priors.loader import _load_toml
+from .priors import read_toml
 from .units import default_quantity, parse_unit, to_quantity_units
 
 RUN_KEYS = {
@@ -486,6 +486,6 @@ def load_scenario(path: str | Path, *, priors: PriorTable | None = None) -> Scen
         path = bundled_model(str(path))
     if not path.exists():
         raise CarbonMCError("no such file", file=str(path))
-    doc = _load_toml(path)
+    doc = read_toml(path)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     return parse_scenario(doc, file=str(path), table=priors, sha256=sha)

@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 STATS = ("mean", "sd", "median", "p5", "p95", "p2_5", "p97_5", "hdi90_lower", "hdi90_upper")
-_QUANTILES = {"median": 0.5, "p5": 0.05, "p95": 0.95, "p2_5": 0.025, "p97_5": 0.975}
+QUANTILES = {"median": 0.5, "p5": 0.05, "p95": 0.95, "p2_5": 0.025, "p97_5": 0.975}
 
 
 def hdi(values: np.ndarray, prob: float = 0.9, *, sorted_values: bool = False) -> tuple[float, float]:
@@ -32,8 +32,8 @@ def describe(values: np.ndarray) -> dict[str, float]:
     if x.size == 0:
         return {name: float("nan") for name in STATS}
     out = {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0}
-    qs = np.quantile(x, list(_QUANTILES.values()))
-    out.update({name: float(q) for name, q in zip(_QUANTILES, qs)})
+    qs = np.quantile(x, list(QUANTILES.values()))
+    out.update({name: float(q) for name, q in zip(QUANTILES, qs)})
     out["hdi90_lower"], out["hdi90_upper"] = hdi(x, 0.9, sorted_values=True)
     return out
 

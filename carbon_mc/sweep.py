@@ -34,6 +34,7 @@ from .footprint import compute, emissions, energy
 from .footprint import parallelism as par
 from .footprint import scaling as sc
 from .priors import Prior, PriorTable, load_priors
+from .sampling import BLOCK, uniforms
 from .scenario import ALWAYS
 
 DEFAULT_HARDWARE = ("v100", "a100_80gb", "h100_sxm", "b200")
@@ -116,13 +117,8 @@ def _priors_for(table: PriorTable, names: Sequence[str], ctx: dict) -> dict[str,
 
 
 def _icdf(prior: Prior, u):
-    """Draws of `prior` from uniforms `u` (the engine's fast float32 inverse CDF where it has one)."""
-    from .engine import fast_icdf
-
-    if prior.is_fixed:
-        return np.full(np.shape(u), prior.fixed_value, np.float32)
-    fn = fast_icdf(prior)
-    return prior.icdf(jnp.asarray(u)) if fn is None else fn(jnp.asarray(u))
+    """Draws of `prior` from uniforms `u` (its float32 inverse CDF, as every sampler draws it)."""
+    return prior.icdf32(jnp.asarray(u))
 
 
 def _median(prior: Prior):
@@ -320,8 +316,6 @@ def scaling_sweep(
     per_hw = {hw: _priors_for(table, names, _context(table, hw, region, datacenter, scaling_fit)) for hw in hardware}
 
     # Draws: one stream per input name, shared by every size and accelerator.
-    from .engine import BLOCK, uniforms
-
     nblocks = math.ceil(num_draws / BLOCK)
     u = {}
     for name in names:
@@ -524,8 +518,6 @@ def megatron_check(*, num_draws: int = 4096, seed: int = 0, priors: PriorTable |
     the 5th/50th/95th percentiles over draws, and attributes ``mape_percent`` (at the medians) and
     ``coverage_90`` (share of rows inside the 90% interval).
     """
-    from .engine import BLOCK, uniforms
-
     table = priors or load_priors()
     spec = table.hardware_spec("a100_80gb")
     hw = par.Hardware.from_spec(spec)

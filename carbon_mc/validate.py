@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibrate import DEFAULTS, Calibrator, calibrated_priors, groups, scenario_files
-from .engine import BLOCK, build_model, uniforms
+from .sampling import build_simulator, evaluate, uniform_columns
 from .errors import CarbonMCError
 from .priors import PriorTable, load_priors
 from .scenario import ENERGY_SCOPES, Scenario, load_scenario
@@ -89,11 +89,9 @@ def predict(scenario: Scenario, variables: Sequence[str], *, num_draws: int, see
     then reuses the same compiled operations, which makes a leave-one-out over many runs (each
     with its own calibrated inputs) cheap.
     """
-    model = build_model(scenario, priors=priors, posterior=posterior)
-    num_blocks = -(-num_draws // BLOCK)
-    u = {name: uniforms(seed, model.stream(name), 0, num_blocks, model.priors[name].num_columns) for name in model.stochastic}
-    out = model.outputs(model.inputs_from_uniforms(u))
-    return {k: np.broadcast_to(np.asarray(out[k]), (num_blocks * BLOCK,))[:num_draws] for k in variables}
+    sim = build_simulator(scenario, priors=priors, posterior=posterior)
+    out = evaluate(sim, uniform_columns(sim, num_draws=num_draws, seed=seed, method="mc"), variables)
+    return {k: np.broadcast_to(np.asarray(out[k]), (num_draws,)) for k in variables}
 
 
 def _draw_figure(scenario: Scenario, variable: str, *, num_draws: int, seed: int, posterior=None, priors=None) -> np.ndarray:

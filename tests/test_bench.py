@@ -9,7 +9,7 @@ import pytest
 
 from carbon_mc.bench import numpy_headline, numpy_inputs, numpy_model_check, numpy_reference
 from carbon_mc.cli import main
-from carbon_mc.engine import build_model, stream_summary
+from carbon_mc.sampling import build_simulator, stream_summary
 from carbon_mc.footprint import HEADLINE
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -18,11 +18,11 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 @pytest.mark.parametrize("scenario", sorted(p.stem for p in MODELS.glob("*.toml")))
 def test_numpy_reference_model_is_the_engines_model(scenario):
     # the same inputs through both models, for every bundled scenario: float64 against float32 arithmetic
-    assert numpy_model_check(build_model(scenario), num_draws=1024) < 1e-5
+    assert numpy_model_check(build_simulator(scenario), num_draws=1024) < 1e-5
 
 
 def test_numpy_reference_draws_the_same_distributions_as_the_engine():
-    model = build_model("llama_65b")
+    model = build_simulator("llama_65b")
     n = 1 << 18
     ref = numpy_reference(model, n, seed=3)
     eng = stream_summary(model, num_draws=n, seed=3, variables=list(HEADLINE)).to_dataset()

@@ -15,7 +15,7 @@ import xarray as xr
 import carbon_mc
 from carbon_mc import CarbonMCError, calibrate
 from carbon_mc.cli import main
-from carbon_mc.engine import build_model, draw
+from carbon_mc.sampling import build_simulator, draw
 
 # Runs the bundled calibration must contain (measured energy), and estimates it must not use as data.
 MEASURED = {
@@ -106,7 +106,7 @@ def test_run_calibrated_narrows_a_measured_run_and_is_reproducible(calibration_f
 def test_calibrated_inputs_come_from_one_posterior_draw(calibration, method):
     scenario = carbon_mc.load_scenario("gpt3_175b")
     posterior, _ = calibrate.calibrated_priors(calibration, scenario)
-    model = build_model(scenario, posterior=posterior)
+    model = build_simulator(scenario, posterior=posterior)
     inputs, _ = draw(model, num_draws=5000, seed=3, method=method)
     names = sorted(posterior)
     rows = {tuple(np.float32(posterior[n].distribution.values[i]) for n in names) for i in range(posterior[names[0]].distribution.num_draws)}

@@ -230,7 +230,7 @@ def test_claims_schema_errors(write_toml):
 
 def test_accounting_schema(write_toml):
     s = carbon_mc.load_scenario(write_toml(GOOD + '[accounting]\ngrid_basis = "market"\nmarket_gco2_per_kwh = 12.5\n'))
-    model = carbon_mc.build_model(s)
+    model = carbon_mc.build_simulator(s)
     assert model.run.grid_basis == "market" and model.fixed["market_gco2_per_kwh"] == 12.5
     assert "did you mean" in error_of(write_toml, GOOD + "[accounting]\npue_include = false\n")
     assert ">= 0" in error_of(write_toml, GOOD + "[accounting]\nmarket_gco2_per_kwh = -3\n")

@@ -10,7 +10,7 @@ import carbon_mc
 from carbon_mc import CarbonMCError
 from carbon_mc.cli import main
 from carbon_mc.compare import B_STREAM_SUFFIX, compare
-from carbon_mc.engine import build_model, draw
+from carbon_mc.sampling import build_simulator, draw
 
 N = 20_000
 RUN = """
@@ -43,7 +43,7 @@ def width_se(x, batches=20):
 
 def test_identical_scenarios_give_a_ratio_of_exactly_one():
     c = compare("llama31_8b", "llama31_8b", num_draws=N, seed=4)
-    assert c.separate == () and set(c.shared) == set(build_model("llama31_8b").stochastic)
+    assert c.separate == () and set(c.shared) == set(build_simulator("llama31_8b").stochastic)
     np.testing.assert_array_equal(c.ratio, 1.0)
     np.testing.assert_array_equal(c.difference, 0.0)
     assert c.prob_b_less == 0.0
@@ -97,7 +97,7 @@ def test_inputs_with_different_priors_are_drawn_independently():
 
 
 def test_renamed_streams_change_only_that_input():
-    model = build_model("gpt3_175b")
+    model = build_simulator("gpt3_175b")
     renamed = model.with_streams({"pue": "pue" + B_STREAM_SUFFIX})
     x0, _ = draw(model, num_draws=4096, seed=0)
     x1, _ = draw(renamed, num_draws=4096, seed=0)

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 
 import carbon_mc
-from carbon_mc.engine import BLOCK
+from carbon_mc.sampling import BLOCK
 
 LB_PER_KG = 1 / 0.45359237
 
 
 def run_fixed(name, **fixed):
     scenario = carbon_mc.load_scenario(name).with_priors(**fixed)
-    model = carbon_mc.build_model(scenario)
+    model = carbon_mc.build_simulator(scenario)
     assert model.stochastic == [], f"inputs left uncertain: {model.stochastic}"
     ds = carbon_mc.estimate(scenario, num_draws=BLOCK, seed=0)
     # every draw is the same number when nothing is uncertain

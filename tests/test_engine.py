@@ -8,11 +8,11 @@ import scipy.stats as st
 import xarray as xr
 
 import carbon_mc
-from carbon_mc.engine import BLOCK, build_model, draw
+from carbon_mc.sampling import BLOCK, build_simulator, draw
 
 
 def test_same_seed_same_numbers_whatever_the_chunk_size():
-    model = build_model("gpt3_175b")
+    model = build_simulator("gpt3_175b")
     n = 3 * BLOCK + 123
     ref_in, ref_out = draw(model, num_draws=n, seed=7, chunk_size=4 * BLOCK)
     for chunk in (BLOCK, 2 * BLOCK, 1):
@@ -26,7 +26,7 @@ def test_same_seed_same_numbers_whatever_the_chunk_size():
 
 
 def test_prefix_of_a_longer_run_is_the_shorter_run():
-    model = build_model("bloom_176b")
+    model = build_simulator("bloom_176b")
     short_in, _ = draw(model, num_draws=1000, seed=3)
     long_in, _ = draw(model, num_draws=5 * BLOCK, seed=3)
     for k in short_in:
@@ -111,7 +111,7 @@ def test_threefry_is_jax_threefry_and_the_random123_known_answers():
     import jax.extend.random as jr
     import jax.numpy as jnp
 
-    from carbon_mc.engine import threefry2x32
+    from carbon_mc.sampling.streams import threefry2x32
 
     key = jax.random.key_data(jax.random.key(2024))
     count = jnp.arange(512, dtype=jnp.uint32)
@@ -131,7 +131,7 @@ def test_threefry_is_jax_threefry_and_the_random123_known_answers():
 def test_a_draw_depends_only_on_seed_name_and_index():
     import jax
 
-    from carbon_mc.engine import uniforms
+    from carbon_mc.sampling import uniforms
 
     whole = np.asarray(uniforms(5, "pue", 0, 4))
     np.testing.assert_array_equal(np.asarray(uniforms(5, "pue", 3, 1)), whole[3 * BLOCK :])
@@ -144,7 +144,7 @@ def test_a_draw_depends_only_on_seed_name_and_index():
 def test_streams_are_uniform_and_independent():
     # Fixed seeds; each test at the 0.1% level (KS, chi-square on a 32 x 32 grid of consecutive
     # pairs, correlation between streams and between neighbouring draws against 4/sqrt(n)).
-    from carbon_mc.engine import uniforms
+    from carbon_mc.sampling import uniforms
 
     n = 1 << 20
     u = np.asarray(uniforms(0, "grid_gco2_per_kwh", 0, n // BLOCK), np.float64)
@@ -162,7 +162,7 @@ def test_float32_normal_quantile_and_log_are_accurate():
     import jax
     from scipy.special import ndtri
 
-    from carbon_mc.engine import log_f32, ndtri_f32
+    from carbon_mc.priors.float32 import log_f32, ndtri_f32
 
     u = ((np.arange(2**23, dtype=np.float64) + 0.5) / 2**23).astype(np.float32)  # every uniform the engine makes
     z = np.asarray(jax.jit(ndtri_f32)(u), np.float64)
@@ -176,8 +176,6 @@ def test_float32_normal_quantile_and_log_are_accurate():
 
 
 def test_fast_inverse_cdfs_agree_with_numpyro_for_every_bundled_prior():
-    from carbon_mc.engine import fast_icdf
-
     k = np.concatenate([np.arange(0, 2**23, 1021), np.arange(64), 2**23 - 1 - np.arange(64)])  # and both tails
     u = ((k.astype(np.float64) + 0.5) / 2**23).astype(np.float32)
     table = carbon_mc.load_priors()
@@ -186,8 +184,8 @@ def test_fast_inverse_cdfs_agree_with_numpyro_for_every_bundled_prior():
         for p in q.variants.values():
             if p.is_fixed:
                 continue
-            fn = fast_icdf(p)
-            assert fn is not None, (p.quantity, p.family)
+            fn = p.icdf32
+            assert p.family in carbon_mc.priors.FAMILIES, (p.quantity, p.family)
             uu = u if not p.components else np.stack([u] * len(p.components), axis=-1)
             fast = np.asarray(fn(uu), np.float64)
             if p.family == "truncated_normal":  # NumPyro's float32 form loses the far upper tail: use SciPy's float64 one

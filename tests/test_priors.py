@@ -6,7 +6,7 @@ import scipy.stats as st
 
 import carbon_mc
 from carbon_mc import CarbonMCError
-from carbon_mc.engine import uniforms
+from carbon_mc.sampling import uniforms
 from carbon_mc.priors import load_priors
 
 REQUIRED_HARDWARE = ["p100", "v100", "a100_40gb", "a100_80gb", "h100_sxm", "h200", "b200", "mi250x", "mi300x",

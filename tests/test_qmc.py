@@ -5,8 +5,8 @@ import pytest
 from scipy.stats import qmc as scipy_qmc
 
 import carbon_mc
-from carbon_mc.engine import BLOCK, build_model, draw, sampler
-from carbon_mc.qmc import replicate_tables, scrambled_direction_numbers, sobol_uniforms, sobol_words
+from carbon_mc.sampling import BLOCK, build_simulator, draw, sampler
+from carbon_mc.sampling.qmc import replicate_tables, scrambled_direction_numbers, sobol_uniforms, sobol_words
 
 
 def _scipy_words(d, seed, first, n):
@@ -35,7 +35,7 @@ def test_each_dimension_is_stratified_like_a_net():
 
 
 def test_replicates_are_independent_scramblings_laid_out_block_by_block():
-    model = build_model("llama_65b")
+    model = build_simulator("llama_65b")
     width = len(model.stochastic)
     replicates = 4
     smp = sampler(model, 7, "qmc", replicates=replicates)
@@ -49,7 +49,7 @@ def test_replicates_are_independent_scramblings_laid_out_block_by_block():
 
 
 def test_qmc_draws_do_not_depend_on_chunk_size_and_extend_as_prefixes():
-    model = build_model("bloom_176b")
+    model = build_simulator("bloom_176b")
     n = 3 * BLOCK + 11
     a_in, a_out = draw(model, num_draws=n, seed=2, method="qmc")
     b_in, b_out = draw(model, num_draws=n, seed=2, method="qmc", chunk_size=BLOCK)
@@ -77,7 +77,7 @@ def test_randomized_qmc_beats_monte_carlo_on_a_smooth_model():
     scenario = carbon_mc.load_scenario("llama_65b").with_priors(
         server_power_w_per_device=0.0, embodied_kgco2e_per_device=0.0, embodied_kgco2e_per_server=0.0, **lognormal
     )
-    model = build_model(scenario)
+    model = build_simulator(scenario)
     sigma = np.sqrt(sum(s * s for s in sig.values()))
     truth = st.lognorm(s=sigma, scale=1_022_362 * 400 / 1e9 * np.prod(list(med.values())))
     est = {}

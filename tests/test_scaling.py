@@ -8,7 +8,7 @@ import xarray as xr
 
 import carbon_mc
 from carbon_mc import CarbonMCError
-from carbon_mc.engine import uniforms
+from carbon_mc.sampling import uniforms
 from carbon_mc.footprint import scaling as sc
 from carbon_mc.priors.families import build_distribution
 from carbon_mc.sweep import carbon_exponents, scaling_sweep

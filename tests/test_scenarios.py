@@ -120,6 +120,6 @@ def test_unknown_prior_quantity(write_toml):
 
 def test_fixed_and_replaced_priors_are_used(write_toml):
     text = GOOD + '[priors]\npue = 1.25\nmfu_fraction = 0.4\n'
-    model = carbon_mc.build_model(carbon_mc.load_scenario(write_toml(text)))
+    model = carbon_mc.build_simulator(carbon_mc.load_scenario(write_toml(text)))
     assert model.fixed["pue"] == 1.25
     assert "pue" not in model.stochastic

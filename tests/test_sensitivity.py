@@ -232,7 +232,7 @@ def test_a_joint_prior_of_the_carbon_model_is_one_factor(write_toml):
         region = "united_states"
         datacenter = "meta"
     ''')
-    model = carbon_mc.build_model(path)
+    model = carbon_mc.build_simulator(path)
     assert model.priors["scaling_law_constants"].num_columns == 5
     ds = carbon_mc.sensitivity(model.scenario, num_base=256, num_resamples=0)
     assert "scaling_law_constants" in ds["input"].values and "ln_a" not in ds["input"].values
@@ -247,7 +247,7 @@ def gpt3():
 
 
 def test_dataset_shape_labels_and_attrs(gpt3, tmp_path):
-    model = carbon_mc.build_model("gpt3_175b")
+    model = carbon_mc.build_simulator("gpt3_175b")
     assert set(gpt3["sobol_index"].dims) == {"input", "index"} and list(gpt3["index"].values) == ["S1", "ST"]
     assert gpt3["sobol_index_ci"].dims == ("input", "index", "ci_bound") and list(gpt3["ci_bound"].values) == ["lower", "upper"]
     assert list(gpt3["input"].values) == model.stochastic

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from carbon_mc.engine import BLOCK, build_model, draw, stream_summary
+from carbon_mc.sampling import BLOCK, build_simulator, draw, stream_summary
 
 REPO = Path(__file__).resolve().parents[1]
 N_DRAWS = 9 * BLOCK + 321  # not a multiple of any dispatch: the last one is partial on every device count
@@ -25,10 +25,10 @@ CHILD = textwrap.dedent(
     import sys
     import jax
     import numpy as np
-    from carbon_mc.engine import build_model, draw, stream_summary
+    from carbon_mc.sampling import build_simulator, draw, stream_summary
 
     assert len(jax.devices()) == 4, jax.devices()
-    model = build_model("gpt3_175b")
+    model = build_simulator("gpt3_175b")
     out = {{}}
     for method, counts in (("mc", (1, 2, 4)), ("qmc", (1, 4))):
         for nd in counts:
@@ -56,7 +56,7 @@ def test_same_numbers_on_1_2_and_4_devices(tmp_path):
         for nd in (2, 4) if key.startswith("mc/") else (4,):
             np.testing.assert_array_equal(got[key.replace("/1/", f"/{nd}/", 1)], got[key], err_msg=f"{key} on {nd} devices")
     # and the child's one-device numbers are this process's numbers (a single default device)
-    model = build_model("gpt3_175b")
+    model = build_simulator("gpt3_175b")
     for method in ("mc", "qmc"):
         x, y = draw(model, num_draws=N_DRAWS, seed=11, method=method, variables=NAMES)
         for k, v in {**x, **y}.items():
@@ -80,25 +80,26 @@ def test_every_program_of_a_dispatch_lowers_for_gpu_and_tpu(scenario, method):
     import jax.numpy as jnp
     from jax import export
 
-    from carbon_mc.engine import _DISPATCH_BLOCKS_ACCELERATOR, _Dispatcher, _draw_kernel, _summary_kernel, mesh_of, sampler
+    from carbon_mc.sampling.dispatch import DISPATCH_BLOCKS_ACCELERATOR, Dispatcher, draw_kernel, mesh_of, summary_kernel
+    from carbon_mc.sampling import sampler
     from carbon_mc.footprint import HEADLINE
 
-    model = build_model(scenario)
-    mesh, nblk = mesh_of(), _DISPATCH_BLOCKS_ACCELERATOR
-    disp = _Dispatcher(model, sampler(model, 0, method), mesh, nblk)
+    model = build_simulator(scenario)
+    mesh, nblk = mesh_of(), DISPATCH_BLOCKS_ACCELERATOR
+    disp = Dispatcher(model, sampler(model, 0, method), mesh, nblk)
     consts = tuple(jax.ShapeDtypeStruct(np.shape(c), np.asarray(c).dtype) for c in disp.consts)
     u = jax.eval_shape(disp.uniforms, disp.consts, np.uint32(0))
     drawn = jax.eval_shape(disp.inputs, u)
     assert u.shape[1] == nblk * BLOCK
     width, names = (1 << 17) + 4, tuple(HEADLINE)
-    summary = _summary_kernel(model, mesh, nblk, names, ("float",) * 4, width, 1)
+    summary = summary_kernel(model, mesh, nblk, names, ("float",) * 4, width, 1)
     bins = (jnp.zeros(4, jnp.int32), jnp.zeros(4, jnp.float32), jnp.zeros(4, jnp.float32), jnp.full(4, width - 4, jnp.int32))
     hist = jax.ShapeDtypeStruct((mesh.size, 4, width), jnp.int32)
     programs = {
         "uniforms": (disp.uniforms, (consts, np.uint32(0))),
         "inverse CDFs": (disp.inputs, (u,)),
         "model and histograms": (summary, (drawn, np.uint32(0), np.int32(1), hist, *bins)),
-        "model, draws kept": (_draw_kernel(model, mesh, nblk, names), (drawn,)),
+        "model, draws kept": (draw_kernel(model, mesh, nblk, names), (drawn,)),
     }
     for platform in ("cuda", "rocm", "tpu"):
         for label, (fn, args) in programs.items():

@@ -7,10 +7,10 @@ import pytest
 import scipy.stats as st
 
 import carbon_mc
-from carbon_mc.engine import BLOCK, build_model, draw, stream_summary, stream_to_precision
+from carbon_mc.sampling import BLOCK, build_simulator, draw, stream_summary, stream_to_precision
 from carbon_mc.footprint import HEADLINE
-from carbon_mc.streaming import FLOAT_SHIFT, Histogram, plan_bins
-from carbon_mc.summary import STATS, _QUANTILES, describe
+from carbon_mc.sampling.histograms import FLOAT_SHIFT, Histogram, plan_bins
+from carbon_mc.summary import STATS, QUANTILES, describe
 
 REL_BIN = 2.0 ** -(23 - FLOAT_SHIFT)  # widest float bin, relative to its values
 
@@ -28,7 +28,7 @@ def _histogram(x, spec):
 
 def test_quantiles_of_1e7_streamed_draws_match_exact_ones():
     # The acceptance check: interval endpoints of 10^7 draws within 0.1% of the exact sample quantiles.
-    model = build_model("llama_65b")
+    model = build_simulator("llama_65b")
     n = 10_000_000
     streamed = stream_summary(model, num_draws=n, seed=4, variables=list(HEADLINE))
     _, exact = draw(model, num_draws=n, seed=4, variables=list(HEADLINE))
@@ -37,8 +37,8 @@ def test_quantiles_of_1e7_streamed_draws_match_exact_ones():
         x = exact[name].astype(np.float64)
         h = streamed.histograms[name]
         assert h.n == n
-        qs = np.quantile(x, list(_QUANTILES.values()))
-        for (stat, q), truth in zip(_QUANTILES.items(), qs):
+        qs = np.quantile(x, list(QUANTILES.values()))
+        for (stat, q), truth in zip(QUANTILES.items(), qs):
             err = abs(h.quantile(q) / truth - 1)
             worst = max(worst, err)
             assert err < 1e-3, (name, stat, err)
@@ -54,7 +54,7 @@ def test_quantiles_of_1e7_streamed_draws_match_exact_ones():
 
 
 def test_stream_summary_does_not_depend_on_chunk_size():
-    model = build_model("gpt3_175b")
+    model = build_simulator("gpt3_175b")
     n = 5 * BLOCK * 16 + 77
     names = ["total_tco2e", "embodied_tco2e", "pue"]
     a = stream_summary(model, num_draws=n, seed=9, variables=names)
@@ -70,7 +70,7 @@ def test_stream_summary_does_not_depend_on_chunk_size():
 
 def test_counts_are_those_of_the_drawn_values():
     # The device bins agree with host binning of the very draws `draw` returns for the same seed.
-    model = build_model("bloom_176b")
+    model = build_simulator("bloom_176b")
     n = 40_000
     streamed = stream_summary(model, num_draws=n, seed=2, variables=["total_tco2e", "pue"])
     _, out = draw(model, num_draws=n, seed=2, variables=["total_tco2e"])
@@ -95,7 +95,7 @@ def test_estimate_summary_has_the_shape_of_summarize():
             continue
         assert "histogram_bins" in s.attrs
         width = s.attrs.get("histogram_relative_bin_width")
-        for stat in _QUANTILES:
+        for stat in QUANTILES:
             a, b = float(s.sel(stat=stat)), float(e.sel(stat=stat))
             if width is not None:
                 assert abs(a / b - 1) <= width, (name, stat)
@@ -146,7 +146,7 @@ def test_stopping_at_a_relative_error_is_honest():
     scenario = carbon_mc.load_scenario("llama_65b").with_priors(
         server_power_w_per_device=0.0, embodied_kgco2e_per_device=0.0, embodied_kgco2e_per_server=0.0, **lognormal
     )
-    model = build_model(scenario)
+    model = build_simulator(scenario)
     result = stream_to_precision(model, rel_error=2e-3, seed=3, variables=["operational_tco2e"], max_draws=10_000_000)
     n = result.attrs["num_draws"]
     assert result.attrs["rel_error_achieved"] <= 2e-3 and n % (16 * BLOCK) == 0
@@ -162,7 +162,7 @@ def test_stopping_at_a_relative_error_is_honest():
 
 
 def test_streamed_mean_and_sd_match_describe_on_a_small_run():
-    model = build_model("llama2_7b")
+    model = build_simulator("llama2_7b")
     n = 100_000
     s = stream_summary(model, num_draws=n, seed=8, variables=["energy_mwh"])
     _, out = draw(model, num_draws=n, seed=8, variables=["energy_mwh"])

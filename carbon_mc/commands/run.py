@@ -7,7 +7,7 @@ import argparse
 from rich.table import Table
 
 from .. import estimate, load_scenario, save_dataset, summarize
-from ..engine import METHODS, STREAM_THRESHOLD, build_model, output_shapes, stream_summary, stream_to_precision
+from ..sampling import METHODS, STREAM_THRESHOLD, build_simulator, output_shapes, stream_summary, stream_to_precision
 from ..errors import CarbonMCError
 from ..footprint import HEADLINE, OUTPUTS
 from ..io import check_writable
@@ -68,7 +68,7 @@ def headline(summary, reported: dict) -> dict:
 
 def _streamed(args, scenario, posterior=None):
     """Summaries computed on the fly (--stream, very large --draws, or --rel-error): (summary, reported, note)."""
-    model = build_model(scenario, posterior=posterior)
+    model = build_simulator(scenario, posterior=posterior)
     extra = [k for k in scenario.reported.figures() if k not in HEADLINE]
     if args.rel_error is not None:
         shapes = output_shapes(model)

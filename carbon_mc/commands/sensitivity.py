@@ -9,7 +9,7 @@ import math
 from rich import box
 from rich.table import Table
 
-from .. import build_model, load_scenario, save_dataset
+from .. import build_simulator, load_scenario, save_dataset
 from ..errors import CarbonMCError
 from ..io import check_writable
 from ..sensitivity import DEFAULT_NUM_BASE, check_num_base, ranking, sensitivity
@@ -162,7 +162,7 @@ def handle(args: argparse.Namespace) -> int:
     for path in (args.out, args.plot):
         if path:
             check_writable(path)
-    model = build_model(scenario)
+    model = build_simulator(scenario)
     factors = resolve_groups({n: model.priors[n].num_columns for n in model.stochastic}, groups, fixed=list(model.fixed))
     total = num_base * evaluations_per_base_row(factors.num_groups, args.second_order)
     with progress_bar(total, "evaluating") as callback:

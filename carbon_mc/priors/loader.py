@@ -15,7 +15,7 @@ import numpyro.distributions as dist
 
 from ..data import data_dir
 from ..errors import CarbonMCError, close_matches
-from .families import FAMILIES, build_distribution
+from .families import FAMILIES, build_distribution, icdf32
 
 SELECTORS = ("hardware", "power_class", "mfu_class", "server_class", "datacenter", "region", "scaling_fit")
 HARDWARE_FIELDS = {
@@ -70,13 +70,25 @@ class Prior:
         return float(self.params["value"])
 
     def icdf(self, u):
-        """Map uniforms in (0, 1) to draws of this prior (the inverse CDF).
+        """Map uniforms in (0, 1) to draws of this prior: the NumPyro distribution's exact inverse CDF.
 
         `u` has shape (n,), or (n, num_columns) for a joint prior, which then returns (n, k).
         """
         if self.is_fixed:
             return jnp.full(jnp.shape(u), self.fixed_value, dtype=jnp.float32)
         return self.distribution.icdf(u)
+
+    @functools.cached_property
+    def _icdf32(self):
+        return icdf32(self.family, self.params, self.distribution)
+
+    def icdf32(self, u):
+        """Draws of this prior from float32 uniforms strictly inside (0, 1): the samplers' inverse CDF.
+
+        The family's fast float32 form (`carbon_mc.priors.families`), equal to `icdf` to float32
+        precision (tested on every bundled prior). Same shapes as `icdf`.
+        """
+        return self._icdf32(u)
 
     def describe(self) -> dict:
         """JSON-ready record for provenance."""
@@ -137,7 +149,8 @@ class PriorTable:
         return self.hardware[key]
 
 
-def _load_toml(path: Path) -> dict:
+def read_toml(path: Path) -> dict:
+    """Parse a TOML file; a malformed or unreadable file is a `CarbonMCError` naming it."""
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -254,7 +267,7 @@ def _load_dir(directory: Path) -> PriorTable:
     hashes = {}
     for path in files:
         hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
-        doc = _load_toml(path)
+        doc = read_toml(path)
         file = path.name
         if "hardware" in doc:
             hw, units = _load_hardware(doc, file)

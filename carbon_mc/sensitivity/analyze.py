@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..engine import DEFAULT_CHUNK, Model, build_model, output_shapes, provenance, stream_id
+from ..sampling import DEFAULT_CHUNK, Simulator, build_simulator, evaluate, output_shapes, provenance, stream_id
 from ..errors import CarbonMCError, close_matches
 from ..footprint import OUTPUTS
 from ..priors import PriorTable
@@ -360,13 +360,13 @@ def sobol_indices(
     )
 
 
-def model_outputs(model: Model) -> list[str]:
+def model_outputs(model: Simulator) -> list[str]:
     """The outputs this scenario's model produces (some exist only for some runs)."""
     shapes = output_shapes(model)
     return [name for name in OUTPUTS if name in shapes]
 
 
-def check_output(model: Model, output: str) -> None:
+def check_output(model: Simulator, output: str) -> None:
     """Fail early, naming close matches, if `output` is not an output of this scenario's model."""
     available = model_outputs(model)
     if output not in available:
@@ -422,7 +422,7 @@ def sensitivity(
       design (num_base, num_evaluations, sampler, seed), the interval (conf_level, ci_method,
       num_resamples), the method, and the provenance of `carbon_mc.estimate`.
     """
-    model = build_model(scenario, priors=priors)
+    model = build_simulator(scenario, priors=priors)
     check_output(model, output)
     _check_settings(sampler, conf_level, num_resamples, ci_method, seed)
     num_base = check_num_base(num_base, sampler)
@@ -437,7 +437,7 @@ def sensitivity(
                 )
 
     def fn(u):
-        return model.outputs(model.inputs_from_uniforms(u))[output]
+        return evaluate(model, u, [output])[output]
 
     meta = OUTPUTS[output]
     attrs = provenance(model, seed=seed, num_draws=0, method="sobol")

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from .summary import STATS, _QUANTILES
+from ..summary import STATS, QUANTILES
 
 PILOT_DRAWS = 1 << 16
 FLOAT_SHIFT = 11  # keep 12 mantissa bits: 4096 bins per octave
@@ -235,7 +235,7 @@ class Histogram:
     def describe(self) -> dict[str, float]:
         """The `carbon_mc.summary.STATS` of this variable."""
         out = {"mean": self.mean(), "sd": self.sd()}
-        out.update({name: self.quantile(q) for name, q in _QUANTILES.items()})
+        out.update({name: self.quantile(q) for name, q in QUANTILES.items()})
         out["hdi90_lower"], out["hdi90_upper"] = self.hdi(0.9)
         return out
 

@@ -12,9 +12,9 @@ device from their index alone. So, as for plain Monte Carlo, point ``k`` depends
 the list of drawn columns and ``k``: never on how the run is cut into chunks or sharded over
 devices, and a run of ``n`` points is the prefix of a longer one. `sobol_uniforms` equals SciPy's
 ``Sobol(d, scramble=True, bits=32, seed=...).random(n)`` bit for bit (tested), up to the final map
-of each 32-bit word to the engine's 23-bit midpoint uniforms (`carbon_mc.engine.bits_to_uniform`).
+of each 32-bit word to the engine's 23-bit midpoint uniforms (`carbon_mc.sampling.streams.bits_to_uniform`).
 
-How the engine lays the points out: a run is cut into blocks of `carbon_mc.engine.BLOCK` points;
+How the engine lays the points out: a run is cut into blocks of `carbon_mc.sampling.BLOCK` points;
 block ``b`` holds points ``b*BLOCK ... (b+1)*BLOCK - 1``, computed wherever the block lands (any
 chunk, any device). With ``R`` replicates (`replicate_tables`, used to estimate the error of
 randomized QMC from independent scramblings, Owen 1997) block ``b`` belongs to replicate
@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+
+from .streams import bits_to_uniform
 
 MAX_POINTS = 1 << 32
 
@@ -81,9 +83,7 @@ def sobol_words(direction, shift, index, num_bits: int = 32):
 
 
 def sobol_uniforms(direction, shift, index, num_bits: int = 32):
-    """Scrambled Sobol' points `index` as the engine's float32 uniforms in [2^-24, 1 - 2^-24]: (..., d, n)."""
-    from .engine import bits_to_uniform
-
+    """Scrambled Sobol' points `index` as the samplers' float32 uniforms in [2^-24, 1 - 2^-24]: (..., d, n)."""
     return bits_to_uniform(sobol_words(direction, shift, index, num_bits))
 
 

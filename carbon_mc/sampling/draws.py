@@ -1,0 +1,185 @@
+"""Draws kept: `draw` (NumPy arrays), `estimate` (an xarray Dataset with units, sources and provenance)."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import numpy as np
+import xarray as xr
+
+from ..footprint import OUTPUTS
+from ..priors import Prior, PriorTable
+from ..scenario import Scenario
+from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes
+from .samplers import DEFAULT_METHOD, METHOD_NAMES, check_method, sampler
+from .simulator import Simulator, build_simulator
+from .streams import BLOCK
+
+DEFAULT_CHUNK = 1 << 20
+
+
+def draw(
+    model: Simulator,
+    *,
+    num_draws: int,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: Callable | None = None,
+    method: str = DEFAULT_METHOD,
+    variables: list[str] | None = None,
+    devices=None,
+):
+    """Draw inputs and outputs as NumPy arrays ``(inputs, outputs)``, dispatch by dispatch.
+
+    Args:
+      model, num_draws, seed: the model, how many draws, an integer seed (or a threefry JAX key).
+      chunk_size: at most this many draws per device dispatch (bounds device memory); results never
+        depend on it, nor on the number of devices.
+      progress: optional callback ``progress(done, total)``.
+      method: "qmc" (scrambled Sobol', the default) or "mc" (Threefry streams).
+      variables: keep only these inputs/outputs (default: every drawn input and every output).
+      devices: the devices to shard the draws over (default: this process's ``jax.local_devices()``).
+    """
+    if num_draws < 1:
+        raise ValueError("num_draws must be >= 1")
+    check_method(method)
+    shapes = output_shapes(model)
+    available = list(model.stochastic) + list(shapes)
+    keep = tuple(available if variables is None else variables)
+    unknown = [k for k in keep if k not in available]
+    if unknown:
+        raise CarbonMCError(f"unknown variable(s) {', '.join(unknown)}; valid: {', '.join(available)}")
+    smp = sampler(model, seed, method, last_index=num_draws - 1)
+    mesh = mesh_of(devices, local=True)  # every draw comes back to this process
+    disp = Dispatcher(model, smp, mesh, dispatch_blocks(mesh, chunk_size))
+    outputs_fn = cached(("draw", *disp.key, keep), lambda: draw_kernel(model, mesh, disp.nblk, keep))
+    width = dict(model.columns)
+    result = {k: np.empty((num_draws,) + ((width[k],) if width.get(k, 1) > 1 else ()), np.float32) for k in keep}
+    starts = list(range(0, num_draws, disp.step))
+    pending = None
+    for start in [*starts, None]:
+        queued = None if start is None else (start, outputs_fn(disp.drawn(start)))  # queue the next dispatch first
+        if pending is not None:
+            s, values = pending
+            take = min(disp.step, num_draws - s)
+            for k, v in values.items():
+                result[k][s : s + take] = np.asarray(v)[:take]
+            if progress is not None:
+                progress(s + take, num_draws)
+        pending = queued
+    inputs = {k: result[k] for k in keep if k in model.stochastic}
+    outputs = {k: result[k] for k in keep if k not in model.stochastic}
+    return inputs, outputs
+
+
+@functools.lru_cache(maxsize=None)
+def package_version(module: str) -> str:
+    """The installed version of distribution `module`, or "unknown"."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(module)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def provenance(model: Simulator, *, seed, num_draws: int, method: str = METHOD_NAMES[DEFAULT_METHOD]) -> dict:
+    """CF-style global attributes: versions, seed, draws, and every prior with its source."""
+    s = model.scenario
+    return {
+        "title": f"carbon-mc estimate: {s.name}",
+        "Conventions": "CF-1.10",
+        "institution": "carbon-mc",
+        "carbon_mc_version": package_version("carbon-mc"),
+        "jax_version": jax.__version__,
+        "numpyro_version": package_version("numpyro"),
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "seed": int(seed) if isinstance(seed, (int, np.integer)) else -1,
+        "num_draws": int(num_draws),
+        "method": method,
+        "random_streams": f"threefry2x32-20 counter streams (jnp); per input fold_in(key, crc32(name)); two draws per counter; blocks of {BLOCK} draws"
+        + (f"; streams renamed {json.dumps(model.streams, sort_keys=True)}" if model.streams else ""),
+        "scenario_name": s.name,
+        "scenario_file": Path(s.file).name,
+        "scenario_sha256": s.sha256 or "",
+        "hardware": s.hardware,
+        "priors_sha256": json.dumps(model.table.files, sort_keys=True),
+        "priors": json.dumps({n: p.describe() for n, p in model.priors.items()}, sort_keys=True),
+        "reported": json.dumps({**s.reported.figures(), "basis": s.reported.basis, "source": s.reported.source}),
+        "accounting": json.dumps({"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included}),
+    }
+
+
+def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict) -> xr.Dataset:
+    """Assemble draws into a labelled Dataset with units, long names and sources."""
+    data_vars = {}
+    for name, prior in model.priors.items():
+        var_attrs = {
+            "units": prior.units,
+            "long_name": prior.long_name,
+            "distribution": prior.family,
+            "variant": prior.variant,
+            "source": prior.source,
+            "role": "input",
+        }
+        if prior.is_fixed:
+            data_vars[name] = xr.Variable((), np.float32(prior.fixed_value), var_attrs)
+        elif prior.components:
+            data_vars[name] = xr.Variable(("draw", f"{name}_component"), inputs[name], var_attrs)
+        else:
+            data_vars[name] = xr.Variable(("draw",), inputs[name], var_attrs)
+    for name, values in outputs.items():
+        meta = OUTPUTS[name]
+        data_vars[name] = xr.Variable(("draw",), values, {"units": meta.units, "long_name": meta.long_name, "role": "output"})
+    n = len(next(iter(outputs.values())))
+    coords = {"draw": np.arange(n)}
+    for name, prior in model.priors.items():
+        if prior.components and not prior.is_fixed:
+            coords[f"{name}_component"] = list(prior.components)
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def estimate(
+    scenario: Scenario | str | Path,
+    *,
+    num_draws: int = 100_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    priors: PriorTable | None = None,
+    progress: Callable | None = None,
+    method: str = DEFAULT_METHOD,
+    devices=None,
+    posterior: dict[str, Prior] | None = None,
+) -> xr.Dataset:
+    """Distribution of a training run's energy and CO2e, as an xarray Dataset over `draw`.
+
+    Args:
+      scenario: a `Scenario`, a path to a scenario TOML, or the name of a bundled one.
+      num_draws: number of Monte Carlo draws.
+      seed: integer seed (or a JAX key). Same seed, same numbers, whatever `chunk_size`.
+      chunk_size: draws processed at once; bounds memory.
+      priors: a `PriorTable` (default: the bundled priors/).
+      progress: optional callback ``progress(done, total)`` called after each chunk.
+      method: "qmc" (randomized quasi-Monte Carlo: scrambled Sobol' points,
+        `carbon_mc.sampling.qmc`; the default, as for ``carbon-mc run``) or "mc" (Monte Carlo:
+        each input's own Threefry stream).
+      devices: devices to shard the draws over (default: all of ``jax.devices()``); the draws do not
+        depend on them.
+      posterior: priors to draw some inputs from instead ({input name: Prior}; see `build_simulator`).
+
+    Returns:
+      Dataset with every drawn input, every output (``energy_mwh``, ``operational_tco2e``,
+      ``embodied_tco2e``, ``total_tco2e`` and intermediates) with CF ``units``/``long_name``, fixed
+      inputs as scalars, and provenance in ``attrs``.
+    """
+    model = build_simulator(scenario, priors=priors, posterior=posterior)
+    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method, devices=devices)
+    attrs = provenance(model, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
+    if method != "mc":
+        attrs["random_streams"] = sampler(model, seed, method).description
+    return to_dataset(model, inputs, outputs, attrs)
