@@ -117,21 +117,48 @@ def carbon_footprint(x: dict, run: RunConstants) -> dict:
     if run.devices is not None:
         out["wall_clock_days"] = compute.wall_clock_days(device_hours, run.devices)
 
-    power_w = energy.accelerator_power_w(run.tdp_w, x["accelerator_power_tdp_fraction"])
-    out["accelerator_power_w"] = power_w
-    out["it_energy_mwh"] = energy.it_energy_mwh(device_hours, power_w, x["server_power_w_per_device"])
-    out["accelerator_energy_mwh"] = energy.accelerator_energy_mwh(device_hours, power_w)
-    if "pue" in x:  # absent when the accounting leaves PUE out
-        out["accelerator_facility_energy_mwh"] = energy.facility_energy_mwh(out["accelerator_energy_mwh"], x["pue"])
-    if run.pue_included:
-        out["energy_mwh"] = energy.facility_energy_mwh(out["it_energy_mwh"], x["pue"])
-    else:  # accounting without data-centre overhead (e.g. BLOOM's 24.7 t "dynamic" figure)
-        out["energy_mwh"] = out["it_energy_mwh"]
-    grid_gco2_per_kwh = x["market_gco2_per_kwh"] if run.grid_basis == "market" else x["grid_gco2_per_kwh"]
+    out.update(energy_and_emissions(x, device_hours, tdp_w=run.tdp_w, devices_per_server=run.devices_per_server,
+                                    grid_basis=run.grid_basis, pue_included=run.pue_included))
+    return out
+
+
+def energy_on_scopes(device_hours, accelerator_power_w, server_power_w_per_device, pue=None) -> dict:
+    """Energy of `device_hours` on each scope a published figure may count (MWh).
+
+    ``accelerator_energy_mwh`` (the accelerators alone), ``it_energy_mwh`` (plus host servers),
+    and with a `pue` ``accelerator_facility_energy_mwh`` and ``facility_energy_mwh`` (times PUE).
+    Patterson et al. 2021 (arXiv:2104.10350), eq. 1; the scopes of models/README.md.
+    """
+    acc = energy.accelerator_energy_mwh(device_hours, accelerator_power_w)
+    out = {"accelerator_energy_mwh": acc, "it_energy_mwh": energy.it_energy_mwh(device_hours, accelerator_power_w, server_power_w_per_device)}
+    if pue is not None:
+        out["accelerator_facility_energy_mwh"] = energy.facility_energy_mwh(acc, pue)
+        out["facility_energy_mwh"] = energy.facility_energy_mwh(out["it_energy_mwh"], pue)
+    return out
+
+
+def energy_and_emissions(x: dict, device_hours, *, tdp_w: float, devices_per_server: float, grid_basis: str = "location",
+                         pue_included: bool = True) -> dict:
+    """Power, energy on every scope, operational, embodied and total emissions of `device_hours` of work.
+
+    The carbon half of the chain, shared by every caller (`carbon_footprint`, the scaling sweep):
+    `x` holds the drawn inputs (``accelerator_power_tdp_fraction``, ``server_power_w_per_device``,
+    ``pue`` unless the accounting leaves it out, ``grid_gco2_per_kwh`` or ``market_gco2_per_kwh``
+    by `grid_basis`, and the embodied inputs). With `pue_included` False, ``energy_mwh`` is the IT
+    energy (accounting without data-centre overhead, e.g. BLOOM's 24.7 t "dynamic" figure).
+    """
+    power_w = energy.accelerator_power_w(tdp_w, x["accelerator_power_tdp_fraction"])
+    scopes = energy_on_scopes(device_hours, power_w, x["server_power_w_per_device"], x.get("pue"))
+    out = {"accelerator_power_w": power_w, "it_energy_mwh": scopes["it_energy_mwh"],
+           "accelerator_energy_mwh": scopes["accelerator_energy_mwh"]}
+    if "accelerator_facility_energy_mwh" in scopes:  # absent when the accounting leaves PUE out
+        out["accelerator_facility_energy_mwh"] = scopes["accelerator_facility_energy_mwh"]
+    out["energy_mwh"] = scopes["facility_energy_mwh"] if pue_included else scopes["it_energy_mwh"]
+    grid_gco2_per_kwh = x["market_gco2_per_kwh"] if grid_basis == "market" else x["grid_gco2_per_kwh"]
     out["operational_tco2e"] = emissions.operational_tco2e(out["energy_mwh"], grid_gco2_per_kwh)
     out["accelerator_operational_tco2e"] = emissions.operational_tco2e(out["accelerator_energy_mwh"], grid_gco2_per_kwh)
     slot_kg = emissions.embodied_kgco2e_per_device_total(
-        x["embodied_kgco2e_per_device"], x["embodied_kgco2e_per_server"], run.devices_per_server
+        x["embodied_kgco2e_per_device"], x["embodied_kgco2e_per_server"], devices_per_server
     )
     out["embodied_tco2e"] = emissions.embodied_tco2e(
         device_hours, slot_kg, x["service_life_years"], x["lifetime_utilization_fraction"]
