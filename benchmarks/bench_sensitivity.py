@@ -56,9 +56,9 @@ def main() -> None:
     import jax
 
     import carbon_mc
-    from carbon_mc.sensitivity import analyze_evaluations, resolve_groups, sobol_indices
-    from carbon_mc.sensitivity.analyze import evaluate_design
-    from carbon_mc.sensitivity.functions import sobol_g
+    from carbon_mc.sobol import analyze_evaluations, resolve_groups, sobol_indices
+    from carbon_mc.sobol.analyze import evaluate_design
+    from carbon_mc.sobol.functions import sobol_g
 
     model = carbon_mc.build_simulator(args.scenario)
     inputs = model.stochastic

@@ -1,7 +1,10 @@
 """carbon-mc: distributions, not point estimates, for the carbon footprint of training LLMs.
 
 The entry point is `estimate`: a scenario in, an xarray Dataset of draws out; `summarize` turns it
-into credible intervals.
+into credible intervals, and `estimate_summary` gives the same summaries without keeping draws.
+Every draw goes through `carbon_mc.sampling` (uniforms -> priors' inverse CDFs -> the carbon chain
+of `carbon_mc.footprint`); `carbon-mc run FILE --seed S` and ``estimate(FILE, seed=S)`` use the
+same default sampler (randomized quasi-Monte Carlo) and give the same numbers.
 """
 
 from .calibrate import calibrated_priors, fit_calibration, load_calibration, measured_runs, save_calibration
@@ -12,7 +15,7 @@ from .io import load_dataset, save_dataset
 from .priors import load_priors
 from .sampling import Simulator, build_simulator, draw, estimate, estimate_summary
 from .scenario import Scenario, load_scenario, parse_scenario
-from .sensitivity import sensitivity
+from .sobol import sensitivity
 from .summary import hdi, percentile_of, summarize
 from .sweep import carbon_exponents, megatron_check, scaling_sweep
 from .validate import leave_one_out
@@ -20,14 +23,15 @@ from .validate import leave_one_out
 __all__ = [
     "CarbonMCError",
     "Claim",
-    "Model",
     "Scenario",
-    "build_model",
+    "Simulator",
+    "build_simulator",
     "calibrated_priors",
     "carbon_exponents",
     "check_claim",
     "check_claims",
     "compare",
+    "draw",
     "estimate",
     "estimate_summary",
     "fit_calibration",

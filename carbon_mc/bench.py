@@ -155,27 +155,27 @@ def numpy_model_check(model, num_draws: int = 4096, seed: int = 0) -> float:
 # The floor, and NumPyro
 
 
-def _dispatches(model, num_draws: int, seed: int, method: str, devices):
-    mesh = mesh_of(devices)
+def _dispatches(model, num_draws: int, seed: int, method: str, jax_devices):
+    mesh = mesh_of(jax_devices)
     disp = Dispatcher(model, sampler(model, seed, method), mesh, dispatch_blocks(mesh, 1 << 30))
     return disp, range(0, num_draws, disp.step)
 
 
-def floor_draws(model, num_draws: int, seed: int = 0, method: str = "mc", devices=None) -> None:
+def floor_draws(model, num_draws: int, seed: int = 0, method: str = "mc", jax_devices=None) -> None:
     """The floor: only the model's random variates (uniforms through the priors' inverse CDFs), materialised.
 
     The engine's own programs for these two steps, the same count and dispatches; no model, no summaries.
     """
-    disp, starts = _dispatches(model, num_draws, seed, method, devices)
+    disp, starts = _dispatches(model, num_draws, seed, method, jax_devices)
     out = None
     for start in starts:
         out = disp.drawn(start)
     jax.block_until_ready(out)
 
 
-def uniforms_only(model, num_draws: int, seed: int = 0, method: str = "mc", devices=None) -> None:
+def uniforms_only(model, num_draws: int, seed: int = 0, method: str = "mc", jax_devices=None) -> None:
     """A stricter floor: the engine's uniforms alone (same generator, count and dispatches), materialised."""
-    disp, starts = _dispatches(model, num_draws, seed, method, devices)
+    disp, starts = _dispatches(model, num_draws, seed, method, jax_devices)
     out = None
     for start in starts:
         out = disp.uniforms(disp.consts, np.uint32(start // BLOCK))

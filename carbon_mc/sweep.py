@@ -30,7 +30,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import CarbonMCError, close_matches
-from .footprint import compute, emissions, energy
+from .footprint import compute, energy_and_emissions
 from .footprint import parallelism as par
 from .footprint import scaling as sc
 from .priors import Prior, PriorTable, load_priors
@@ -133,7 +133,7 @@ def _median(prior: Prior):
 # the per-draw evaluation (pure jnp, jitted once per set of static options)
 # ------------------------------------------------------------------------------------------------
 def _evaluate(x, sizes, layout, hw, *, mode, utilization, law, tokens_per_parameter,
-              sequence_length):
+              sequence_length, grid_basis, pue_included):
     """Every output for draws `x` (arrays (n, 1)) and sizes/layout (arrays (S,)); returns (n, S) arrays."""
     k = sc.split_constants(x["scaling_law_constants"])
     c = {name: v[:, None] for name, v in k.items()}
@@ -197,16 +197,10 @@ def _evaluate(x, sizes, layout, hw, *, mode, utilization, law, tokens_per_parame
     hours = compute.device_hours_from_flop(train_flop, hw.peak_flop_per_s, mfu)
     out["device_hours"] = hours
     out["wall_clock_days"] = compute.wall_clock_days(hours, layout["devices"][None, :])
-    power = energy.accelerator_power_w(hw.tdp_w, x["accelerator_power_tdp_fraction"])
-    it = energy.it_energy_mwh(hours, power, x["server_power_w_per_device"])
-    out["energy_mwh"] = energy.facility_energy_mwh(it, x["pue"])
-    out["operational_tco2e"] = emissions.operational_tco2e(out["energy_mwh"], x["grid_gco2_per_kwh"])
-    slot = emissions.embodied_kgco2e_per_device_total(x["embodied_kgco2e_per_device"], x["embodied_kgco2e_per_server"],
-                                                      hw.devices_per_server)
-    out["embodied_tco2e"] = emissions.embodied_tco2e(hours, slot, x["service_life_years"], x["lifetime_utilization_fraction"])
-    out["total_tco2e"] = emissions.total_tco2e(out["operational_tco2e"], out["embodied_tco2e"])
+    out.update(energy_and_emissions(x, hours, tdp_w=hw.tdp_w, devices_per_server=hw.devices_per_server,
+                                    grid_basis=grid_basis, pue_included=pue_included))
     shape = d_law.shape
-    return {name: jnp.broadcast_to(v, shape) for name, v in out.items()}
+    return {name: jnp.broadcast_to(v, shape) for name, v in out.items() if name in SWEEP_OUTPUTS}
 
 
 class _HardwareConsts(dict):
@@ -215,7 +209,8 @@ class _HardwareConsts(dict):
     __getattr__ = dict.__getitem__
 
 
-_EVALUATE = jax.jit(_evaluate, static_argnames=("mode", "utilization", "law", "tokens_per_parameter", "sequence_length"))
+_EVALUATE = jax.jit(_evaluate, static_argnames=("mode", "utilization", "law", "tokens_per_parameter", "sequence_length",
+                                                "grid_basis", "pue_included"))
 jax.tree_util.register_pytree_node(
     _HardwareConsts,
     lambda d: (tuple(d.values()), tuple(d.keys())),
@@ -256,6 +251,8 @@ def scaling_sweep(
     fixed_batch_tokens: float = 2.0**22,
     region: str = "world",
     datacenter: str = "hyperscale",
+    pue_included: bool = True,
+    market_gco2_per_kwh: float | None = None,
     priors: PriorTable | None = None,
 ) -> xr.Dataset:
     """Loss, accuracy, compute, devices, time, MFU, energy and CO2e over model sizes and hardware.
@@ -282,6 +279,10 @@ def scaling_sweep(
       sequence_length: tokens per sequence (one sequence per micro-batch).
       fixed_batch_tokens: the fixed global batch (and the unit of the critical policy's steps).
       region, datacenter: grid and PUE variants (keys of the priors).
+      pue_included: False leaves the data centre's overhead out of ``energy_mwh`` and the
+        operational emissions, as a scenario's ``[accounting] pue_included = false`` does.
+      market_gco2_per_kwh: a market-based grid factor (gCO2e/kWh) for the operational emissions
+        instead of the location-based `region` (``[accounting] grid_basis = "market"``).
 
     Returns:
       Dataset over (draw, size, hardware) of `SWEEP_OUTPUTS`, the layout over (size, hardware),
@@ -312,7 +313,11 @@ def scaling_sweep(
         if value not in table.quantity(qname).variants:
             raise CarbonMCError(f"unknown {choice} {value!r}; {close_matches(value, table.quantity(qname).variants)}")
 
-    names = (*CORE_QUANTITIES, *SCALING_QUANTITIES, *PARALLELISM_QUANTITIES, *CRITICAL_BATCH_QUANTITIES[critical_batch_law])
+    if market_gco2_per_kwh is not None and not (math.isfinite(market_gco2_per_kwh) and market_gco2_per_kwh >= 0):
+        raise CarbonMCError(f"market_gco2_per_kwh must be a finite number >= 0, got {market_gco2_per_kwh}")
+    grid_basis = "location" if market_gco2_per_kwh is None else "market"
+    core = tuple(q for q in CORE_QUANTITIES if pue_included or q != "pue")
+    names = (*core, *SCALING_QUANTITIES, *PARALLELISM_QUANTITIES, *CRITICAL_BATCH_QUANTITIES[critical_batch_law])
     per_hw = {hw: _priors_for(table, names, _context(table, hw, region, datacenter, scaling_fit)) for hw in hardware}
 
     # Draws: one stream per input name, shared by every size and accelerator.
@@ -373,6 +378,8 @@ def scaling_sweep(
             v = np.asarray(_icdf(prior, u[name]), np.float32)
             x[name] = v if prior.components else v.reshape(-1, 1)
             inputs.setdefault(name, []).append(v)
+        if market_gco2_per_kwh is not None:
+            x["market_gco2_per_kwh"] = jnp.float32(market_gco2_per_kwh)
         jlay = {k: jnp.asarray(v, jnp.float32) for k, v in lay.items() if k != "memory_per_device_gb"}
         jlay["planned_parameters"] = jnp.asarray(n_nom, jnp.float32)
         consts = _HardwareConsts(
@@ -382,7 +389,7 @@ def scaling_sweep(
         )
         res = _EVALUATE(x, jnp.asarray(sizes, jnp.float32), jlay, consts, mode=mode,
                         utilization=utilization, law=critical_batch_law, tokens_per_parameter=tokens_per_parameter,
-                        sequence_length=float(sequence_length))
+                        sequence_length=float(sequence_length), grid_basis=grid_basis, pue_included=bool(pue_included))
         for name, v in res.items():
             outputs.setdefault(name, []).append(np.asarray(v))
         for name, v in lay.items():
@@ -402,6 +409,8 @@ def scaling_sweep(
         "fixed_batch_tokens": float(fixed_batch_tokens),
         "region": region,
         "datacenter": datacenter,
+        "accounting": json.dumps({"grid_basis": grid_basis, "pue_included": bool(pue_included),
+                                  **({"market_gco2_per_kwh": market_gco2_per_kwh} if market_gco2_per_kwh is not None else {})}),
         "random_streams": "per input name, shared by every size and accelerator (common random numbers)",
         "priors": json.dumps({hw: {n: p.describe() for n, p in per_hw[hw].items()} for hw in hardware}, sort_keys=True),
     })

@@ -18,7 +18,7 @@ import pytest
 import carbon_mc
 from carbon_mc.cli import main
 from carbon_mc.errors import CarbonMCError
-from carbon_mc.sensitivity import (
+from carbon_mc.sobol import (
     analyze_evaluations,
     base_points,
     ranking,
@@ -27,8 +27,8 @@ from carbon_mc.sensitivity import (
     sobol_indices,
     split_evaluations,
 )
-from carbon_mc.sensitivity import estimators
-from carbon_mc.sensitivity.functions import (
+from carbon_mc.sobol import estimators
+from carbon_mc.sobol.functions import (
     additive,
     additive_indices,
     ishigami,

@@ -32,11 +32,11 @@ CHILD = textwrap.dedent(
     out = {{}}
     for method, counts in (("mc", (1, 2, 4)), ("qmc", (1, 4))):
         for nd in counts:
-            devices = jax.devices()[:nd]
-            x, y = draw(model, num_draws={N_DRAWS}, seed=11, method=method, devices=devices, variables={NAMES!r})
+            jax_devices = jax.devices()[:nd]
+            x, y = draw(model, num_draws={N_DRAWS}, seed=11, method=method, jax_devices=jax_devices, variables={NAMES!r})
             for k, v in {{**x, **y}}.items():
                 out[f"{{method}}/{{nd}}/draw/{{k}}"] = v
-            s = stream_summary(model, num_draws={N_STREAM}, seed=11, method=method, variables={NAMES!r}, devices=devices)
+            s = stream_summary(model, num_draws={N_STREAM}, seed=11, method=method, variables={NAMES!r}, jax_devices=jax_devices)
             for k, h in s.histograms.items():
                 out[f"{{method}}/{{nd}}/hist/{{k}}"] = h.counts
     np.savez(sys.argv[1], **out)

@@ -39,15 +39,18 @@ def fmt(x: float) -> str:
 
 
 @contextlib.contextmanager
-def progress_bar(total: int, label: str, enabled: bool = True):
-    """A rich progress bar on stderr for long runs; yields a ``callback(done, total)``."""
-    if not enabled or total < PROGRESS_MIN_DRAWS:
+def progress_bar(total: int | None, label: str, enabled: bool = True):
+    """A rich progress bar on stderr for long runs; yields a ``callback(done, total)``.
+
+    With `total` None the bar takes its total from the callback's (the library knows it).
+    """
+    if not enabled or (total is not None and total < PROGRESS_MIN_DRAWS):
         yield None
         return
-    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} draws"),
+    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
                   TimeRemainingColumn(), console=stderr, transient=True) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda done, _total: bar.update(task, completed=done)
+        yield lambda done, of: bar.update(task, completed=done, total=of)
 
 
 def print_json(obj) -> None:

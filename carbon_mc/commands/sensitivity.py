@@ -9,12 +9,12 @@ import math
 from rich import box
 from rich.table import Table
 
-from .. import build_simulator, load_scenario, save_dataset
+from .. import load_scenario, save_dataset
 from ..errors import CarbonMCError
 from ..io import check_writable
-from ..sensitivity import DEFAULT_NUM_BASE, check_num_base, ranking, sensitivity
-from ..sensitivity.analyze import CI_METHODS, INDICES, MIN_NUM_BASE
-from ..sensitivity.design import SAMPLERS, evaluations_per_base_row, resolve_groups
+from ..sobol import DEFAULT_NUM_BASE, check_num_base, ranking, sensitivity
+from ..sobol.analyze import CI_METHODS, INDICES, MIN_NUM_BASE
+from ..sobol.design import SAMPLERS, evaluations_per_base_row
 from ._common import positive_int, print_json, progress_bar, require_suffix, save_plot, stderr, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -162,10 +162,7 @@ def handle(args: argparse.Namespace) -> int:
     for path in (args.out, args.plot):
         if path:
             check_writable(path)
-    model = build_simulator(scenario)
-    factors = resolve_groups({n: model.priors[n].num_columns for n in model.stochastic}, groups, fixed=list(model.fixed))
-    total = num_base * evaluations_per_base_row(factors.num_groups, args.second_order)
-    with progress_bar(total, "evaluating") as callback:
+    with progress_bar(None, "evaluating") as callback:
         ds = sensitivity(scenario, output=args.output, num_base=num_base, seed=args.seed, groups=groups,
                          second_order=args.second_order, num_resamples=args.resamples, conf_level=args.conf_level,
                          ci_method=args.ci, sampler=args.sampler, progress=callback)

@@ -27,16 +27,16 @@ def model_key(model: Simulator) -> str:
     return json.dumps([priors, repr(model.run), model.streams], default=str)
 
 
-def mesh_of(devices=None, *, local: bool = False) -> jax.sharding.Mesh:
-    """A one-axis ``Mesh(devices, ("draw",))`` over `devices`.
+def mesh_of(jax_devices=None, *, local: bool = False) -> jax.sharding.Mesh:
+    """A one-axis ``Mesh(jax_devices, ("draw",))`` over the JAX devices that compute the draws.
 
     By default all of ``jax.devices()`` (every host's, after ``jax.distributed.initialize()``), or
-    with `local` only this process's ``jax.local_devices()``.
+    with `local` only this process's ``jax.local_devices()``. (These are JAX's compute devices, not
+    the accelerators of the training run a scenario describes.)
     """
-    if devices is None:
-        devices = jax.local_devices() if local else jax.devices()
-    devices = list(devices)
-    return jax.sharding.Mesh(np.array(devices), ("draw",))
+    if jax_devices is None:
+        jax_devices = jax.local_devices() if local else jax.devices()
+    return jax.sharding.Mesh(np.array(list(jax_devices)), ("draw",))
 
 
 # Blocks per device per dispatch: small on a CPU, so that a dispatch's intermediates stay in cache;

@@ -12,6 +12,7 @@ import jax
 import numpy as np
 import xarray as xr
 
+from ..errors import CarbonMCError
 from ..footprint import OUTPUTS
 from ..priors import Prior, PriorTable
 from ..scenario import Scenario
@@ -32,7 +33,7 @@ def draw(
     progress: Callable | None = None,
     method: str = DEFAULT_METHOD,
     variables: list[str] | None = None,
-    devices=None,
+    jax_devices=None,
 ):
     """Draw inputs and outputs as NumPy arrays ``(inputs, outputs)``, dispatch by dispatch.
 
@@ -43,7 +44,7 @@ def draw(
       progress: optional callback ``progress(done, total)``.
       method: "qmc" (scrambled Sobol', the default) or "mc" (Threefry streams).
       variables: keep only these inputs/outputs (default: every drawn input and every output).
-      devices: the devices to shard the draws over (default: this process's ``jax.local_devices()``).
+      jax_devices: the JAX devices to shard the draws over (default: this process's ``jax.local_devices()``).
     """
     if num_draws < 1:
         raise ValueError("num_draws must be >= 1")
@@ -55,7 +56,7 @@ def draw(
     if unknown:
         raise CarbonMCError(f"unknown variable(s) {', '.join(unknown)}; valid: {', '.join(available)}")
     smp = sampler(model, seed, method, last_index=num_draws - 1)
-    mesh = mesh_of(devices, local=True)  # every draw comes back to this process
+    mesh = mesh_of(jax_devices, local=True)  # every draw comes back to this process
     disp = Dispatcher(model, smp, mesh, dispatch_blocks(mesh, chunk_size))
     outputs_fn = cached(("draw", *disp.key, keep), lambda: draw_kernel(model, mesh, disp.nblk, keep))
     width = dict(model.columns)
@@ -153,7 +154,7 @@ def estimate(
     priors: PriorTable | None = None,
     progress: Callable | None = None,
     method: str = DEFAULT_METHOD,
-    devices=None,
+    jax_devices=None,
     posterior: dict[str, Prior] | None = None,
 ) -> xr.Dataset:
     """Distribution of a training run's energy and CO2e, as an xarray Dataset over `draw`.
@@ -168,7 +169,7 @@ def estimate(
       method: "qmc" (randomized quasi-Monte Carlo: scrambled Sobol' points,
         `carbon_mc.sampling.qmc`; the default, as for ``carbon-mc run``) or "mc" (Monte Carlo:
         each input's own Threefry stream).
-      devices: devices to shard the draws over (default: all of ``jax.devices()``); the draws do not
+      jax_devices: JAX devices to shard the draws over (default: all of ``jax.devices()``); the draws do not
         depend on them.
       posterior: priors to draw some inputs from instead ({input name: Prior}; see `build_simulator`).
 
@@ -178,7 +179,7 @@ def estimate(
       inputs as scalars, and provenance in ``attrs``.
     """
     model = build_simulator(scenario, priors=priors, posterior=posterior)
-    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method, devices=devices)
+    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method, jax_devices=jax_devices)
     attrs = provenance(model, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
     if method != "mc":
         attrs["random_streams"] = sampler(model, seed, method).description

@@ -64,7 +64,7 @@ class _Streamer:
             jnp.asarray([1.0 / specs[k].width if specs[k].width else 0.0 for k in names], jnp.float32),
             jnp.asarray([specs[k].bins for k in names], jnp.int32),
         )
-        self.sharding = jax.sharding.NamedSharding(disp.mesh, _P("draw"))
+        self.sharding = jax.sharding.NamedSharding(disp.mesh, jax.sharding.PartitionSpec("draw"))
         self.counts = np.zeros((replicates * len(names), self.width), np.int64)
         self.hist = None
 
@@ -123,7 +123,7 @@ def stream_summary(
     method: str = DEFAULT_METHOD,
     variables: list[str] | None = None,
     chunk_size: int = DEFAULT_CHUNK,
-    devices=None,
+    jax_devices=None,
     progress: Callable | None = None,
 ):
     """Summaries of `num_draws` draws computed on the fly: a `carbon_mc.sampling.histograms.StreamSummary`.
@@ -136,7 +136,7 @@ def stream_summary(
         raise ValueError("num_draws must be >= 1")
     names, constants = _summary_variables(model, variables)
     smp = sampler(model, seed, method, last_index=max(num_draws - 1, 1 << 16))
-    mesh = mesh_of(devices)
+    mesh = mesh_of(jax_devices)
     hists = {}
     if names:
         disp = Dispatcher(model, smp, mesh, dispatch_blocks(mesh, chunk_size))
@@ -166,7 +166,7 @@ def stream_to_precision(
     targets: tuple[str, ...] = ("p5", "p95"),
     replicates: int = 16,
     first_draws: int = BLOCK,
-    devices=None,
+    jax_devices=None,
     progress: Callable | None = None,
 ):
     """Draw until the relative standard error of the `targets` of every variable is at most `rel_error`.
@@ -189,7 +189,7 @@ def stream_to_precision(
     if not names:
         raise CarbonMCError("none of the requested variables varies; nothing to estimate")
     quantiles = {t: _target_quantile(t) for t in targets}
-    mesh = mesh_of(devices)
+    mesh = mesh_of(jax_devices)
     smp = sampler(model, seed, method, last_index=max(max_draws, 1 << 16), replicates=replicates)
     disp = Dispatcher(model, smp, mesh, dispatch_blocks(mesh, DEFAULT_CHUNK))
     streamer = _Streamer(disp, names, _plan(disp, names), replicates)
@@ -241,7 +241,7 @@ def estimate_summary(
     chunk_size: int = DEFAULT_CHUNK,
     priors: PriorTable | None = None,
     progress: Callable | None = None,
-    devices=None,
+    jax_devices=None,
     posterior: dict[str, Prior] | None = None,
 ) -> xr.Dataset:
     """Summary Dataset over ``stat`` (as `carbon_mc.summarize`) computed on the fly, without keeping draws.
@@ -254,7 +254,7 @@ def estimate_summary(
         `rel_error`, the headline outputs).
       rel_error: if given, stop once the 5% and 95% quantiles of every summarized variable have a
         relative standard error at most this (`stream_to_precision`); attrs record the draws used.
-      chunk_size, priors, progress, posterior: as for `estimate`. devices: as for `draw`.
+      chunk_size, priors, progress, posterior: as for `estimate`. jax_devices: as for `draw`.
 
     Returns:
       Dataset shaped like ``summarize(estimate(...))``, with ``summary_method`` and each variable's
@@ -265,8 +265,8 @@ def estimate_summary(
         shapes = output_shapes(model)
         targets = [k for k in HEADLINE if shapes.get(k, ()) != ()]
         result = stream_to_precision(model, rel_error=rel_error, max_draws=num_draws, seed=seed, method=method,
-                                     variables=variables or targets, devices=devices, progress=progress)
+                                     variables=variables or targets, jax_devices=jax_devices, progress=progress)
     else:
         result = stream_summary(model, num_draws=num_draws, seed=seed, method=method, variables=variables,
-                                chunk_size=chunk_size, devices=devices, progress=progress)
+                                chunk_size=chunk_size, jax_devices=jax_devices, progress=progress)
     return result.to_dataset()

@@ -9,8 +9,8 @@ Modules: `design` (Sobol' points, cross matrices in SALib's row order, groups), 
 (pure jnp estimators and the vectorised bootstrap), `analyze` (the entry points and the Dataset),
 `functions` (analytic test functions with known indices).
 
-Note: ``carbon_mc.sensitivity`` is the function; import the helpers from this package with
-``from carbon_mc.sensitivity import sobol_indices``.
+The package is `carbon_mc.sobol` (SALib's naming: the method, sample and analyze mirrored), so that
+the function ``carbon_mc.sensitivity`` shadows no module: ``import carbon_mc.sobol.design`` works.
 """
 
 from .analyze import DEFAULT_NUM_BASE, analyze_evaluations, check_num_base, ranking, sensitivity, sobol_indices

@@ -6,7 +6,7 @@ model as `carbon_mc.estimate` under `jax.jit` in chunks, and returns first-order
 total-order (ST) indices with bootstrap confidence intervals as an xarray Dataset.
 
 `sobol_indices` does the same for any jnp function of named uniforms (the analytic test functions
-in `carbon_mc.sensitivity.functions`, say), and `analyze_evaluations` turns model outputs already
+in `carbon_mc.sobol.functions`, say), and `analyze_evaluations` turns model outputs already
 computed at a design's points into the Dataset.
 """
 
@@ -209,7 +209,7 @@ def analyze_evaluations(
 
     Args:
       f_a, f_b: outputs at A and B, shape (N,); f_ab (and f_ba): shape (N, G), column g for the
-        matrix whose group-g columns were swapped (see `carbon_mc.sensitivity.design`).
+        matrix whose group-g columns were swapped (see `carbon_mc.sobol.design`).
       names: group labels (default ``x1..xG``); members: the inputs in each group (default: itself).
       seed: seed of the bootstrap resampling.
       num_resamples: bootstrap resamples (0: no intervals, bounds are NaN).
