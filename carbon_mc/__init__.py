@@ -13,6 +13,7 @@ from .compare import compare
 from .errors import CarbonMCError
 from .io import load_dataset, save_dataset
 from .priors import load_priors
+from .results import RunResult, run_scenario
 from .sampling import Simulator, build_simulator, draw, estimate, estimate_summary
 from .scenario import Scenario, load_scenario, parse_scenario
 from .sobol import sensitivity
@@ -23,6 +24,7 @@ from .validate import leave_one_out
 __all__ = [
     "CarbonMCError",
     "Claim",
+    "RunResult",
     "Scenario",
     "Simulator",
     "build_simulator",
@@ -45,6 +47,7 @@ __all__ = [
     "megatron_check",
     "parse_scenario",
     "percentile_of",
+    "run_scenario",
     "save_calibration",
     "save_dataset",
     "scaling_sweep",
