@@ -9,6 +9,7 @@ import carbon_mc
 from carbon_mc import CarbonMCError
 
 MODELS = sorted((Path(__file__).resolve().parents[1] / "models").glob("*.toml"))
+HELD_OUT = sorted((Path(__file__).resolve().parents[1] / "models" / "held_out").glob("*.toml"))
 GOOD = """
 [run]
 name = "toy"
@@ -28,13 +29,20 @@ def test_at_least_the_promised_scenarios_are_bundled():
         assert required in names
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODELS + HELD_OUT, ids=[p.stem for p in MODELS + HELD_OUT])
 def test_bundled_scenario_loads_and_runs(path):
     scenario = carbon_mc.load_scenario(path)
     ds = carbon_mc.estimate(scenario, num_draws=512, seed=0)
     for name in ("energy_mwh", "total_tco2e"):
         v = ds[name].values
         assert (v > 0).all() and all(math.isfinite(x) for x in v[:10])
+
+
+def test_held_out_modern_runs_are_bundled_but_not_calibration_data():
+    from carbon_mc.calibrate import scenario_files
+
+    assert {p.stem for p in HELD_OUT} >= {"glam_64b64e", "palm_540b", "olmo2_7b", "olmo2_13b", "olmoe_0924"}
+    assert not {p.stem for p in HELD_OUT} & {p.stem for p in scenario_files(basis="measured")}
 
 
 def test_good_toy_scenario(write_toml):
