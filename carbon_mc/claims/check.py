@@ -1,0 +1,328 @@
+"""Check published figures against the distribution a scenario implies.
+
+`check_claim` draws the scenario (on the claim's accounting basis) and answers where the claim
+falls (its percentile, P(true value >= claim)), how far off it is (claim / X with its 90% interval)
+and what it would take (`carbon_mc.claims.reach`). `check_claims` checks several on one set of draws
+per accounting basis; `check_scenario` also writes the model card from those same draws.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CarbonMCError
+from ..footprint import OUTPUTS
+from ..priors import PriorTable
+from ..sampling import DEFAULT_CHUNK, Simulator, build_simulator, draw
+from ..scenario import CO2E_SCOPES, ENERGY_SCOPES, Claim, Scenario, load_scenario
+from ..summary import percentile_of
+from ..units import CHECKABLE, default_quantity, parse_unit, to_quantity_units
+from .model_card import ModelCardFields, card_quantity, model_card_from_draws
+from .reach import input_columns, input_shifts, reach_factors
+from .result import ClaimCheck, ScenarioCheck
+
+__all__ = [
+    "CI_PROB",
+    "TAIL_FRACTION",
+    "Claim",
+    "check_claim",
+    "check_claims",
+    "check_scenario",
+    "make_claim",
+    "scenario_claims",
+    "select_claims",
+    "simulate",
+]
+
+CI_PROB = 0.90
+TAIL_FRACTION = 0.01  # when no draw reaches a claim, shifts are read from this share of draws nearest it
+
+
+# ---------------------------------------------------------------------------------------------
+def simulate(
+    scenario: Scenario | str | Path,
+    *,
+    num_draws: int = 100_000,
+    seed: int = 0,
+    grid_basis: str | None = None,
+    pue_included: bool | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    priors: PriorTable | None = None,
+) -> tuple[Simulator, dict, dict]:
+    """Draw a scenario on a given accounting basis: (simulator, inputs, outputs), NumPy arrays over draws.
+
+    Raises:
+      CarbonMCError: the scenario cannot be loaded, or the basis is market-based and the scenario
+        has no market-based grid factor.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario, priors=priors)
+    scenario = scenario.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
+    model = build_simulator(scenario, priors=priors)
+    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size)
+    return model, inputs, outputs
+
+
+def scenario_claims(scenario: Scenario) -> list[Claim]:
+    """The claims a scenario carries: its [[claims]], then the figures of its [reported] block."""
+    claims = list(scenario.claims)
+    rep = scenario.reported
+    if rep.energy_mwh is not None:
+        quantity = ENERGY_SCOPES[rep.energy_scope]  # compare like with like: the figure's own energy scope
+        claims.append(Claim(rep.energy_mwh, "MWh", quantity, label=f"reported energy ({rep.energy_scope})", source=rep.source))
+    if rep.co2e_t is not None:
+        claims.append(Claim(rep.co2e_t, "t", CO2E_SCOPES[rep.co2e_scope], label=f"reported {rep.co2e_scope} CO2e",
+                            source=rep.source))
+    return claims
+
+
+def make_claim(value: float, unit: str, quantity: str | None = None, **extra) -> Claim:
+    """A validated `Claim` from a value and a unit; the quantity defaults by the unit's kind.
+
+    Raises:
+      CarbonMCError: an unknown unit, a bad value, or a unit of the wrong kind for `quantity`.
+    """
+    symbol = parse_unit(unit).symbol
+    quantity = quantity or default_quantity(symbol)
+    to_quantity_units(value, symbol, quantity)  # raises on a mass against an energy, or a bad value
+    extra.setdefault("label", f"{value:g} {symbol}")
+    return Claim(float(value), symbol, quantity, **extra)
+
+
+def _as_claim(claim: Claim | float, unit: str | None, quantity: str | None, **extra) -> Claim:
+    """`claim` as a `Claim` checked on `quantity` (default: its own)."""
+    if not isinstance(claim, Claim):
+        if unit is None:
+            raise CarbonMCError("a claim given as a number needs its unit (e.g. 't', 'lb', 'kWh')")
+        return make_claim(claim, unit, quantity, **extra)
+    if quantity is not None and quantity != claim.quantity:
+        return make_claim(claim.value, claim.unit, quantity, label=claim.label, source=claim.source,
+                          grid_basis=claim.grid_basis, pue_included=claim.pue_included)
+    return claim
+
+
+def select_claims(
+    scenario: Scenario, claim: Claim | float | None = None, unit: str | None = None, *,
+    quantity: str | None = None, source: str = "given",
+) -> list[Claim]:
+    """The claims to check: `claim` alone if given, else those `scenario` carries on `quantity` (default: all).
+
+    A claim given as a number is labelled and sourced `source`.
+
+    Raises:
+      CarbonMCError: a unit without a claim, a number without its unit, an unknown unit, or a unit
+        of the wrong kind for `quantity`.
+    """
+    if claim is not None:
+        return [_as_claim(claim, unit, quantity, label=source, source=source)]
+    if unit is not None:
+        raise CarbonMCError("a unit needs the claim's value")
+    return [c for c in scenario_claims(scenario) if quantity is None or c.quantity == quantity]
+
+
+# ---------------------------------------------------------------------------------------------
+def check_claim(
+    scenario: Scenario | str | Path,
+    claim: Claim | float,
+    unit: str | None = None,
+    *,
+    quantity: str | None = None,
+    grid_basis: str | None = None,
+    pue_included: bool | None = None,
+    num_draws: int = 100_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    priors: PriorTable | None = None,
+    tail_fraction: float = TAIL_FRACTION,
+    _draws: tuple | None = None,
+) -> ClaimCheck:
+    """Check one published figure against the distribution of `scenario`.
+
+    Args:
+      scenario: a `Scenario`, a path, or the name of a bundled scenario.
+      claim: a `Claim`, or a number with its `unit` ("lb", "tCO2e", "kWh", ...).
+      quantity: the model output to check against (default: the claim's, or total_tco2e for a
+        mass and energy_mwh for an energy).
+      grid_basis, pue_included: accounting switches; None uses the claim's own, else the scenario's.
+      num_draws, seed, chunk_size: as for `carbon_mc.estimate`.
+      tail_fraction: when no draw reaches the claim, the share of draws nearest it whose inputs
+        `shifts` describes.
+      _draws: (simulator, inputs, outputs) already drawn on the claim's basis, as `simulate` returns.
+
+    Returns:
+      a `ClaimCheck`.
+
+    Raises:
+      CarbonMCError: the scenario cannot be loaded; a number without its unit, an unknown unit or
+        one of the wrong kind; a quantity that cannot be checked or is not drawn on this basis; a
+        market basis without a market-based grid factor.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario, priors=priors)
+    claim = _as_claim(claim, unit, quantity)
+    if claim.quantity not in CHECKABLE:
+        raise CarbonMCError(f"cannot check against {claim.quantity!r}; valid: {', '.join(CHECKABLE)}")
+    basis = claim.grid_basis if grid_basis is None else grid_basis
+    pue = claim.pue_included if pue_included is None else pue_included
+    if _draws is None:
+        _draws = simulate(scenario, num_draws=num_draws, seed=seed, grid_basis=basis, pue_included=pue,
+                          chunk_size=chunk_size, priors=priors)
+    model, inputs, outputs = _draws
+    if claim.quantity not in outputs:
+        raise CarbonMCError(f"this run's model has no {claim.quantity} on this accounting basis", file=scenario.file)
+    return _analyse(model, inputs, outputs, claim, seed=seed, tail_fraction=tail_fraction)
+
+
+def _draws_on(cache: dict, scenario: Scenario, grid_basis: str | None, pue_included: bool | None, **how) -> tuple:
+    """`simulate` on an accounting basis, once per effective basis (`cache`: {(basis, pue): draws})."""
+    effective = scenario.with_accounting(grid_basis=grid_basis, pue_included=pue_included).accounting
+    key = (effective.grid_basis, effective.pue_included)
+    if key not in cache:
+        cache[key] = simulate(scenario, grid_basis=grid_basis, pue_included=pue_included, **how)
+    return cache[key]
+
+
+def _check_each(scenario: Scenario, claims: Sequence[Claim], cache: dict, *, grid_basis, pue_included, **how) -> list[ClaimCheck]:
+    results = []
+    for claim in claims:
+        basis = claim.grid_basis if grid_basis is None else grid_basis
+        pue = claim.pue_included if pue_included is None else pue_included
+        draws = _draws_on(cache, scenario, basis, pue, **how)
+        results.append(check_claim(scenario, claim, grid_basis=basis, pue_included=pue, seed=how["seed"], _draws=draws))
+    return results
+
+
+def check_claims(
+    scenario: Scenario | str | Path,
+    claims: Sequence[Claim] | None = None,
+    *,
+    grid_basis: str | None = None,
+    pue_included: bool | None = None,
+    num_draws: int = 100_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    priors: PriorTable | None = None,
+) -> list[ClaimCheck]:
+    """Check several claims (default: all the scenario carries), drawing once per accounting basis.
+
+    Raises:
+      CarbonMCError: the scenario carries no claim and none is given, or as `check_claim`.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario, priors=priors)
+    claims = scenario_claims(scenario) if claims is None else list(claims)
+    if not claims:
+        raise CarbonMCError("the scenario carries no claim: add [[claims]] or [reported], or give one", file=scenario.file)
+    return _check_each(scenario, claims, {}, grid_basis=grid_basis, pue_included=pue_included,
+                       num_draws=num_draws, seed=seed, chunk_size=chunk_size, priors=priors)
+
+
+def check_scenario(
+    scenario: Scenario | str | Path,
+    claim: Claim | float | None = None,
+    unit: str | None = None,
+    *,
+    quantity: str | None = None,
+    grid_basis: str | None = None,
+    pue_included: bool | None = None,
+    num_draws: int = 100_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    priors: PriorTable | None = None,
+    model_card: ModelCardFields | None = None,
+    source: str = "given",
+) -> ScenarioCheck:
+    """Check `claim` (default: every claim the scenario carries on `quantity`) and write its model card.
+
+    The claims and the model card share one set of draws per accounting basis: the card's, on
+    `grid_basis` and `pue_included` (None: the scenario's), is the draws of every claim on that basis.
+
+    Args:
+      scenario, claim, unit, grid_basis, pue_included, num_draws, seed, chunk_size: as for `check_claim`.
+      quantity: the output to check a given claim on, or which of the scenario's claims to check
+        (default: all); the model card reports it if it is a CO2e, else total_tco2e.
+      model_card: the Hub fields of the model card; None writes no card.
+      source: the label and source of a claim given as a number.
+
+    Raises:
+      CarbonMCError: no claim to check and no model card asked for, or as `select_claims` and
+        `check_claim`.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario, priors=priors)
+    claims = select_claims(scenario, claim, unit, quantity=quantity, source=source)
+    if not claims and model_card is None:
+        what = f" on {quantity}" if quantity else ""
+        raise CarbonMCError(f"no claim{what} to check: give one (a value and its unit), or add [[claims]] to the scenario",
+                            file=scenario.file)
+    cache: dict[tuple, tuple] = {}
+    how = {"num_draws": num_draws, "seed": seed, "chunk_size": chunk_size, "priors": priors}
+    checks = _check_each(scenario, claims, cache, grid_basis=grid_basis, pue_included=pue_included, **how)
+    card = None
+    if model_card is not None:
+        model, _, outputs = _draws_on(cache, scenario, grid_basis, pue_included, **how)
+        card = model_card_from_draws(scenario, model, outputs, card_quantity(quantity), num_draws=num_draws,
+                                     seed=seed, fields=model_card)
+    return ScenarioCheck(scenario.name, tuple(checks), card)
+
+
+# ---------------------------------------------------------------------------------------------
+def _selection(y: np.ndarray, c: float, direction: str, beyond: np.ndarray, tail_fraction: float) -> tuple[np.ndarray, str]:
+    """The draws the shifts describe: those at or beyond the claim, else the `tail_fraction` nearest it."""
+    num_beyond = int(np.count_nonzero(beyond))
+    if num_beyond > 0:
+        return beyond, f"the {num_beyond:,} draws at or {direction} the claim"
+    n = y.size
+    m = max(1, math.ceil(tail_fraction * n))
+    order = np.argpartition(-y if direction == "above" else y, m - 1)[:m]
+    selected = np.zeros(n, dtype=bool)
+    selected[order] = True
+    return selected, f"the {m:,} draws nearest the claim ({tail_fraction:.0%}); none reach it"
+
+
+def _ratio(c: float, d: float) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(c / d) if d != 0 else math.nan
+
+
+def _analyse(model: Simulator, inputs: dict, outputs: dict, claim: Claim, *, seed, tail_fraction: float) -> ClaimCheck:
+    y = np.asarray(outputs[claim.quantity], dtype=np.float64)
+    n = y.size
+    c = claim.value_in_quantity_units
+    p5, median, p95 = (float(v) for v in np.quantile(y, [0.05, 0.5, 0.95]))
+    direction = "above" if c >= median else "below"
+    beyond = y >= c if direction == "above" else y <= c
+    num_beyond = int(np.count_nonzero(beyond))
+    prob = float(np.count_nonzero(y >= c)) / n
+    selected, conditioned_on = _selection(y, c, direction, beyond, tail_fraction)
+    return ClaimCheck(
+        claim=claim,
+        claim_value=c,
+        quantity=claim.quantity,
+        units=OUTPUTS[claim.quantity].units,
+        scenario_name=model.scenario.name,
+        accounting={"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included},
+        num_draws=n,
+        seed=int(seed) if isinstance(seed, (int, np.integer)) else -1,
+        median=median,
+        interval=(p5, p95),
+        percentile=float(percentile_of(y, c)),
+        prob_at_least=prob,
+        prob_at_least_se=math.sqrt(prob * (1.0 - prob) / n),
+        ratio_median=_ratio(c, median),
+        ratio_interval=(_ratio(c, p95), _ratio(c, p5)),
+        direction=direction,
+        num_beyond=num_beyond,
+        extreme=float(y.max() if direction == "above" else y.min()),
+        conditioned_on=conditioned_on,
+        shifts=tuple(input_shifts(model, inputs, selected)),
+        reach=reach_factors(model, inputs, claim.quantity, c, direction) if num_beyond == 0 else None,
+        sources={name: p.source for name, p in model.priors.items()},
+        values=y,
+        inputs={label: x for label, _, x in input_columns(model, inputs)},
+        selected=selected,
+    )
