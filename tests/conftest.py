@@ -24,3 +24,17 @@ def write_toml(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def cli_json(capsys):
+    """Run ``carbon-mc ARGS --json`` in this process; assert exit 0 and return the parsed JSON."""
+    import json
+
+    from carbon_mc.cli import main
+
+    def run(*args: str) -> dict:
+        assert main([*args, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    return run

@@ -13,9 +13,8 @@ def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "carbon_mc.cli", *args], capture_output=True, text=True, timeout=300)
 
 
-def test_run_json_shape(capsys):
-    assert main(["run", "models/gpt3_175b.toml", "--draws", "20000", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+def test_run_json_shape(cli_json):
+    out = cli_json("run", "models/gpt3_175b.toml", "--draws", "20000")
     for key in ("energy_mwh", "operational_tco2e", "embodied_tco2e", "total_tco2e"):
         assert set(out[key]) == {"median", "mean", "p5", "p95", "p2_5", "p97_5"}
         assert out[key]["p2_5"] <= out[key]["p5"] <= out[key]["median"] <= out[key]["p95"] <= out[key]["p97_5"]
@@ -65,3 +64,18 @@ def test_missing_file_and_bad_out_dir(tmp_path):
 def test_bad_draws_argument():
     r = run_cli("run", "models/gpt3_175b.toml", "--draws", "0")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_cli_and_python_api_share_one_default_sampler(cli_json):
+    import carbon_mc
+    from carbon_mc.sampling import DEFAULT_METHOD
+
+    out = cli_json("run", "gpt3_175b", "--seed", "5", "--draws", "50000")
+    ds = carbon_mc.estimate("gpt3_175b", seed=5, num_draws=50_000)
+    assert ds.attrs["method"] == carbon_mc.sampling.METHOD_NAMES[DEFAULT_METHOD]
+    summary = carbon_mc.summarize(ds, ["energy_mwh", "total_tco2e"])
+    for name in ("energy_mwh", "total_tco2e"):
+        for stat in ("median", "mean", "p5", "p95"):
+            assert out[name][stat] == float(summary[name].sel(stat=stat)), (name, stat)
+    streamed = carbon_mc.estimate_summary("gpt3_175b", seed=5, num_draws=50_000, variables=["energy_mwh"])
+    assert streamed.attrs["method"] == ds.attrs["method"]

@@ -147,7 +147,7 @@ def test_stopping_at_a_relative_error_is_honest():
         server_power_w_per_device=0.0, embodied_kgco2e_per_device=0.0, embodied_kgco2e_per_server=0.0, **lognormal
     )
     model = build_simulator(scenario)
-    result = stream_to_precision(model, rel_error=2e-3, seed=3, variables=["operational_tco2e"], max_draws=10_000_000)
+    result = stream_to_precision(model, rel_error=2e-3, seed=3, method="mc", variables=["operational_tco2e"], max_draws=10_000_000)
     n = result.attrs["num_draws"]
     assert result.attrs["rel_error_achieved"] <= 2e-3 and n % (16 * BLOCK) == 0
     sigma = math.sqrt(sum(s * s for s in sig.values()))
@@ -157,7 +157,7 @@ def test_stopping_at_a_relative_error_is_honest():
     se_est = result.var_attrs["operational_tco2e"]["p95_rel_se"]
     assert 0.48 < se_est / se_true < 1.59, (se_est, se_true)
     # Monte Carlo replicates are the plain run's blocks, regrouped: pooled counts equal a plain stream of as many draws
-    plain = stream_summary(model, num_draws=n, seed=3, variables=["operational_tco2e"])
+    plain = stream_summary(model, num_draws=n, seed=3, method="mc", variables=["operational_tco2e"])
     np.testing.assert_array_equal(result.histograms["operational_tco2e"].counts, plain.histograms["operational_tco2e"].counts)
 
 
