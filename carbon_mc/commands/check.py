@@ -9,8 +9,8 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 
+from ..claims import ModelCardFields, check_scenario
 from ..errors import CarbonMCError
-from ..footprint import WITHOUT_PUE
 from ..io import check_writable, save_text
 from ..units import CHECKABLE
 from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
@@ -60,71 +60,40 @@ def register(sub) -> None:
     p.set_defaults(handler=handle)
 
 
-def _plot_paths(path: str | None, count: int) -> list[str | None]:
-    if path is None:
-        return [None] * count
+def _plot_paths(path: str, count: int) -> list[str]:
+    """`path`, numbered (name_1.png, name_2.png, ...) when there are several plots."""
     if count == 1:
         return [path]
     p = Path(path)
     return [str(p.with_name(f"{p.stem}_{i + 1}{p.suffix}")) for i in range(count)]
 
 
-def _select_claims(args, scenario):
-    from ..claims import make_claim, scenario_claims
-
-    if (args.claim is None) != (args.unit is None):
-        raise CarbonMCError("--claim and --unit go together (e.g. --claim 626155 --unit lb)")
-    if args.claim is not None:
-        return [make_claim(args.claim, args.unit, args.quantity, label="command line", source="command line")]
-    claims = scenario_claims(scenario)
-    if args.quantity is not None:
-        claims = [c for c in claims if c.quantity == args.quantity]
-    if not claims and args.model_card is None:
-        what = f" on {args.quantity}" if args.quantity else ""
-        raise CarbonMCError(f"no claim{what} to check: give --claim VALUE --unit UNIT, or add [[claims]] to the scenario",
-                            file=scenario.file)
-    return claims
-
-
 def handle(args: argparse.Namespace) -> int:
-    from ..claims import check_claims, model_card_block, simulate
-    from ..scenario import load_scenario
-
     require_suffix(args.plot, PLOT_SUFFIXES, "--plot")
     require_suffix(args.model_card, (".yaml", ".yml"), "--model-card")
-    scenario = load_scenario(args.file)
-    claims = _select_claims(args, scenario)
-    plots = _plot_paths(args.plot, len(claims))
-    for path in [*(p for p in plots if p), *([args.model_card] if args.model_card else [])]:
-        check_writable(path)
-    pue = pue_flag(args)
-    results = check_claims(scenario, claims, grid_basis=args.basis, pue_included=pue, num_draws=args.draws,
-                           seed=args.seed) if claims else []
-
-    card_text = None
-    if args.model_card:
-        quantity = args.quantity if args.quantity and args.quantity.endswith("_tco2e") else "total_tco2e"
-        model, _, outputs = simulate(scenario, num_draws=args.draws, seed=args.seed, grid_basis=args.basis, pue_included=pue)
-        card_text = model_card_block(
-            scenario, outputs[quantity], quantity=quantity, num_draws=args.draws, seed=args.seed,
-            accounting={"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included},
-            sources={n: p.source for n, p in model.priors.items()}, training_type=args.training_type,
-            geographical_location=args.location, hardware_used=args.hardware_used,
-        )
+    if (args.claim is None) != (args.unit is None):
+        raise CarbonMCError("--claim and --unit go together (e.g. --claim 626155 --unit lb)")
+    for path in (args.plot, args.model_card):
+        if path:
+            check_writable(path)
+    card = ModelCardFields(args.training_type, args.location, args.hardware_used) if args.model_card else None
+    result = check_scenario(args.file, args.claim, args.unit, quantity=args.quantity, grid_basis=args.basis,
+                            pue_included=pue_flag(args), num_draws=args.draws, seed=args.seed, model_card=card,
+                            source="command line")
     written = []
-    if any(plots) and results:
-        for result, path in zip(results, plots):
-            save_plot("claims", "plot_claim", result, path=path)
+    if args.plot:
+        for check, path in zip(result.checks, _plot_paths(args.plot, len(result.checks))):
+            save_plot("claims", "plot_claim", check, path=path)
             written.append(path)
-    if card_text is not None:
-        save_text(card_text, args.model_card)
+    if result.model_card is not None:
+        save_text(result.model_card, args.model_card)
         written.append(args.model_card)
 
     if args.json:
-        print_json({"checks": [r.to_dict() for r in results], "written": written})
+        print_json({**result.to_dict(), "written": written})
         return 0
-    for r in results:
-        _print_check(r)
+    for check in result.checks:
+        _print_check(check)
     for path in written:
         stdout.print(f"written: {path}")
     return 0
@@ -134,8 +103,8 @@ def _interval(lo: float, hi: float) -> str:
     return f"{fmt(lo)} – {fmt(hi)}"
 
 
-def _print_check(r) -> None:
-    pue = "no PUE in this quantity" if r.quantity in WITHOUT_PUE else f"PUE {'included' if r.accounting['pue_included'] else 'excluded'}"
+def _summary_table(r) -> Table:
+    pue = f"PUE {'included' if r.accounting['pue_included'] else 'excluded'}" if r.pue_in_quantity else "no PUE in this quantity"
     basis = f"{r.accounting['grid_basis']}-based grid, {pue}"
     claim = r.claim
     shown = f"{fmt(claim.value)} {claim.unit}"
@@ -149,7 +118,7 @@ def _print_check(r) -> None:
     table.add_row("distribution", f"median {fmt(r.median)} {r.units}, 90% interval {_interval(*r.interval)}")
     table.add_row("percentile of the claim", f"{r.percentile:.2f}")
     if r.prob_at_least == 0:
-        p_text = f"0 of {r.num_draws:,} draws (< {3 / r.num_draws:.1e} at 95%)"
+        p_text = f"0 of {r.num_draws:,} draws (< {r.rule_of_three_bound:.1e} at 95%)"
     else:
         p_text = f"{r.prob_at_least:.4f} ± {r.prob_at_least_se:.4f}"
     table.add_row("P(true value >= claim)", p_text)
@@ -158,27 +127,28 @@ def _print_check(r) -> None:
     else:
         table.add_row("claim / median", "undefined (the median is 0)")
     table.add_row("verdict", r.verdict)
-    stdout.print(table)
+    return table
 
-    if r.num_beyond == 0:
-        word = "largest" if r.direction == "above" else "smallest"
-        stdout.print(f"No draw of {r.num_draws:,} reaches the claim; the {word} is {fmt(r.extreme)} {r.units}.")
-        if r.reach is not None:
-            if math.isfinite(r.reach.common):
-                stdout.print(
-                    f"To reach it, every input that matters ({r.reach.num_inputs}) would have to move by a common "
-                    f"factor of {fmt(r.reach.common)} (each multiplied or divided, whichever moves {r.quantity} toward the claim)."
-                )
-            else:
-                stdout.print("No common factor up to 1e6 on the inputs reaches it.")
-            alone = sorted(((f, n) for n, f in r.reach.per_input.items() if math.isfinite(f)))
-            if alone:
-                stdout.print("One input alone: " + ", ".join(f"{n} x{fmt(f)}" for f, n in alone)
-                             + ("; the others cannot reach it alone" if len(alone) < len(r.reach.per_input) else ""))
-    if r.num_beyond == r.num_draws:
-        stdout.print(f"Every draw is at or {r.direction} the claim: no input needs to shift.")
-        stdout.print("")
+
+def _print_unreached(r) -> None:
+    word = "largest" if r.direction == "above" else "smallest"
+    stdout.print(f"No draw of {r.num_draws:,} reaches the claim; the {word} is {fmt(r.extreme)} {r.units}.")
+    if r.reach is None:
         return
+    if math.isfinite(r.reach.common):
+        stdout.print(
+            f"To reach it, every input that matters ({r.reach.num_inputs}) would have to move by a common "
+            f"factor of {fmt(r.reach.common)} (each multiplied or divided, whichever moves {r.quantity} toward the claim)."
+        )
+    else:
+        stdout.print("No common factor up to 1e6 on the inputs reaches it.")
+    alone = r.reach.alone
+    if alone:
+        stdout.print("One input alone: " + ", ".join(f"{n} x{fmt(f)}" for n, f in alone)
+                     + ("; the others cannot reach it alone" if len(alone) < len(r.reach.per_input) else ""))
+
+
+def _shifts_table(r) -> Table:
     shifts = Table(title=f"What it would take: inputs among {r.conditioned_on}, against their priors",
                    title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     shifts.caption = ("prior, shifted: medians; ratio: shifted / prior; pct: the shifted median's percentile in "
@@ -191,5 +161,15 @@ def _print_check(r) -> None:
         unit = "" if s.units == "1" else f" {s.units}"
         shifts.add_row(s.name, fmt(s.prior[1]) + unit, fmt(s.conditional[1]) + unit, f"{s.median_ratio:.3g}",
                        f"{s.prior_percentile:.1f}", f"{s.ks_distance:.2f}")
-    stdout.print(shifts)
+    return shifts
+
+
+def _print_check(r) -> None:
+    stdout.print(_summary_table(r))
+    if r.num_beyond == 0:
+        _print_unreached(r)
+    if r.num_beyond == r.num_draws:
+        stdout.print(f"Every draw is at or {r.direction} the claim: no input needs to shift.")
+    else:
+        stdout.print(_shifts_table(r))
     stdout.print("")

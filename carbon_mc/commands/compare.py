@@ -6,6 +6,7 @@ import argparse
 
 from rich.table import Table
 
+from ..compare import compare
 from ..io import check_writable
 from ..units import CHECKABLE
 from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
@@ -34,8 +35,6 @@ def register(sub) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..compare import compare
-
     require_suffix(args.plot, PLOT_SUFFIXES, "--plot")
     if args.plot:
         check_writable(args.plot)
