@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .sampling import DEFAULT_CHUNK, Simulator, build_simulator, draw
+from .sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, Simulator, build_simulator, draw
 from .errors import CarbonMCError, close_matches
 from .footprint import OUTPUTS
 from .priors import Prior, PriorTable
@@ -161,8 +161,8 @@ def compare(
     shared = shared_inputs(ma, mb) if common_random_numbers else []
     separate = [n for n in mb.stochastic if n not in shared]
     mb = mb.with_streams({n: mb.stream(n) + B_STREAM_SUFFIX for n in separate})
-    _, out_a = draw(ma, num_draws=num_draws, seed=seed, chunk_size=chunk_size)
-    _, out_b = draw(mb, num_draws=num_draws, seed=seed, chunk_size=chunk_size)
+    _, out_a = draw(ma, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD)
+    _, out_b = draw(mb, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD)
     return Comparison(
         quantity=quantity,
         units=OUTPUTS[quantity].units,

@@ -55,7 +55,7 @@ def test_identical_scenarios_give_a_ratio_of_exactly_one():
 
 def test_side_a_is_what_estimate_draws():
     c = compare("llama31_8b", "llama31_70b", num_draws=5000, seed=2, quantity="energy_mwh")
-    ds = carbon_mc.estimate("llama31_8b", num_draws=5000, seed=2)
+    ds = carbon_mc.estimate("llama31_8b", num_draws=5000, seed=2, method="mc")
     np.testing.assert_array_equal(c.a, ds["energy_mwh"].values.astype(np.float64))
 
 

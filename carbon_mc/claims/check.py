@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import CarbonMCError
 from ..footprint import OUTPUTS
 from ..priors import PriorTable
-from ..sampling import DEFAULT_CHUNK, Simulator, build_simulator, draw
+from ..sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, Simulator, build_simulator, draw
 from ..scenario import CO2E_SCOPES, ENERGY_SCOPES, Claim, Scenario, load_scenario
 from ..summary import percentile_of
 from ..units import CHECKABLE, default_quantity, parse_unit, to_quantity_units
@@ -63,7 +63,7 @@ def simulate(
         scenario = load_scenario(scenario, priors=priors)
     scenario = scenario.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
     model = build_simulator(scenario, priors=priors)
-    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size)
+    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD)
     return model, inputs, outputs
 
 

@@ -47,7 +47,8 @@ def progress_bar(total: int | None, label: str, enabled: bool = True):
     if not enabled or (total is not None and total < PROGRESS_MIN_DRAWS):
         yield None
         return
-    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+    count = TextColumn("{task.completed:,}/{task.total:,}" if total is not None else "{task.completed:,}")
+    with Progress(TextColumn(label), BarColumn(), count,
                   TimeRemainingColumn(), console=stderr, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda done, of: bar.update(task, completed=done, total=of)

@@ -29,6 +29,9 @@ METHOD_NAMES = {"mc": "monte_carlo", "qmc": "randomized_quasi_monte_carlo"}
 # bundled scenarios, and sooner in wall time (BENCHMARKS.md). Common random numbers between two
 # scenarios (`carbon_mc.compare`) need per-input streams, so comparisons draw "mc".
 DEFAULT_METHOD = "qmc"
+# The sampler of analyses that line draws up across scenarios or accounting variants (`compare`,
+# claim checks): each input's own stream, so an input shared by two runs is drawn once for both.
+COMMON_RANDOM_NUMBERS_METHOD = "mc"
 
 
 @dataclass(frozen=True)
