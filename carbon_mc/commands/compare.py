@@ -6,7 +6,7 @@ import argparse
 
 from rich.table import Table
 
-from ..compare import compare
+from ..comparison import compare
 from ..io import check_writable
 from ..units import CHECKABLE
 from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout

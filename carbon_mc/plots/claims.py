@@ -97,7 +97,7 @@ def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
 
 
 def plot_comparison(comparison, *, independent=None, path: str | Path | None = None):
-    """B / A and B - A of a `carbon_mc.compare.Comparison`.
+    """B / A and B - A of a `carbon_mc.comparison.Comparison`.
 
     Args:
       comparison: the comparison (normally with common random numbers).

@@ -29,7 +29,7 @@ class Simulator:
     run: RunConstants
     table: PriorTable
     # Input name -> name of its random stream, where they differ. Empty by default: each input
-    # draws from the stream named after it. `carbon_mc.compare` renames the streams of inputs that
+    # draws from the stream named after it. `carbon_mc.comparison.compare` renames the streams of inputs that
     # two scenarios do not share, so that only shared uncertainties get common random numbers.
     streams: dict[str, str] = field(default_factory=dict)
 
