@@ -7,9 +7,9 @@ of `carbon_mc.footprint`); `carbon-mc run FILE --seed S` and ``estimate(FILE, se
 same default sampler (randomized quasi-Monte Carlo) and give the same numbers.
 """
 
-from .calibrate import calibrated_priors, fit_calibration, load_calibration, measured_runs, save_calibration
+from .calibration import calibrated_priors, fit_calibration, leave_one_out, load_calibration, measured_runs, save_calibration
 from .claims import Claim, check_claim, check_claims
-from .compare import compare
+from .comparison import compare
 from .errors import CarbonMCError
 from .io import load_dataset, save_dataset
 from .priors import load_priors
@@ -19,7 +19,6 @@ from .scenario import Scenario, load_scenario, parse_scenario
 from .sobol import sensitivity
 from .summary import hdi, percentile_of, summarize
 from .sweep import carbon_exponents, megatron_check, scaling_sweep
-from .validate import leave_one_out
 
 __all__ = [
     "CarbonMCError",

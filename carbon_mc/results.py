@@ -14,6 +14,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from .calibration import load_calibrated_priors
 from .errors import CarbonMCError
 from .footprint import HEADLINE
 from .io import save_dataset
@@ -66,11 +67,13 @@ class RunResult:
 
 
 def calibrated_inputs(scenario: Scenario, calibration: str | Path) -> tuple[dict[str, Prior], dict]:
-    """(posterior priors, {"file", "inputs": status per calibrated quantity}) from a calibration file."""
-    # The calibration pulls in ArviZ; import it only when a run asks for it.
-    from .calibrate import calibrated_priors, load_calibration
+    """(posterior priors, {"file", "inputs": status per calibrated quantity}) from a calibration file.
 
-    posterior, status = calibrated_priors(load_calibration(calibration), scenario, source=Path(calibration).name)
+    Raises:
+      CarbonMCError: not a calibration file, a posterior that did not converge, or one fitted with
+        other priors (`carbon_mc.calibration.load_calibrated_priors`).
+    """
+    posterior, status = load_calibrated_priors(calibration, scenario)
     return posterior, {"file": str(calibration), "inputs": status}
 
 

@@ -13,7 +13,8 @@ import pytest
 import xarray as xr
 
 import carbon_mc
-from carbon_mc import CarbonMCError, calibrate
+from carbon_mc import CarbonMCError
+from carbon_mc import calibration as calib
 from carbon_mc.cli import main
 from carbon_mc.sampling import build_simulator, draw
 
@@ -35,18 +36,18 @@ def calibration_file(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def calibration(calibration_file):
-    return calibrate.load_calibration(calibration_file)
+    return calib.load_calibration(calibration_file)
 
 
 def test_bundled_measured_runs_are_data_and_estimates_are_not():
-    names = {s.name for s in calibrate.measured_runs()}
+    names = {s.name for s in calib.measured_runs()}
     assert MEASURED <= names
     assert not names & NOT_DATA
-    assert all(s.reported.basis == "measured" and s.reported.energy_mwh for s in calibrate.measured_runs())
+    assert all(s.reported.basis == "measured" and s.reported.energy_mwh for s in calib.measured_runs())
 
 
 def test_every_latent_converged(calibration):
-    diag = calibrate.diagnostics(calibration)
+    diag = calib.diagnostics(calibration)
     latents = json.loads(diag.attrs["latents"])
     # class values, run-to-run spreads, each run's own value, the MFU size slope, FLOPs overheads, reporting error
     for name in ("accelerator_power_tdp_fraction_class", "server_power_w_per_device_class", "pue_class", "mfu_fraction_class",
@@ -57,22 +58,22 @@ def test_every_latent_converged(calibration):
     for name in latents:
         assert float(diag[f"{name}_r_hat"].max()) <= 1.01, name
         assert float(diag[f"{name}_ess_bulk"].min()) >= 400, name
-    g = calibrate.groups(calibration)
+    g = calib.groups(calibration)
     assert g["posterior"].sizes["chain"] == 4
-    reported = {s.name: s.reported.energy_mwh for s in calibrate.measured_runs()}
+    reported = {s.name: s.reported.energy_mwh for s in calib.measured_runs()}
     observed = g["observed_data"]["reported_energy_mwh"]
     assert {str(r): float(observed.sel(run=r)) for r in observed.run.values} == pytest.approx(reported)
 
 
 def test_posterior_file_round_trips(calibration_file, calibration, tmp_path):
     again = tmp_path / "again.nc"
-    calibrate.save_calibration(calibration, again)
-    back = calibrate.load_calibration(again)
-    first, second = calibrate.groups(calibration), calibrate.groups(back)
+    calib.save_calibration(calibration, again)
+    back = calib.load_calibration(again)
+    first, second = calib.groups(calibration), calib.groups(back)
     assert set(first) == {"posterior", "posterior_predictive", "observed_data", "constant_data", "sample_stats"} == set(second)
     for name in first:
         xr.testing.assert_identical(first[name], second[name])
-    az = calibrate._arviz()
+    az = calib.import_arviz()
     assert {"posterior", "posterior_predictive"} <= set(az.from_netcdf(calibration_file).groups())
 
 
@@ -80,7 +81,7 @@ def test_not_a_calibration_file(tmp_path):
     path = tmp_path / "draws.nc"
     carbon_mc.save_dataset(carbon_mc.estimate("t5_11b", num_draws=100, seed=0), path)
     with pytest.raises(CarbonMCError, match="not a carbon-mc calibration"):
-        calibrate.load_calibration(path)
+        calib.load_calibration(path)
 
 
 def _run_json(capsys, *args):
@@ -105,7 +106,7 @@ def test_run_calibrated_narrows_a_measured_run_and_is_reproducible(calibration_f
 @pytest.mark.parametrize("method", ["mc", "qmc"])
 def test_calibrated_inputs_come_from_one_posterior_draw(calibration, method):
     scenario = carbon_mc.load_scenario("gpt3_175b")
-    posterior, _ = calibrate.calibrated_priors(calibration, scenario)
+    posterior, _ = calib.calibrated_priors(calibration, scenario)
     model = build_simulator(scenario, posterior=posterior)
     inputs, _ = draw(model, num_draws=5000, seed=3, method=method)
     names = sorted(posterior)
@@ -126,32 +127,42 @@ def test_classes_without_measured_runs_keep_their_priors(calibration, write_toml
         datacenter = "hyperscale"
     """)
     scenario = carbon_mc.load_scenario(path)
-    posterior, status = calibrate.calibrated_priors(calibration, scenario)
+    posterior, status = calib.calibrated_priors(calibration, scenario)
     assert set(posterior) == {"server_power_w_per_device"}  # tpu_host had TPU v2/v3 runs
     assert status["accelerator_power_tdp_fraction"].startswith("prior (no measured run")
     assert status["pue"].startswith("prior (no measured run")
     # H100 runs were all measured with device time derived from FLOPs: a run with published GPU-hours
     # would need the power fraction's run-to-run spread, which no measured H100 run showed.
-    posterior, status = calibrate.calibrated_priors(calibration, carbon_mc.load_scenario("llama3_8b"))
+    posterior, status = calib.calibrated_priors(calibration, carbon_mc.load_scenario("llama3_8b"))
     assert "accelerator_power_tdp_fraction" not in posterior
     assert status["accelerator_power_tdp_fraction"] == "prior (no measured run of power_class 'nvidia_modern' whose device time was published)"
 
 
 def test_derived_device_time_varies_in_mfu_only(calibration):
-    posterior, status = calibrate.calibrated_priors(calibration, carbon_mc.load_scenario("olmo_1b"))
+    posterior, status = calib.calibrated_priors(calibration, carbon_mc.load_scenario("olmo_1b"))
     assert "class value" in status["accelerator_power_tdp_fraction"]
     assert status["mfu_fraction"].startswith("calibrated (ampere_hopper")
-    g = calibrate.groups(calibration)
+    g = calib.groups(calibration)
     class_value = g["posterior"]["accelerator_power_tdp_fraction_class"].sel(power_class="nvidia_modern").values.ravel()
     np.testing.assert_allclose(posterior["accelerator_power_tdp_fraction"].distribution.values, class_value.astype(np.float32))
 
 
 def test_calibration_fitted_with_other_priors_is_refused(calibration):
-    g = calibrate.groups(calibration)
+    g = calib.groups(calibration)
     g["posterior"].attrs["priors_sha256"] = json.dumps({"power.toml": "0" * 64})
-    stale = calibrate._to_inference_data(g)
+    stale = calib.from_groups(g)
     with pytest.raises(CarbonMCError, match="other priors"):
-        calibrate.calibrated_priors(stale, carbon_mc.load_scenario("t5_11b"))
+        calib.calibrated_priors(stale, carbon_mc.load_scenario("t5_11b"))
+
+
+def test_run_calibrated_refuses_a_posterior_that_did_not_converge(calibration, tmp_path, capsys):
+    g = {name: ds.copy(deep=True) for name, ds in calib.groups(calibration).items()}
+    g["posterior"]["reporting_error_sd_ln"][0] += 1.0  # one chain far from the others: r_hat >> 1.01
+    path = tmp_path / "unconverged.nc"
+    calib.save_calibration(calib.from_groups(g), path)
+    assert main(["run", "t5_11b", "--draws", "1000", "--calibrated", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "did not converge" in err and "r_hat" in err and "\n" not in err
 
 
 def test_validate_json_has_the_promised_fields(calibration_file, tmp_path, capsys):
@@ -182,17 +193,17 @@ def test_validate_json_has_the_promised_fields(calibration_file, tmp_path, capsy
 
 
 def test_calibration_curve_counts_central_intervals():
-    from carbon_mc.validate import calibration_curve
+    from carbon_mc.calibration import calibration_curve
 
     curve = calibration_curve([50.0, 52.0, 80.0, 99.0], levels=(0.1, 0.6, 0.9))
     assert [c["observed"] for c in curve] == [0.5, 0.75, 0.75]
 
 
 def test_rounding_of_printed_figures():
-    assert calibrate.rounding_sd_ln(0.04) == pytest.approx(0.005 / math.sqrt(3) / 0.04)
-    assert calibrate.rounding_sd_ln(7.5) == pytest.approx(0.05 / math.sqrt(3) / 7.5)
-    assert calibrate.rounding_sd_ln(1287) == pytest.approx(0.5 / math.sqrt(3) / 1287)
-    assert calibrate.rounding_sd_ln(30.0) == pytest.approx(0.5 / math.sqrt(3) / 30)  # whole numbers: to units
+    assert calib.rounding_sd_ln(0.04) == pytest.approx(0.005 / math.sqrt(3) / 0.04)
+    assert calib.rounding_sd_ln(7.5) == pytest.approx(0.05 / math.sqrt(3) / 7.5)
+    assert calib.rounding_sd_ln(1287) == pytest.approx(0.5 / math.sqrt(3) / 1287)
+    assert calib.rounding_sd_ln(30.0) == pytest.approx(0.5 / math.sqrt(3) / 30)  # whole numbers: to units
 
 
 def test_energy_scope_picks_the_matching_output(write_toml):
@@ -233,4 +244,4 @@ def test_a_calibration_run_may_not_replace_a_calibrated_prior(write_toml, tmp_pa
         pue = { distribution = "uniform", params = { low = 1.1, high = 1.3 }, source = "test" }
     """)
     with pytest.raises(CarbonMCError, match="may fix pue to a number but not replace its prior"):
-        calibrate.Calibrator(calibrate.measured_runs([path]))
+        calib.Calibrator(calib.measured_runs([path]))

@@ -39,7 +39,7 @@ def test_bundled_scenario_loads_and_runs(path):
 
 
 def test_held_out_modern_runs_are_bundled_but_not_calibration_data():
-    from carbon_mc.calibrate import scenario_files
+    from carbon_mc.calibration import scenario_files
 
     assert {p.stem for p in HELD_OUT} >= {"glam_64b64e", "palm_540b", "olmo2_7b", "olmo2_13b", "olmoe_0924"}
     assert not {p.stem for p in HELD_OUT} & {p.stem for p in scenario_files(basis="measured")}

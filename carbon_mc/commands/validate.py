@@ -7,6 +7,7 @@ import json
 
 from rich.table import Table
 
+from ..calibration import validation_report
 from ..io import check_writable, save_text
 from ._common import fmt, positive_int, print_json, require_suffix, stderr, stdout
 
@@ -40,30 +41,18 @@ def _row(pred: dict) -> tuple[str, str, str]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..calibrate import Calibrator
-    from ..validate import claims, leave_one_out
-
     require_suffix(args.out, (".json",), "--out")
     require_suffix(args.plot, PLOT_SUFFIXES, "--plot")
     for path in (args.out, args.plot):
         if path:
             check_writable(path)
-    cal = Calibrator(num_chains=args.chains, num_warmup=args.warmup, num_samples=args.samples)
-    names = args.runs or list(cal.design.names)
-    for name in names:
-        cal.observed_mask([name])  # unknown names fail before any fitting
 
-    def progress(done, total, name):
+    def progress(message):
         if not args.json:
-            stderr.print(f"[{done}/{total}] held out: {name}")
+            stderr.print(message)
 
-    result = leave_one_out(calibrator=cal, hold_out=names, seed=args.seed, num_draws=args.draws, num_chains=args.chains,
-                           progress=progress)
-    if args.claims:
-        if not args.json:
-            stderr.print("fitting on every measured run for the published estimates")
-        full = cal.fit(seed=args.seed)
-        result["claims"] = claims(full, seed=args.seed, num_draws=args.draws, source="calibration on every measured run")
+    result = validation_report(hold_out=args.runs, seed=args.seed, num_draws=args.draws, num_chains=args.chains,
+                               num_warmup=args.warmup, num_samples=args.samples, with_claims=args.claims, progress=progress)
     if args.out:
         save_text(json.dumps(result, indent=2) + "\n", args.out)
     if args.plot:

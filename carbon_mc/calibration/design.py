@@ -1,0 +1,226 @@
+"""The measured runs of a calibration, as arrays for the NumPyro model.
+
+- `scenario_files` and `measured_runs`: the scenarios whose ``[reported]`` figure is a measurement
+  (``basis = "measured"``), read from ``models/`` or a given directory or list of files;
+- `rounding_sd_ln`: the rounding error of a printed figure, from its last written digit;
+- `Design` and `build_design`: per run the class of each calibrated quantity, its device time (or
+  what derives it: FLOPs, peak throughput, MFU) and the scope of its figure.
+
+The names of the calibrated quantities and of the hyperpriors (``priors/calibration.toml``) are
+defined here, once, for every module of the package.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from ..data import data_dir
+from ..errors import CarbonMCError
+from ..priors import PriorTable, load_priors, read_toml
+from ..scenario import Scenario, load_scenario
+
+__all__ = [
+    "CALIBRATED",
+    "MFU_REFERENCE",
+    "MFU_SLOPE",
+    "REPORTING_ERROR",
+    "RUN_SPREAD",
+    "Design",
+    "build_design",
+    "measured_runs",
+    "rounding_sd_ln",
+    "scenario_files",
+]
+
+# Quantities the calibration conditions, and the hyperprior of the run-to-run spread of each that
+# varies from run to run (the others are one value per class).
+CALIBRATED = ("accelerator_power_tdp_fraction", "server_power_w_per_device", "pue", "mfu_fraction")
+RUN_SPREAD = {
+    "accelerator_power_tdp_fraction": "between_run_sd_power_fraction_logit",
+    "mfu_fraction": "between_run_sd_mfu_logit",
+}
+MFU_SLOPE = "mfu_scale_slope_logit_per_decade"
+MFU_REFERENCE = "mfu_reference_parameters"
+REPORTING_ERROR = "reporting_error_sd_ln"
+# Whether each reported energy scope counts the host servers, and the PUE.
+_SCOPE_TERMS = {"facility": (True, True), "it": (True, False), "accelerator": (False, False), "accelerator_facility": (False, True)}
+
+
+def measured_runs(models: str | Path | Iterable[str | Path] | None = None, *, priors: PriorTable | None = None) -> list[Scenario]:
+    """Scenarios whose ``[reported]`` energy was measured (``basis = "measured"``), sorted by file name.
+
+    Args:
+      models: a directory of scenario TOML files, or an iterable of files (default: the bundled models/).
+      priors: a `PriorTable` (default: the bundled priors/).
+
+    Raises:
+      CarbonMCError: `models` is a path but not a directory, a measured scenario is invalid, or no
+        scenario has a measured energy.
+    """
+    table = priors or load_priors()
+    runs = [s for s in (load_scenario(p, priors=table) for p in scenario_files(models, basis="measured")) if s.reported.energy_mwh is not None]
+    if not runs:
+        raise CarbonMCError("no scenario with a measured energy ([reported] basis = \"measured\" and energy_mwh)", file=str(models or "models/"))
+    return runs
+
+
+def scenario_files(models: str | Path | Iterable[str | Path] | None = None, *, basis: str | None = None) -> list[Path]:
+    """Scenario files (default: the bundled models/), those whose ``[reported] basis`` is `basis` if given.
+
+    The basis is read from the TOML before a scenario is validated, so an unrelated broken file
+    does not stop a calibration.
+
+    Raises:
+      CarbonMCError: `models` is a path but not a directory, or a file is not readable TOML.
+    """
+    if models is None:
+        paths = sorted(data_dir("models").glob("*.toml"))
+    elif isinstance(models, (str, Path)) and Path(models).is_dir():
+        paths = sorted(Path(models).glob("*.toml"))
+    elif isinstance(models, (str, Path)):
+        raise CarbonMCError("not a directory of scenario files", file=str(models))
+    else:
+        paths = [Path(p) for p in models]
+    if basis is None:
+        return paths
+    return [p for p in paths if read_toml(p).get("reported", {}).get("basis") == basis]
+
+
+def rounding_sd_ln(value: float) -> float:
+    """Standard deviation (natural-log scale) of the rounding of a printed figure.
+
+    The figure is taken as rounded to its last written decimal place (to units for whole numbers):
+    an error uniform on ± half a unit of that place, sd = half-unit / √3, relative to the value.
+    """
+    exponent = min(0, Decimal(repr(float(value))).normalize().as_tuple().exponent)
+    return 0.5 * 10.0**exponent / math.sqrt(3.0) / float(value)
+
+
+@dataclass(frozen=True)
+class Design:
+    """The measured runs as arrays, and which class of each calibrated quantity each run uses.
+
+    Per quantity q: ``classes[q]`` (sorted class names that some run needs), ``index[q]`` (R,)
+    the run's class index or -1 where the run uses a fixed value (``fixed[q]``) or does not need q.
+    """
+
+    runs: tuple[Scenario, ...]
+    names: tuple[str, ...]
+    classes: dict[str, tuple[str, ...]]
+    index: dict[str, np.ndarray]
+    fixed: dict[str, np.ndarray]
+    device_hours: np.ndarray  # (R,), NaN where derived from FLOPs and MFU
+    train_flop: np.ndarray  # (R,) published FLOPs where device time is derived from them; NaN otherwise
+    parameters: np.ndarray  # (R,) N and D where FLOPs come from 6·N·D·(1 + δ); NaN otherwise
+    tokens: np.ndarray
+    flops_run: np.ndarray  # (R,) index into the FLOPs-overhead draws, -1 if none
+    mfu_run: np.ndarray  # (R,) index into the MFU run deviations, -1 if the run's device time is known
+    scale_decades: np.ndarray  # (R,) min(0, log10(N / N_ref)); 0 without a parameter count
+    tdp_w: np.ndarray
+    peak_flop_per_s: np.ndarray
+    host: np.ndarray  # (R,) bool: figure includes host power
+    with_pue: np.ndarray  # (R,) bool: figure includes PUE
+    log_reported: np.ndarray  # (R,) natural log of the reported energy (MWh)
+    rounding_sd_ln: np.ndarray
+    scopes: tuple[str, ...]
+
+    @property
+    def num_runs(self) -> int:
+        return len(self.names)
+
+    def class_counts(self, observed: np.ndarray) -> dict[str, np.ndarray]:
+        """Per quantity, how many observed runs inform each class."""
+        return {q: np.array([int(np.sum((self.index[q] == i) & observed)) for i in range(len(c))]) for q, c in self.classes.items()}
+
+    def varying_counts(self, observed: np.ndarray) -> dict[str, np.ndarray]:
+        """Per quantity with run-to-run spread, how many observed runs of each class vary in it."""
+        varies = {"accelerator_power_tdp_fraction": self.mfu_run < 0, "mfu_fraction": self.mfu_run >= 0}
+        return {q: np.array([int(np.sum((self.index[q] == i) & observed & varies[q])) for i in range(len(self.classes[q]))])
+                for q in RUN_SPREAD}
+
+
+def _calibrated_needs(s: Scenario, table: PriorTable) -> dict[str, str | float | None]:
+    """Per calibrated quantity, what run `s` uses: its class name, a number it fixes, or None (unused)."""
+    has_host, has_pue = _SCOPE_TERMS[s.reported.energy_scope]
+    used = {"accelerator_power_tdp_fraction": True, "server_power_w_per_device": has_host, "pue": has_pue,
+            "mfu_fraction": s.derives_device_time}
+    needed = set(s.needed_quantities())
+    ctx = s.context(table)
+    out: dict[str, str | float | None] = {}
+    for q in CALIBRATED:
+        if not used[q]:
+            out[q] = None
+            continue
+        if q not in needed:
+            raise CarbonMCError(f"the reported energy scope {s.reported.energy_scope!r} needs {q}, which this run does not draw", file=s.file, key="reported.energy_scope")
+        if q in s.overrides:
+            prior = s.resolve_priors(table)[q]
+            if not prior.is_fixed:
+                raise CarbonMCError(f"a calibration run may fix {q} to a number but not replace its prior", file=s.file, key=f"priors.{q}")
+            out[q] = prior.fixed_value
+        else:
+            out[q] = ctx[table.quantity(q).selected_by]
+    return out
+
+
+def _run_columns(runs: Sequence[Scenario], table: PriorTable) -> dict[str, list]:
+    """Per-run columns of `Design` (device time or what derives it, hardware, scope), as lists."""
+    n_ref = table.quantity(MFU_REFERENCE).variants["default"].fixed_value
+    cols: dict[str, list] = {k: [] for k in ("device_hours", "train_flop", "parameters", "tokens", "flops_run", "mfu_run",
+                                             "scale_decades", "tdp_w", "peak_flop_per_s", "host", "with_pue")}
+    n_flops = n_mfu = 0
+    for s in runs:
+        spec = table.hardware_spec(s.hardware, file=s.file)
+        from_nd = s.derives_device_time and s.derives_flop
+        cols["device_hours"].append(np.nan if s.derives_device_time else s.device_hours)
+        cols["train_flop"].append((s.train_flops if s.train_flops is not None else np.nan) if s.derives_device_time else np.nan)
+        cols["flops_run"].append(n_flops if from_nd else -1)
+        cols["mfu_run"].append(n_mfu if s.derives_device_time else -1)
+        n_flops += bool(from_nd)
+        n_mfu += bool(s.derives_device_time)
+        cols["parameters"].append(s.parameters if from_nd else np.nan)
+        cols["tokens"].append(s.tokens if from_nd else np.nan)
+        cols["scale_decades"].append(min(0.0, math.log10(s.parameters / n_ref)) if s.parameters else 0.0)
+        cols["tdp_w"].append(float(spec["tdp_w"]))
+        cols["peak_flop_per_s"].append(float(spec["peak_flop_per_s"]))
+        has_host, has_pue = _SCOPE_TERMS[s.reported.energy_scope]
+        cols["host"].append(has_host)
+        cols["with_pue"].append(has_pue)
+    return cols
+
+
+def build_design(runs: Sequence[Scenario], table: PriorTable) -> Design:
+    """Arrays for the NumPyro model from measured scenarios (see `Design`).
+
+    Raises:
+      CarbonMCError: two runs share a name, a run's energy scope needs a calibrated quantity the run
+        does not draw, or a run replaces a calibrated prior by another distribution.
+    """
+    names = tuple(s.name for s in runs)
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})[0]
+        raise CarbonMCError(f"two measured runs share the name {dup!r}; names must be unique")
+    per_run = [_calibrated_needs(s, table) for s in runs]
+    classes, index, fixed = {}, {}, {}
+    for q in CALIBRATED:
+        needs = [r[q] for r in per_run]
+        cls = tuple(sorted({v for v in needs if isinstance(v, str)}))
+        classes[q] = cls
+        index[q] = np.array([cls.index(v) if isinstance(v, str) else -1 for v in needs], dtype=np.int32)
+        fixed[q] = np.array([v if isinstance(v, float) else np.nan for v in needs], dtype=np.float64)
+    cols = _run_columns(runs, table)
+    reported = np.array([s.reported.energy_mwh for s in runs], dtype=np.float64)
+    floats = {k: np.array(cols[k], dtype=np.float64) for k in ("device_hours", "train_flop", "parameters", "tokens", "scale_decades")}
+    return Design(
+        runs=tuple(runs), names=names, classes=classes, index=index, fixed=fixed, **floats,
+        flops_run=np.array(cols["flops_run"], dtype=np.int32), mfu_run=np.array(cols["mfu_run"], dtype=np.int32),
+        tdp_w=np.array(cols["tdp_w"]), peak_flop_per_s=np.array(cols["peak_flop_per_s"]),
+        host=np.array(cols["host"], dtype=bool), with_pue=np.array(cols["with_pue"], dtype=bool), log_reported=np.log(reported),
+        rounding_sd_ln=np.array([rounding_sd_ln(v) for v in reported]), scopes=tuple(s.reported.energy_scope for s in runs),
+    )

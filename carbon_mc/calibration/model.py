@@ -1,0 +1,241 @@
+"""The NumPyro calibration model: the measured runs' energies given the uncertain factors.
+
+For runs r with a measured energy E_r (natural logs):
+
+    class value      m_q,k ~ the bundled prior of quantity q, variant k   (k = the run's class)
+    run value        x_q,r = T_k( u_q,r ),  u_q,r ~ N( T_k⁻¹(m_q,k) + s · h_r, σ_q,k )
+    prediction       Ê_r  = `carbon_mc.footprint.energy_on_scopes` on x_r, on the figure's own scope
+    likelihood       log E_r ~ N( log Ê_r, √(ε² + ρ_r²) )
+
+- q runs over `CALIBRATED`: accelerator_power_tdp_fraction (per power class), server_power_w_per_device
+  (per server class), pue (per data-centre class) and mfu_fraction (per MFU class), wherever a run
+  needs them and its figure depends on them; a number a run fixes (Morrison's assumed PUE) stays fixed.
+- One factor per run varies from its class: the power fraction where the run's device time was
+  published, the MFU where it comes from FLOPs (one figure cannot tell power from MFU apart). The
+  others take their class value.
+- T_k maps the real line onto the support of the class prior (numpyro's ``biject_to``), so a run's
+  value never leaves the range its prior allows. σ_q,k (between-run spread, per class), the MFU size
+  slope s (h_r = min(0, log10(N_r / N_ref)): no size term at and above N_ref, only MFU) and the
+  reporting error ε have their own priors in ``priors/calibration.toml``; the rounding error ρ_r
+  comes from the figure's last written digit.
+- Device time is the run's own where published; else C·(1 + δ_r) / (peak · MFU_r), with δ_r the
+  FLOPs-overhead prior.
+- The energy scope of the figure (``[reported] energy_scope``) picks the prediction, on the
+  footprint's own energy equations (`energy_on_scopes`): accelerators and host times PUE
+  ("facility"), without PUE ("it"), accelerators alone ("accelerator"), or accelerators alone times
+  PUE ("accelerator_facility").
+- NUTS samples u_q,r through `run_latent`'s reparameterisation (centred on what the figure implies
+  where it is observed, on the prior where it is held out), which keeps the geometry free of funnels
+  whatever the reporting error and spreads.
+
+This module holds the model only; `carbon_mc.calibration.fit` drives NUTS on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from numpyro.distributions.transforms import biject_to
+
+from ..errors import CarbonMCError
+from ..footprint import compute, energy, energy_on_scopes
+from ..priors import Prior, PriorTable
+from .design import CALIBRATED, MFU_SLOPE, REPORTING_ERROR, RUN_SPREAD, Design
+
+__all__ = ["calibration_model", "class_site", "run_latent", "support_link"]
+
+POWER, MFU = "accelerator_power_tdp_fraction", "mfu_fraction"
+
+
+def class_site(q: str, cls: str) -> str:
+    """Name of the sample site of the class value of quantity `q` for class `cls`."""
+    return f"{q}_class[{cls}]"
+
+
+def support_link(prior: Prior):
+    """Bijection from the real line onto the support of `prior` (and its inverse as ``.inv``)."""
+    return biject_to(prior.distribution.support)
+
+
+def _hyper(table: PriorTable, name: str) -> Prior:
+    return table.quantity(name).variants["default"]
+
+
+def _gather(design: Design, q: str, class_values, fill: float = 1.0):
+    """(R,) values of quantity q: each run's class value, its fixed number, or `fill` where unused."""
+    fixed = np.nan_to_num(design.fixed[q], nan=fill)
+    if not class_values:
+        return jnp.asarray(fixed)
+    stacked = jnp.stack(class_values)
+    idx = design.index[q]
+    return jnp.where(idx >= 0, stacked[np.maximum(idx, 0)], fixed)
+
+
+def _run_link(priors: list[Prior], idx: np.ndarray):
+    """Per-run bijection from the real line onto the support of each run's class prior (batched)."""
+    supports = [p.distribution.support for p in priors]
+    kinds = {type(c) for c in supports}
+    rows = np.maximum(idx, 0)
+    if kinds == {type(dist.constraints.interval(0.0, 1.0))}:
+        low = np.array([float(c.lower_bound) for c in supports])[rows]
+        high = np.array([float(c.upper_bound) for c in supports])[rows]
+        return biject_to(dist.constraints.interval(low, high))
+    if kinds == {type(dist.constraints.greater_than(0.0))}:
+        return biject_to(dist.constraints.greater_than(np.array([float(c.lower_bound) for c in supports])[rows]))
+    if len({str(c) for c in supports}) == 1:
+        return biject_to(supports[0])
+    raise CarbonMCError(f"the class priors of {priors[0].quantity} must share one kind of support to vary run by run")
+
+
+def run_latent(name: str, link, loc, scale, implied, slope_ln, observed, sd_ln):
+    """Sample one run-level value per run on the unconstrained scale, reparameterised for NUTS.
+
+    Prior u ~ N(loc, scale). Where the run's figure is observed, its energy fixes u to about
+    `implied` (the value that reproduces the figure given everything else) within sd_ln / |slope_ln|
+    (slope_ln = d log energy / d u there). Sampling u = a + b·η with (a, b) the mean and sd of the
+    Gaussian that combines the two (b = scale and a = loc where the run is held out) keeps η close to
+    N(0, 1) whatever the reporting error and the spread: no funnel. The density is unchanged: the
+    factor adds log N(u | loc, scale) + log b − log N(η | 0, 1) (the Jacobian of η -> u).
+    """
+    data_precision = jnp.where(observed, (slope_ln / sd_ln) ** 2, 0.0)
+    precision = scale**-2 + data_precision
+    b = precision**-0.5
+    a = (loc * scale**-2 + implied * data_precision) / precision
+    eta = numpyro.sample(f"{name}_eta", dist.Normal(0.0, 1.0).expand([jnp.size(loc)]).to_event(1))
+    u = a + b * eta
+    numpyro.factor(f"{name}_jacobian", jnp.sum(dist.Normal(loc, scale).log_prob(u) + jnp.log(b) - dist.Normal(0.0, 1.0).log_prob(eta)))
+    numpyro.deterministic(f"{name}_latent", u)
+    return link(u)
+
+
+def _implied(link, value, low, high):
+    """Unconstrained value of `value`, continued linearly (C¹) beyond the support's edges (less a margin).
+
+    Returns (u, dT/du at u). Used only to centre the reparameterisation of `run_latent`, so it
+    must be smooth in the parameters but need not be exact: a figure that no value inside the
+    support reproduces gets a far-out u, a tiny dT/du, and so the prior's centre and scale.
+    `low` and `high` may be infinite (one-sided or unbounded supports).
+    """
+    two_sided = np.isfinite(low) & np.isfinite(high)
+    margin = np.where(two_sided, 0.01 * np.where(two_sided, high - low, 1.0), 1e-3 * np.maximum(1.0, np.abs(np.nan_to_num(low, posinf=0.0, neginf=0.0))))
+    inner = jnp.clip(value, low + margin, high - margin)
+    u_inner = link.inv(inner)
+    du_dvalue = jnp.exp(-link.log_abs_det_jacobian(u_inner, inner))
+    u = u_inner + (value - inner) * du_dvalue
+    return u, jnp.exp(link.log_abs_det_jacobian(u, link(u)))
+
+
+def _support_bounds(priors: list[Prior], idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) of each run's class prior support (±inf where unbounded)."""
+    lows = [float(np.asarray(getattr(p.distribution.support, "lower_bound", -np.inf))) for p in priors]
+    highs = [float(np.asarray(getattr(p.distribution.support, "upper_bound", np.inf))) for p in priors]
+    rows = np.maximum(idx, 0)
+    return np.array(lows)[rows], np.array(highs)[rows]
+
+
+def _figure_scope_energy(design: Design, device_hours, power_w, server_w, pue):
+    """(R,) each run's energy on the scope of its published figure.
+
+    The accelerator and IT energies come from `energy_on_scopes`; each run takes the one its scope
+    counts (with or without the host), times PUE where the scope counts it, as `energy_on_scopes`
+    makes its PUE scopes. Picking among its four outputs after the PUE product would give the same
+    values but a different compiled program, whose last-bit differences NUTS amplifies: the fit's
+    numbers for a seed would change.
+    """
+    scopes = energy_on_scopes(device_hours, power_w, server_w)
+    base = jnp.where(design.host, scopes["it_energy_mwh"], scopes["accelerator_energy_mwh"])
+    return jnp.where(design.with_pue, energy.facility_energy_mwh(base, pue), base)
+
+
+def calibration_model(design: Design, table: PriorTable) -> Callable:
+    """The NumPyro calibration model of `design`: ``model(obs_mask)``; `obs_mask` (R,) bool leaves runs out.
+
+    Run-to-run deviations: a run whose device time is published varies in its accelerator power
+    fraction; a run whose device time is derived from FLOPs varies in its MFU (its energy fixes only
+    power / MFU, so one deviation per run), on the unconstrained scale of its class prior.
+
+    Raises:
+      CarbonMCError: the class priors of a quantity that varies run by run have supports of
+        different kinds (raised when the model is first traced).
+    """
+    priors = {q: [table.quantity(q).variants[c] for c in design.classes[q]] for q in CALIBRATED}
+    derived = design.mfu_run >= 0
+    power_runs, mfu_runs = np.flatnonzero(~derived), np.flatnonzero(derived)
+    dh_known = np.nan_to_num(design.device_hours, nan=1.0)
+    reported_w_h = np.exp(design.log_reported) * energy.WH_PER_MWH  # reported energy in Wh
+
+    def class_values(q: str):
+        values = [numpyro.sample(class_site(q, c), p.distribution) for c, p in zip(design.classes[q], priors[q])]
+        return values, _gather(design, q, values)
+
+    def spread(q: str, n: int):
+        return numpyro.sample(f"{RUN_SPREAD[q]}[{q}]", _hyper(table, RUN_SPREAD[q]).distribution.expand([n]).to_event(1))
+
+    def power_fraction(fraction, power_spread, pue_factor, host_w, obs_mask, sd_ln):
+        """Each run's power fraction: its class value, or its own value where device time is published."""
+        r, idx = power_runs, design.index[POWER][power_runs]
+        link = _run_link(priors[POWER], idx)
+        low, high = _support_bounds(priors[POWER], idx)
+        needed_w = reported_w_h[r] / (dh_known[r] * pue_factor[r]) - host_w[r]
+        implied, slope = _implied(link, needed_w / design.tdp_w[r], low, high)
+        slope_ln = design.tdp_w[r] * slope / (design.tdp_w[r] * link(implied) + host_w[r])
+        value = run_latent(f"{POWER}_run", link, link.inv(fraction[r]), power_spread[idx], implied, slope_ln, obs_mask[r], sd_ln[r])
+        return fraction.at[r].set(value)
+
+    def derived_device_hours(power_w, pue_factor, host_w, obs_mask, sd_ln):
+        """Device-hours of every run: published, or from FLOPs, peak throughput and each run's own MFU."""
+        mfu_cls, mfu = class_values(MFU)
+        mfu_spread = spread(MFU, len(mfu_cls))
+        slope_decade = numpyro.sample(MFU_SLOPE, _hyper(table, MFU_SLOPE).distribution)
+        flop = _train_flop(design, table)
+        r, idx = mfu_runs, design.index[MFU][mfu_runs]
+        link = _run_link(priors[MFU], idx)
+        low, high = _support_bounds(priors[MFU], idx)
+        hours_at_full = compute.device_hours_from_flop(flop[r], design.peak_flop_per_s[r], 1.0)
+        needed_mfu = hours_at_full * (power_w[r] + host_w[r]) * pue_factor[r] / reported_w_h[r]
+        implied, slope = _implied(link, needed_mfu, low, high)
+        slope_ln = -slope / link(implied)
+        loc = link.inv(mfu[r]) + slope_decade * design.scale_decades[r]
+        value = run_latent(f"{MFU}_run", link, loc, mfu_spread[idx], implied, slope_ln, obs_mask[r], sd_ln[r])
+        numpyro.deterministic(f"{MFU}_run", value)
+        return jnp.asarray(dh_known).at[r].set(compute.device_hours_from_flop(flop[r], design.peak_flop_per_s[r], value))
+
+    def model(obs_mask):
+        power_cls, fraction = class_values(POWER)
+        _, server_w = class_values("server_power_w_per_device")
+        _, pue = class_values("pue")
+        error = numpyro.sample(REPORTING_ERROR, _hyper(table, REPORTING_ERROR).distribution)
+        sd_ln = jnp.sqrt(error**2 + design.rounding_sd_ln**2)
+        pue_factor = jnp.where(design.with_pue, pue, 1.0)
+        host_w = jnp.where(design.host, server_w, 0.0)
+        power_spread = spread(POWER, len(power_cls)) if power_cls else None
+        if len(power_runs) and power_cls:
+            fraction = power_fraction(fraction, power_spread, pue_factor, host_w, obs_mask, sd_ln)
+        numpyro.deterministic(f"{POWER}_run", fraction)
+        power_w = energy.accelerator_power_w(design.tdp_w, fraction)
+        device_hours = derived_device_hours(power_w, pue_factor, host_w, obs_mask, sd_ln) if len(mfu_runs) else jnp.asarray(dh_known)
+        scoped = _figure_scope_energy(design, device_hours, power_w, server_w, pue)
+        numpyro.deterministic("predicted_energy_mwh", scoped)
+        with numpyro.handlers.mask(mask=obs_mask):
+            numpyro.sample("log_reported_energy_mwh", dist.Normal(jnp.log(scoped), sd_ln), obs=design.log_reported)
+
+    return model
+
+
+def _train_flop(design: Design, table: PriorTable):
+    """(R,) training FLOPs: published, or 6·N·D·(1 + δ) with δ the sampled FLOPs overhead of each such run."""
+    flop = jnp.asarray(np.nan_to_num(design.train_flop, nan=1.0))
+    flops_runs = np.flatnonzero(design.flops_run >= 0)
+    if not len(flops_runs):
+        return flop
+    overhead = table.quantity("flops_overhead_fraction").variants["default"]
+    delta = numpyro.sample("flops_overhead_fraction", overhead.distribution.expand([len(flops_runs)]).to_event(1))
+    from_nd = compute.train_flop_from_params_tokens(
+        np.nan_to_num(design.parameters, nan=1.0), np.nan_to_num(design.tokens, nan=1.0),
+        jnp.zeros(design.num_runs).at[flops_runs].set(delta),
+    )
+    return jnp.where(design.flops_run >= 0, from_nd, flop)
