@@ -26,7 +26,7 @@ def plot_calibration(result: dict, *, path: str | Path | None = None):
     """Calibration curve and held-out predictions of a leave-one-out result.
 
     Args:
-      result: what `carbon_mc.validate.leave_one_out` returns (or its JSON, loaded).
+      result: what `carbon_mc.calibration.leave_one_out` returns (or its JSON, loaded).
       path: if given, the figure is also written there (PNG, SVG or PDF by suffix).
 
     Returns:
@@ -83,7 +83,7 @@ def plot_priors_posteriors(idata, *, quantities: tuple[str, ...] | None = None, 
     """
     import matplotlib.pyplot as plt
 
-    from ..calibrate import CALIBRATED, groups
+    from ..calibration import CALIBRATED, groups
     from ..priors import load_priors
 
     table = priors or load_priors()
