@@ -1,6 +1,5 @@
 """The command line as a user runs it: tables, JSON, files, and one-line errors with exit code 2."""
 
-import json
 import subprocess
 import sys
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
-import carbon_mc
 from carbon_mc import CarbonMCError
 from carbon_mc.sampling import uniforms
 from carbon_mc.priors import load_priors
