@@ -4,6 +4,7 @@ The entry point is `estimate`: a scenario in, an xarray Dataset of draws out; `s
 into credible intervals.
 """
 
+from ._version import __version__
 from .calibrate import calibrated_priors, fit_calibration, load_calibration, measured_runs, save_calibration
 from .claims import Claim, check_claim, check_claims
 from .compare import compare
@@ -18,6 +19,7 @@ from .sweep import carbon_exponents, megatron_check, scaling_sweep
 from .validate import leave_one_out
 
 __all__ = [
+    "__version__",
     "CarbonMCError",
     "Claim",
     "Model",
