@@ -7,6 +7,7 @@ of `carbon_mc.footprint`); `carbon-mc run FILE --seed S` and ``estimate(FILE, se
 same default sampler (randomized quasi-Monte Carlo) and give the same numbers.
 """
 
+from ._version import __version__
 from .calibration import calibrated_priors, fit_calibration, leave_one_out, load_calibration, measured_runs, save_calibration
 from .claims import Claim, check_claim, check_claims
 from .comparison import compare
@@ -21,6 +22,7 @@ from .summary import hdi, percentile_of, summarize
 from .sweep import carbon_exponents, megatron_check, scaling_sweep
 
 __all__ = [
+    "__version__",
     "CarbonMCError",
     "Claim",
     "RunResult",

@@ -10,9 +10,12 @@ import argparse
 import importlib
 import sys
 
+from ._version import __version__
 from .errors import CarbonMCError
 
-COMMANDS = ["run", "check", "compare", "sensitivity", "scaling", "bench", "calibrate", "validate"]
+# Module names under carbon_mc.commands; each module's register() names its own subcommand
+# ("listing" registers `list`, "ingest" registers `import`).
+COMMANDS = ["run", "check", "compare", "sensitivity", "scaling", "bench", "calibrate", "validate", "listing", "ingest"]
 EXIT_USER_ERROR = 2
 
 
@@ -21,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="carbon-mc",
         description="Distributions, not point estimates, for the carbon footprint of training LLMs.",
     )
+    parser.add_argument("--version", action="version", version=f"carbon-mc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"carbon_mc.commands.{name}").register(sub)

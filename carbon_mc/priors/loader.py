@@ -1,10 +1,16 @@
-"""Read priors/*.toml into validated NumPyro distributions that carry units and a source."""
+"""Read priors/*.toml into validated NumPyro distributions that carry units and a source.
+
+The bundled table can be extended by the user's own *overlay* directories (``load_priors(overlays=...)``
+and the ``CARBON_MC_PRIORS`` environment variable): their files have the same format and validation,
+and add or replace accelerators, variants and quantities (see `load_priors`).
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +23,7 @@ from ..data import data_dir
 from ..errors import CarbonMCError, close_matches
 from .families import FAMILIES, build_distribution, icdf32
 
+PRIORS_ENV = "CARBON_MC_PRIORS"  # overlay directories, separated by os.pathsep
 SELECTORS = ("hardware", "power_class", "mfu_class", "server_class", "datacenter", "region", "scaling_fit")
 HARDWARE_FIELDS = {
     # field: (required, type)
@@ -120,7 +127,8 @@ class PriorTable:
     quantities: dict[str, Quantity]
     hardware: dict[str, dict[str, Any]]
     hardware_units: dict[str, str]
-    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+    files: dict[str, str] = field(default_factory=dict)  # file name (overlays: full path) -> sha256
+    origins: dict[str, str] = field(default_factory=dict)  # "quantity.variant" or "hardware.key" -> file
 
     def quantity(self, name: str) -> Quantity:
         if name not in self.quantities:
@@ -194,7 +202,7 @@ def build_prior(quantity: str, variant: str, entry: Any, *, units: str, long_nam
     )
 
 
-def _load_quantity(name: str, table: Any, file: str) -> Quantity:
+def load_quantity(name: str, table: Any, file: str) -> Quantity:
     if not isinstance(table, dict):
         raise CarbonMCError("a quantity must be a table with units, long_name and variants", file=file, key=name)
     for required in ("units", "long_name", "variants"):
@@ -208,16 +216,22 @@ def _load_quantity(name: str, table: Any, file: str) -> Quantity:
         raise CarbonMCError("needs at least one variant", file=file, key=f"{name}.variants")
     if selected_by is None and set(variants) != {"default"}:
         raise CarbonMCError("without selected_by the only variant must be named 'default'", file=file, key=f"{name}.variants")
+    built = build_variants(name, variants, table["units"], table["long_name"], file)
+    return Quantity(name, table["units"], table["long_name"], selected_by, built, file)
+
+
+def build_variants(name: str, variants: dict, units: str, long_name: str, file: str) -> dict[str, Prior]:
+    """Validate and build every variant of one quantity (each needs a description and a source)."""
     built = {}
     for vname, entry in variants.items():
         if isinstance(entry, dict) and not str(entry.get("description", "")).strip():
             raise CarbonMCError("missing 'description'", file=file, key=f"{name}.variants.{vname}")
-        built[vname] = build_prior(name, vname, entry, units=table["units"], long_name=table["long_name"], file=file)
-    return Quantity(name, table["units"], table["long_name"], selected_by, built, file)
+        built[vname] = build_prior(name, vname, entry, units=units, long_name=long_name, file=file)
+    return built
 
 
-def _load_hardware(doc: dict, file: str) -> tuple[dict, dict]:
-    units = doc.get("fields", {})
+def load_hardware(doc: dict, file: str, known_units: dict | None = None) -> tuple[dict, dict]:
+    units = {**(known_units or {}), **doc.get("fields", {})}
     hardware = {}
     for key, spec in doc.get("hardware", {}).items():
         if not isinstance(spec, dict):
@@ -245,11 +259,69 @@ def _load_hardware(doc: dict, file: str) -> tuple[dict, dict]:
     return hardware, units
 
 
-def load_priors(directory: str | Path | None = None) -> PriorTable:
-    """Load and validate every ``*.toml`` in `directory` (default: the bundled priors/)."""
+def load_priors(directory: str | Path | None = None, *, overlays=(), use_env: bool = True) -> PriorTable:
+    """Load and validate the prior table, then apply the user's overlay directories.
+
+    Args:
+        directory: a complete priors directory that replaces the bundled ``priors/`` (default: bundled).
+        overlays: directories (a path or a list of paths) whose ``*.toml`` files *add or replace*
+            entries, applied in order after those named by ``CARBON_MC_PRIORS``, so the last wins.
+        use_env: also apply the directories in the ``CARBON_MC_PRIORS`` environment variable
+            (separated by ``os.pathsep``: ``:`` on Linux and macOS, ``;`` on Windows).
+
+    An overlay file has the format of the bundled files and the same validation (units, description
+    and source on every variant). It may
+      - add an accelerator or replace one whole (``[hardware.<key>]``, every required field);
+      - add or replace variants of a bundled quantity (``[pue.variants.my_site]``), giving
+        ``units``, ``long_name`` or ``selected_by`` only if they equal the bundled ones;
+      - define a new quantity (``units``, ``long_name``, ``variants``), e.g. ``market_gco2_per_kwh``.
+    A new accelerator must be selectable: every quantity chosen by its key or its classes needs a
+    variant for it. Errors name the overlay file and the key.
+    """
+    dirs = (env_overlay_dirs() if use_env else []) + _as_dirs(overlays)
     if directory is None:
-        return _load_default()
-    return _load_dir(Path(directory))
+        return _load_default_with(tuple(_overlay_signature(d) for d in dirs))
+    table = _load_dir(Path(directory))
+    for d in dirs:
+        table = _apply_overlay(table, d)
+    return table
+
+
+def _apply_overlay(table: PriorTable, directory: Path) -> PriorTable:
+    from .overlay import apply_overlay  # it builds on this module's validators
+
+    return apply_overlay(table, directory)
+
+
+def env_overlay_dirs(environ=None) -> list[Path]:
+    """The overlay directories named by ``CARBON_MC_PRIORS`` (empty entries are skipped)."""
+    value = (os.environ if environ is None else environ).get(PRIORS_ENV, "")
+    return [Path(part) for part in value.split(os.pathsep) if part.strip()]
+
+
+def _as_dirs(overlays) -> list[Path]:
+    if overlays is None:
+        return []
+    if isinstance(overlays, (str, Path)):
+        return [Path(overlays)]
+    return [Path(d) for d in overlays]
+
+
+def _overlay_signature(directory: Path) -> tuple:
+    """A cache key for one overlay directory: its path and each file's size and modification time."""
+    if not directory.is_dir():
+        raise CarbonMCError("priors overlay is not a directory (from --priors or CARBON_MC_PRIORS)", file=str(directory))
+    files = sorted(directory.glob("*.toml"))
+    stats = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    return (str(directory.resolve()), stats)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_default_with(signatures: tuple) -> PriorTable:
+    table = _load_default()
+    for directory, _stats in signatures:
+        table = _apply_overlay(table, Path(directory))
+    return table
 
 
 @functools.lru_cache(maxsize=1)
@@ -265,17 +337,21 @@ def _load_dir(directory: Path) -> PriorTable:
     hardware: dict[str, dict] = {}
     hardware_units: dict[str, str] = {}
     hashes = {}
+    origins = {}
     for path in files:
         hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
         doc = read_toml(path)
         file = path.name
         if "hardware" in doc:
-            hw, units = _load_hardware(doc, file)
+            hw, units = load_hardware(doc, file)
             hardware.update(hw)
             hardware_units.update(units)
+            origins.update({f"hardware.{key}": file for key in hw})
             continue
         for name, table in doc.items():
             if name in quantities:
                 raise CarbonMCError(f"quantity defined twice (also in {quantities[name].file})", file=file, key=name)
-            quantities[name] = _load_quantity(name, table, file)
-    return PriorTable(quantities, hardware, hardware_units, hashes)
+            quantities[name] = load_quantity(name, table, file)
+            origins.update({f"{name}.{v}": file for v in quantities[name].variants})
+    return PriorTable(quantities, hardware, hardware_units, hashes, origins)
+

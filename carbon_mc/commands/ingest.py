@@ -1,0 +1,214 @@
+"""`carbon-mc import codecarbon|power-log|grid FILE`: measurements in, scenarios (or a grid prior) out.
+
+Nothing heavy is imported at module level, so ``carbon-mc --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CLOUD_DATACENTERS = {"gcp": "google", "aws": "aws", "azure": "microsoft_azure"}  # CodeCarbon cloud_provider -> pue variant
+
+
+def register(sub) -> None:
+    p = sub.add_parser("import", help="turn a CodeCarbon CSV or a GPU power log into a scenario, or hourly grid data into a prior",
+                       description="Turn measurements into a scenario TOML (with [reported] basis = \"measured\") that "
+                                   "`carbon-mc run` and `carbon-mc check` accept, or hourly grid intensity into a grid prior.")
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND")
+    cc = kinds.add_parser("codecarbon", help="CodeCarbon emissions.csv -> scenario",
+                          description="CodeCarbon emissions.csv -> scenario. Energy: energy_consumed / pue (IT scope) or "
+                                      "gpu_energy / pue (--scope accelerator); CodeCarbon's emissions become a claim.")
+    cc.add_argument("file", help="CodeCarbon emissions.csv")
+    cc.add_argument("--run-id", action="append", default=[], metavar="ID", help="keep only this run_id (repeatable; default: all runs)")
+    cc.add_argument("--scope", choices=("it", "accelerator"), default="it",
+                    help="it: CPU + GPU + RAM energy (default); accelerator: the GPUs' energy alone")
+    cc.add_argument("--devices", type=int, help="GPUs per run, when CodeCarbon's gpu_count is empty")
+    pl = kinds.add_parser("power-log", help="nvidia-smi or DCGM power log -> scenario (accelerator energy)",
+                          description="nvidia-smi --query-gpu=timestamp,index,name,power.draw,... --format=csv output, a "
+                                      "dcgm-exporter CSV, or dcgmi dmon -e 155 output -> scenario on the accelerator scope.")
+    pl.add_argument("file", help="power log")
+    pl.add_argument("--interval", type=float, metavar="SECONDS", help="sampling interval of dcgmi dmon output (its -d / 1000)")
+    pl.add_argument("--max-gap", type=float, default=300.0, metavar="SECONDS",
+                    help="longest gap between two samples of a device (default 300 s); longer is an error")
+    pl.add_argument("--fix-power-fraction", action="store_true",
+                    help="fix accelerator_power_tdp_fraction to the measured mean power / TDP in [priors]")
+    for q in (cc, pl):
+        q.add_argument("-o", "--out", required=True, help="scenario TOML to write")
+        q.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+        q.add_argument("--hardware", help="accelerator key (default: matched from the GPU name in the file)")
+        q.add_argument("--name", help="run name in the scenario (default: from the file)")
+        q.add_argument("--region", help="grid variant (`carbon-mc list regions`); CodeCarbon: default from its location")
+        q.add_argument("--grid", metavar="CSV", help="hourly grid intensity (Electricity Maps or WattTime) for the run's hours")
+        q.add_argument("--grid-basis", choices=("lca", "direct"), default="lca", help="Electricity Maps column (default lca)")
+        q.add_argument("--datacenter", help="pue variant (`carbon-mc list datacenters`)")
+        q.add_argument("--pue", type=float, help="a fixed PUE instead of --datacenter")
+        q.add_argument("--utc-offset", help="zone of timestamps written without one (default UTC), e.g. +02:00")
+        _common(q)
+    gr = kinds.add_parser("grid", help="hourly grid intensity CSV -> [priors] grid_gco2_per_kwh table",
+                          description="Hourly grid intensity (Electricity Maps export, or WattTime MOER in lbs/MWh) -> a "
+                                      "lognormal grid_gco2_per_kwh prior in g/kWh. With --start/--end: time-weighted mean "
+                                      "over the run's hours, spread from the hour-to-hour variation; without: year-to-year.")
+    gr.add_argument("file", help="hourly intensity CSV")
+    gr.add_argument("--start", help="run start, e.g. 2024-03-01T00:00 (UTC unless a zone is given)")
+    gr.add_argument("--end", help="run end")
+    gr.add_argument("--basis", choices=("lca", "direct"), default="lca", help="Electricity Maps column (default lca)")
+    gr.add_argument("-o", "--out", help="write the TOML snippet here instead of printing it")
+    gr.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    _common(gr)
+
+
+def _common(p) -> None:
+    p.add_argument("--priors", action="append", default=[], metavar="DIR", help="priors overlay directory (repeatable)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
+    p.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    from ..errors import CarbonMCError
+
+    out = getattr(args, "out", None)
+    if out and Path(out).exists() and not args.force:
+        raise CarbonMCError("exists; pass --force to overwrite it", file=out)
+    if args.kind == "grid":
+        return _grid(args)
+    return _scenario(args)
+
+
+def _grid(args) -> int:
+    import sys
+
+    from ..errors import CarbonMCError
+    from ..ingest import annual_prior, read_grid_csv, run_prior, toml_document
+    from ..ingest.tables import parse_time
+    from ..io import save_text
+    from ._common import print_json, stdout
+
+    if (args.start is None) != (args.end is None):
+        raise CarbonMCError("give both --start and --end, or neither (then the spread is year-to-year)", key="--start")
+    series = read_grid_csv(args.file, basis=args.basis)
+    if args.start:
+        start, end = (parse_time(t, error=lambda m, f=f: CarbonMCError(m, key=f)) for t, f in ((args.start, "--start"), (args.end, "--end")))
+        prior = run_prior(series, start, end)
+    else:
+        prior = annual_prior(series)
+    text = toml_document([("priors.grid_gco2_per_kwh", prior)], [
+        f"Grid prior from {Path(args.file).name}: paste into a scenario and remove [run] region.",
+    ])
+    if args.out:
+        save_text(text, args.out)
+    if args.json:
+        print_json(prior)
+    elif not args.out:
+        sys.stdout.write(text)  # unwrapped, so it can be pasted into a scenario
+    else:
+        stdout.print(f"wrote {args.out}: {prior['distribution']} {prior['params']} g/kWh", markup=False)
+    return 0
+
+
+def _scenario(args) -> int:
+    from ..errors import CarbonMCError
+    from ..ingest import match_hardware, read_codecarbon, read_power_log, scenario_sections, write_scenario
+    from ..ingest.tables import utc_offset
+    from ..priors import load_priors
+
+    table = load_priors(overlays=args.priors)
+    offset = utc_offset(args.utc_offset)
+    if args.kind == "codecarbon":
+        run = read_codecarbon(args.file, run_ids=args.run_id or None, scope=args.scope, devices=args.devices, utc_offset=offset)
+    else:
+        run = read_power_log(args.file, interval_s=args.interval, max_gap_s=args.max_gap, utc_offset=offset)
+    if args.hardware:
+        hardware = match_hardware(args.hardware, table.hardware, key="--hardware") if args.hardware not in table.hardware else args.hardware
+    elif run.gpu_name:
+        hardware = match_hardware(run.gpu_name, table.hardware, file=run.file, key="GPU name")
+    else:
+        raise CarbonMCError("the file names no GPU model: give --hardware KEY (`carbon-mc list hardware`)", file=run.file)
+    if args.name:
+        run.name = args.name
+    region, grid_prior, where = _where(args, run, table)
+    datacenter, pue, how = _datacenter(args, run)
+    tdp = table.hardware[hardware]["tdp_w"]
+    sections, comments = scenario_sections(run, hardware=hardware, tdp_w=tdp, region=region, grid_prior=grid_prior,
+                                           datacenter=datacenter, pue=pue, fix_power_fraction=getattr(args, "fix_power_fraction", False))
+    comments += [where, how]
+    write_scenario(args.out, sections, comments, priors=table)
+    _report(args, run, hardware, tdp, where, how)
+    return 0
+
+
+def _where(args, run, table):
+    """(region, grid prior, sentence): where the run's electricity came from."""
+    from ..errors import CarbonMCError
+
+    if args.region and args.grid:
+        raise CarbonMCError("give --region or --grid, not both", key="--grid")
+    if args.grid:
+        from ..ingest import annual_prior, read_grid_csv, run_prior
+
+        series = read_grid_csv(args.grid, basis=args.grid_basis)
+        prior = run_prior(series, run.start, run.end) if run.start and run.end else annual_prior(series)
+        return None, prior, prior["description"]
+    variants = table.quantities["grid_gco2_per_kwh"].variants
+    if args.region:
+        table.select("grid_gco2_per_kwh", {"region": args.region}, file=None)  # unknown keys fail with close matches
+        return args.region, None, f"Grid: region {args.region!r} given on the command line."
+    loc = run.location
+    for label, key in _location_keys(loc):
+        if key in variants:
+            return key, None, f"Grid: region {key!r}, from CodeCarbon's {label}."
+    found = ", ".join(f"{k} {v!r}" for k, v in loc.items() if v) or "no location"
+    raise CarbonMCError(f"no grid region for this run ({found}): give --region KEY (`carbon-mc list regions`) or --grid CSV",
+                        file=run.file)
+
+
+def _location_keys(loc: dict):
+    norm = lambda s: s.strip().lower().replace(" ", "_").replace("-", "_")  # noqa: E731
+    if loc.get("cloud_provider") and loc.get("cloud_region"):
+        yield "cloud region", f"{loc['cloud_provider'].strip().lower()}-{loc['cloud_region'].strip().lower()}"
+    if loc.get("region"):
+        yield "region", norm(loc["region"])
+    if loc.get("country_name"):
+        yield "country", norm(loc["country_name"])
+
+
+def _datacenter(args, run):
+    """(datacenter, pue, sentence): the data centre's overhead."""
+    from ..errors import CarbonMCError
+
+    if args.datacenter and args.pue is not None:
+        raise CarbonMCError("give --datacenter or --pue, not both", key="--pue")
+    if args.datacenter:
+        return args.datacenter, None, f"PUE: datacenter {args.datacenter!r} given on the command line."
+    if args.pue is not None:
+        return None, args.pue, f"PUE: {args.pue:g}, given on the command line."
+    if run.pue is not None:
+        return None, run.pue, f"PUE: {run.pue:g}, the pue CodeCarbon applied (its pue column)."
+    provider = (run.location.get("cloud_provider") or "").strip().lower()
+    if provider in CLOUD_DATACENTERS:
+        key = CLOUD_DATACENTERS[provider]
+        return key, None, f"PUE: datacenter {key!r}, from CodeCarbon's cloud_provider {provider!r}."
+    raise CarbonMCError("the file does not say what data centre the run was in: give --datacenter KEY "
+                        "(`carbon-mc list datacenters`) or --pue NUMBER", file=run.file)
+
+
+def _report(args, run, hardware, tdp, where, how) -> None:
+    from ._common import fmt, print_json, stdout
+
+    fraction = run.tdp_fraction(tdp)
+    summary = {
+        "out": args.out, "tool": run.tool, "hardware": hardware, "gpu_name": run.gpu_name, "devices": run.devices,
+        "device_hours": run.device_hours, "energy_kwh": run.energy_kwh, "energy_scope": run.energy_scope,
+        "start": run.start.isoformat() if run.start else None, "end": run.end.isoformat() if run.end else None,
+        "mean_device_power_w": run.mean_device_power_w, "power_tdp_fraction": fraction,
+        "emissions_kg": run.emissions_kg, "grid": where, "pue": how,
+    }
+    if args.json:
+        print_json(summary)
+        return
+    stdout.print(f"wrote {args.out} from {Path(run.file).name} ({run.tool})", markup=False)
+    stdout.print(f"  {run.energy_kwh:,.3f} kWh ({run.energy_scope} scope) over {fmt(run.device_hours)} device-hours on "
+                 f"{run.devices} x {hardware}" + (f" ({run.gpu_name})" if run.gpu_name else ""), markup=False)
+    if fraction is not None:
+        stdout.print(f"  mean board power {run.mean_device_power_w:,.1f} W = {fraction:.3f} of the {tdp:g} W TDP", markup=False)
+    stdout.print(f"  {where}\n  {how}", markup=False)
+    stdout.print(f"next: carbon-mc check {args.out}", markup=False)

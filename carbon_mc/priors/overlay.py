@@ -1,0 +1,121 @@
+"""Overlay directories: the user's own priors, added to or replacing entries of a loaded table.
+
+An overlay is a directory of ``*.toml`` files in the bundled format (see priors/README.md). Each
+entry is validated as the bundled ones are (units, a description and a source on every variant;
+every required accelerator field), and every error names the overlay file and the key. What an
+overlay may do is documented on `carbon_mc.priors.load_priors`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..errors import CarbonMCError, close_matches
+from .loader import (
+    PriorTable,
+    Quantity,
+    build_variants,
+    load_hardware,
+    load_quantity,
+    read_toml,
+)
+
+QUANTITY_KEYS = ("units", "long_name", "selected_by", "variants")
+HARDWARE_SELECTORS = ("hardware", "power_class", "mfu_class", "server_class")
+
+
+def apply_overlay(table: PriorTable, directory: str | Path) -> PriorTable:
+    """A new table: `table` with the entries of every ``*.toml`` in `directory` added or replaced."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CarbonMCError("priors overlay is not a directory (from --priors or CARBON_MC_PRIORS)", file=str(directory))
+    files = sorted(directory.glob("*.toml"))
+    if not files:
+        raise CarbonMCError("priors overlay has no *.toml files", file=str(directory))
+    quantities = dict(table.quantities)
+    hardware = dict(table.hardware)
+    units = dict(table.hardware_units)
+    hashes = dict(table.files)
+    origins = dict(table.origins)
+    defined_here: dict[str, str] = {}
+    new_hardware: dict[str, str] = {}
+    for path in files:
+        file = str(path)
+        hashes[file] = hashlib.sha256(path.read_bytes()).hexdigest()
+        doc = read_toml(path)
+        if "hardware" in doc or "fields" in doc:
+            _check_hardware_doc(doc, units, file)
+            hw, merged_units = load_hardware(doc, file, known_units=units)
+            units.update(merged_units)
+            hardware.update(hw)
+            for key in hw:
+                origins[f"hardware.{key}"] = file
+                new_hardware[key] = file
+            continue
+        for name, entry in doc.items():
+            if name in defined_here:
+                raise CarbonMCError(f"quantity defined twice in one overlay (also in {defined_here[name]})", file=file, key=name)
+            defined_here[name] = file
+            quantity = _overlay_quantity(quantities[name], entry, file) if name in quantities else load_quantity(name, entry, file)
+            quantities[name] = quantity
+            variants = entry.get("variants", {}) if isinstance(entry, dict) else {}
+            origins.update({f"{name}.{v}": file for v in variants})
+    merged = PriorTable(quantities, hardware, units, hashes, origins)
+    for key, file in new_hardware.items():
+        check_selectable(merged, key, file=file)
+    return merged
+
+
+def _check_hardware_doc(doc: dict, units: dict, file: str) -> None:
+    """An accelerator file holds only [fields] and [hardware]; its field units may add, not change."""
+    extra = sorted(set(doc) - {"fields", "hardware"})
+    if extra:
+        raise CarbonMCError("a file with [hardware] may hold only [fields] and [hardware]; put quantities in another file",
+                            file=file, key=extra[0])
+    for fname, unit in doc.get("fields", {}).items():
+        if fname in units and units[fname] != unit:
+            raise CarbonMCError(f"units {unit!r} differ from the bundled {units[fname]!r}", file=file, key=f"fields.{fname}")
+
+
+def _overlay_quantity(base: Quantity, entry, file: str) -> Quantity:
+    """`base` with the overlay's variants added or replaced; its units, name and selector unchanged."""
+    name = base.name
+    if not isinstance(entry, dict):
+        raise CarbonMCError("a quantity must be a table with variants", file=file, key=name)
+    for key in entry:
+        if key not in QUANTITY_KEYS:
+            raise CarbonMCError(f"unknown key; {close_matches(key, QUANTITY_KEYS)}", file=file, key=f"{name}.{key}")
+    for key, bundled in (("units", base.units), ("long_name", base.long_name), ("selected_by", base.selected_by)):
+        if key in entry and entry[key] != bundled:
+            raise CarbonMCError(
+                f"{key} {entry[key]!r} differs from the bundled {bundled!r} (an overlay may add or replace variants, "
+                "not change the quantity)", file=file, key=f"{name}.{key}",
+            )
+    variants = entry.get("variants")
+    if not isinstance(variants, dict) or not variants:
+        raise CarbonMCError("needs at least one variant", file=file, key=f"{name}.variants")
+    if base.selected_by is None and set(variants) != {"default"}:
+        raise CarbonMCError("this quantity has no selector: its only variant is named 'default'", file=file, key=f"{name}.variants")
+    built = build_variants(name, variants, base.units, base.long_name, file)
+    return Quantity(name, base.units, base.long_name, base.selected_by, {**base.variants, **built}, base.file)
+
+
+def check_selectable(table: PriorTable, key: str, *, file: str | None = None) -> None:
+    """Every quantity picked by an accelerator's key or classes has a variant for accelerator `key`."""
+    spec = table.hardware[key]
+    for quantity in table.quantities.values():
+        selector = quantity.selected_by
+        if selector not in HARDWARE_SELECTORS:
+            continue
+        choice = key if selector == "hardware" else spec[selector]
+        if choice not in quantity.variants:
+            what = f"accelerator {key!r}" if selector == "hardware" else f"{selector} {choice!r} of accelerator {key!r}"
+            raise CarbonMCError(
+                f"no variant of {quantity.name} for {what}: add [{quantity.name}.variants.{choice}] (with units "
+                f"{quantity.units!r}, a description and a source) to an overlay, or use one of "
+                f"{', '.join(sorted(quantity.variants))}", file=file, key=f"hardware.{key}.{selector}" if selector != "hardware" else f"hardware.{key}",
+            )
+
+
+__all__ = ["apply_overlay", "check_selectable"]
