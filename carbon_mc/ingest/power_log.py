@@ -14,7 +14,6 @@ between is unknown), as is a missing reading ("[N/A]"): neither is counted as ze
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
