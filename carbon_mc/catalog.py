@@ -47,7 +47,7 @@ def scipy_distribution(d):
     from numpyro import distributions as nd
     from scipy import stats
 
-    from .priors import Triangular
+    from .priors.distributions import Triangular
 
     f = lambda x: float(np.asarray(x))  # noqa: E731
     if isinstance(d, nd.LogNormal):

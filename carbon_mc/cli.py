@@ -11,30 +11,55 @@ import importlib
 import sys
 
 from ._version import __version__
+from .cache import enable_compilation_cache
 from .errors import CarbonMCError
 
-# Module names under carbon_mc.commands; each module's register() names its own subcommand
-# ("listing" registers `list`, "ingest" registers `import`).
-COMMANDS = ["run", "check", "compare", "sensitivity", "scaling", "bench", "calibrate", "validate", "listing", "ingest"]
+# Subcommand -> (module under carbon_mc.commands, one-line help). Only the module of the command
+# being run is imported, and each imports its library on demand, so `carbon-mc --help` and every
+# `carbon-mc COMMAND --help` answer without loading JAX, xarray or NumPyro.
+COMMANDS = {
+    "run": ("run", "estimate a training run's energy and CO2e as a distribution"),
+    "check": ("check", "place a published figure in the distribution: percentile, ratio, what it would take"),
+    "compare": ("compare", "compare two scenarios: B/A, B-A and P(B < A), with common random numbers"),
+    "sensitivity": ("sensitivity", "Sobol' indices: which uncertain input drives the spread"),
+    "scaling": ("scaling", "CarbonScaling sweep: loss, accuracy and CO2e over model sizes and accelerators"),
+    "bench": ("bench", "measure the engine's throughput against a NumPy reference, the floor and NumPyro"),
+    "calibrate": ("calibrate", "fit the calibration on the measured runs (NumPyro NUTS)"),
+    "validate": ("validate", "leave-one-out validation of the calibration on the measured runs"),
+    "list": ("listing", "list accelerators, grid regions, data centres, bundled scenarios or every prior"),
+    "import": ("ingest", "turn a CodeCarbon CSV or a GPU power log into a scenario, or hourly grid data into a prior"),
+    "cache": ("cache", "show or clear the compilation cache"),
+}
 EXIT_USER_ERROR = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only that subcommand is registered in full (the others by name and help)."""
     parser = argparse.ArgumentParser(
         prog="carbon-mc",
         description="Distributions, not point estimates, for the carbon footprint of training LLMs.",
     )
     parser.add_argument("--version", action="version", version=f"carbon-mc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"carbon_mc.commands.{name}").register(sub)
+    for name, (module, help_text) in COMMANDS.items():
+        if name == command:
+            importlib.import_module(f"carbon_mc.commands.{module}").register(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named in `argv` (the first argument that is one), if any."""
+    return next((a for a in argv if a in COMMANDS), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
     try:
+        enable_compilation_cache()
         return int(args.handler(args) or 0)
     except CarbonMCError as exc:
         print(f"carbon-mc: error: {exc}", file=sys.stderr)

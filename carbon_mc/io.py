@@ -6,8 +6,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import xarray as xr
-
 from .errors import CarbonMCError
 
 ENGINE = "h5netcdf"
@@ -41,7 +39,7 @@ def atomic_write(path: str | Path, write) -> Path:
     return path
 
 
-def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:
+def save_dataset(ds: "xr.Dataset", path: str | Path) -> Path:
     """Write `ds` to netCDF at `path` via a temporary file and an atomic rename."""
     return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine=ENGINE))
 
@@ -51,10 +49,12 @@ def save_text(text: str, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-def load_dataset(path: str | Path) -> xr.Dataset:
+def load_dataset(path: str | Path) -> "xr.Dataset":
     """Read a result written by `save_dataset` fully into memory."""
     path = Path(path)
     if not path.exists():
         raise CarbonMCError("no such file", file=str(path))
+    import xarray as xr  # only reading a file needs xarray: the command line's --help and checks do not
+
     with xr.open_dataset(path, engine=ENGINE) as ds:
         return ds.load()

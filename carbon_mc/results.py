@@ -14,17 +14,15 @@ from pathlib import Path
 
 import xarray as xr
 
-from .calibration import load_calibrated_priors
 from .errors import CarbonMCError
 from .footprint import HEADLINE
 from .io import save_dataset
+from .options import DEFAULT_DRAWS, DEFAULT_MAX_DRAWS
 from .priors import Prior
 from .sampling import DEFAULT_METHOD, STREAM_THRESHOLD, build_simulator, check_method, estimate, stream_summary, stream_to_precision
 from .scenario import Scenario, load_scenario
 from .summary import reported_percentiles, summarize
 
-DEFAULT_DRAWS = 100_000
-DEFAULT_MAX_DRAWS = 100_000_000  # the cap of a run to a target precision
 JSON_STATS = ("median", "mean", "p5", "p95", "p2_5", "p97_5")
 
 
@@ -73,6 +71,9 @@ def calibrated_inputs(scenario: Scenario, calibration: str | Path) -> tuple[dict
       CarbonMCError: not a calibration file, a posterior that did not converge, or one fitted with
         other priors (`carbon_mc.calibration.load_calibrated_priors`).
     """
+    # The calibration needs ArviZ and NumPyro (about 1.5 s to import): only a calibrated run pays for them.
+    from .calibration import load_calibrated_priors
+
     posterior, status = load_calibrated_priors(calibration, scenario)
     return posterior, {"file": str(calibration), "inputs": status}
 

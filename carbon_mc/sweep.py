@@ -30,6 +30,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import CarbonMCError, close_matches
+from .options import BATCH_POLICIES, CRITICAL_BATCH_LAWS, DEFAULT_HARDWARE, DEFAULT_PARAMETERS, SCALING_FITS, UTILIZATIONS
 from .footprint import compute, energy_and_emissions
 from .footprint import parallelism as par
 from .footprint import scaling as sc
@@ -37,12 +38,6 @@ from .priors import Prior, PriorTable, load_priors
 from .sampling import BLOCK, uniforms
 from .scenario import ALWAYS
 
-DEFAULT_HARDWARE = ("v100", "a100_80gb", "h100_sxm", "b200")
-DEFAULT_PARAMETERS = (1e9, 3e9, 1e10, 3e10, 1e11, 3e11, 1e12)
-UTILIZATIONS = ("realistic", "ideal")
-BATCH_POLICIES = ("fixed", "critical")
-CRITICAL_BATCH_LAWS = ("data_power_law", "kaplan_2020")
-SCALING_FITS = ("besiroglu_2024", "hoffmann_2022")
 SECONDS_PER_DAY = 86400.0
 
 # Quantities of the core carbon chain the sweep draws: those every run draws, plus δ.

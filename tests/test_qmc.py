@@ -92,3 +92,24 @@ def test_randomized_qmc_beats_monte_carlo_on_a_smooth_model():
         q = est["qmc"][:, j]
         assert abs(q.mean() - exact) < 4 * q.std(ddof=1) / np.sqrt(len(q))  # within 4 standard errors
         assert q.std(ddof=1) * 1.5 < est["mc"][:, j].std(ddof=1)
+
+
+@pytest.mark.parametrize("num_dims", [1, 2, 9, 21, 40])
+def test_scrambled_tables_equal_scipys_without_importing_it(num_dims):
+    from scipy.stats import qmc
+
+    for seed in ([0], [3], [7, 2], [123456789]):
+        v, shift = scrambled_direction_numbers(num_dims, seed)
+        engine = qmc.Sobol(num_dims, scramble=True, bits=32, seed=np.random.default_rng(np.random.SeedSequence(seed)))
+        np.testing.assert_array_equal(v, np.asarray(engine._sv, np.uint32))
+        np.testing.assert_array_equal(shift, np.asarray(engine._shift, np.uint32))
+
+
+def test_a_default_run_does_not_import_scipy_stats():
+    import subprocess
+    import sys
+
+    code = ("import sys, carbon_mc; carbon_mc.estimate('gpt3_175b', num_draws=5000); "
+            "print('scipy.stats' in sys.modules, 'numpyro' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True).stdout.split()
+    assert out == ["False", "False"]

@@ -97,7 +97,7 @@ def _posterior_prior(q: str, cls: str, values: np.ndarray, runs: int, note: str,
         quantity=q, variant=f"{cls} (calibrated)", family="posterior_predictive",
         params={"calibration": source, "class": cls, "measured_runs": runs, "posterior_draws": int(values.size),
                 "draws_sha256": hashlib.sha256(np.asarray(values, np.float32).tobytes()).hexdigest()},
-        distribution=EmpiricalDraws(values, stream=STREAM), units=meta.units, long_name=meta.long_name,
+        empirical=EmpiricalDraws(values, stream=STREAM), units=meta.units, long_name=meta.long_name,
         description=(f"{'Posterior of the class value' if note else 'Posterior predictive for a new run'} of "
                      f"{meta.selected_by} {cls!r}, given {runs} measured run(s)"),
         source=f"carbon-mc calibrate ({source}): prior {meta.variants[cls].source}; conditioned on measured runs",

@@ -9,7 +9,6 @@ import math
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import CarbonMCError
 
@@ -47,6 +46,8 @@ def progress_bar(total: int | None, label: str, enabled: bool = True):
     if not enabled or (total is not None and total < PROGRESS_MIN_DRAWS):
         yield None
         return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     count = TextColumn("{task.completed:,}/{task.total:,}" if total is not None else "{task.completed:,}")
     with Progress(TextColumn(label), BarColumn(), count,
                   TimeRemainingColumn(), console=stderr, transient=True) as bar:

@@ -6,7 +6,6 @@ import argparse
 
 from rich.table import Table
 
-from ..calibration import CONVERGENCE, calibrate_and_save, convergence_problem
 from ..errors import CarbonMCError
 from ..io import check_writable
 from ._common import fmt, positive_int, print_json, require_suffix, stdout
@@ -30,6 +29,8 @@ def register(sub) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..calibration import CONVERGENCE, calibrate_and_save, convergence_problem
+
     require_suffix(args.out, (".nc",), "--out")
     check_writable(args.out)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 
-from ..claims import ModelCardFields, check_scenario
 from ..errors import CarbonMCError
 from ..io import check_writable, save_text
 from ..units import CHECKABLE
@@ -76,6 +75,8 @@ def handle(args: argparse.Namespace) -> int:
     for path in (args.plot, args.model_card):
         if path:
             check_writable(path)
+    from ..claims import ModelCardFields, check_scenario
+
     card = ModelCardFields(args.training_type, args.location, args.hardware_used) if args.model_card else None
     result = check_scenario(args.file, args.claim, args.unit, quantity=args.quantity, grid_basis=args.basis,
                             pue_included=pue_flag(args), num_draws=args.draws, seed=args.seed, model_card=card,

@@ -6,7 +6,6 @@ import argparse
 
 from rich.table import Table
 
-from ..comparison import compare
 from ..io import check_writable
 from ..units import CHECKABLE
 from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
@@ -38,6 +37,8 @@ def handle(args: argparse.Namespace) -> int:
     require_suffix(args.plot, PLOT_SUFFIXES, "--plot")
     if args.plot:
         check_writable(args.plot)
+    from ..comparison import compare
+
     c = compare(args.a, args.b, quantity=args.quantity, num_draws=args.draws, seed=args.seed,
                 common_random_numbers=not args.independent, grid_basis=args.basis, pue_included=pue_flag(args))
     if args.plot:

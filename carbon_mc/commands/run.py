@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from rich.table import Table
-
 from ..footprint import OUTPUTS
 from ..io import check_writable
-from ..results import DEFAULT_DRAWS, DEFAULT_MAX_DRAWS, RunResult, run_scenario
-from ..sampling import DEFAULT_METHOD, METHODS, STREAM_THRESHOLD
+from ..options import DEFAULT_DRAWS, DEFAULT_MAX_DRAWS, DEFAULT_METHOD, METHODS, STREAM_THRESHOLD
 from ._common import fmt, positive_int, print_json, progress_bar, require_suffix, stdout
 
 LABELS = {
@@ -54,6 +51,8 @@ def _rel_error(text: str) -> float:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..results import run_scenario
+
     require_suffix(args.out, (".nc",), "--out")
     if args.out:
         check_writable(args.out)
@@ -69,8 +68,10 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_table(result: RunResult, seed: int) -> None:
-    """The terminal table of a run: median, 90% interval and the published figures' percentiles."""
+def print_table(result, seed: int) -> None:
+    """The terminal table of a run (a `carbon_mc.RunResult`): median, 90% interval and the published figures' percentiles."""
+    from rich.table import Table
+
     scenario, summary, reported = result.scenario, result.summary, result.reported
     table = Table(title=f"{scenario.name}: {result.info['num_draws']:,} draws, seed {seed}")
     for column in ("quantity", "median", "90% interval", "reported", "percentile"):

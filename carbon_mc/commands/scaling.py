@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
+import math
+
 from rich.table import Table
 
 from ..errors import CarbonMCError
-from ..io import check_writable, save_dataset
-from ..sweep import (BATCH_POLICIES, CRITICAL_BATCH_LAWS, DEFAULT_HARDWARE, DEFAULT_PARAMETERS, SCALING_FITS, UTILIZATIONS,
-                     carbon_exponents, scaling_sweep)
+from ..io import check_writable
+from ..options import BATCH_POLICIES, CRITICAL_BATCH_LAWS, DEFAULT_HARDWARE, DEFAULT_PARAMETERS, SCALING_FITS, UTILIZATIONS
 from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -21,7 +21,7 @@ def _numbers(text: str) -> list[float]:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 1e9,1e10, got {text!r}") from None
-    if not values or any(not np.isfinite(v) or v <= 0 for v in values):
+    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
     return values
 
@@ -73,12 +73,16 @@ def register(sub) -> None:
     p.set_defaults(handler=handle)
 
 
-def _interval(values: np.ndarray) -> dict[str, float]:
+def _interval(values) -> dict[str, float]:
+    import numpy as np
+
     lo, med, hi = np.percentile(values, [5, 50, 95])
     return {"median": float(med), "p5": float(lo), "p95": float(hi)}
 
 
 def summary(ds) -> dict:
+    from ..sweep import carbon_exponents
+
     """The JSON shape of `carbon-mc scaling --json`: exponents per accelerator with 90% intervals."""
     ex = carbon_exponents(ds)
     out = {}
@@ -93,6 +97,9 @@ def summary(ds) -> dict:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..io import save_dataset
+    from ..sweep import scaling_sweep
+
     require_suffix(args.out, (".nc",), "--out")
     require_suffix(args.plot, PLOT_SUFFIXES, "--plot")
     for path in (args.out, args.plot):

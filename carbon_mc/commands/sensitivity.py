@@ -9,12 +9,10 @@ import math
 from rich import box
 from rich.table import Table
 
-from .. import load_scenario, save_dataset
 from ..errors import CarbonMCError
 from ..io import check_writable
-from ..sobol import DEFAULT_NUM_BASE, check_num_base, ranking, sensitivity
-from ..sobol.analyze import CI_METHODS, INDICES, MIN_NUM_BASE
-from ..sobol.design import SAMPLERS, evaluations_per_base_row
+from ..options import CI_METHODS, DEFAULT_NUM_BASE, MIN_NUM_BASE
+from ..options import SOBOL_SAMPLERS as SAMPLERS
 from ._common import positive_int, print_json, progress_bar, require_suffix, save_plot, stderr, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -79,6 +77,8 @@ def parse_groups(specs: list[str]) -> dict[str, list[str]] | None:
 
 
 def report(ds) -> dict:
+    from ..sobol import ranking
+
     """The JSON shape of `carbon-mc sensitivity --json`."""
     a = ds.attrs
     s1 = ds["sobol_index"].sel(index="S1").values
@@ -118,6 +118,10 @@ def _interval(lo: float, hi: float) -> str:
 
 
 def print_table(ds) -> None:
+    from ..sobol import ranking
+    from ..sobol.analyze import INDICES
+    from ..sobol.design import evaluations_per_base_row
+
     a = ds.attrs
     level = f"{100 * a['conf_level']:g}%"
     units = f" ({a['output_units']})" if a.get("output_units") else ""
@@ -152,6 +156,10 @@ def print_table(ds) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..io import save_dataset
+    from ..scenario import load_scenario
+    from ..sobol import check_num_base, sensitivity
+
     require_suffix(args.out, (".nc",), "--out")
     require_suffix(args.plot, PLOT_SUFFIXES, "--plot")
     groups = parse_groups(args.group)

@@ -7,7 +7,6 @@ import json
 
 from rich.table import Table
 
-from ..calibration import validation_report
 from ..io import check_writable, save_text
 from ._common import fmt, positive_int, print_json, require_suffix, stderr, stdout
 
@@ -41,6 +40,8 @@ def _row(pred: dict) -> tuple[str, str, str]:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..calibration import validation_report
+
     require_suffix(args.out, (".json",), "--out")
     require_suffix(args.plot, PLOT_SUFFIXES, "--plot")
     for path in (args.out, args.plot):

@@ -8,39 +8,10 @@ run description (Python-level), so the function traces once under `jax.jit`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
-
 import jax.numpy as jnp
 
 from . import compute, emissions, energy, scaling
-
-
-class Output(NamedTuple):
-    units: str
-    long_name: str
-
-
-OUTPUTS: dict[str, Output] = {
-    "train_flop": Output("FLOP", "training compute"),
-    "device_hours": Output("h", "accelerator-hours of the run"),
-    "wall_clock_days": Output("d", "wall-clock duration of the run"),
-    "implied_mfu_fraction": Output("1", "model FLOP utilization implied by compute and device time"),
-    "accelerator_power_w": Output("W", "average accelerator power during training"),
-    "it_energy_mwh": Output("MWh", "IT energy (accelerators and servers, before PUE)"),
-    "accelerator_energy_mwh": Output("MWh", "energy of the accelerators alone (no host, no PUE)"),
-    "accelerator_facility_energy_mwh": Output("MWh", "energy of the accelerators alone times PUE (no host)"),
-    "energy_mwh": Output("MWh", "facility energy (IT energy times PUE)"),
-    "operational_tco2e": Output("t", "operational emissions (t CO2e)"),
-    "accelerator_operational_tco2e": Output("t", "operational emissions of the accelerators' energy alone (no host, no PUE; t CO2e)"),
-    "embodied_tco2e": Output("t", "embodied emissions charged to the run (t CO2e)"),
-    "total_tco2e": Output("t", "total emissions, operational plus embodied (t CO2e)"),
-    "tokens": Output("1", "training tokens derived from a target loss or a compute budget"),
-    "loss_nats": Output("1", "pre-training loss L(N, D) from the loss law, nats per token"),
-    "reducible_loss_nats": Output("1", "reducible loss L - E from the loss law, nats per token"),
-}
-HEADLINE = ("energy_mwh", "operational_tco2e", "embodied_tco2e", "total_tco2e")
-# Energy and emissions outputs that never include the data centre's overhead, whatever the accounting.
-WITHOUT_PUE = ("it_energy_mwh", "accelerator_energy_mwh", "accelerator_operational_tco2e")
+from .outputs import HEADLINE, OUTPUTS, WITHOUT_PUE, Output  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,11 @@
 
 Every family has a closed-form (or cheap) inverse CDF, so one matrix of uniforms can drive plain
 Monte Carlo, quasi-Monte Carlo and Sobol' designs alike. `FAMILIES` maps a family's name to a
-`Family`: ``build(params)`` validates the parameters and returns the NumPyro distribution (the exact
-reference, with ``log_prob`` and ``icdf``); ``icdf32(params, distribution)`` returns the float32
-inverse CDF the samplers use, written for speed and tested against the distribution's ``icdf`` on
-every bundled prior. Beta and Gamma are left out on purpose: JAX has no fast inverse CDF for them,
+`Family`: ``check(params)`` validates the TOML parameters into a spec (plain Python, cheap), and
+``icdf32(spec)`` returns the float32 inverse CDF the samplers use, written for speed and tested
+against the NumPyro distribution's ``icdf`` on every bundled prior. The NumPyro distributions (the
+exact references, with ``log_prob`` and ``icdf``) live in `carbon_mc.priors.distributions` and are
+built only when asked for. Beta and Gamma are left out on purpose: JAX has no fast inverse CDF for them,
 and ``jax.random.beta`` draws about 0.8 M/s on a 2-core CPU.
 
 The float32 inverse CDFs expect uniforms strictly inside (0, 1), as the samplers' are (in
@@ -18,79 +19,14 @@ import math
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro.distributions as dist
-from numpyro.distributions import constraints
-from numpyro.distributions.util import promote_shapes
 
 from .float32 import ndtri_open_f32
 
 # z-score of the 95th percentile of a standard normal, for lognormal {p5, p95} intervals.
 _Z95 = 1.6448536269514722
-
-
-class Triangular(dist.Distribution):
-    """Triangular distribution on [low, high] peaking at `peak` (its mode).
-
-    Reference: Johnson, Kotz & Balakrishnan, *Continuous Univariate Distributions* vol. 2, ch. 26.
-    """
-
-    arg_constraints = {"low": constraints.real, "peak": constraints.real, "high": constraints.real}
-    reparametrized_params = ["low", "peak", "high"]
-
-    def __init__(self, low, peak, high, *, validate_args=None):
-        self.low, self.peak, self.high = promote_shapes(low, peak, high)
-        batch_shape = jnp.broadcast_shapes(jnp.shape(low), jnp.shape(peak), jnp.shape(high))
-        super().__init__(batch_shape=batch_shape, validate_args=validate_args)
-
-    @constraints.dependent_property(is_discrete=False, event_dim=0)
-    def support(self):
-        return constraints.interval(self.low, self.high)
-
-    @property
-    def _split(self):
-        return (self.peak - self.low) / (self.high - self.low)
-
-    def icdf(self, q):
-        width = self.high - self.low
-        left = self.low + jnp.sqrt(q * width * (self.peak - self.low))
-        right = self.high - jnp.sqrt((1.0 - q) * width * (self.high - self.peak))
-        return jnp.where(q < self._split, left, right)
-
-    def cdf(self, value):
-        width = self.high - self.low
-        left = (value - self.low) ** 2 / (width * (self.peak - self.low))
-        right = 1.0 - (self.high - value) ** 2 / (width * (self.high - self.peak))
-        inside = jnp.where(value <= self.peak, left, right)
-        return jnp.clip(jnp.where(value <= self.low, 0.0, inside), 0.0, 1.0)
-
-    def sample(self, key, sample_shape=()):
-        import jax
-
-        shape = sample_shape + self.batch_shape
-        return self.icdf(jax.random.uniform(key, shape))
-
-    def log_prob(self, value):
-        width = self.high - self.low
-        left = 2.0 * (value - self.low) / (width * (self.peak - self.low))
-        right = 2.0 * (self.high - value) / (width * (self.high - self.peak))
-        density = jnp.where(value <= self.peak, left, right)
-        inside = (value >= self.low) & (value <= self.high)
-        return jnp.where(inside, jnp.log(jnp.where(inside, density, 1.0)), -jnp.inf)
-
-    @property
-    def mode(self):
-        return self.peak
-
-    @property
-    def mean(self):
-        return (self.low + self.peak + self.high) / 3.0
-
-    @property
-    def variance(self):
-        a, c, b = self.low, self.peak, self.high
-        return (a * a + b * b + c * c - a * b - a * c - b * c) / 18.0
 
 
 def _require(params: Mapping, names: tuple[str, ...]) -> list[float]:
@@ -115,7 +51,7 @@ def _check_extra(params: Mapping, allowed: set[str]) -> None:
 def _fixed(params):
     _check_extra(params, {"value"})
     (value,) = _require(params, ("value",))
-    return dist.Delta(jnp.asarray(value, jnp.float32))
+    return {"value": value}
 
 
 def _uniform(params):
@@ -123,7 +59,7 @@ def _uniform(params):
     low, high = _require(params, ("low", "high"))
     if not low < high:
         raise ValueError(f"needs low < high, got low={low}, high={high}")
-    return dist.Uniform(low, high)
+    return {"low": low, "high": high}
 
 
 def _normal(params):
@@ -131,7 +67,7 @@ def _normal(params):
     loc, scale = _require(params, ("loc", "scale"))
     if scale <= 0:
         raise ValueError(f"scale must be > 0, got {scale}")
-    return dist.Normal(loc, scale)
+    return {"loc": loc, "scale": scale}
 
 
 def _truncated_normal(params):
@@ -150,7 +86,7 @@ def _truncated_normal(params):
             (low is not None and loc < low) or (high is not None and loc > high)
         ):
             raise ValueError("loc lies more than 8 scales outside the bounds: no mass left")
-    return dist.TruncatedNormal(loc, scale, low=low, high=high)
+    return {"loc": loc, "scale": scale, "low": low, "high": high}
 
 
 def _lognormal(params):
@@ -166,7 +102,7 @@ def _lognormal(params):
         sigma = math.log(p95 / p5) / (2 * _Z95)
     if median <= 0 or sigma <= 0:
         raise ValueError(f"median and sigma must be > 0, got median={median}, sigma={sigma}")
-    return dist.LogNormal(math.log(median), sigma)
+    return {"median": median, "sigma": sigma}
 
 
 def _triangular(params):
@@ -174,29 +110,7 @@ def _triangular(params):
     low, mode, high = _require(params, ("low", "mode", "high"))
     if not (low <= mode <= high and low < high):
         raise ValueError(f"needs low <= mode <= high and low < high, got {low}, {mode}, {high}")
-    return Triangular(low, mode, high)
-
-
-class JointNormal(dist.MultivariateNormal):
-    """Multivariate normal whose components are named; sampled through z = Φ⁻¹(u), x = μ + L z.
-
-    Used for constants fitted jointly (e.g. the scaling-law constants, whose estimates are strongly
-    correlated: Besiroglu et al. 2024, arXiv:2404.10102), which must not be drawn independently.
-    """
-
-    def __init__(self, loc, covariance_matrix, components, *, validate_args=None):
-        self.components = tuple(components)
-        super().__init__(loc=loc, covariance_matrix=covariance_matrix, validate_args=validate_args)
-
-    def tree_flatten(self):
-        raise NotImplementedError("JointNormal is not a pytree")
-
-    def icdf(self, u):
-        """Map uniforms of shape (..., k) to draws of shape (..., k)."""
-        from jax.scipy.special import ndtri
-
-        z = ndtri(u)
-        return self.loc + jnp.einsum("...j,ij->...i", z, self.scale_tril)
+    return {"low": low, "mode": mode, "high": high}
 
 
 def _multivariate_normal(params):
@@ -218,41 +132,39 @@ def _multivariate_normal(params):
         cov = [[corr[i][j] * sd[i] * sd[j] for j in range(k)] for i in range(k)]
     else:
         raise ValueError("needs cov, or sd and corr")
-    import numpy as np
-
     cov_arr = np.asarray(cov, dtype=np.float64)
     if cov_arr.shape != (k, k) or not np.allclose(cov_arr, cov_arr.T):
         raise ValueError("covariance must be a symmetric k x k matrix")
     if np.linalg.eigvalsh(cov_arr).min() <= 0:
         raise ValueError("covariance must be positive definite")
-    return JointNormal(jnp.asarray(mean), jnp.asarray(cov_arr, jnp.float32), components)
+    return {"components": tuple(components), "mean": tuple(mean), "cov": tuple(map(tuple, cov_arr.tolist()))}
 
 
 # ------------------------------------------------------------------------------------------------
-# float32 inverse CDFs: (params, distribution) -> (u -> draws); u strictly inside (0, 1)
+# float32 inverse CDFs: (validated spec) -> (u -> draws); u strictly inside (0, 1)
 
 
-def _fixed_icdf32(params, d):
-    value = np.float32(params["value"])
+def _fixed_icdf32(s):
+    value = np.float32(s["value"])
     return lambda u: jnp.full(jnp.shape(u), value, jnp.float32)
 
 
-def _uniform_icdf32(params, d):
-    low, width = np.float32(params["low"]), np.float32(params["high"] - params["low"])
+def _uniform_icdf32(s):
+    low, width = np.float32(s["low"]), np.float32(s["high"] - s["low"])
     return lambda u: low + jnp.asarray(u, jnp.float32) * width
 
 
-def _normal_icdf32(params, d):
-    loc, scale = np.float32(params["loc"]), np.float32(params["scale"])
+def _normal_icdf32(s):
+    loc, scale = np.float32(s["loc"]), np.float32(s["scale"])
     return lambda u: loc + scale * ndtri_open_f32(u)
 
 
-def _lognormal_icdf32(params, d):
-    mu, sigma = np.float32(np.asarray(d.base_dist.loc)), np.float32(np.asarray(d.base_dist.scale))
+def _lognormal_icdf32(s):
+    mu, sigma = np.float32(math.log(s["median"])), np.float32(s["sigma"])
     return lambda u: jnp.exp(mu + sigma * ndtri_open_f32(u))
 
 
-def _truncated_normal_icdf32(params, d):
+def _truncated_normal_icdf32(s):
     """Inverse CDF of a normal truncated to [low, high], accurate in both tails in float32.
 
     With a = (low - loc)/scale and b = (high - loc)/scale, the lower-tail form Phi(a) + u S and the
@@ -262,7 +174,7 @@ def _truncated_normal_icdf32(params, d):
     """
     from scipy.special import ndtr
 
-    loc, scale, low, high = float(params["loc"]), float(params["scale"]), params.get("low"), params.get("high")
+    loc, scale, low, high = s["loc"], s["scale"], s["low"], s["high"]
     a = -math.inf if low is None else (low - loc) / scale
     b = math.inf if high is None else (high - loc) / scale
     mass = float(ndtr(-a) - ndtr(-b)) if a > 0 else float(ndtr(b) - ndtr(a))
@@ -281,8 +193,8 @@ def _truncated_normal_icdf32(params, d):
     return icdf
 
 
-def _triangular_icdf32(params, d):
-    low, mode, high = (float(params[k]) for k in ("low", "mode", "high"))
+def _triangular_icdf32(s):
+    low, mode, high = s["low"], s["mode"], s["high"]
     split = np.float32((mode - low) / (high - low))
     left, right = np.float32((high - low) * (mode - low)), np.float32((high - low) * (high - mode))
     low32, high32 = np.float32(low), np.float32(high)
@@ -294,17 +206,18 @@ def _triangular_icdf32(params, d):
     return icdf
 
 
-def _multivariate_normal_icdf32(params, d):
-    loc = np.asarray(d.loc, np.float32)
-    tril = np.asarray(d.scale_tril, np.float32)
+def _multivariate_normal_icdf32(s):
+    loc = np.asarray(s["mean"], np.float32)
+    with jax.ensure_compile_time_eval():  # a constant of the sampler, even when first asked for inside a trace
+        tril = np.asarray(jnp.linalg.cholesky(jnp.asarray(s["cov"], jnp.float32)), np.float32)  # as NumPyro's scale_tril
     return lambda u: loc + jnp.einsum("...j,ij->...i", ndtri_open_f32(u), tril)
 
 
 class Family(NamedTuple):
-    """A distribution family: its validating constructor and its float32 inverse CDF."""
+    """A distribution family: its parameter check (TOML params -> validated spec) and its float32 inverse CDF."""
 
-    build: Callable[[Mapping], dist.Distribution]
-    icdf32: Callable[[Mapping, dist.Distribution], Callable]
+    check: Callable[[Mapping], dict]
+    icdf32: Callable[[dict], Callable]
 
 
 FAMILIES: dict[str, Family] = {
@@ -318,13 +231,23 @@ FAMILIES: dict[str, Family] = {
 }
 
 
-def build_distribution(family: str, params: Mapping) -> dist.Distribution:
-    """NumPyro distribution for a family name and its parameters; ValueError if invalid."""
+def check_params(family: str, params: Mapping) -> dict:
+    """The validated spec of a family's parameters; ValueError if invalid, KeyError if no such family."""
     if family not in FAMILIES:
         raise KeyError(family)
     if not isinstance(params, Mapping):
         raise ValueError(f"params must be a table, got {params!r}")
-    return FAMILIES[family].build(params)
+    return FAMILIES[family].check(params)
+
+
+def build_distribution(family: str, params: Mapping):
+    """NumPyro distribution for a family name and its parameters; ValueError if invalid.
+
+    Imports NumPyro (`carbon_mc.priors.distributions`) on first use: the samplers never need it.
+    """
+    from . import distributions
+
+    return distributions.build(family, check_params(family, params))
 
 
 class EmpiricalDraws:
@@ -355,8 +278,8 @@ class EmpiricalDraws:
 EMPIRICAL_FAMILIES = ("posterior_predictive",)
 
 
-def icdf32(family: str, params: Mapping, distribution) -> Callable:
-    """The float32 inverse CDF the samplers use for a prior of `family`."""
+def icdf32(family: str, spec, empirical=None) -> Callable:
+    """The float32 inverse CDF the samplers use for a prior of `family` (its validated `spec`, or its fitted draws)."""
     if family in EMPIRICAL_FAMILIES:
-        return distribution.icdf
-    return FAMILIES[family].icdf32(params, distribution)
+        return empirical.icdf
+    return FAMILIES[family].icdf32(spec)

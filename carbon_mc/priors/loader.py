@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import jax.numpy as jnp
-import numpyro.distributions as dist
 
 from ..data import data_dir
 from ..errors import CarbonMCError, close_matches
-from .families import FAMILIES, build_distribution, icdf32
+from .families import FAMILIES, build_distribution, check_params, icdf32
 
 PRIORS_ENV = "CARBON_MC_PRIORS"  # overlay directories, separated by os.pathsep
 SELECTORS = ("hardware", "power_class", "mfu_class", "server_class", "datacenter", "region", "scaling_fit")
@@ -46,18 +45,32 @@ HARDWARE_FIELDS = {
 
 @dataclass(frozen=True)
 class Prior:
-    """One variant of one uncertain quantity: a NumPyro distribution with units and a source."""
+    """One variant of one uncertain quantity: a distribution family and its parameters, with units and a source.
+
+    `spec` is the family's validated parameters (`carbon_mc.priors.families`); the samplers draw
+    through `icdf32`, and the NumPyro `distribution` is built only when something asks for it (a
+    log density, the calibration, the benchmark), so a run never pays for NumPyro. A prior fitted
+    from draws (family ``posterior_predictive``) carries them in `empirical`.
+    """
 
     quantity: str
     variant: str
     family: str
     params: dict
-    distribution: dist.Distribution
     units: str
     long_name: str
     description: str
     source: str
     year: int | None = None
+    spec: dict | None = field(default=None, compare=False)
+    empirical: Any = field(default=None, compare=False)
+
+    @functools.cached_property
+    def distribution(self):
+        """The NumPyro distribution (or the fitted draws), built on first use."""
+        if self.empirical is not None:
+            return self.empirical
+        return build_distribution(self.family, self.params)
 
     @property
     def is_fixed(self) -> bool:
@@ -70,7 +83,8 @@ class Prior:
 
     @property
     def components(self) -> tuple[str, ...]:
-        return tuple(getattr(self.distribution, "components", ()))
+        """Names of a joint prior's components (empty for a scalar prior)."""
+        return tuple(self.spec.get("components", ())) if self.spec else ()
 
     @property
     def fixed_value(self) -> float:
@@ -87,7 +101,7 @@ class Prior:
 
     @functools.cached_property
     def _icdf32(self):
-        return icdf32(self.family, self.params, self.distribution)
+        return icdf32(self.family, self.spec, self.empirical)
 
     def icdf32(self, u):
         """Draws of this prior from float32 uniforms strictly inside (0, 1): the samplers' inverse CDF.
@@ -184,7 +198,7 @@ def build_prior(quantity: str, variant: str, entry: Any, *, units: str, long_nam
     if "units" in entry and entry["units"] != units:
         raise CarbonMCError(f"units {entry['units']!r} differ from the quantity's units {units!r}", file=file, key=key)
     try:
-        distribution = build_distribution(family, entry["params"])
+        spec = check_params(family, entry["params"])
     except ValueError as exc:
         raise CarbonMCError(f"invalid {family} params: {exc}", file=file, key=key) from None
     year = entry.get("year")
@@ -193,7 +207,7 @@ def build_prior(quantity: str, variant: str, entry: Any, *, units: str, long_nam
         variant=variant,
         family=family,
         params=dict(entry["params"]),
-        distribution=distribution,
+        spec=spec,
         units=units,
         long_name=long_name,
         description=str(entry.get("description", "")),

@@ -37,6 +37,10 @@ Complexity 14 (linear matrix scrambling).
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+from pathlib import Path
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -45,17 +49,75 @@ from .streams import bits_to_uniform
 MAX_POINTS = 1 << 32
 
 
-def scrambled_direction_numbers(num_dims: int, seed) -> tuple[np.ndarray, np.ndarray]:
-    """SciPy's scrambled Sobol' tables for `num_dims` dimensions and `seed`: (v (d, 32), shift (d,)), uint32.
+def _direction_numbers_file() -> Path:
+    """SciPy's table of Joe & Kuo (2008) primitive polynomials and initial direction numbers.
 
-    `seed` is an int or a sequence of ints (as for ``numpy.random.SeedSequence``); the same seed
-    gives the same scrambling.
+    Found from SciPy's install location without importing ``scipy.stats`` (over a second on a 2-core
+    CPU, longer than a default run's draws).
     """
-    from scipy.stats import qmc
+    spec = importlib.util.find_spec("scipy")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("scipy is required for quasi-Monte Carlo (Joe & Kuo direction numbers)")
+    return Path(next(iter(spec.submodule_search_locations))) / "stats" / "_sobol_direction_numbers.npz"
 
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
-    engine = qmc.Sobol(num_dims, scramble=True, bits=32, seed=rng)
-    return np.asarray(engine._sv, np.uint32), np.asarray(engine._shift, np.uint32)
+
+@functools.lru_cache(maxsize=8)
+def direction_numbers(num_dims: int, bits: int = 32) -> np.ndarray:
+    """Unscrambled Sobol' direction numbers v (d, bits) uint32, as SciPy's ``_initialize_v``.
+
+    Bratley & Fox 1988 (ACM TOMS 14:88, Algorithm 659), recurrence of Section 2 on Joe & Kuo's
+    primitive polynomials; column j is scaled by 2^(bits-1-j).
+    """
+    with np.load(_direction_numbers_file()) as table:
+        poly, vinit = table["poly"], table["vinit"]
+    v = np.zeros((num_dims, bits), dtype=np.uint64)
+    if num_dims == 0:
+        return v.astype(np.uint32)
+    v[0, :] = 1
+    for d in range(1, num_dims):
+        p = int(poly[d])
+        m = p.bit_length() - 1
+        row = [int(x) for x in vinit[d, :m]]
+        for j in range(m, bits):
+            new = row[j - m]
+            for k in range(m):
+                if (p >> (m - 1 - k)) & 1:
+                    new ^= row[j - k - 1] << (k + 1)
+            row.append(new)
+        v[d, :] = row[:bits]
+    v *= np.uint64(1) << (np.uint64(bits - 1) - np.arange(bits, dtype=np.uint64))
+    return v.astype(np.uint32)
+
+
+def _parity(x: np.ndarray) -> np.ndarray:
+    """Parity of the set bits of each uint64."""
+    x = x.copy()
+    for shift in (32, 16, 8, 4, 2, 1):
+        x ^= x >> np.uint64(shift)
+    return x & np.uint64(1)
+
+
+def scrambled_direction_numbers(num_dims: int, seed) -> tuple[np.ndarray, np.ndarray]:
+    """Scrambled Sobol' tables for `num_dims` dimensions and `seed`: (v (d, 32), shift (d,)), uint32.
+
+    Equal, bit for bit, to SciPy's ``qmc.Sobol(num_dims, scramble=True, bits=32, seed=rng)`` with
+    ``rng = numpy.random.default_rng(numpy.random.SeedSequence(seed))`` (tested): a random digital
+    shift, then a linear matrix scramble (Matoušek 1998): each direction number's bits are
+    multiplied, mod 2, by a random lower-triangular matrix with unit diagonal. `seed` is an int or a
+    sequence of ints; the same seed gives the same scrambling.
+    """
+    bits = 32
+    # SciPy's engine draws from a child of the generator it is given (``SeedSequence.spawn``).
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed).spawn(1)[0]))
+    shift = rng.integers(2, size=(num_dims, bits), dtype=np.uint32) @ (np.uint32(2) ** np.arange(bits, dtype=np.uint32))
+    ltm = np.tril(rng.integers(2, size=(num_dims, bits, bits), dtype=np.uint32)).astype(np.uint64)
+    ltm[:, np.arange(bits), np.arange(bits)] = 1
+    weights = np.uint64(1) << np.arange(bits, dtype=np.uint64)
+    masks = (ltm[:, :, ::-1] * weights).sum(axis=-1, dtype=np.uint64)  # (d, p): row p of the matrix as a word
+    v = direction_numbers(num_dims, bits).astype(np.uint64)
+    parity = _parity(masks[:, None, :] & v[:, :, None])  # (d, j, p)
+    out = (parity << (np.uint64(bits - 1) - np.arange(bits, dtype=np.uint64))).sum(axis=-1, dtype=np.uint64)
+    return out.astype(np.uint32), shift.astype(np.uint32)
 
 
 def sobol_words(direction, shift, index, num_bits: int = 32):

@@ -17,21 +17,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import CarbonMCError
+from ..options import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_METHOD, METHOD_NAMES, METHODS  # noqa: F401  (re-exported)
 from .qmc import replicate_tables, sobol_words
 from .simulator import Simulator
 from .streams import BLOCK, bits_to_uniform, key_of, stream_key, threefry_uniforms
 
 
-METHODS = ("mc", "qmc")
-METHOD_NAMES = {"mc": "monte_carlo", "qmc": "randomized_quasi_monte_carlo"}
-# The sampler of `carbon-mc run` and of the Python API alike: randomized QMC reached 0.1% relative
-# standard error on the 5%/95% endpoints with 4-16x fewer draws than plain Monte Carlo on all 36
-# bundled scenarios, and sooner in wall time (BENCHMARKS.md). Common random numbers between two
-# scenarios (`carbon_mc.compare`) need per-input streams, so comparisons draw "mc".
-DEFAULT_METHOD = "qmc"
-# The sampler of analyses that line draws up across scenarios or accounting variants (`compare`,
-# claim checks): each input's own stream, so an input shared by two runs is drawn once for both.
-COMMON_RANDOM_NUMBERS_METHOD = "mc"
+# METHODS, DEFAULT_METHOD (randomized QMC, for the command line and the API alike) and
+# COMMON_RANDOM_NUMBERS_METHOD (plain MC: compare and claim checks) are defined in carbon_mc.options.
 
 
 @dataclass(frozen=True)

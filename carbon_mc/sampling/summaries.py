@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import CarbonMCError
+from ..options import STREAM_THRESHOLD  # noqa: F401  (re-exported)
 from ..footprint import HEADLINE, OUTPUTS
 from ..priors import Prior, PriorTable
 from ..scenario import Scenario
@@ -29,7 +30,7 @@ from .streams import BLOCK
 
 _FLUSH_DRAWS = 1 << 30  # move the device's int32 counts to the host at least this often (draws per device)
 # Runs above this many draws are summarized on the fly by default (`carbon-mc run`).
-STREAM_THRESHOLD = 10_000_000
+# (STREAM_THRESHOLD, the size above which runs are summarized on the fly, is in carbon_mc.options)
 
 
 def _summary_variables(model: Simulator, variables) -> tuple[list[str], dict[str, float]]:

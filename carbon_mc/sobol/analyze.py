@@ -25,6 +25,7 @@ import xarray as xr
 
 from ..sampling import DEFAULT_CHUNK, Simulator, build_simulator, evaluate, output_shapes, provenance, stream_id
 from ..errors import CarbonMCError, close_matches
+from ..options import CI_METHODS, DEFAULT_NUM_BASE, MIN_NUM_BASE
 from ..footprint import OUTPUTS
 from ..priors import PriorTable
 from ..scenario import Scenario
@@ -41,11 +42,8 @@ from .design import (
     resolve_groups,
 )
 
-DEFAULT_NUM_BASE = 2**16
-MIN_NUM_BASE = 16
 MAX_NUM_BASE = 2**30  # scipy's Sobol' engine yields at most 2**30 points (bits=30)
 INDICES = ("S1", "ST")
-CI_METHODS = ("percentile", "normal")
 METHOD = (
     "Saltelli design; first order: Saltelli et al. 2010 (Comput. Phys. Commun. 181:259); "
     "total order: Jansen 1999 (Comput. Phys. Commun. 117:35); second order: Saltelli 2002 "

@@ -27,8 +27,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import CarbonMCError, close_matches
+from ..options import SOBOL_SAMPLERS
 
-SAMPLERS = ("sobol", "random")
+SAMPLERS = SOBOL_SAMPLERS
 _TINY = float(np.finfo(np.float32).tiny)
 _BELOW_ONE = float(np.nextafter(np.float32(1.0), np.float32(0.0)))  # 1 - 2**-24
 
