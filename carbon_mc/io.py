@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CarbonMCError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 ENGINE = "h5netcdf"
 

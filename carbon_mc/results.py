@@ -8,35 +8,51 @@ scenario's published figures among the draws. The command line only formats the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import xarray as xr
+import numpy as np
 
 from .errors import CarbonMCError
-from .footprint import HEADLINE
+from .footprint import HEADLINE, OUTPUTS
 from .io import save_dataset
 from .options import DEFAULT_DRAWS, DEFAULT_MAX_DRAWS
 from .priors import Prior
-from .sampling import DEFAULT_METHOD, STREAM_THRESHOLD, build_simulator, check_method, estimate, stream_summary, stream_to_precision
+from .sampling import (DEFAULT_METHOD, METHOD_NAMES, STREAM_THRESHOLD, build_simulator, check_method, draw, provenance, sampler,
+                       stream_summary, stream_to_precision, to_dataset)
+from .sampling.histograms import summary_dataset
 from .scenario import Scenario, load_scenario
-from .summary import reported_percentiles, summarize
+from .summary import describe, percentile_of
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 JSON_STATS = ("median", "mean", "p5", "p95", "p2_5", "p97_5")
 
 
 @dataclass
 class RunResult:
-    """A run's summaries (Dataset over ``stat``), its published figures placed among the draws, and how it was drawn."""
+    """A run's summaries, its published figures placed among the draws, and how it was drawn.
+
+    `stats` maps each summarized variable to its `carbon_mc.summary.STATS`; `summary` is the same
+    as a Dataset over ``stat`` (with units and provenance), built on first use.
+    """
 
     scenario: Scenario
-    summary: xr.Dataset
+    stats: dict[str, dict[str, float]]
     reported: dict
     info: dict
-    draws: xr.Dataset | None = None
+    dataset: Callable[[], xr.Dataset]
     calibrated: dict | None = None
     variables: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def summary(self) -> xr.Dataset:
+        """The summaries as a Dataset over ``stat``, shaped like `carbon_mc.summarize`'s."""
+        return self.dataset()
 
     @property
     def note(self) -> str | None:
@@ -52,7 +68,7 @@ class RunResult:
 
     def to_json(self) -> dict:
         """The JSON shape of ``carbon-mc run --json``: headline outputs, reported, run (streamed), other scopes, calibrated."""
-        stats = {name: {k: float(self.summary[name].sel(stat=k)) for k in JSON_STATS} for name in self.variables}
+        stats = {name: {k: float(self.stats[name][k]) for k in JSON_STATS} for name in self.variables}
         out = {name: stats[name] for name in HEADLINE}
         if self.reported:
             out["reported"] = self.reported
@@ -114,15 +130,10 @@ def run_scenario(
         raise CarbonMCError("--out keeps every draw, which --stream and --rel-error do not; drop one of them")
     posterior, calibrated = calibrated_inputs(scenario, calibration) if calibration else (None, None)
     variables = list(HEADLINE) + [k for k in scenario.reported.figures() if k not in HEADLINE]
-    if not streaming:
-        num_draws = num_draws or DEFAULT_DRAWS
-        ds = estimate(scenario, num_draws=num_draws, seed=seed, method=method, posterior=posterior, progress=progress)
-        if out is not None:
-            save_dataset(ds, out)
-        info = {"num_draws": num_draws, "method": method, "summary": "exact"}
-        return RunResult(scenario, summarize(ds, variables), reported_percentiles(ds, scenario.reported.figures()), info,
-                         ds, calibrated, variables)
     sim = build_simulator(scenario, posterior=posterior)
+    if not streaming:
+        return _exact(sim, variables, calibrated, num_draws=num_draws or DEFAULT_DRAWS, seed=seed, method=method, out=out,
+                      progress=progress)
     if rel_error is not None:
         result = stream_to_precision(sim, rel_error=rel_error, max_draws=num_draws or DEFAULT_MAX_DRAWS, seed=seed,
                                      method=method, variables=variables, progress=progress)
@@ -131,5 +142,31 @@ def run_scenario(
     info = {"num_draws": int(result.attrs["num_draws"]), "method": method, "summary": "streaming_histogram"}
     if rel_error is not None:
         info.update(rel_error_target=rel_error, rel_error_achieved=float(result.attrs["rel_error_achieved"]))
-    return RunResult(scenario, result.to_dataset(), result.reported_percentiles(scenario.reported.figures()), info,
-                     None, calibrated, variables)
+    summary = result.to_dataset()
+    stats = {name: {k: float(summary[name].sel(stat=k)) for k in summary["stat"].values} for name in variables}
+    return RunResult(scenario, stats, result.reported_percentiles(scenario.reported.figures()), info, lambda: summary,
+                     calibrated, variables)
+
+
+def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, method: str, out, progress) -> RunResult:
+    """Summaries from kept draws: the numbers of ``summarize(estimate(...))``, with no Dataset unless `out` asks for one."""
+    inputs, outputs = draw(sim, num_draws=num_draws, seed=seed, method=method, progress=progress)
+    attrs = provenance(sim, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
+    if method != "mc":
+        attrs["random_streams"] = sampler(sim, seed, method).description
+    if out is not None:
+        save_dataset(to_dataset(sim, inputs, outputs, attrs), out)
+    stats = {name: describe(outputs[name]) for name in variables}
+    figures = sim.scenario.reported.figures()
+    reported = {name: {"value": float(v), "percentile": percentile_of(outputs[name], v)} for name, v in figures.items()}
+    info = {"num_draws": num_draws, "method": method, "summary": "exact"}
+
+    def dataset():
+        var_attrs = {name: {"units": OUTPUTS[name].units, "long_name": OUTPUTS[name].long_name, "role": "output"} for name in variables}
+        for name in variables:
+            nonfinite = int(np.count_nonzero(~np.isfinite(outputs[name])))
+            if nonfinite:
+                var_attrs[name]["nonfinite_draws"] = nonfinite  # left out of every statistic, as in `summarize`
+        return summary_dataset(stats, var_attrs, attrs)
+
+    return RunResult(sim.scenario, stats, reported, info, dataset, calibrated, variables)

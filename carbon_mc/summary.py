@@ -6,8 +6,12 @@ the HDI), since ``jnp.quantile`` sorts on every call and takes seconds on 10^7 v
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
+
+if TYPE_CHECKING:  # xarray is imported where a Dataset is built: a run that only prints does without it
+    import xarray as xr
 
 STATS = ("mean", "sd", "median", "p5", "p95", "p2_5", "p97_5", "hdi90_lower", "hdi90_upper")
 QUANTILES = {"median": 0.5, "p5": 0.05, "p95": 0.95, "p2_5": 0.025, "p97_5": 0.975}
@@ -43,6 +47,8 @@ def summarize(ds: xr.Dataset, variables: list[str] | None = None) -> xr.Dataset:
 
     Keeps each variable's ``units`` and ``long_name`` and the source Dataset's attributes.
     """
+    import xarray as xr
+
     names = variables or [n for n, v in ds.data_vars.items() if "draw" in v.dims]
     data_vars = {}
     for name in names:

@@ -72,17 +72,17 @@ def print_table(result, seed: int) -> None:
     """The terminal table of a run (a `carbon_mc.RunResult`): median, 90% interval and the published figures' percentiles."""
     from rich.table import Table
 
-    scenario, summary, reported = result.scenario, result.summary, result.reported
+    scenario, stats, reported = result.scenario, result.stats, result.reported
     table = Table(title=f"{scenario.name}: {result.info['num_draws']:,} draws, seed {seed}")
     for column in ("quantity", "median", "90% interval", "reported", "percentile"):
         table.add_column(column, justify="left" if column == "quantity" else "right")
     for name in result.variables:
-        s = summary[name]
+        s = stats[name]
         rep = reported.get(name)
         table.add_row(
             LABELS.get(name, f"{OUTPUTS[name].long_name} ({OUTPUTS[name].units})"),
-            fmt(float(s.sel(stat="median"))),
-            f"{fmt(float(s.sel(stat='p5')))} – {fmt(float(s.sel(stat='p95')))}",
+            fmt(s["median"]),
+            f"{fmt(s['p5'])} – {fmt(s['p95'])}",
             fmt(rep["value"]) if rep else "",
             f"{rep['percentile']:.1f}" if rep else "",
         )

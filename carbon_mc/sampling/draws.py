@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime
 import functools
 import json
@@ -10,7 +12,6 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import xarray as xr
 
 from ..errors import CarbonMCError
 from ..footprint import OUTPUTS
@@ -20,6 +21,9 @@ from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of,
 from .samplers import DEFAULT_METHOD, METHOD_NAMES, check_method, sampler
 from .simulator import Simulator, build_simulator
 from .streams import BLOCK
+
+if TYPE_CHECKING:  # xarray is imported where a Dataset is built: a run that only prints does without it
+    import xarray as xr
 
 DEFAULT_CHUNK = 1 << 20
 
@@ -118,6 +122,8 @@ def provenance(model: Simulator, *, seed, num_draws: int, method: str = METHOD_N
 
 def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict) -> xr.Dataset:
     """Assemble draws into a labelled Dataset with units, long names and sources."""
+    import xarray as xr
+
     data_vars = {}
     for name, prior in model.priors.items():
         var_attrs = {

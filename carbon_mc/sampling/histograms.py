@@ -37,14 +37,18 @@ need the underflow or overflow bin (the pilot missed a far tail) raises instead 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import xarray as xr
 
 from ..summary import STATS, QUANTILES
+
+if TYPE_CHECKING:  # xarray is imported where a Dataset is built: a run that only prints does without it
+    import xarray as xr
 
 PILOT_DRAWS = 1 << 16
 FLOAT_SHIFT = 11  # keep 12 mantissa bits: 4096 bins per octave
@@ -258,6 +262,8 @@ def constant_stats(value: float) -> dict[str, float]:
 
 def summary_dataset(stats: dict[str, dict], var_attrs: dict[str, dict], attrs: dict) -> xr.Dataset:
     """A Dataset over ``stat`` shaped like `carbon_mc.summarize`'s, from per-variable `STATS` dicts."""
+    import xarray as xr
+
     data_vars = {
         name: xr.Variable(("stat",), np.array([s[k] for k in STATS], np.float64), var_attrs.get(name, {}))
         for name, s in stats.items()

@@ -6,6 +6,8 @@ so that memory does not grow with the number of draws.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +15,6 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import xarray as xr
 
 from ..errors import CarbonMCError
 from ..options import STREAM_THRESHOLD  # noqa: F401  (re-exported)
@@ -27,6 +28,9 @@ from .histograms import PILOT_DRAWS, Histogram, StreamSummary, plan_bins
 from .samplers import DEFAULT_METHOD, METHOD_NAMES, sampler
 from .simulator import Simulator, build_simulator
 from .streams import BLOCK
+
+if TYPE_CHECKING:  # xarray is imported where a Dataset is built: a run that only prints does without it
+    import xarray as xr
 
 _FLUSH_DRAWS = 1 << 30  # move the device's int32 counts to the host at least this often (draws per device)
 # Runs above this many draws are summarized on the fly by default (`carbon-mc run`).
