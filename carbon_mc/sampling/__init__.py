@@ -20,6 +20,7 @@ Same seed and method, same numbers, whatever the chunk size or the number of dev
 """
 
 from .dispatch import mesh_of, output_shapes
+from .distributed import initialize as initialize_distributed
 from .draws import DEFAULT_CHUNK, draw, estimate, package_version, provenance, to_dataset
 from .histograms import StreamSummary
 from .samplers import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_METHOD, METHOD_NAMES, METHODS, check_method, sampler, uniform_columns
@@ -42,6 +43,7 @@ __all__ = [
     "draw",
     "estimate",
     "estimate_summary",
+    "initialize_distributed",
     "evaluate",
     "mesh_of",
     "output_shapes",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+from jax.experimental import multihost_utils
 import numpy as np
 import xarray as xr
 
@@ -168,15 +169,20 @@ def evaluate_design(
     run = _design_evaluator(fn, tuple(int(i) for i in grouping.group_of_column), grouping.inputs, rows, second_order)
 
     draw = base_sampler(seed, d, sampler)
-    out = np.empty((per_row, num_base), dtype=np.float64)
-    for start in range(0, num_base, rows):
+    processes, me = jax.process_count(), jax.process_index()
+    out = np.zeros((per_row, num_base), dtype=np.float64)
+    for chunk, start in enumerate(range(0, num_base, rows)):
         take = min(rows, num_base - start)
-        base = draw(take).astype(np.float32)
+        base = draw(take).astype(np.float32)  # every process walks the whole design: the points are sequential
+        if chunk % processes != me:  # after jax.distributed.initialize(), each process evaluates its share of the chunks
+            continue
         if take < rows:
             base = np.concatenate([base, np.full((rows - take, 2 * d), 0.5, np.float32)])
         out[:, start : start + take] = np.asarray(run(base))[:, :take]
         if progress is not None:
             progress((start + take) * per_row, num_base * per_row)
+    if processes > 1:  # every other process left zeros in this one's columns: the sum is exact
+        out = np.asarray(multihost_utils.process_allgather(out)).sum(axis=0)
     f_ab = out[1 : 1 + g].T
     f_ba = out[1 + g : 1 + 2 * g].T if second_order else None
     return out[0], out[-1], f_ab, f_ba
