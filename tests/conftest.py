@@ -1,9 +1,13 @@
+import os
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Commands run in-process turn on the compilation cache: keep it out of the user's cache directory.
+os.environ.setdefault("CARBON_MC_CACHE_DIR", tempfile.mkdtemp(prefix="carbon-mc-test-cache-"))
 MODELS = REPO / "models"
 
 
