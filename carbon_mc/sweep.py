@@ -284,30 +284,9 @@ def scaling_sweep(
       the drawn inputs, and provenance attributes.
     """
     table = priors or load_priors()
-    _check_choice(utilization, UTILIZATIONS, "utilization")
-    _check_choice(batch_policy, BATCH_POLICIES, "batch policy")
-    _check_choice(critical_batch_law, CRITICAL_BATCH_LAWS, "critical batch law")
-    _check_choice(scaling_fit, SCALING_FITS, "scaling fit")
-    if (parameters is None) == (compute_budgets_flop is None) and parameters is not None:
-        raise CarbonMCError("give parameters or compute_budgets_flop, not both")
-    mode = "compute" if compute_budgets_flop is not None else "parameters"
-    sizes = np.asarray(compute_budgets_flop if mode == "compute" else (parameters or DEFAULT_PARAMETERS), dtype=np.float64)
-    if sizes.ndim != 1 or sizes.size < 1 or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
-        raise CarbonMCError("sizes must be a list of positive numbers")
-    if tokens_per_parameter is not None and (mode == "compute" or not tokens_per_parameter > 0):
-        raise CarbonMCError("tokens_per_parameter must be > 0 and goes with parameters, not compute budgets")
-    if num_draws < 2:
-        raise CarbonMCError("num_draws must be at least 2")
-    hardware = list(hardware)
-    if not hardware or len(set(hardware)) != len(hardware):
-        raise CarbonMCError("hardware must be a non-empty list of distinct accelerator keys")
-    for key in [*hardware, sizing_hardware]:
-        table.hardware_spec(key)
-    for choice, qname in (("region", "grid_gco2_per_kwh"), ("datacenter", "pue")):
-        value = region if choice == "region" else datacenter
-        if value not in table.quantity(qname).variants:
-            raise CarbonMCError(f"unknown {choice} {value!r}; {close_matches(value, table.quantity(qname).variants)}")
-
+    mode, sizes, hardware = _checked_settings(table, parameters, compute_budgets_flop, hardware, num_draws, utilization, batch_policy,
+                                              scaling_fit, critical_batch_law, tokens_per_parameter, sizing_hardware, region,
+                                              datacenter)
     if market_gco2_per_kwh is not None and not (math.isfinite(market_gco2_per_kwh) and market_gco2_per_kwh >= 0):
         raise CarbonMCError(f"market_gco2_per_kwh must be a finite number >= 0, got {market_gco2_per_kwh}")
     grid_basis = "location" if market_gco2_per_kwh is None else "market"
@@ -322,26 +301,7 @@ def scaling_sweep(
         prior = per_hw[hardware[0]][name]
         u[name] = np.asarray(uniforms(seed, name, 0, nblocks, prior.num_columns))[:num_draws]
 
-    # Nominal (median) constants for planning: sizes, devices, batches, layouts.
-    first = per_hw[hardware[0]]
-    k_nom = {c: float(v) for c, v in zip(sc.COMPONENTS, _median(first["scaling_law_constants"]))}
-    if mode == "parameters":
-        n_nom = sizes
-        if tokens_per_parameter is None:
-            d_nom = np.asarray(sc.compute_optimal_tokens_for_parameters(n_nom, k_nom["ln_a"], k_nom["ln_b"], k_nom["alpha"], k_nom["beta"]))
-        else:
-            d_nom = tokens_per_parameter * n_nom
-    else:
-        n_nom = np.asarray(sc.compute_optimal_parameters(sizes, k_nom["ln_a"], k_nom["ln_b"], k_nom["alpha"], k_nom["beta"]), np.float64)
-        d_nom = np.asarray(sc.compute_optimal_tokens(sizes, k_nom["ln_a"], k_nom["ln_b"], k_nom["alpha"], k_nom["beta"]), np.float64)
-    loss_nom = np.asarray(sc.loss_nats(n_nom, d_nom, *(k_nom[c] for c in sc.COMPONENTS)), np.float64)
-    cb = [_median(first[q]) for q in CRITICAL_BATCH_QUANTITIES[critical_batch_law]]
-    rho_nom = _median(first["law_batch_critical_ratio"])
-    if critical_batch_law == "data_power_law":
-        bcrit_nom = np.asarray(sc.critical_batch_data_tokens(d_nom, *cb), np.float64)
-    else:
-        bcrit_nom = np.asarray(sc.critical_batch_kaplan_tokens(loss_nom, *cb), np.float64)
-
+    n_nom, d_nom, bcrit_nom, rho_nom = _nominal_plan(per_hw[hardware[0]], sizes, mode, tokens_per_parameter, critical_batch_law)
     dev = _device_counts(devices, sizes.size, n_nom, d_nom, table, hardware, sizing_hardware, target_days,
                          min_devices, max_devices, region, datacenter, scaling_fit, per_hw)
     batch_candidates = _batch_candidates(batch_policy, fixed_batch_tokens, bcrit_nom, sequence_length)
@@ -350,41 +310,12 @@ def scaling_sweep(
     layouts: dict[str, list] = {}
     inputs: dict[str, list] = {}
     for hw in hardware:
-        pri = per_hw[hw]
-        spec = table.hardware_spec(hw)
-        hw_par = par.Hardware.from_spec(spec)
-        nominal = {q: _median(pri[q]) for q in PARALLELISM_QUANTITIES}
-        layout = par.plan_layout(
-            parameters=n_nom, devices=dev, hardware=hw_par, sequence_length=float(sequence_length),
-            batch_candidates=batch_candidates,
-            token_factor=lambda b: sc.batch_token_factor(b, bcrit_nom.reshape(-1, 1, 1, 1, 1), rho_nom),
-            nominal=nominal, hidden_per_layer_ratio=nominal["hidden_per_layer_ratio"],
-            usable_memory_fraction=nominal["usable_memory_fraction"],
-        )
-        lay = {
-            "devices": layout.devices, "tensor_parallel": layout.tensor_parallel, "pipeline_parallel": layout.pipeline_parallel,
-            "data_parallel": layout.data_parallel, "batch_tokens": layout.batch_tokens,
-            "full_recompute": layout.full_recompute.astype(np.float64), "layers": layout.layers, "hidden": layout.hidden,
-            "memory_per_device_gb": layout.memory_gb,
-        }
-        x = {}
-        for name in names:
-            prior = pri[name]
-            v = np.asarray(_icdf(prior, u[name]), np.float32)
-            x[name] = v if prior.components else v.reshape(-1, 1)
+        res, lay, drawn = _sweep_hardware(table, hw, per_hw[hw], names, u, sizes, n_nom, dev, batch_candidates, bcrit_nom, rho_nom,
+                                          mode=mode, utilization=utilization, law=critical_batch_law,
+                                          tokens_per_parameter=tokens_per_parameter, sequence_length=sequence_length,
+                                          grid_basis=grid_basis, pue_included=pue_included, market_gco2_per_kwh=market_gco2_per_kwh)
+        for name, v in drawn.items():
             inputs.setdefault(name, []).append(v)
-        if market_gco2_per_kwh is not None:
-            x["market_gco2_per_kwh"] = jnp.float32(market_gco2_per_kwh)
-        jlay = {k: jnp.asarray(v, jnp.float32) for k, v in lay.items() if k != "memory_per_device_gb"}
-        jlay["planned_parameters"] = jnp.asarray(n_nom, jnp.float32)
-        consts = _HardwareConsts(
-            peak_flop_per_s=jnp.float32(hw_par.peak_flop_per_s), memory_gb=jnp.float32(hw_par.memory_gb),
-            devices_per_server=jnp.float32(hw_par.devices_per_server), intra_node_gb_per_s=jnp.float32(hw_par.intra_node_gb_per_s),
-            inter_node_gb_per_s=jnp.float32(hw_par.inter_node_gb_per_s), tdp_w=jnp.float32(spec["tdp_w"]),
-        )
-        res = _EVALUATE(x, jnp.asarray(sizes, jnp.float32), jlay, consts, mode=mode,
-                        utilization=utilization, law=critical_batch_law, tokens_per_parameter=tokens_per_parameter,
-                        sequence_length=float(sequence_length), grid_basis=grid_basis, pue_included=bool(pue_included))
         for name, v in res.items():
             outputs.setdefault(name, []).append(np.asarray(v))
         for name, v in lay.items():
@@ -409,6 +340,102 @@ def scaling_sweep(
         "random_streams": "per input name, shared by every size and accelerator (common random numbers)",
         "priors": json.dumps({hw: {n: p.describe() for n, p in per_hw[hw].items()} for hw in hardware}, sort_keys=True),
     })
+
+
+def _checked_settings(table, parameters, compute_budgets_flop, hardware, num_draws, utilization, batch_policy, scaling_fit,
+                      critical_batch_law, tokens_per_parameter, sizing_hardware, region, datacenter):
+    """(mode, sizes, hardware) of a sweep after checking every setting; a `CarbonMCError` names the first bad one."""
+    _check_choice(utilization, UTILIZATIONS, "utilization")
+    _check_choice(batch_policy, BATCH_POLICIES, "batch policy")
+    _check_choice(critical_batch_law, CRITICAL_BATCH_LAWS, "critical batch law")
+    _check_choice(scaling_fit, SCALING_FITS, "scaling fit")
+    if (parameters is None) == (compute_budgets_flop is None) and parameters is not None:
+        raise CarbonMCError("give parameters or compute_budgets_flop, not both")
+    mode = "compute" if compute_budgets_flop is not None else "parameters"
+    sizes = np.asarray(compute_budgets_flop if mode == "compute" else (parameters or DEFAULT_PARAMETERS), dtype=np.float64)
+    if sizes.ndim != 1 or sizes.size < 1 or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
+        raise CarbonMCError("sizes must be a list of positive numbers")
+    if tokens_per_parameter is not None and (mode == "compute" or not tokens_per_parameter > 0):
+        raise CarbonMCError("tokens_per_parameter must be > 0 and goes with parameters, not compute budgets")
+    if num_draws < 2:
+        raise CarbonMCError("num_draws must be at least 2")
+    hardware = list(hardware)
+    if not hardware or len(set(hardware)) != len(hardware):
+        raise CarbonMCError("hardware must be a non-empty list of distinct accelerator keys")
+    for key in [*hardware, sizing_hardware]:
+        table.hardware_spec(key)
+    for choice, qname in (("region", "grid_gco2_per_kwh"), ("datacenter", "pue")):
+        value = region if choice == "region" else datacenter
+        if value not in table.quantity(qname).variants:
+            raise CarbonMCError(f"unknown {choice} {value!r}; {close_matches(value, table.quantity(qname).variants)}")
+
+    return mode, sizes, hardware
+
+
+def _nominal_plan(first: dict, sizes, mode: str, tokens_per_parameter, critical_batch_law: str):
+    """Nominal (median) parameters, tokens, critical batch and ρ per size: what the layouts are planned on."""
+    k_nom = {c: float(v) for c, v in zip(sc.COMPONENTS, _median(first["scaling_law_constants"]))}
+    if mode == "parameters":
+        n_nom = sizes
+        if tokens_per_parameter is None:
+            d_nom = np.asarray(sc.compute_optimal_tokens_for_parameters(n_nom, k_nom["ln_a"], k_nom["ln_b"], k_nom["alpha"], k_nom["beta"]))
+        else:
+            d_nom = tokens_per_parameter * n_nom
+    else:
+        n_nom = np.asarray(sc.compute_optimal_parameters(sizes, k_nom["ln_a"], k_nom["ln_b"], k_nom["alpha"], k_nom["beta"]), np.float64)
+        d_nom = np.asarray(sc.compute_optimal_tokens(sizes, k_nom["ln_a"], k_nom["ln_b"], k_nom["alpha"], k_nom["beta"]), np.float64)
+    loss_nom = np.asarray(sc.loss_nats(n_nom, d_nom, *(k_nom[c] for c in sc.COMPONENTS)), np.float64)
+    cb = [_median(first[q]) for q in CRITICAL_BATCH_QUANTITIES[critical_batch_law]]
+    rho_nom = _median(first["law_batch_critical_ratio"])
+    if critical_batch_law == "data_power_law":
+        bcrit_nom = np.asarray(sc.critical_batch_data_tokens(d_nom, *cb), np.float64)
+    else:
+        bcrit_nom = np.asarray(sc.critical_batch_kaplan_tokens(loss_nom, *cb), np.float64)
+
+    return n_nom, d_nom, bcrit_nom, rho_nom
+
+
+def _sweep_hardware(table, hw: str, pri: dict, names, u: dict, sizes, n_nom, dev, batch_candidates, bcrit_nom, rho_nom, *, mode,
+                    utilization, law, tokens_per_parameter, sequence_length, grid_basis, pue_included, market_gco2_per_kwh):
+    """One accelerator's curves: its layouts planned on the nominal run, then every draw through `_EVALUATE`.
+
+    Returns (outputs over (draw, size), layout over size, the drawn inputs).
+    """
+    spec = table.hardware_spec(hw)
+    hw_par = par.Hardware.from_spec(spec)
+    nominal = {q: _median(pri[q]) for q in PARALLELISM_QUANTITIES}
+    layout = par.plan_layout(
+        parameters=n_nom, devices=dev, hardware=hw_par, sequence_length=float(sequence_length),
+        batch_candidates=batch_candidates,
+        token_factor=lambda b: sc.batch_token_factor(b, bcrit_nom.reshape(-1, 1, 1, 1, 1), rho_nom),
+        nominal=nominal, hidden_per_layer_ratio=nominal["hidden_per_layer_ratio"],
+        usable_memory_fraction=nominal["usable_memory_fraction"],
+    )
+    lay = {
+        "devices": layout.devices, "tensor_parallel": layout.tensor_parallel, "pipeline_parallel": layout.pipeline_parallel,
+        "data_parallel": layout.data_parallel, "batch_tokens": layout.batch_tokens,
+        "full_recompute": layout.full_recompute.astype(np.float64), "layers": layout.layers, "hidden": layout.hidden,
+        "memory_per_device_gb": layout.memory_gb,
+    }
+    x, drawn = {}, {}
+    for name in names:
+        prior = pri[name]
+        v = np.asarray(_icdf(prior, u[name]), np.float32)
+        x[name] = v if prior.components else v.reshape(-1, 1)
+        drawn[name] = v
+    if market_gco2_per_kwh is not None:
+        x["market_gco2_per_kwh"] = jnp.float32(market_gco2_per_kwh)
+    jlay = {k: jnp.asarray(v, jnp.float32) for k, v in lay.items() if k != "memory_per_device_gb"}
+    jlay["planned_parameters"] = jnp.asarray(n_nom, jnp.float32)
+    consts = _HardwareConsts(
+        peak_flop_per_s=jnp.float32(hw_par.peak_flop_per_s), memory_gb=jnp.float32(hw_par.memory_gb),
+        devices_per_server=jnp.float32(hw_par.devices_per_server), intra_node_gb_per_s=jnp.float32(hw_par.intra_node_gb_per_s),
+        inter_node_gb_per_s=jnp.float32(hw_par.inter_node_gb_per_s), tdp_w=jnp.float32(spec["tdp_w"]),
+    )
+    res = _EVALUATE(x, jnp.asarray(sizes, jnp.float32), jlay, consts, mode=mode,
+                    utilization=utilization, law=law, tokens_per_parameter=tokens_per_parameter,
+                    sequence_length=float(sequence_length), grid_basis=grid_basis, pue_included=bool(pue_included))
+    return res, lay, drawn
 
 
 def _device_counts(devices, num_sizes, n_nom, d_nom, table, hardware, sizing_hardware, target_days, min_devices, max_devices,
