@@ -194,6 +194,47 @@ def evaluate_design(
 _point_estimates = jax.jit(estimators.sobol_estimates)
 
 
+def _standardized(f_a, f_b, f_ab, f_ba, output: str):
+    """The evaluations standardised by the mean and sd of all of them (as SALib), after checking they vary and are finite."""
+    everything = np.concatenate([f_a, f_b, f_ab.ravel()] + ([] if f_ba is None else [f_ba.ravel()]))
+    bad = int(np.count_nonzero(~np.isfinite(everything)))
+    if bad:
+        raise CarbonMCError(f"{bad} of {everything.size} evaluations of {output} are not finite; check the priors' supports")
+    mean, sd = float(everything.mean()), float(everything.std())
+    if not sd > 0.0:
+        raise CarbonMCError(f"{output} does not vary (every evaluation is {mean:g}): no variance to apportion; is every input it depends on fixed?")
+    z = [estimators.standardize(v, mean, sd) for v in (f_a, f_b, f_ab)] + [None if f_ba is None else estimators.standardize(f_ba, mean, sd)]
+    return z, mean, sd
+
+
+def _index_variables(point: dict, interval, names, members, output: str, conf_level: float, ci_method: str, second_order: bool):
+    """(data variables, coordinates) of the indices Dataset: estimates and intervals over (input, index[, other_input])."""
+    level = f"{100 * conf_level:g}%"
+    index_attrs = {"units": "1", "long_name": f"Sobol' sensitivity index of {output}"}
+    ci_attrs = {"units": "1", "long_name": f"{level} {CI_DESCRIPTIONS[ci_method]} of the Sobol' index of {output}"}
+    estimates = np.stack([point["S1"], point["ST"]], axis=-1)
+    bounds = np.stack([np.stack(interval(k), axis=-1) for k in INDICES], axis=1)  # (G, index, ci_bound)
+    data_vars = {
+        "sobol_index": xr.Variable(("input", "index"), estimates, index_attrs),
+        "sobol_index_ci": xr.Variable(("input", "index", "ci_bound"), bounds, ci_attrs),
+    }
+    coords = {
+        "input": names,
+        "index": list(INDICES),
+        "ci_bound": ["lower", "upper"],
+        "members": ("input", [",".join(m) for m in members], {"long_name": "inputs in each group"}),
+    }
+    if second_order:
+        data_vars["second_order_index"] = xr.Variable(
+            ("input", "other_input"), point["S2"], {"units": "1", "long_name": f"second-order Sobol' index of {output} (NaN on the diagonal)"}
+        )
+        data_vars["second_order_index_ci"] = xr.Variable(
+            ("input", "other_input", "ci_bound"), np.stack(interval("S2"), axis=-1), {**ci_attrs, "long_name": ci_attrs["long_name"].replace("Sobol'", "second-order Sobol'")}
+        )
+        coords["other_input"] = names
+    return data_vars, coords
+
+
 def analyze_evaluations(
     f_a,
     f_b,
@@ -231,14 +272,7 @@ def analyze_evaluations(
     f_a, f_b, f_ab = (np.asarray(v, dtype=np.float64) for v in (f_a, f_b, f_ab))
     f_ba = None if f_ba is None else np.asarray(f_ba, dtype=np.float64)
     num_base, num_groups = f_ab.shape
-    everything = np.concatenate([f_a, f_b, f_ab.ravel()] + ([] if f_ba is None else [f_ba.ravel()]))
-    bad = int(np.count_nonzero(~np.isfinite(everything)))
-    if bad:
-        raise CarbonMCError(f"{bad} of {everything.size} evaluations of {output} are not finite; check the priors' supports")
-    mean, sd = float(everything.mean()), float(everything.std())
-    if not sd > 0.0:
-        raise CarbonMCError(f"{output} does not vary (every evaluation is {mean:g}): no variance to apportion; is every input it depends on fixed?")
-    z = [estimators.standardize(v, mean, sd) for v in (f_a, f_b, f_ab)] + [None if f_ba is None else estimators.standardize(f_ba, mean, sd)]
+    z, mean, sd = _standardized(f_a, f_b, f_ab, f_ba, output)
 
     with jax.enable_x64(True):
         point = {k: np.asarray(v) for k, v in _point_estimates(*z).items()}
@@ -258,29 +292,7 @@ def analyze_evaluations(
     members = [list(m) for m in members] if members is not None else [[n] for n in names]
     if len(names) != num_groups or len(members) != num_groups:
         raise CarbonMCError(f"{len(names)} names for {num_groups} groups")
-    level = f"{100 * conf_level:g}%"
-    index_attrs = {"units": "1", "long_name": f"Sobol' sensitivity index of {output}"}
-    ci_attrs = {"units": "1", "long_name": f"{level} {CI_DESCRIPTIONS[ci_method]} of the Sobol' index of {output}"}
-    estimates = np.stack([point["S1"], point["ST"]], axis=-1)
-    bounds = np.stack([np.stack(interval(k), axis=-1) for k in INDICES], axis=1)  # (G, index, ci_bound)
-    data_vars = {
-        "sobol_index": xr.Variable(("input", "index"), estimates, index_attrs),
-        "sobol_index_ci": xr.Variable(("input", "index", "ci_bound"), bounds, ci_attrs),
-    }
-    coords = {
-        "input": names,
-        "index": list(INDICES),
-        "ci_bound": ["lower", "upper"],
-        "members": ("input", [",".join(m) for m in members], {"long_name": "inputs in each group"}),
-    }
-    if f_ba is not None:
-        data_vars["second_order_index"] = xr.Variable(
-            ("input", "other_input"), point["S2"], {"units": "1", "long_name": f"second-order Sobol' index of {output} (NaN on the diagonal)"}
-        )
-        data_vars["second_order_index_ci"] = xr.Variable(
-            ("input", "other_input", "ci_bound"), np.stack(interval("S2"), axis=-1), {**ci_attrs, "long_name": ci_attrs["long_name"].replace("Sobol'", "second-order Sobol'")}
-        )
-        coords["other_input"] = names
+    data_vars, coords = _index_variables(point, interval, names, members, output, conf_level, ci_method, f_ba is not None)
     ds_attrs = {
         "output": output,
         "num_base": int(num_base),
