@@ -1,0 +1,115 @@
+"""Planning a sweep before any draw: its settings checked, the nominal run per size, device counts and batches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import CarbonMCError, close_matches
+from ..footprint import parallelism as par
+from ..footprint import scaling as sc
+from ..options import (
+    BATCH_POLICIES,
+    CRITICAL_BATCH_LAWS,
+    DEFAULT_PARAMETERS,
+    SCALING_FITS,
+    UTILIZATIONS,
+)
+from .quantities import CRITICAL_BATCH_QUANTITIES, SECONDS_PER_DAY, context, median
+
+
+# the public sweep
+# ------------------------------------------------------------------------------------------------
+def pow2_at_least(x: np.ndarray) -> np.ndarray:
+    return 2.0 ** np.ceil(np.log2(np.maximum(x, 1.0)))
+
+
+def check_choice(value, choices, what):
+    if value not in choices:
+        raise CarbonMCError(f"unknown {what} {value!r}; {close_matches(str(value), choices)}")
+
+
+def checked_settings(table, parameters, compute_budgets_flop, hardware, num_draws, utilization, batch_policy, scaling_fit,
+                      critical_batch_law, tokens_per_parameter, sizing_hardware, region, datacenter):
+    """(mode, sizes, hardware) of a sweep after checking every setting; a `CarbonMCError` names the first bad one."""
+    check_choice(utilization, UTILIZATIONS, "utilization")
+    check_choice(batch_policy, BATCH_POLICIES, "batch policy")
+    check_choice(critical_batch_law, CRITICAL_BATCH_LAWS, "critical batch law")
+    check_choice(scaling_fit, SCALING_FITS, "scaling fit")
+    if (parameters is None) == (compute_budgets_flop is None) and parameters is not None:
+        raise CarbonMCError("give parameters or compute_budgets_flop, not both")
+    mode = "compute" if compute_budgets_flop is not None else "parameters"
+    sizes = np.asarray(compute_budgets_flop if mode == "compute" else (parameters or DEFAULT_PARAMETERS), dtype=np.float64)
+    if sizes.ndim != 1 or sizes.size < 1 or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
+        raise CarbonMCError("sizes must be a list of positive numbers")
+    if tokens_per_parameter is not None and (mode == "compute" or not tokens_per_parameter > 0):
+        raise CarbonMCError("tokens_per_parameter must be > 0 and goes with parameters, not compute budgets")
+    if num_draws < 2:
+        raise CarbonMCError("num_draws must be at least 2")
+    hardware = list(hardware)
+    if not hardware or len(set(hardware)) != len(hardware):
+        raise CarbonMCError("hardware must be a non-empty list of distinct accelerator keys")
+    for key in [*hardware, sizing_hardware]:
+        table.hardware_spec(key)
+    for choice, qname in (("region", "grid_gco2_per_kwh"), ("datacenter", "pue")):
+        value = region if choice == "region" else datacenter
+        if value not in table.quantity(qname).variants:
+            raise CarbonMCError(f"unknown {choice} {value!r}; {close_matches(value, table.quantity(qname).variants)}")
+
+    return mode, sizes, hardware
+
+
+def nominal_plan(first: dict, sizes, mode: str, tokens_per_parameter, critical_batch_law: str):
+    """Nominal (median) parameters, tokens, critical batch and ρ per size: what the layouts are planned on."""
+    k_nom = {c: float(v) for c, v in zip(sc.COMPONENTS, median(first["scaling_law_constants"]))}
+    if mode == "parameters":
+        n_nom = sizes
+        if tokens_per_parameter is None:
+            d_nom = np.asarray(sc.compute_optimal_tokens_for_parameters(n_nom, k_nom["ln_a"], k_nom["ln_b"], k_nom["alpha"], k_nom["beta"]))
+        else:
+            d_nom = tokens_per_parameter * n_nom
+    else:
+        n_nom = np.asarray(sc.compute_optimal_parameters(sizes, k_nom["ln_a"], k_nom["ln_b"], k_nom["alpha"], k_nom["beta"]), np.float64)
+        d_nom = np.asarray(sc.compute_optimal_tokens(sizes, k_nom["ln_a"], k_nom["ln_b"], k_nom["alpha"], k_nom["beta"]), np.float64)
+    loss_nom = np.asarray(sc.loss_nats(n_nom, d_nom, *(k_nom[c] for c in sc.COMPONENTS)), np.float64)
+    cb = [median(first[q]) for q in CRITICAL_BATCH_QUANTITIES[critical_batch_law]]
+    rho_nom = median(first["law_batch_critical_ratio"])
+    if critical_batch_law == "data_power_law":
+        bcrit_nom = np.asarray(sc.critical_batch_data_tokens(d_nom, *cb), np.float64)
+    else:
+        bcrit_nom = np.asarray(sc.critical_batch_kaplan_tokens(loss_nom, *cb), np.float64)
+
+    return n_nom, d_nom, bcrit_nom, rho_nom
+
+
+def device_counts(devices, num_sizes, n_nom, d_nom, table, hardware, sizing_hardware, target_days, min_devices, max_devices,
+                   region, datacenter, scaling_fit, per_hw) -> np.ndarray:
+    if devices is not None:
+        dev = np.broadcast_to(np.asarray(devices, dtype=np.float64), (num_sizes,)).copy()
+        if np.any(dev < 1) or np.any(2.0 ** np.round(np.log2(dev)) != dev):
+            raise CarbonMCError("devices must be powers of two (tensor and pipeline degrees are)")
+        return dev
+    spec = table.hardware_spec(sizing_hardware)
+    mfu = median(table.select("mfu_fraction", context(table, sizing_hardware, region, datacenter, scaling_fit)))
+    flop = sc.FLOP_PER_PARAMETER_TOKEN * n_nom * d_nom
+    for_time = flop / (float(spec["peak_flop_per_s"]) * mfu * target_days * SECONDS_PER_DAY)
+    # Enough devices for the model states (16 bytes per parameter) on the smallest memory, with 2x headroom.
+    smallest = min(float(table.hardware_spec(h)["memory_gb"]) * median(per_hw[h]["usable_memory_fraction"]) for h in hardware)
+    for_memory = 2.0 * (par.WEIGHT_GRAD_BYTES_PER_PARAMETER + par.OPTIMIZER_BYTES_PER_PARAMETER) * n_nom / (smallest * par.BYTES_PER_GB)
+    dev = pow2_at_least(np.maximum(for_time, for_memory))
+    return np.clip(dev, pow2_at_least(np.array(min_devices)), np.maximum(2.0 ** np.floor(np.log2(max_devices)), pow2_at_least(for_memory)))
+
+
+def batch_candidates(policy, fixed_batch_tokens, bcrit_nom, sequence_length) -> np.ndarray:
+    """Candidate global batches per size (NaN-padded): the fixed batch; or, for the critical policy,
+    every power-of-two multiple of it from 1/64 up to the larger of it and the nominal critical
+    batch, plus the critical batch itself (the planner keeps the one that trains fastest)."""
+    if policy == "fixed":
+        return np.full((bcrit_nom.size, 1), float(fixed_batch_tokens))
+    steps = 2.0 ** np.arange(-6, 13)
+    out = np.full((bcrit_nom.size, steps.size + 1), np.nan)
+    for i, bc in enumerate(bcrit_nom):
+        hi = max(float(fixed_batch_tokens), float(bc))
+        cand = [b for b in fixed_batch_tokens * steps if b <= hi and b >= sequence_length]
+        cand.append(max(float(bc), float(sequence_length)))
+        out[i, : len(cand)] = cand
+    return out
