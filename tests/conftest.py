@@ -42,3 +42,40 @@ def cli_json(capsys):
         return json.loads(capsys.readouterr().out)
 
     return run
+
+
+TOY_SCENARIO = """
+[run]
+name = "toy"
+hardware = "a100_80gb"
+devices = 64
+days = 10
+region = "france"
+datacenter = "hyperscale"
+"""
+
+
+@pytest.fixture
+def toy_scenario() -> str:
+    """A small valid training scenario (TOML text) that tests extend or break."""
+    return TOY_SCENARIO
+
+
+@pytest.fixture
+def scenario_error(write_toml):
+    """The message of the CarbonMCError that loading a scenario TOML text raises (fails if none)."""
+
+    def error(text: str) -> str:
+        import carbon_mc
+
+        with pytest.raises(carbon_mc.CarbonMCError) as info:
+            carbon_mc.load_scenario(write_toml(text))
+        return str(info.value)
+
+    return error
+
+
+@pytest.fixture(autouse=True)
+def no_env_overlays(monkeypatch):
+    """No priors overlay from the environment of whoever runs the tests."""
+    monkeypatch.delenv("CARBON_MC_PRIORS", raising=False)

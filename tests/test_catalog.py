@@ -8,15 +8,9 @@ import pytest
 
 from carbon_mc.catalog import jax_quantiles, prior_quantiles, scipy_distribution
 from carbon_mc.cli import main
-from carbon_mc.priors import PRIORS_ENV
 
 OVERLAYS = Path(__file__).parent / "data" / "priors_overlay"
 MODELS = Path(__file__).resolve().parents[1] / "models"
-
-
-@pytest.fixture(autouse=True)
-def no_env_overlays(monkeypatch):
-    monkeypatch.delenv(PRIORS_ENV, raising=False)
 
 
 def test_listed_quantiles_match_the_engines_inverse_cdf(table):

@@ -198,44 +198,31 @@ def test_claims_carry_their_own_basis():
 
 
 # --- scenario schema -------------------------------------------------------------------------
-GOOD = """
-[run]
-name = "toy"
-hardware = "a100_80gb"
-devices = 64
-days = 10
-region = "france"
-datacenter = "hyperscale"
-"""
 
 
-def error_of(write_toml, text):
-    with pytest.raises(CarbonMCError) as info:
-        carbon_mc.load_scenario(write_toml(text))
-    return str(info.value)
 
 
-def test_claims_schema_errors(write_toml):
+def test_claims_schema_errors(write_toml, toy_scenario, scenario_error):
     claim = '\n[[claims]]\nvalue = 10\nunit = "t"\nsource = "x"\n'
-    s = carbon_mc.load_scenario(write_toml(GOOD + claim))
+    s = carbon_mc.load_scenario(write_toml(toy_scenario + claim))
     assert s.claims[0].quantity == "total_tco2e" and s.claims[0].grid_basis is None
-    assert "did you mean 'unit'" in error_of(write_toml, GOOD + claim.replace('unit = "t"', 'unt = "t"\nunit = "t"'))
-    assert "source" in error_of(write_toml, GOOD + claim.replace('source = "x"\n', ""))
-    msg = error_of(write_toml, GOOD + claim + 'quantity = "energy_mwh"\n')
+    assert "did you mean 'unit'" in scenario_error(toy_scenario + claim.replace('unit = "t"', 'unt = "t"\nunit = "t"'))
+    assert "source" in scenario_error(toy_scenario + claim.replace('source = "x"\n', ""))
+    msg = scenario_error(toy_scenario + claim + 'quantity = "energy_mwh"\n')
     assert "claims[0]" in msg and "energy_mwh" in msg and "scenario.toml" in msg
-    assert "grid basis" in error_of(write_toml, GOOD + claim + 'grid_basis = "net"\n')
-    assert "true or false" in error_of(write_toml, GOOD + claim + 'pue_included = "yes"\n')
-    assert "market_gco2_per_kwh" in error_of(write_toml, GOOD + claim + 'grid_basis = "market"\n')
+    assert "grid basis" in scenario_error(toy_scenario + claim + 'grid_basis = "net"\n')
+    assert "true or false" in scenario_error(toy_scenario + claim + 'pue_included = "yes"\n')
+    assert "market_gco2_per_kwh" in scenario_error(toy_scenario + claim + 'grid_basis = "market"\n')
 
 
-def test_accounting_schema(write_toml):
-    s = carbon_mc.load_scenario(write_toml(GOOD + '[accounting]\ngrid_basis = "market"\nmarket_gco2_per_kwh = 12.5\n'))
+def test_accounting_schema(write_toml, toy_scenario, scenario_error):
+    s = carbon_mc.load_scenario(write_toml(toy_scenario + '[accounting]\ngrid_basis = "market"\nmarket_gco2_per_kwh = 12.5\n'))
     model = carbon_mc.build_simulator(s)
     assert model.run.grid_basis == "market" and model.fixed["market_gco2_per_kwh"] == 12.5
-    assert "did you mean" in error_of(write_toml, GOOD + "[accounting]\npue_include = false\n")
-    assert ">= 0" in error_of(write_toml, GOOD + "[accounting]\nmarket_gco2_per_kwh = -3\n")
+    assert "did you mean" in scenario_error(toy_scenario + "[accounting]\npue_include = false\n")
+    assert ">= 0" in scenario_error(toy_scenario + "[accounting]\nmarket_gco2_per_kwh = -3\n")
     prior = '[accounting]\nmarket_gco2_per_kwh = { distribution = "uniform", params = { low = 0, high = 50 } }\n'
-    assert "source" in error_of(write_toml, GOOD + prior.replace("[accounting]", '[accounting]\ngrid_basis = "market"'))
+    assert "source" in scenario_error(toy_scenario + prior.replace("[accounting]", '[accounting]\ngrid_basis = "market"'))
 
 
 # --- model card ------------------------------------------------------------------------------
@@ -294,6 +281,6 @@ def test_cli_check_errors(args, needle, capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_check_without_any_claim(write_toml, capsys):
-    assert main(["check", str(write_toml(GOOD)), "--draws", "100"]) == 2
+def test_cli_check_without_any_claim(write_toml, capsys, toy_scenario):
+    assert main(["check", str(write_toml(toy_scenario)), "--draws", "100"]) == 2
     assert "no claim" in capsys.readouterr().err

@@ -15,16 +15,10 @@ import pytest
 from carbon_mc.cli import main
 from carbon_mc.errors import CarbonMCError
 from carbon_mc.ingest import annual_prior, match_hardware, read_codecarbon, read_grid_csv, read_power_log, run_prior
-from carbon_mc.priors import PRIORS_ENV
 
 DATA = Path(__file__).parent / "data" / "ingest"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 UTC = timezone.utc
-
-
-@pytest.fixture(autouse=True)
-def no_env_overlays(monkeypatch):
-    monkeypatch.delenv(PRIORS_ENV, raising=False)
 
 
 def cli(*args):

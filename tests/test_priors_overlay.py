@@ -21,11 +21,6 @@ datacenter = "our_cluster"
 """
 
 
-@pytest.fixture(autouse=True)
-def no_env_overlays(monkeypatch):
-    monkeypatch.delenv(PRIORS_ENV, raising=False)
-
-
 def test_overlay_adds_and_overrides_variants():
     bundled = load_priors()
     table = load_priors(overlays=[OVERLAYS / "site"])

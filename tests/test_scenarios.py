@@ -6,19 +6,9 @@ from pathlib import Path
 import pytest
 
 import carbon_mc
-from carbon_mc import CarbonMCError
 
 MODELS = sorted((Path(__file__).resolve().parents[1] / "models").glob("*.toml"))
 HELD_OUT = sorted((Path(__file__).resolve().parents[1] / "models" / "held_out").glob("*.toml"))
-GOOD = """
-[run]
-name = "toy"
-hardware = "a100_80gb"
-devices = 64
-days = 10
-region = "france"
-datacenter = "hyperscale"
-"""
 
 
 def test_at_least_the_promised_scenarios_are_bundled():
@@ -45,89 +35,85 @@ def test_held_out_modern_runs_are_bundled_but_not_calibration_data():
     assert not {p.stem for p in HELD_OUT} & {p.stem for p in scenario_files(basis="measured")}
 
 
-def test_good_toy_scenario(write_toml):
-    s = carbon_mc.load_scenario(write_toml(GOOD))
+def test_good_toy_scenario(write_toml, toy_scenario):
+    s = carbon_mc.load_scenario(write_toml(toy_scenario))
     assert s.device_hours == 64 * 10 * 24
 
 
-def error_of(write_toml, text):
-    with pytest.raises(CarbonMCError) as info:
-        carbon_mc.load_scenario(write_toml(text))
-    return str(info.value)
 
 
-def test_malformed_toml(write_toml):
-    msg = error_of(write_toml, "[run\nname = 'x'")
+def test_malformed_toml(write_toml, scenario_error):
+    msg = scenario_error("[run\nname = 'x'")
     assert "scenario.toml" in msg and "malformed TOML" in msg
 
 
-def test_unknown_hardware_names_close_matches(write_toml):
-    msg = error_of(write_toml, GOOD.replace('"a100_80gb"', '"a100-80gb"'))
+def test_unknown_hardware_names_close_matches(write_toml, toy_scenario, scenario_error):
+    msg = scenario_error(toy_scenario.replace('"a100_80gb"', '"a100-80gb"'))
     assert "hardware" in msg and "a100_80gb" in msg
 
 
-def test_unknown_region_names_close_matches(write_toml):
-    msg = error_of(write_toml, GOOD.replace('"france"', '"frnace"'))
+def test_unknown_region_names_close_matches(write_toml, toy_scenario, scenario_error):
+    msg = scenario_error(toy_scenario.replace('"france"', '"frnace"'))
     assert "region" in msg and "'france'" in msg
 
 
-def test_unknown_datacenter(write_toml):
-    msg = error_of(write_toml, GOOD.replace('"hyperscale"', '"hyperscal"'))
+def test_unknown_datacenter(write_toml, toy_scenario, scenario_error):
+    msg = scenario_error(toy_scenario.replace('"hyperscale"', '"hyperscal"'))
     assert "datacenter" in msg and "hyperscale" in msg
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "nan", "inf", '"ten"'])
-def test_bad_counts(write_toml, value):
-    msg = error_of(write_toml, GOOD.replace("devices = 64", f"devices = {value}"))
+def test_bad_counts(write_toml, value, toy_scenario, scenario_error):
+    msg = scenario_error(toy_scenario.replace("devices = 64", f"devices = {value}"))
     assert "run.devices" in msg
 
 
-def test_fractional_devices(write_toml):
-    assert "whole number" in error_of(write_toml, GOOD.replace("devices = 64", "devices = 6.5"))
+def test_fractional_devices(write_toml, toy_scenario, scenario_error):
+    assert "whole number" in scenario_error(toy_scenario.replace("devices = 64", "devices = 6.5"))
 
 
-def test_contradicting_device_time(write_toml):
-    msg = error_of(write_toml, GOOD + "device_hours = 20000\n")
+def test_contradicting_device_time(write_toml, toy_scenario, scenario_error):
+    msg = scenario_error(toy_scenario + "device_hours = 20000\n")
     assert "contradicts" in msg and "run.device_hours" in msg
 
 
-def test_contradicting_flops(write_toml):
-    text = GOOD + "parameters = 7e9\ntokens = 1e12\ntrain_flops = 1e23\n"
-    assert "contradicts" in error_of(write_toml, text)
+def test_contradicting_flops(write_toml, toy_scenario, scenario_error):
+    text = toy_scenario + "parameters = 7e9\ntokens = 1e12\ntrain_flops = 1e23\n"
+    assert "contradicts" in scenario_error(text)
 
 
-def test_region_and_number_both_given(write_toml):
-    assert "not both" in error_of(write_toml, GOOD + "grid_gco2_per_kwh = 50\n")
+def test_region_and_number_both_given(write_toml, toy_scenario, scenario_error):
+    assert "not both" in scenario_error(toy_scenario + "grid_gco2_per_kwh = 50\n")
 
 
-def test_missing_device_time(write_toml):
-    msg = error_of(write_toml, GOOD.replace("devices = 64\ndays = 10\n", ""))
+def test_missing_device_time(write_toml, toy_scenario, scenario_error):
+    msg = scenario_error(toy_scenario.replace("devices = 64\ndays = 10\n", ""))
     assert "device time" in msg
 
 
-def test_unknown_key_and_section(write_toml):
-    assert "run.devics" in error_of(write_toml, GOOD + "devics = 3\n")
-    assert "[extra]" in error_of(write_toml, GOOD + "[extra]\nx = 1\n")
+def test_unknown_key_and_section(write_toml, toy_scenario, scenario_error):
+    assert "run.devics" in scenario_error(toy_scenario + "devics = 3\n")
+    assert "[extra]" in scenario_error(toy_scenario + "[extra]\nx = 1\n")
 
 
-def test_replaced_prior_without_source(write_toml):
-    text = GOOD + '[priors]\npue = { distribution = "uniform", params = { low = 1.1, high = 1.3 } }\n'
-    msg = error_of(write_toml, text)
+def test_replaced_prior_without_source(write_toml, toy_scenario, scenario_error):
+    text = toy_scenario + '[priors]\npue = { distribution = "uniform", params = { low = 1.1, high = 1.3 } }\n'
+    msg = scenario_error(text)
     assert "priors" in msg or "pue" in msg
     assert "source" in msg
 
 
-def test_replaced_prior_with_bad_params(write_toml):
-    text = GOOD + '[priors]\npue = { distribution = "uniform", params = { low = 1.3, high = 1.1 }, source = "me" }\n'
-    assert "low < high" in error_of(write_toml, text)
+def test_replaced_prior_with_bad_params(write_toml, toy_scenario, scenario_error):
+    text = toy_scenario + '[priors]\npue = { distribution = "uniform", params = { low = 1.3, high = 1.1 }, source = "me" }\n'
+    assert "low < high" in scenario_error(text)
 
 
-def test_unknown_prior_quantity(write_toml):
-    assert "did you mean 'pue'" in error_of(write_toml, GOOD + "[priors]\npeu = 1.2\n")
+def test_unknown_prior_quantity(write_toml, toy_scenario, scenario_error):
+    assert "did you mean 'pue'" in scenario_error(toy_scenario + "[priors]\npeu = 1.2\n")
 
 
-def test_fixed_and_replaced_priors_are_used(write_toml):
-    text = GOOD + '[priors]\npue = 1.25\nmfu_fraction = 0.4\n'
+def test_fixed_and_replaced_priors_are_used(write_toml, toy_scenario):
+    text = toy_scenario + '[priors]\npue = 1.25\nmfu_fraction = 0.4\n'
     model = carbon_mc.build_simulator(carbon_mc.load_scenario(write_toml(text)))
     assert model.fixed["pue"] == 1.25
     assert "pue" not in model.stochastic
