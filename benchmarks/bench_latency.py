@@ -7,10 +7,12 @@ Contestants, each run --repeats times, alternating, median wall time reported:
   then warm (the cache filled by the first);
 - the plain-NumPy script (benchmarks/numpy_script.py: default_rng, float64, exact summaries) at the
   same draws;
-- with --large, both at 10^8 draws.
+- with --large, both at 10^8 draws;
+- with --sensitivity, ``carbon-mc sensitivity`` at 2^16 base draws and 1,000 bootstrap resamples
+  against SALib's pipeline on the same model (benchmarks/salib_pipeline.py).
 Prints a table and one JSON object (with the machine's load average).
 
-    python benchmarks/bench_latency.py [--scenario gpt3_175b] [--repeats 5] [--large]
+    python benchmarks/bench_latency.py [--scenario gpt3_175b] [--repeats 5] [--large] [--sensitivity]
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def main() -> None:
     ap.add_argument("--scenario", default="gpt3_175b")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--large", action="store_true", help="also 10^8 draws")
+    ap.add_argument("--sensitivity", action="store_true",
+                    help="also carbon-mc sensitivity at 2^16 base draws against SALib's sample + the NumPy model + analyze")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="carbon-mc-latency-"))
     spec = tmp / "spec.json"
@@ -86,6 +90,12 @@ def main() -> None:
                "NumPy script 1e8": [py, str(HERE / "numpy_script.py"), str(spec), "1e8"]}
         result["large_s"] = {k: min(_wall(c, env) for _ in range(2)) for k, c in big.items()}
         result["large_numpy_over_run"] = result["large_s"]["NumPy script 1e8"] / result["large_s"]["carbon-mc run 1e8"]
+    if args.sensitivity:
+        sens = {"carbon-mc sensitivity 2^16": cli + ["sensitivity", args.scenario, "--base-draws", "65536", "--json"],
+                "SALib sample + NumPy model + analyze 2^16": [py, str(HERE / "salib_pipeline.py"), str(spec), "65536", "1000"]}
+        result["sensitivity_s"] = {k: _wall(c, env) for k, c in sens.items()}
+        s = result["sensitivity_s"]
+        result["salib_over_carbon_mc"] = s["SALib sample + NumPy model + analyze 2^16"] / s["carbon-mc sensitivity 2^16"]
     for k, v in m.items():
         print(f"{k:32s} {v:7.3f} s")
     print(f"{'first run, empty cache':32s} {first:7.3f} s")
