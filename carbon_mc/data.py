@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import CarbonMCError, close_matches
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -23,8 +25,6 @@ def bundled_model(name: str) -> Path:
     """Path of a bundled scenario, e.g. ``bundled_model("gpt3_175b")``."""
     path = data_dir("models") / (name if name.endswith(".toml") else f"{name}.toml")
     if not path.exists():
-        from .errors import CarbonMCError, close_matches
-
         names = [p.stem for p in data_dir("models").glob("*.toml")]
         raise CarbonMCError(f"no bundled scenario {name!r}; {close_matches(name, names)}")
     return path

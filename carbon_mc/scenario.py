@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .data import bundled_model
 from .errors import CarbonMCError, close_matches
 from .priors import Prior, PriorTable, build_prior, load_priors
 from .priors import read_toml
@@ -481,8 +482,6 @@ def load_scenario(path: str | Path, *, priors: PriorTable | None = None) -> Scen
     """Read and validate a scenario TOML file; a bare name loads a bundled scenario."""
     path = Path(path)
     if not path.exists() and path.suffix == "" and path.parent == Path("."):
-        from .data import bundled_model
-
         path = bundled_model(str(path))
     if not path.exists():
         raise CarbonMCError("no such file", file=str(path))

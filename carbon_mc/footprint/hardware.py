@@ -22,6 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..priors import load_priors
+
 # The NVIDIA data-centre flagship of each generation (SXM parts, dense BF16/FP16 peak).
 NVIDIA_FLAGSHIPS = ("p100", "v100", "a100_80gb", "h100_sxm", "b200")
 TREND_FIELDS = {
@@ -37,8 +39,6 @@ def generation_table(hardware=None, *, priors=None) -> xr.Dataset:
       hardware: keys of priors/accelerators.toml (default: `NVIDIA_FLAGSHIPS`).
       priors: a PriorTable (default: the bundled priors).
     """
-    from ..priors import load_priors
-
     table = priors or load_priors()
     keys = list(hardware or NVIDIA_FLAGSHIPS)
     specs = [table.hardware_spec(k) for k in keys]

@@ -26,6 +26,9 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from ..data import data_dir
+from ..errors import CarbonMCError
+
 BYTES_PER_GB = 1.0e9
 ACTIVATION_BYTES = 2.0  # bf16 activations and gradients
 WEIGHT_GRAD_BYTES_PER_PARAMETER = 4.0  # bf16 weights + bf16 gradients
@@ -56,8 +59,6 @@ class Hardware(NamedTuple):
     def from_spec(cls, spec: dict) -> Hardware:
         missing = [k for k in ("intra_node_gb_per_s", "inter_node_gb_per_s") if k not in spec]
         if missing:
-            from ..errors import CarbonMCError
-
             raise CarbonMCError(f"hardware {spec.get('key')!r} has no {' or '.join(missing)}: the parallelism model needs both",
                                 file="accelerators.toml", key=f"hardware.{spec.get('key')}")
         return cls(float(spec["peak_flop_per_s"]), float(spec["memory_gb"]), int(spec["devices_per_server"]),
@@ -290,8 +291,6 @@ def plan_layout(*, parameters, devices, hardware: Hardware, sequence_length: flo
       nominal: median values of `kernel_peak_fraction`, `memory_bound_hidden_size`,
         `link_bandwidth_fraction`, `comm_overlap_fraction`, `selective_recompute_overhead_fraction`.
     """
-    from ..errors import CarbonMCError
-
     n_param = np.asarray(parameters, dtype=np.float64)
     n_dev = np.asarray(devices, dtype=np.float64)
     layers, hidden = layers_hidden_from_parameters(n_param, hidden_per_layer_ratio)
@@ -369,8 +368,6 @@ def load_megatron_table() -> dict[str, np.ndarray]:
     batch_sequences, tflop_per_s_per_gpu, percent_of_peak. Read from the bundled
     models/reference/megatron_narayanan2021_table1.csv.
     """
-    from ..data import data_dir
-
     path = data_dir("models") / "reference" / "megatron_narayanan2021_table1.csv"
     with open(path, newline="") as fh:
         rows = [r for r in csv.DictReader(line for line in fh if not line.startswith("#"))]

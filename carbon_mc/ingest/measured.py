@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from ..io import save_text
+from ..scenario import parse_scenario
 
 
 @dataclass
@@ -128,9 +130,6 @@ def _comments(run: MeasuredRun, hardware: str, tdp_w: float, fraction: float | N
 
 def write_scenario(path: str | Path, sections, comments, *, priors=None) -> str:
     """Validate the scenario as `carbon-mc run` would, then write it atomically; returns the text."""
-    from ..io import save_text
-    from ..scenario import parse_scenario
-
     text = toml_document(sections, comments)
     try:
         doc = tomllib.loads(text)

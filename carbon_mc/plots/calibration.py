@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..calibration import CALIBRATED, groups
+from ..priors import load_priors
 from . import save_figure
 
 __all__ = ["plot_calibration", "plot_priors_posteriors", "save_figure"]
@@ -82,9 +84,6 @@ def plot_priors_posteriors(idata, *, quantities: tuple[str, ...] | None = None, 
       the matplotlib Figure.
     """
     import matplotlib.pyplot as plt
-
-    from ..calibration import CALIBRATED, groups
-    from ..priors import load_priors
 
     table = priors or load_priors()
     g = groups(idata)

@@ -1,7 +1,8 @@
 """Priors as data: priors/*.toml -> validated NumPyro distributions with units and sources."""
 
 from .families import FAMILIES, EmpiricalDraws, Family, build_distribution, check_params
-from .loader import PRIORS_ENV, Prior, PriorTable, Quantity, build_prior, env_overlay_dirs, load_priors, read_toml
+from .load import env_overlay_dirs, load_priors
+from .loader import PRIORS_ENV, Prior, PriorTable, Quantity, build_prior, read_toml
 from .overlay import apply_overlay
 
 __all__ = [

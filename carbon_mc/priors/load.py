@@ -1,0 +1,109 @@
+"""Loading a prior table: the bundled priors/*.toml (or a directory), then any overlays on top.
+
+`load_priors` is the one entry point. The validators live in `carbon_mc.priors.loader`, the overlay
+rules in `carbon_mc.priors.overlay`; this module only composes them (and caches the bundled table).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+
+from ..data import data_dir
+from ..errors import CarbonMCError
+from .loader import PRIORS_ENV, PriorTable, Quantity, load_hardware, load_quantity, read_toml
+from .overlay import apply_overlay
+
+
+def load_priors(directory: str | Path | None = None, *, overlays=(), use_env: bool = True) -> PriorTable:
+    """Load and validate the prior table, then apply the user's overlay directories.
+
+    Args:
+        directory: a complete priors directory that replaces the bundled ``priors/`` (default: bundled).
+        overlays: directories (a path or a list of paths) whose ``*.toml`` files *add or replace*
+            entries, applied in order after those named by ``CARBON_MC_PRIORS``, so the last wins.
+        use_env: also apply the directories in the ``CARBON_MC_PRIORS`` environment variable
+            (separated by ``os.pathsep``: ``:`` on Linux and macOS, ``;`` on Windows).
+
+    An overlay file has the format of the bundled files and the same validation (units, description
+    and source on every variant). It may
+      - add an accelerator or replace one whole (``[hardware.<key>]``, every required field);
+      - add or replace variants of a bundled quantity (``[pue.variants.my_site]``), giving
+        ``units``, ``long_name`` or ``selected_by`` only if they equal the bundled ones;
+      - define a new quantity (``units``, ``long_name``, ``variants``), e.g. ``market_gco2_per_kwh``.
+    A new accelerator must be selectable: every quantity chosen by its key or its classes needs a
+    variant for it. Errors name the overlay file and the key.
+    """
+    dirs = (env_overlay_dirs() if use_env else []) + _as_dirs(overlays)
+    if directory is None:
+        return _load_default_with(tuple(_overlay_signature(d) for d in dirs))
+    table = _load_dir(Path(directory))
+    for d in dirs:
+        table = apply_overlay(table, d)
+    return table
+
+
+def env_overlay_dirs(environ=None) -> list[Path]:
+    """The overlay directories named by ``CARBON_MC_PRIORS`` (empty entries are skipped)."""
+    value = (os.environ if environ is None else environ).get(PRIORS_ENV, "")
+    return [Path(part) for part in value.split(os.pathsep) if part.strip()]
+
+
+def _as_dirs(overlays) -> list[Path]:
+    if overlays is None:
+        return []
+    if isinstance(overlays, (str, Path)):
+        return [Path(overlays)]
+    return [Path(d) for d in overlays]
+
+
+def _overlay_signature(directory: Path) -> tuple:
+    """A cache key for one overlay directory: its path and each file's size and modification time."""
+    if not directory.is_dir():
+        raise CarbonMCError("priors overlay is not a directory (from --priors or CARBON_MC_PRIORS)", file=str(directory))
+    files = sorted(directory.glob("*.toml"))
+    stats = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    return (str(directory.resolve()), stats)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_default_with(signatures: tuple) -> PriorTable:
+    table = _load_default()
+    for directory, _stats in signatures:
+        table = apply_overlay(table, Path(directory))
+    return table
+
+
+@functools.lru_cache(maxsize=1)
+def _load_default() -> PriorTable:
+    return _load_dir(data_dir("priors"))
+
+
+def _load_dir(directory: Path) -> PriorTable:
+    files = sorted(directory.glob("*.toml"))
+    if not files:
+        raise CarbonMCError("no *.toml prior files", file=str(directory))
+    quantities: dict[str, Quantity] = {}
+    hardware: dict[str, dict] = {}
+    hardware_units: dict[str, str] = {}
+    hashes = {}
+    origins = {}
+    for path in files:
+        hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        doc = read_toml(path)
+        file = path.name
+        if "hardware" in doc:
+            hw, units = load_hardware(doc, file)
+            hardware.update(hw)
+            hardware_units.update(units)
+            origins.update({f"hardware.{key}": file for key in hw})
+            continue
+        for name, table in doc.items():
+            if name in quantities:
+                raise CarbonMCError(f"quantity defined twice (also in {quantities[name].file})", file=file, key=name)
+            quantities[name] = load_quantity(name, table, file)
+            origins.update({f"{name}.{v}": file for v in quantities[name].variants})
+    return PriorTable(quantities, hardware, hardware_units, hashes, origins)
+
