@@ -15,7 +15,7 @@ from .errors import CarbonMCError
 from .io import load_dataset, save_dataset
 from .priors import load_priors
 from .results import RunResult, run_scenario
-from .sampling import Simulator, build_simulator, draw, estimate, estimate_summary
+from .sampling import Simulator, build_simulator, draw, estimate, estimate_summary, to_inference_data
 from .scenario import Scenario, load_scenario, parse_scenario
 from .sobol import sensitivity
 from .summary import hdi, percentile_of, summarize
@@ -54,4 +54,5 @@ __all__ = [
     "scaling_sweep",
     "sensitivity",
     "summarize",
+    "to_inference_data",
 ]

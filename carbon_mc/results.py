@@ -16,16 +16,17 @@ import xarray as xr
 
 from .calibration import load_calibrated_priors
 from .errors import CarbonMCError
-from .footprint import HEADLINE
+from .footprint import HEADLINE, OUTPUTS
 from .io import save_dataset
-from .priors import Prior
+from .priors import Prior, PriorTable
 from .sampling import DEFAULT_METHOD, STREAM_THRESHOLD, build_simulator, check_method, estimate, stream_summary, stream_to_precision
 from .scenario import Scenario, load_scenario
+from .sampling import package_version
 from .summary import reported_percentiles, summarize
 
 DEFAULT_DRAWS = 100_000
 DEFAULT_MAX_DRAWS = 100_000_000  # the cap of a run to a target precision
-JSON_STATS = ("median", "mean", "p5", "p95", "p2_5", "p97_5")
+JSON_STATS = ("median", "mean", "sd", "p5", "p95", "p2_5", "p97_5", "hdi90_lower", "hdi90_upper")
 
 
 @dataclass
@@ -39,6 +40,7 @@ class RunResult:
     draws: xr.Dataset | None = None
     calibrated: dict | None = None
     variables: list[str] = field(default_factory=list)
+    seed: int = 0
 
     @property
     def note(self) -> str | None:
@@ -53,8 +55,11 @@ class RunResult:
                 f"{i['rel_error_achieved']:.2g} (target {i['rel_error_target']:g}{capped})")
 
     def to_json(self) -> dict:
-        """The JSON shape of ``carbon-mc run --json``: headline outputs, reported, run (streamed), other scopes, calibrated."""
+        """The JSON shape of ``carbon-mc run --json``: headline outputs (each with its units, sd and 90% HDI),
+        reported, run (streamed), other scopes, calibrated, and how it was drawn (``draws``)."""
         stats = {name: {k: float(self.summary[name].sel(stat=k)) for k in JSON_STATS} for name in self.variables}
+        for name in self.variables:
+            stats[name]["units"] = OUTPUTS[name].units
         out = {name: stats[name] for name in HEADLINE}
         if self.reported:
             out["reported"] = self.reported
@@ -63,6 +68,9 @@ class RunResult:
         out.update({name: stats[name] for name in self.variables if name not in HEADLINE})
         if self.calibrated is not None:
             out["calibrated"] = self.calibrated
+        out["draws"] = {"seed": self.seed, "num_draws": self.info["num_draws"], "method": self.info["method"],
+                        "summary": self.info["summary"], "carbon_mc_version": package_version("carbon-mc"),
+                        "scenario": self.scenario.name}
         return out
 
 
@@ -88,6 +96,8 @@ def run_scenario(
     calibration: str | Path | None = None,
     out: str | Path | None = None,
     progress: Callable | None = None,
+    priors: PriorTable | None = None,
+    keep_draws: bool = False,
 ) -> RunResult:
     """Summaries of a training run's headline outputs (and of any other scope its published figures use).
 
@@ -101,27 +111,32 @@ def run_scenario(
       calibration: a calibration file (``carbon-mc calibrate --out``) to draw the calibrated inputs from.
       out: write every draw to this netCDF file (needs kept draws).
       progress: optional ``progress(done, total)``.
+      keep_draws: keep the draws in ``RunResult.draws`` even above `STREAM_THRESHOLD` draws.
+      priors: the prior table (default: the bundled priors with the ``CARBON_MC_PRIORS`` overlays).
 
     Raises:
       CarbonMCError: an invalid scenario, method or calibration, or `out` with a streamed run.
     """
     check_method(method)
     if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    streaming = rel_error is not None or stream or ((num_draws or 0) > STREAM_THRESHOLD and out is None)
+        scenario = load_scenario(scenario, priors=priors)
+    streaming = rel_error is not None or stream or ((num_draws or 0) > STREAM_THRESHOLD and out is None and not keep_draws)
+    if streaming and keep_draws:
+        raise CarbonMCError("keeping the draws is not possible with --stream or --rel-error; drop one of them")
     if streaming and out is not None:
         raise CarbonMCError("--out keeps every draw, which --stream and --rel-error do not; drop one of them")
     posterior, calibrated = calibrated_inputs(scenario, calibration) if calibration else (None, None)
     variables = list(HEADLINE) + [k for k in scenario.reported.figures() if k not in HEADLINE]
     if not streaming:
         num_draws = num_draws or DEFAULT_DRAWS
-        ds = estimate(scenario, num_draws=num_draws, seed=seed, method=method, posterior=posterior, progress=progress)
+        ds = estimate(scenario, num_draws=num_draws, seed=seed, method=method, posterior=posterior, progress=progress,
+                      priors=priors)
         if out is not None:
             save_dataset(ds, out)
         info = {"num_draws": num_draws, "method": method, "summary": "exact"}
         return RunResult(scenario, summarize(ds, variables), reported_percentiles(ds, scenario.reported.figures()), info,
-                         ds, calibrated, variables)
-    sim = build_simulator(scenario, posterior=posterior)
+                         ds, calibrated, variables, seed)
+    sim = build_simulator(scenario, posterior=posterior, priors=priors)
     if rel_error is not None:
         result = stream_to_precision(sim, rel_error=rel_error, max_draws=num_draws or DEFAULT_MAX_DRAWS, seed=seed,
                                      method=method, variables=variables, progress=progress)
@@ -131,4 +146,4 @@ def run_scenario(
     if rel_error is not None:
         info.update(rel_error_target=rel_error, rel_error_achieved=float(result.attrs["rel_error_achieved"]))
     return RunResult(scenario, result.to_dataset(), result.reported_percentiles(scenario.reported.figures()), info,
-                     None, calibrated, variables)
+                     None, calibrated, variables, seed)

@@ -13,7 +13,7 @@ from ..claims import ModelCardFields, check_scenario
 from ..errors import CarbonMCError
 from ..io import check_writable, save_text
 from ..units import CHECKABLE
-from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
+from ._common import add_priors_flag, fmt, positive_int, print_json, priors_table, require_suffix, save_plot, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -57,6 +57,7 @@ def register(sub) -> None:
     p.add_argument("--training-type", default="pre-training", help="model card training_type (default pre-training)")
     p.add_argument("--location", help="model card geographical_location (default: the scenario's grid region)")
     p.add_argument("--hardware-used", dest="hardware_used", help="model card hardware_used (default: from the scenario)")
+    add_priors_flag(p)
     p.set_defaults(handler=handle)
 
 
@@ -79,7 +80,7 @@ def handle(args: argparse.Namespace) -> int:
     card = ModelCardFields(args.training_type, args.location, args.hardware_used) if args.model_card else None
     result = check_scenario(args.file, args.claim, args.unit, quantity=args.quantity, grid_basis=args.basis,
                             pue_included=pue_flag(args), num_draws=args.draws, seed=args.seed, model_card=card,
-                            source="command line")
+                            source="command line", priors=priors_table(args))
     written = []
     if args.plot:
         for check, path in zip(result.checks, _plot_paths(args.plot, len(result.checks))):
