@@ -84,14 +84,14 @@ def _sig(x: float, digits: int = 4):
 def location_name(grid: Prior | None) -> str:
     """A readable place for a grid prior: the head of its description and its year.
 
-    e.g. "United States national average (grid of 2023)", "Google Cloud us-central1 (grid of 2024)".
+    e.g. "United States national average, 2023", "Google Cloud us-central1, 2024".
     """
     if grid is None:
         return "not given"
+    if grid.variant == "scenario":
+        return "not given (grid factor set in the scenario)"
     head = re.split(r"[,:;(]| used by| \d", " ".join(grid.description.split()), maxsplit=1)[0].strip().rstrip(".")
-    year = f"grid of {grid.year}" if grid.year else "grid"
-    kind = "fixed in the scenario" if grid.is_fixed and grid.variant == "scenario" else year
-    return f"{head or grid.variant} ({kind})"
+    return f"{head or grid.variant}, {grid.year}" if grid.year else (head or grid.variant)
 
 
 def _hardware(scenario: Scenario) -> str:
