@@ -15,7 +15,7 @@ import numpy as np
 
 from . import output_label, readable_log_ticks, save_figure
 
-__all__ = ["plot_on_scope", "scope_groups", "scope_title"]
+__all__ = ["plot_on_scope", "plot_outputs", "scope_groups", "scope_title"]
 
 MARK_COLORS = ("#c0392b", "#2471a3", "#7d3c98", "#b9770e", "#117a65")
 HIST_COLOR = "#95a5a6"
@@ -93,6 +93,33 @@ def plot_on_scope(checks, *, title: str | None = None, columns: int = 2, path: s
     for ax in axes.ravel()[len(groups):]:
         ax.set_visible(False)
     fig.suptitle(title or groups[0][0].scenario_name, fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def plot_outputs(ds, names: list[str], *, path: str | Path | None = None):
+    """Histograms of outputs of an `estimate` Dataset, with median and 90% interval, no claim marked.
+
+    Args:
+      ds: draws (`carbon_mc.estimate`).
+      names: the outputs, one panel each.
+      path: if given, the figure is also written there.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(names), figsize=(5.6 * len(names), 3.7), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        x = np.asarray(ds[name].values, dtype=np.float64)
+        x = x[np.isfinite(x)]
+        ax.hist(x, bins=80, color=HIST_COLOR)
+        p5, median, p95 = np.quantile(x, [0.05, 0.5, 0.95])
+        ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=f"90% interval {_num(p5)}-{_num(p95)}")
+        ax.axvline(median, color="black", lw=1, label=f"median {_num(median)}")
+        ax.set_xlabel(output_label(name))
+        ax.set_ylabel("draws")
+        ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
