@@ -12,7 +12,6 @@ import yaml
 import carbon_mc
 from carbon_mc.cli import main
 from carbon_mc.plots.distribution import HIST_COLOR, MARK_COLORS, scope_groups
-from carbon_mc.report import build_report
 
 SECTIONS = ["Ranges", "Distribution", "Claim checks", "What drives the spread", "Assumptions", "Model card"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
