@@ -24,7 +24,7 @@ _EXPORTS = {
     "load_priors": "priors",
     "RunResult": "results", "run_scenario": "results",
     "Simulator": "sampling", "build_simulator": "sampling", "draw": "sampling", "estimate": "sampling",
-    "estimate_summary": "sampling",
+    "estimate_summary": "sampling", "to_inference_data": "sampling",
     "Scenario": "scenario", "load_scenario": "scenario", "parse_scenario": "scenario",
     "sensitivity": "sobol",
     "hdi": "summary", "percentile_of": "summary", "summarize": "summary",
@@ -77,4 +77,5 @@ __all__ = [
     "scaling_sweep",
     "sensitivity",
     "summarize",
+    "to_inference_data",
 ]

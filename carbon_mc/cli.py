@@ -28,6 +28,7 @@ COMMANDS = {
     "validate": ("validate", "leave-one-out validation of the calibration on the measured runs"),
     "list": ("listing", "list accelerators, grid regions, data centres, bundled scenarios or every prior"),
     "import": ("ingest", "turn a CodeCarbon CSV or a GPU power log into a scenario, or hourly grid data into a prior"),
+    "report": ("report", "write a self-contained HTML page: ranges, figures, claim checks, sensitivity, assumptions"),
     "cache": ("cache", "show or clear the compilation cache"),
 }
 EXIT_USER_ERROR = 2

@@ -20,8 +20,8 @@ from .errors import CarbonMCError
 from .footprint import HEADLINE, OUTPUTS
 from .io import save_dataset
 from .options import DEFAULT_DRAWS, DEFAULT_MAX_DRAWS
-from .priors import Prior
-from .sampling import (DEFAULT_METHOD, METHOD_NAMES, STREAM_THRESHOLD, build_simulator, check_method, draw, provenance, sampler,
+from .priors import Prior, PriorTable
+from .sampling import (DEFAULT_METHOD, package_version, METHOD_NAMES, STREAM_THRESHOLD, build_simulator, check_method, draw, provenance, sampler,
                        stream_summary, stream_to_precision, to_dataset)
 from .sampling.histograms import summary_dataset
 from .scenario import Scenario, load_scenario
@@ -30,7 +30,7 @@ from .summary import describe, percentile_of
 if TYPE_CHECKING:
     import xarray as xr
 
-JSON_STATS = ("median", "mean", "p5", "p95", "p2_5", "p97_5")
+JSON_STATS = ("median", "mean", "sd", "p5", "p95", "p2_5", "p97_5", "hdi90_lower", "hdi90_upper")
 
 
 @dataclass
@@ -48,6 +48,13 @@ class RunResult:
     dataset: Callable[[], xr.Dataset]
     calibrated: dict | None = None
     variables: list[str] = field(default_factory=list)
+    seed: int = 0
+    draws_dataset: Callable[[], xr.Dataset] | None = None
+
+    @functools.cached_property
+    def draws(self) -> xr.Dataset | None:
+        """Every draw as a Dataset (as `carbon_mc.estimate` returns), where the run kept them; else None."""
+        return None if self.draws_dataset is None else self.draws_dataset()
 
     @functools.cached_property
     def summary(self) -> xr.Dataset:
@@ -67,8 +74,11 @@ class RunResult:
                 f"{i['rel_error_achieved']:.2g} (target {i['rel_error_target']:g}{capped})")
 
     def to_json(self) -> dict:
-        """The JSON shape of ``carbon-mc run --json``: headline outputs, reported, run (streamed), other scopes, calibrated."""
+        """The JSON shape of ``carbon-mc run --json``: headline outputs (each with its units, sd and 90% HDI),
+        reported, run (streamed), other scopes, calibrated, and how it was drawn (``draws``)."""
         stats = {name: {k: float(self.stats[name][k]) for k in JSON_STATS} for name in self.variables}
+        for name in self.variables:
+            stats[name]["units"] = OUTPUTS[name].units
         out = {name: stats[name] for name in HEADLINE}
         if self.reported:
             out["reported"] = self.reported
@@ -77,6 +87,9 @@ class RunResult:
         out.update({name: stats[name] for name in self.variables if name not in HEADLINE})
         if self.calibrated is not None:
             out["calibrated"] = self.calibrated
+        out["draws"] = {"seed": self.seed, "num_draws": self.info["num_draws"], "method": self.info["method"],
+                        "summary": self.info["summary"], "carbon_mc_version": package_version("carbon-mc"),
+                        "scenario": self.scenario.name}
         return out
 
 
@@ -105,6 +118,8 @@ def run_scenario(
     calibration: str | Path | None = None,
     out: str | Path | None = None,
     progress: Callable | None = None,
+    priors: PriorTable | None = None,
+    keep_draws: bool = False,
 ) -> RunResult:
     """Summaries of a training run's headline outputs (and of any other scope its published figures use).
 
@@ -118,22 +133,26 @@ def run_scenario(
       calibration: a calibration file (``carbon-mc calibrate --out``) to draw the calibrated inputs from.
       out: write every draw to this netCDF file (needs kept draws).
       progress: optional ``progress(done, total)``.
+      keep_draws: keep the draws in ``RunResult.draws`` even above `STREAM_THRESHOLD` draws.
+      priors: the prior table (default: the bundled priors with the ``CARBON_MC_PRIORS`` overlays).
 
     Raises:
       CarbonMCError: an invalid scenario, method or calibration, or `out` with a streamed run.
     """
     check_method(method)
     if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    streaming = rel_error is not None or stream or ((num_draws or 0) > STREAM_THRESHOLD and out is None)
+        scenario = load_scenario(scenario, priors=priors)
+    streaming = rel_error is not None or stream or ((num_draws or 0) > STREAM_THRESHOLD and out is None and not keep_draws)
+    if streaming and keep_draws:
+        raise CarbonMCError("keeping the draws is not possible with --stream or --rel-error; drop one of them")
     if streaming and out is not None:
         raise CarbonMCError("--out keeps every draw, which --stream and --rel-error do not; drop one of them")
     posterior, calibrated = calibrated_inputs(scenario, calibration) if calibration else (None, None)
     variables = list(HEADLINE) + [k for k in scenario.reported.figures() if k not in HEADLINE]
-    sim = build_simulator(scenario, posterior=posterior)
+    sim = build_simulator(scenario, posterior=posterior, priors=priors)
     if not streaming:
         return _exact(sim, variables, calibrated, num_draws=num_draws or DEFAULT_DRAWS, seed=seed, method=method, out=out,
-                      progress=progress)
+                      keep_draws=keep_draws, progress=progress)
     if rel_error is not None:
         result = stream_to_precision(sim, rel_error=rel_error, max_draws=num_draws or DEFAULT_MAX_DRAWS, seed=seed,
                                      method=method, variables=variables, progress=progress)
@@ -145,17 +164,18 @@ def run_scenario(
     summary = result.to_dataset()
     stats = {name: {k: float(summary[name].sel(stat=k)) for k in summary["stat"].values} for name in variables}
     return RunResult(scenario, stats, result.reported_percentiles(scenario.reported.figures()), info, lambda: summary,
-                     calibrated, variables)
+                     calibrated, variables, seed)
 
 
-def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, method: str, out, progress) -> RunResult:
-    """Summaries from kept draws: the numbers of ``summarize(estimate(...))``, with no Dataset unless `out` asks for one."""
+def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, method: str, out, keep_draws: bool, progress) -> RunResult:
+    """Summaries from kept draws: the numbers of ``summarize(estimate(...))``, with no Dataset unless one is asked for."""
     inputs, outputs = draw(sim, num_draws=num_draws, seed=seed, method=method, progress=progress)
     attrs = provenance(sim, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
     if method != "mc":
         attrs["random_streams"] = sampler(sim, seed, method).description
+    draws = functools.cache(lambda: to_dataset(sim, inputs, outputs, attrs))
     if out is not None:
-        save_dataset(to_dataset(sim, inputs, outputs, attrs), out)
+        save_dataset(draws(), out)
     stats = {name: describe(outputs[name]) for name in variables}
     figures = sim.scenario.reported.figures()
     reported = {name: {"value": float(v), "percentile": percentile_of(outputs[name], v)} for name, v in figures.items()}
@@ -169,4 +189,5 @@ def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, metho
                 var_attrs[name]["nonfinite_draws"] = nonfinite  # left out of every statistic, as in `summarize`
         return summary_dataset(stats, var_attrs, attrs)
 
-    return RunResult(sim.scenario, stats, reported, info, dataset, calibrated, variables)
+    return RunResult(sim.scenario, stats, reported, info, dataset, calibrated, variables, seed,
+                     draws if (keep_draws or out is not None) else None)

@@ -1,4 +1,4 @@
-"""Summaries of draws: means, equal-tailed intervals, highest-density intervals, percentiles.
+"""Summaries of draws: means, equal-tailed intervals, highest-density intervals (ArviZ's), percentiles.
 
 Statistics are computed on the host in float64 with NumPy (partition-based quantiles; one sort for
 the HDI), since ``jnp.quantile`` sorts on every call and takes seconds on 10^7 values on a CPU.
@@ -18,15 +18,49 @@ QUANTILES = {"median": 0.5, "p5": 0.05, "p95": 0.95, "p2_5": 0.025, "p97_5": 0.9
 
 
 def hdi(values: np.ndarray, prob: float = 0.9, *, sorted_values: bool = False) -> tuple[float, float]:
-    """Narrowest interval holding `prob` of the draws (Hyndman 1996, "Computing and graphing HDRs")."""
-    x = np.asarray(values, dtype=np.float64) if sorted_values else np.sort(np.asarray(values, dtype=np.float64))
+    """Narrowest interval holding `prob` of the draws: ArviZ's HDI on the flattened draws.
+
+    ArviZ 0.x (``arviz.hdi``) and 1.x (``arviz_stats``) both take the narrowest of the windows
+    spanning ``floor(prob * n)`` sorted draws (Hyndman 1996); on 10^6 draws it matches the former
+    hand-written version exactly and is faster (BENCHMARKS.md). `sorted_values` is kept for
+    callers that pass sorted draws; ArviZ sorts either way. With fewer than two draws, or a `prob`
+    too small or too large to span a window, the interval is the range of the draws.
+    """
+    x = np.asarray(values).ravel()
+    if sorted_values:
+        return hdi_of_sorted(x, prob)
+    n = x.size
+    k = int(np.floor(prob * n))
+    if k < 1 or k >= n:
+        return float(np.min(x)), float(np.max(x))
+    lo, hi = _arviz_hdi(x, prob)
+    return float(lo), float(hi)
+
+
+def hdi_of_sorted(x: np.ndarray, prob: float = 0.9) -> tuple[float, float]:
+    """ArviZ's HDI of draws already sorted: the narrowest window of ``floor(prob * n)`` of them (Hyndman 1996).
+
+    The same windows ArviZ compares, found in one pass over the sorted draws. `describe` uses it: it
+    has sorted the draws for the quantiles already, and importing ArviZ would add about a second to
+    a default run (BENCHMARKS.md). tests/test_summary.py checks it against ``arviz.hdi``.
+    """
     n = x.size
     k = int(np.floor(prob * n))
     if k < 1 or k >= n:
         return float(x[0]), float(x[-1])
-    widths = x[k:] - x[: n - k]
-    i = int(np.argmin(widths))
+    i = int(np.argmin(x[k:] - x[: n - k]))
     return float(x[i]), float(x[i + k])
+
+
+def _arviz_hdi(x: np.ndarray, prob: float) -> np.ndarray:
+    """(lower, upper) from the installed ArviZ: ``arviz.hdi`` (0.x) or ``arviz_stats`` (1.x)."""
+    import arviz
+
+    if int(arviz.__version__.split(".")[0]) >= 1:
+        from arviz_stats.base import array_stats
+
+        return np.asarray(array_stats.hdi(x, prob, axis=-1))
+    return np.asarray(arviz.hdi(x, hdi_prob=prob))
 
 
 def describe(values: np.ndarray) -> dict[str, float]:

@@ -15,7 +15,8 @@ def run_cli(*args):
 def test_run_json_shape(cli_json):
     out = cli_json("run", "models/gpt3_175b.toml", "--draws", "20000")
     for key in ("energy_mwh", "operational_tco2e", "embodied_tco2e", "total_tco2e"):
-        assert set(out[key]) == {"median", "mean", "p5", "p95", "p2_5", "p97_5"}
+        # the keys it always had, plus sd, the 90% HDI and the units (issue: run --json carries them)
+        assert set(out[key]) == {"median", "mean", "p5", "p95", "p2_5", "p97_5", "sd", "hdi90_lower", "hdi90_upper", "units"}
         assert out[key]["p2_5"] <= out[key]["p5"] <= out[key]["median"] <= out[key]["p95"] <= out[key]["p97_5"]
     assert out["reported"]["energy_mwh"]["value"] == 1287
     assert 0 <= out["reported"]["energy_mwh"]["percentile"] <= 100

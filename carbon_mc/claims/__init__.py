@@ -10,11 +10,13 @@
   priors, ranked by how far they shift (Kolmogorov-Smirnov distance), and, when no draw reaches
   the claim, the smallest factor by which the inputs would have to move (`ReachFactors`).
 
-`model_card_block` writes the distribution as a Hugging Face ``co2_eq_emissions`` block;
+`model_card_block` writes the distribution as a Hugging Face ``co2_eq_emissions`` block (``emissions``:
+operational CO2e in grams; the total with embodied carbon as extra keys), and `merge_front_matter`
+writes it into a model card README's YAML front matter, keeping the rest of the card;
 `check_scenario` checks a scenario's claims and writes its model card from the same draws.
 
 Modules: `check` (claims, checks, draws), `result` (what a check finds), `reach` (which inputs would have to move, and how far),
-`model_card` (the Hub block).
+`model_card` (the Hub block), `front_matter` (the block in a README).
 
     >>> result = check_claim("evolved_transformer_nas_actual", 626_155, "lb", quantity="operational_tco2e")
     >>> result.verdict, round(result.ratio_median)   # doctest: +SKIP
@@ -32,6 +34,7 @@ from .check import (
     select_claims,
     simulate,
 )
+from .front_matter import merge_front_matter
 from .model_card import (
     ModelCardFields,
     card_quantity,
@@ -57,6 +60,7 @@ __all__ = [
     "ClaimCheck",
     "InputShift",
     "ModelCardFields",
+    "merge_front_matter",
     "ReachFactors",
     "ScenarioCheck",
     "card_quantity",

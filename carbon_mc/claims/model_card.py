@@ -1,25 +1,33 @@
 """A distribution of CO2e as a Hugging Face ``co2_eq_emissions`` model-card block (YAML).
 
-The Hub's fields (huggingface.co/docs/hub/model-cards-co2): ``emissions`` in grams (here the
-median), ``source``, ``training_type``, ``geographical_location``, ``hardware_used``. carbon-mc adds
-the 90% interval (grams), the quantity, the accounting basis, the method and the source of every prior.
+The Hub's fields (huggingface.co/docs/hub/model-cards-co2): ``emissions`` in grams of CO2e, the
+figure CodeCarbon and other cards report, which is OPERATIONAL emissions (here the median of the
+operational draws); ``source``; ``training_type``; ``geographical_location``; ``hardware_used``.
+carbon-mc adds clearly named keys: the 90% interval of the same quantity, the total including
+embodied carbon (median and 90% interval, grams), the accounting basis, the method and a short
+reference to the priors (their sources are in ``carbon-mc list priors`` and in every netCDF).
+`carbon_mc.claims.front_matter` writes the block into a model card's README.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import CarbonMCError
 from ..footprint import OUTPUTS
-from ..priors import load_priors
+from ..priors import Prior, load_priors
 from ..sampling import Simulator, package_version
 from ..scenario import Scenario
 
-__all__ = ["ModelCardFields", "card_quantity", "model_card_block", "model_card_from_draws"]
+__all__ = ["OPERATIONAL", "ModelCardFields", "card_quantity", "location_name", "model_card_block", "model_card_from_draws"]
+
+OPERATIONAL = ("operational_tco2e", "accelerator_operational_tco2e")  # what a card's `emissions` may report
 
 
 @dataclass(frozen=True)
@@ -32,8 +40,8 @@ class ModelCardFields:
 
 
 def card_quantity(quantity: str | None) -> str:
-    """The CO2e quantity a model card reports for a check on `quantity`: it, if CO2e, else total_tco2e."""
-    return quantity if quantity and quantity.endswith("_tco2e") else "total_tco2e"
+    """The operational CO2e a model card reports for a check on `quantity`: it, if operational, else operational_tco2e."""
+    return quantity if quantity in OPERATIONAL else "operational_tco2e"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,10 +81,17 @@ def _sig(x: float, digits: int = 4):
     return int(r) if abs(r) >= 10 ** (digits - 1) else r
 
 
-def _location(scenario: Scenario) -> str:
-    if scenario.region:
-        return f"grid region '{scenario.region}' (carbon-mc priors)"
-    return "not given (grid factor fixed in the scenario)"
+def location_name(grid: Prior | None) -> str:
+    """A readable place for a grid prior: the head of its description and its year.
+
+    e.g. "United States national average, 2023", "Google Cloud us-central1, 2024".
+    """
+    if grid is None:
+        return "not given"
+    if grid.variant == "scenario":
+        return "not given (grid factor set in the scenario)"
+    head = re.split(r"[,:;(]| used by| \d", " ".join(grid.description.split()), maxsplit=1)[0].strip().rstrip(".")
+    return f"{head or grid.variant}, {grid.year}" if grid.year else (head or grid.variant)
 
 
 def _hardware(scenario: Scenario) -> str:
@@ -89,8 +104,17 @@ def _hardware(scenario: Scenario) -> str:
 
 
 def _source(scenario: Scenario) -> str:
-    facts = f" (run facts: {scenario.source})" if scenario.source else ""
-    return f"carbon-mc {package_version('carbon-mc')} Monte Carlo estimate for '{scenario.name}'" + facts
+    facts = f"; run facts: {scenario.source}" if scenario.source else ""
+    return f"carbon-mc {package_version('carbon-mc')} (Monte Carlo estimate for '{scenario.name}'{facts})"
+
+
+def _grams(values_t) -> np.ndarray:
+    return np.asarray(values_t, dtype=np.float64) * 1e6
+
+
+def _median_interval(g: np.ndarray) -> tuple:
+    p5, median, p95 = (float(v) for v in np.quantile(g, [0.05, 0.5, 0.95]))
+    return _sig(median), [_sig(p5), _sig(p95)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,11 +122,12 @@ def model_card_block(
     scenario: Scenario,
     values_t: np.ndarray,
     *,
-    quantity: str = "total_tco2e",
+    total_t: np.ndarray | None = None,
+    quantity: str = "operational_tco2e",
     accounting: dict | None = None,
     num_draws: int | None = None,
     seed: int | None = None,
-    sources: dict[str, str] | None = None,
+    priors_ref: str | None = None,
     training_type: str = "pre-training",
     geographical_location: str | None = None,
     hardware_used: str | None = None,
@@ -111,43 +136,54 @@ def model_card_block(
 
     Args:
       scenario: the run.
-      values_t: draws of `quantity` in tonnes CO2e.
+      values_t: draws of `quantity`, an operational CO2e (`OPERATIONAL`), in tonnes: ``emissions``
+        is their median in grams, ``emissions_interval_90`` their central 90% interval.
+      total_t: draws of total CO2e including embodied carbon (t), reported under
+        ``total_emissions_with_embodied`` (median) and ``..._interval_90``; None leaves them out.
       accounting: {"grid_basis": ..., "pue_included": ...} of the draws (default: the scenario's).
       num_draws, seed: how the draws were made, for the method line.
-      sources: {input: source} of the priors used.
+      priors_ref: one line on the priors used (``carbon_mc_priors``); None leaves it out.
       training_type, geographical_location, hardware_used: the Hub's fields; None derives the last
         two from the scenario.
 
     Raises:
-      CarbonMCError: `quantity` is not in t CO2e.
+      CarbonMCError: `quantity` is not an operational CO2e.
       ValueError: a percentile of the draws is not finite.
     """
-    if OUTPUTS[quantity].units != "t":
-        raise CarbonMCError(f"a model card reports CO2e; {quantity} is not in t CO2e")
-    g = np.asarray(values_t, dtype=np.float64) * 1e6
-    p5, median, p95 = (float(v) for v in np.quantile(g, [0.05, 0.5, 0.95]))
+    if quantity not in OPERATIONAL:
+        raise CarbonMCError(f"a model card's emissions are operational CO2e ({' or '.join(OPERATIONAL)}); got {quantity}")
+    g = _grams(values_t)
+    median, interval = _median_interval(g)
     accounting = accounting or {"grid_basis": scenario.accounting.grid_basis, "pue_included": scenario.accounting.pue_included}
     draws_text = f"{num_draws:,} draws, seed {seed}" if num_draws is not None else f"{g.size:,} draws"
     block = {
-        "co2_eq_emissions": {
-            "emissions": _sig(median),
-            "source": _source(scenario),
-            "training_type": training_type,
-            "geographical_location": _location(scenario) if geographical_location is None else geographical_location,
-            "hardware_used": _hardware(scenario) if hardware_used is None else hardware_used,
-            "emissions_interval_90": [_sig(p5), _sig(p95)],
-            "emissions_statistic": "median",
-            "emissions_quantity": quantity,
-            "accounting": {
-                "grid_basis": f"{accounting['grid_basis']}-based",
-                "pue_included": bool(accounting["pue_included"]),
-            },
-            "method": f"carbon-mc: Monte Carlo over cited priors ({draws_text}); emissions is the median "
-                      "and emissions_interval_90 the central 90% interval, in grams CO2e",
-            "priors_sources": [f"{k}: {v}" for k, v in sorted((sources or {}).items())],
-        }
+        "emissions": median,
+        "source": _source(scenario),
+        "training_type": training_type,
+        "geographical_location": geographical_location or location_name(None),
+        "hardware_used": _hardware(scenario) if hardware_used is None else hardware_used,
+        "emissions_interval_90": interval,
+        "emissions_statistic": "median",
+        "emissions_quantity": f"{quantity}: {OUTPUTS[quantity].long_name}, in grams",
     }
-    return "\n".join(_yaml(block)) + "\n"
+    if total_t is not None:
+        total_median, total_interval = _median_interval(_grams(total_t))
+        block["total_emissions_with_embodied"] = total_median
+        block["total_emissions_with_embodied_interval_90"] = total_interval
+    block["accounting"] = {"grid_basis": f"{accounting['grid_basis']}-based", "pue_included": bool(accounting["pue_included"])}
+    block["method"] = (f"carbon-mc: Monte Carlo over cited priors ({draws_text}); emissions is the median of the operational "
+                       "CO2e and emissions_interval_90 its central 90% interval, in grams CO2e")
+    if priors_ref:
+        block["carbon_mc_priors"] = priors_ref
+    return "\n".join(_yaml({"co2_eq_emissions": block})) + "\n"
+
+
+def priors_reference(model: Simulator) -> str:
+    """One line on the priors `model` drew from: bundled or overlay files, and where the sources are listed."""
+    overlays = sorted({Path(f).parent.name for f in model.table.files if Path(f).parent != Path(".")})
+    extra = f" with overlays {', '.join(overlays)}" if overlays else ""
+    return (f"carbon-mc {package_version('carbon-mc')} priors{extra}; every prior with its units and source: "
+            "`carbon-mc list priors`, and the netCDF of `carbon-mc run --out`")
 
 
 def model_card_from_draws(
@@ -160,15 +196,16 @@ def model_card_from_draws(
     seed: int,
     fields: ModelCardFields = ModelCardFields(),
 ) -> str:
-    """`model_card_block` for the draws `outputs` of `model`: its accounting basis and its priors' sources.
+    """`model_card_block` for the draws `outputs` of `model`: operational `quantity`, total, accounting, priors.
 
     Raises:
-      CarbonMCError: `quantity` is not in t CO2e.
+      CarbonMCError: `quantity` is not an operational CO2e.
       KeyError: `outputs` has no `quantity`.
     """
     return model_card_block(
-        scenario, outputs[quantity], quantity=quantity, num_draws=num_draws, seed=seed,
-        accounting={"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included},
-        sources={n: p.source for n, p in model.priors.items()}, training_type=fields.training_type,
-        geographical_location=fields.geographical_location, hardware_used=fields.hardware_used,
+        scenario, outputs[quantity], total_t=outputs.get("total_tco2e"), quantity=quantity, num_draws=num_draws,
+        seed=seed, accounting={"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included},
+        priors_ref=priors_reference(model), training_type=fields.training_type,
+        geographical_location=fields.geographical_location or location_name(model.priors.get("grid_gco2_per_kwh")),
+        hardware_used=fields.hardware_used,
     )

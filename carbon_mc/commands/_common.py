@@ -74,3 +74,19 @@ def save_plot(module: str, function: str, *args, **kwargs) -> None:
     import matplotlib.pyplot as plt
 
     plt.close(getattr(importlib.import_module(f"carbon_mc.plots.{module}"), function)(*args, **kwargs))
+
+
+def add_priors_flag(p: argparse.ArgumentParser) -> None:
+    """--priors DIR (repeatable): the user's overlay directories, applied after CARBON_MC_PRIORS."""
+    p.add_argument("--priors", action="append", default=[], metavar="DIR",
+                   help="overlay directory of the user's own priors (*.toml in the bundled format), applied after "
+                        "CARBON_MC_PRIORS (repeatable; later wins)")
+
+
+def priors_table(args: argparse.Namespace):
+    """The prior table `--priors` asks for, or None (the bundled table with CARBON_MC_PRIORS)."""
+    if not getattr(args, "priors", None):
+        return None
+    from ..priors import load_priors
+
+    return load_priors(overlays=args.priors)

@@ -12,7 +12,7 @@ from rich.table import Table
 from ..errors import CarbonMCError
 from ..io import check_writable, save_text
 from ..units import CHECKABLE
-from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
+from ._common import add_priors_flag, fmt, positive_int, print_json, priors_table, require_suffix, save_plot, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -51,11 +51,14 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--plot", metavar="PNG", help="write a figure (.png, .pdf or .svg); numbered when several claims")
-    p.add_argument("--model-card", metavar="YAML", dest="model_card",
-                   help="write a Hugging Face co2_eq_emissions block (.yaml/.yml) with the median and 90%% interval")
+    p.add_argument("--model-card", metavar="FILE", dest="model_card",
+                   help="a Hugging Face co2_eq_emissions block (operational CO2e in grams: median and 90%% interval; "
+                        "total with embodied as extra keys): a .yaml/.yml file gets the block alone; a model card "
+                        "README (.md) gets it written into its YAML front matter, the rest of the card kept")
     p.add_argument("--training-type", default="pre-training", help="model card training_type (default pre-training)")
     p.add_argument("--location", help="model card geographical_location (default: the scenario's grid region)")
     p.add_argument("--hardware-used", dest="hardware_used", help="model card hardware_used (default: from the scenario)")
+    add_priors_flag(p)
     p.set_defaults(handler=handle)
 
 
@@ -69,25 +72,29 @@ def _plot_paths(path: str, count: int) -> list[str]:
 
 def handle(args: argparse.Namespace) -> int:
     require_suffix(args.plot, PLOT_SUFFIXES, "--plot")
-    require_suffix(args.model_card, (".yaml", ".yml"), "--model-card")
+    require_suffix(args.model_card, (".yaml", ".yml", ".md"), "--model-card")
     if (args.claim is None) != (args.unit is None):
         raise CarbonMCError("--claim and --unit go together (e.g. --claim 626155 --unit lb)")
     for path in (args.plot, args.model_card):
         if path:
             check_writable(path)
     from ..claims import ModelCardFields, check_scenario
+    from ..claims.front_matter import card_with_block, check_card
 
+    if args.model_card and args.model_card.lower().endswith(".md"):
+        check_card(args.model_card)
     card = ModelCardFields(args.training_type, args.location, args.hardware_used) if args.model_card else None
     result = check_scenario(args.file, args.claim, args.unit, quantity=args.quantity, grid_basis=args.basis,
                             pue_included=pue_flag(args), num_draws=args.draws, seed=args.seed, model_card=card,
-                            source="command line")
+                            source="command line", priors=priors_table(args))
     written = []
     if args.plot:
         for check, path in zip(result.checks, _plot_paths(args.plot, len(result.checks))):
             save_plot("claims", "plot_claim", check, path=path)
             written.append(path)
     if result.model_card is not None:
-        save_text(result.model_card, args.model_card)
+        card_text = card_with_block(args.model_card, result.model_card) if args.model_card.lower().endswith(".md") else result.model_card
+        save_text(card_text, args.model_card)
         written.append(args.model_card)
 
     if args.json:

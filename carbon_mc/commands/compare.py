@@ -8,7 +8,7 @@ from rich.table import Table
 
 from ..io import check_writable
 from ..units import CHECKABLE
-from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
+from ._common import add_priors_flag, fmt, positive_int, print_json, priors_table, require_suffix, save_plot, stdout
 from .check import PLOT_SUFFIXES, add_accounting_flags, pue_flag
 
 
@@ -30,6 +30,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--plot", metavar="PNG", help="write a figure of B / A and B - A (.png, .pdf or .svg)")
+    add_priors_flag(p)
     p.set_defaults(handler=handle)
 
 
@@ -40,7 +41,8 @@ def handle(args: argparse.Namespace) -> int:
     from ..comparison import compare
 
     c = compare(args.a, args.b, quantity=args.quantity, num_draws=args.draws, seed=args.seed,
-                common_random_numbers=not args.independent, grid_basis=args.basis, pue_included=pue_flag(args))
+                common_random_numbers=not args.independent, grid_basis=args.basis, pue_included=pue_flag(args),
+                priors=priors_table(args))
     if args.plot:
         save_plot("claims", "plot_comparison", c, path=args.plot)
     if args.json:

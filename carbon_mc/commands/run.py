@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import CarbonMCError
 from ..footprint import OUTPUTS
 from ..io import check_writable
 from ..options import DEFAULT_DRAWS, DEFAULT_MAX_DRAWS, DEFAULT_METHOD, METHODS, STREAM_THRESHOLD
-from ._common import fmt, positive_int, print_json, progress_bar, require_suffix, stdout
+from ._common import add_priors_flag, fmt, positive_int, print_json, priors_table, progress_bar, require_suffix, stdout
 
 LABELS = {
     "energy_mwh": "Energy (MWh)",
@@ -26,6 +27,10 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", help="write every draw to this netCDF file (.nc)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--csv", metavar="CSV", help="write the summaries (one row per statistic, one column per quantity "
+                                                 "with its units) to this .csv file")
+    p.add_argument("--csv-draws", metavar="CSV", dest="csv_draws",
+                   help="write every draw of the reported quantities (one row per draw) to this .csv file")
     p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
                    help="qmc: randomized quasi-Monte Carlo, scrambled Sobol' points (default: the same precision from "
                         "fewer draws, see BENCHMARKS.md); mc: plain Monte Carlo")
@@ -37,6 +42,7 @@ def register(sub) -> None:
                         "their priors; inputs whose class had no measured run keep their priors")
     p.add_argument("--stream", action="store_true",
                    help=f"summarize on the fly without keeping draws (automatic above {STREAM_THRESHOLD:,} draws without --out)")
+    add_priors_flag(p)
     p.set_defaults(handler=handle)
 
 
@@ -54,18 +60,43 @@ def handle(args: argparse.Namespace) -> int:
     from ..results import run_scenario
 
     require_suffix(args.out, (".nc",), "--out")
-    if args.out:
-        check_writable(args.out)
+    require_suffix(args.csv, (".csv",), "--csv")
+    require_suffix(args.csv_draws, (".csv",), "--csv-draws")
+    if args.csv_draws and (args.stream or args.rel_error is not None):
+        raise CarbonMCError("--csv-draws keeps every draw, which --stream and --rel-error do not; drop one of them")
+    for path in (args.out, args.csv, args.csv_draws):
+        if path:
+            check_writable(path)
     with progress_bar(args.draws or (DEFAULT_MAX_DRAWS if args.rel_error else DEFAULT_DRAWS), "drawing") as callback:
         result = run_scenario(args.file, num_draws=args.draws, seed=args.seed, method=args.method, rel_error=args.rel_error,
-                              stream=args.stream, calibration=args.calibrated, out=args.out, progress=callback)
+                              stream=args.stream, calibration=args.calibrated, out=args.out, progress=callback,
+                              priors=priors_table(args), keep_draws=bool(args.csv_draws))
+    written = write_csv_files(result, args.csv, args.csv_draws)
     if args.json:
         print_json(result.to_json())
         return 0
     print_table(result, args.seed)
     if args.out:
         stdout.print(f"draws written to {args.out}")
+    for path in written:
+        stdout.print(f"written: {path}")
     return 0
+
+
+def write_csv_files(result, summary_path: str | None, draws_path: str | None) -> list[str]:
+    """Write the run's summaries and/or its draws of the reported quantities as CSV; the paths written."""
+    if not (summary_path or draws_path):
+        return []
+    from ..export import write_csv
+
+    written = []
+    if summary_path:
+        write_csv(result.summary, summary_path)
+        written.append(summary_path)
+    if draws_path:
+        write_csv(result.draws[result.variables], draws_path)
+        written.append(draws_path)
+    return written
 
 
 def print_table(result, seed: int) -> None:

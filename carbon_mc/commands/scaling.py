@@ -11,7 +11,7 @@ from rich.table import Table
 from ..errors import CarbonMCError
 from ..io import check_writable
 from ..options import BATCH_POLICIES, CRITICAL_BATCH_LAWS, DEFAULT_HARDWARE, DEFAULT_PARAMETERS, SCALING_FITS, UTILIZATIONS
-from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
+from ._common import add_priors_flag, fmt, positive_int, print_json, priors_table, require_suffix, save_plot, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -70,6 +70,7 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="NC", help="write every draw to this netCDF file (.nc)")
     p.add_argument("--plot", metavar="PNG", help="write CO2e against loss and accuracy (.png, .pdf or .svg)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    add_priors_flag(p)
     p.set_defaults(handler=handle)
 
 
@@ -114,6 +115,7 @@ def handle(args: argparse.Namespace) -> int:
         utilization=args.utilization, batch_policy=args.batch_policy, scaling_fit=args.scaling_fit,
         critical_batch_law=args.critical_batch_law, tokens_per_parameter=args.tokens_per_parameter, devices=args.devices,
         target_days=args.target_days, max_devices=args.max_devices, region=args.region, datacenter=args.datacenter,
+        priors=priors_table(args),
     )
     result = summary(ds)
     if args.out:

@@ -13,7 +13,7 @@ from ..errors import CarbonMCError
 from ..io import check_writable
 from ..options import CI_METHODS, DEFAULT_NUM_BASE, MIN_NUM_BASE
 from ..options import SOBOL_SAMPLERS as SAMPLERS
-from ._common import positive_int, print_json, progress_bar, require_suffix, save_plot, stderr, stdout
+from ._common import add_priors_flag, positive_int, print_json, priors_table, progress_bar, require_suffix, save_plot, stderr, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -58,6 +58,7 @@ def register(sub) -> None:
     p.add_argument("--plot", metavar="PNG", help="write a bar chart of S1 and ST with their intervals (.png, .pdf or .svg)")
     p.add_argument("--out", metavar="NC", help="write the indices to this netCDF file (.nc)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    add_priors_flag(p)
     p.set_defaults(handler=handle)
 
 
@@ -166,14 +167,15 @@ def handle(args: argparse.Namespace) -> int:
     num_base = check_num_base(args.base_draws, args.sampler, warn=False)
     if num_base != args.base_draws:
         stderr.print(f"note: --base-draws {args.base_draws:,} rounded up to {num_base:,} (Sobol' points need a power of two)")
-    scenario = load_scenario(args.file)
+    table = priors_table(args)
+    scenario = load_scenario(args.file, priors=table)
     for path in (args.out, args.plot):
         if path:
             check_writable(path)
     with progress_bar(None, "evaluating") as callback:
         ds = sensitivity(scenario, output=args.output, num_base=num_base, seed=args.seed, groups=groups,
                          second_order=args.second_order, num_resamples=args.resamples, conf_level=args.conf_level,
-                         ci_method=args.ci, sampler=args.sampler, progress=callback)
+                         ci_method=args.ci, sampler=args.sampler, progress=callback, priors=table)
     if args.out:
         save_dataset(ds, args.out)
     if args.plot:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import save_figure
+from . import output_label, readable_log_ticks, save_figure, units_label
 
 __all__ = ["plot_claim", "plot_comparison", "save_figure"]
 
@@ -30,6 +30,18 @@ def _bins(x: np.ndarray, log: bool, lo: float | None = None, hi: float | None = 
     return np.geomspace(lo, hi, num) if log else np.linspace(lo, hi, num)
 
 
+def _input_name(name: str) -> str:
+    """An input's long name from the bundled priors, wrapped for a panel title (its key where none is known)."""
+    import textwrap
+
+    from ..priors import load_priors
+
+    base, _, component = name.partition("[")
+    quantity = load_priors().quantities.get(base)
+    long_name = quantity.long_name if quantity is not None else base.replace("_", " ")
+    return textwrap.fill(long_name + (f" [{component}" if component else ""), 34)
+
+
 def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
     """The distribution of the checked quantity with the claim marked, beside the shifted inputs.
 
@@ -42,7 +54,6 @@ def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
       the matplotlib Figure.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
 
     y = check.values
     c = check.claim_value
@@ -58,8 +69,8 @@ def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
     ax.hist(y, bins=_bins(y, log), color=PRIOR_COLOR, alpha=0.8, density=False)
     if log:
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlim(lo / 1.5, hi * 1.5)
+        readable_log_ticks(ax.xaxis, lo / 1.5, hi * 1.5)
     p5, p95 = check.interval
     ax.axvspan(p5, p95, color=PRIOR_COLOR, alpha=0.15, label="90% interval")
     ax.axvline(check.median, color="black", lw=1, label=f"median {check.median:.3g} {check.units}")
@@ -71,7 +82,7 @@ def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
         text += f"; claim/median {ratio:.3g} (90%: {lo_r:.3g}-{hi_r:.3g})"
     if check.num_beyond == 0:
         text += f"\nno draw of {check.num_draws:,} reaches it"
-    ax.set_xlabel(f"{check.quantity} ({check.units})")
+    ax.set_xlabel(output_label(check.quantity))
     ax.set_ylabel("draws")
     title = check.claim.label or f"{check.claim.value:g} {check.claim.unit}"
     ax.set_title(f"{check.scenario_name}: {title}\n{text}", fontsize=8)
@@ -84,8 +95,8 @@ def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
         ax.hist(x, bins=bins, density=True, color=PRIOR_COLOR, alpha=0.6, label="prior")
         ax.hist(x[check.selected], bins=bins, density=True, color=SHIFT_COLOR, alpha=0.6,
                 label="at/beyond claim" if check.num_beyond else "nearest claim")
-        ax.set_title(f"{s.name}\nKS {s.ks_distance:.2f}, median x{s.median_ratio:.2f}", fontsize=8)
-        ax.set_xlabel(s.units, fontsize=8)
+        ax.set_title(f"{_input_name(s.name)}\nKS {s.ks_distance:.2f}, median x{s.median_ratio:.2f}", fontsize=8)
+        ax.set_xlabel(units_label(s.units), fontsize=8)
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
     if shifts:

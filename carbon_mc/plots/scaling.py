@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import save_figure
+from . import output_label, readable_log_ticks, save_figure
 
 __all__ = ["plot_carbon_curves", "save_figure"]
 
@@ -30,10 +30,11 @@ def _curves(ax, ds: xr.Dataset, x_name: str, xlabel: str) -> None:
         ax.plot(x, q[2], color=color, marker="o", markersize=3, label=str(hw))
     ax.set_xscale("log")
     ax.set_yscale("log")
-    from matplotlib.ticker import LogFormatterSciNotation, NullFormatter
-
-    ax.xaxis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(0, 0)))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    x_all = ds[x_name].median("draw").values
+    readable_log_ticks(ax.xaxis, float(np.nanmin(x_all)), float(np.nanmax(x_all)))
+    y_all = ds["total_tco2e"].values
+    readable_log_ticks(ax.yaxis, float(np.nanpercentile(y_all, 1)), float(np.nanpercentile(y_all, 99)))
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     ax.set_xlabel(xlabel)
     ax.grid(True, which="both", alpha=0.3, linewidth=0.5)
 
@@ -51,7 +52,7 @@ def plot_carbon_curves(ds: xr.Dataset, *, title: str | None = None, path: str | 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
     _curves(left, ds, "reducible_loss_nats", "reducible loss L − E (nats/token), log scale")
     left.invert_xaxis()  # better models to the right
-    left.set_ylabel("total CO2e (t), log scale")
+    left.set_ylabel(f"{output_label('total_tco2e')}, log scale", fontsize=9)
     _curves(right, ds, "accuracy_fraction", "average downstream accuracy, log scale")
     right.legend(title="hardware", fontsize=8)
     if title is None:

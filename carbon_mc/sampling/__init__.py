@@ -23,12 +23,14 @@ from .dispatch import mesh_of, output_shapes
 from .distributed import initialize as initialize_distributed
 from .draws import DEFAULT_CHUNK, draw, estimate, package_version, provenance, to_dataset
 from .histograms import StreamSummary
+from .inference_data import to_inference_data
 from .samplers import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_METHOD, METHOD_NAMES, METHODS, check_method, sampler, uniform_columns
 from .simulator import Simulator, build_simulator, evaluate
 from .streams import BLOCK, stream_id, uniforms
 from .summaries import STREAM_THRESHOLD, estimate_summary, stream_summary, stream_to_precision
 
 __all__ = [
+    "to_inference_data",
     "BLOCK",
     "COMMON_RANDOM_NUMBERS_METHOD",
     "DEFAULT_CHUNK",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import datetime
 import functools
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from ..errors import CarbonMCError
 from ..footprint import OUTPUTS
 from ..priors import Prior, PriorTable
 from ..scenario import Scenario
+from .inference_data import to_inference_data
 from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes
 from .samplers import DEFAULT_METHOD, METHOD_NAMES, check_method, sampler
 from .simulator import Simulator, build_simulator
@@ -96,14 +98,19 @@ def package_version(module: str) -> str:
 def provenance(model: Simulator, *, seed, num_draws: int, method: str = METHOD_NAMES[DEFAULT_METHOD]) -> dict:
     """CF-style global attributes: versions, seed, draws, and every prior with its source."""
     s = model.scenario
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    version = package_version("carbon-mc")
     return {
         "title": f"carbon-mc estimate: {s.name}",
-        "Conventions": "CF-1.10",
-        "institution": "carbon-mc",
-        "carbon_mc_version": package_version("carbon-mc"),
+        "Conventions": "CF-1.10, ACDD-1.3",
+        "source": f"carbon-mc {version} (Monte Carlo over cited priors; JAX {jax.__version__}, NumPyro {package_version('numpyro')})",
+        "history": f"{now}: carbon-mc {version} estimate of {Path(s.file).name}: {int(num_draws)} draws, seed {seed}, method {method}",
+        "date_created": now,
+        "references": "https://huggingface.co/docs/hub/model-cards-co2 (model-card fields); priors: see the 'priors' attribute",
+        "carbon_mc_version": version,
         "jax_version": jax.__version__,
         "numpyro_version": package_version("numpyro"),
-        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": now,
         "seed": int(seed) if isinstance(seed, (int, np.integer)) else -1,
         "num_draws": int(num_draws),
         "method": method,
@@ -112,12 +119,30 @@ def provenance(model: Simulator, *, seed, num_draws: int, method: str = METHOD_N
         "scenario_name": s.name,
         "scenario_file": Path(s.file).name,
         "scenario_sha256": s.sha256 or "",
+        "scenario_toml": scenario_text(s),
         "hardware": s.hardware,
         "priors_sha256": json.dumps(model.table.files, sort_keys=True),
         "priors": json.dumps({n: p.describe() for n, p in model.priors.items()}, sort_keys=True),
         "reported": json.dumps({**s.reported.figures(), "basis": s.reported.basis, "source": s.reported.source}),
         "accounting": json.dumps({"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included}),
     }
+
+
+def scenario_text(scenario: Scenario) -> str:
+    """The scenario file's own text, checked against the hash taken when it was loaded.
+
+    A scenario built in Python (no file, no hash) has no text: "".
+
+    Raises:
+      CarbonMCError: the file changed (or vanished) since the scenario was loaded from it.
+    """
+    if not scenario.sha256:
+        return ""
+    path = Path(scenario.file)
+    data = path.read_bytes() if path.is_file() else b""
+    if hashlib.sha256(data).hexdigest() != scenario.sha256:
+        raise CarbonMCError("the scenario file changed since it was loaded; load it again", file=str(path))
+    return data.decode("utf-8")
 
 
 def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict) -> xr.Dataset:
@@ -162,7 +187,8 @@ def estimate(
     method: str = DEFAULT_METHOD,
     jax_devices=None,
     posterior: dict[str, Prior] | None = None,
-) -> xr.Dataset:
+    as_inference_data: bool = False,
+):
     """Distribution of a training run's energy and CO2e, as an xarray Dataset over `draw`.
 
     Args:
@@ -178,15 +204,23 @@ def estimate(
       jax_devices: JAX devices to shard the draws over (default: all of ``jax.devices()``); the draws do not
         depend on them.
       posterior: priors to draw some inputs from instead ({input name: Prior}; see `build_simulator`).
+      as_inference_data: return an ArviZ object instead (`carbon_mc.to_inference_data`): the draws
+        in a ``prior`` group on (chain, draw), constants as scalars in ``constant_data``, so that
+        ``az.summary(idata, group="prior")``, ``az.hdi``, ``az.plot_posterior`` and ``to_netcdf``
+        work on it directly.
 
     Returns:
       Dataset with every drawn input, every output (``energy_mwh``, ``operational_tco2e``,
       ``embodied_tco2e``, ``total_tco2e`` and intermediates) with CF ``units``/``long_name``, fixed
-      inputs as scalars, and provenance in ``attrs``.
+      inputs as scalars, and provenance in ``attrs`` (CF/ACDD ``source``, ``history``,
+      ``date_created``; the scenario's TOML text; every prior used with its source). With
+      `as_inference_data`, the same draws as an ``arviz.InferenceData`` (ArviZ 0.x) or an
+      ``xarray.DataTree`` (ArviZ 1.x).
     """
     model = build_simulator(scenario, priors=priors, posterior=posterior)
     inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method, jax_devices=jax_devices)
     attrs = provenance(model, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
     if method != "mc":
         attrs["random_streams"] = sampler(model, seed, method).description
-    return to_dataset(model, inputs, outputs, attrs)
+    ds = to_dataset(model, inputs, outputs, attrs)
+    return to_inference_data(ds) if as_inference_data else ds

@@ -1,0 +1,38 @@
+"""`carbon-mc report FILE [FILE ...] --html report.html`: one self-contained page to publish."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..io import check_writable
+from ..report import DEFAULT_BASE_DRAWS, DEFAULT_DRAWS, write_report
+from ..sobol import check_num_base
+from ._common import add_priors_flag, positive_int, priors_table, require_suffix, stdout
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "report", help="write a self-contained HTML report of one or more scenarios",
+        description="Write one self-contained HTML page (inline CSS and SVG figures, no network) with a section per "
+                    "scenario: the ranges, the distribution with each published figure on its own scope, the claim "
+                    "checks, the sensitivity ranking, the assumptions with their sources, and the model-card block.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="scenario TOML files or bundled names")
+    p.add_argument("--html", required=True, metavar="HTML", help="the page to write (.html)")
+    p.add_argument("--draws", type=positive_int, default=DEFAULT_DRAWS, help=f"Monte Carlo draws (default {DEFAULT_DRAWS})")
+    p.add_argument("--base-draws", type=positive_int, default=DEFAULT_BASE_DRAWS, dest="base_draws",
+                   help=f"Saltelli base rows of the sensitivity ranking, a power of two (default {DEFAULT_BASE_DRAWS})")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--title", help="the page's title (default: the scenarios' names)")
+    add_priors_flag(p)
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    require_suffix(args.html, (".html", ".htm"), "--html")
+    check_writable(args.html)
+    base_draws = check_num_base(args.base_draws, "sobol", warn=False)  # Sobol' points: rounded up to a power of two
+    write_report(args.files, args.html, num_draws=args.draws, seed=args.seed, base_draws=base_draws,
+                 priors=priors_table(args), title=args.title)
+    stdout.print(f"written: {args.html}")
+    return 0

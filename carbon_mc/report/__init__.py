@@ -1,0 +1,39 @@
+"""A report people can publish: one self-contained HTML page, one section per scenario.
+
+``carbon-mc report FILE [FILE ...] --html report.html`` calls `write_report`. Each scenario's
+section (`content.scenario_report`) holds its ranges, the distribution figure with the published
+figures marked only on their own scope, the claim checks, the sensitivity ranking, the assumptions
+with their units and sources, and the model-card block; `html.render_page` lays them out with
+inline CSS and inline SVG figures, so the page needs no network and no script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..io import save_text
+from ..priors import PriorTable
+from .content import DEFAULT_BASE_DRAWS, DEFAULT_DRAWS, ScenarioReport, scenario_report
+from .html import render_page
+
+__all__ = ["DEFAULT_BASE_DRAWS", "DEFAULT_DRAWS", "ScenarioReport", "build_report", "render_page", "scenario_report", "write_report"]
+
+
+def build_report(
+    scenarios: Sequence,
+    *,
+    num_draws: int = DEFAULT_DRAWS,
+    seed: int = 0,
+    base_draws: int = DEFAULT_BASE_DRAWS,
+    priors: PriorTable | None = None,
+    title: str | None = None,
+) -> str:
+    """The report's HTML text for `scenarios` (each a `Scenario`, a scenario TOML path or a bundled name)."""
+    reports = [scenario_report(s, num_draws=num_draws, seed=seed, base_draws=base_draws, priors=priors) for s in scenarios]
+    return render_page(reports, title=title)
+
+
+def write_report(scenarios: Sequence, path: str | Path, **kwargs) -> Path:
+    """`build_report` written to `path` atomically (nothing is written if any scenario fails)."""
+    return save_text(build_report(scenarios, **kwargs), path)

@@ -1,0 +1,99 @@
+"""What a report says about one scenario, computed once: `scenario_report` -> `ScenarioReport`.
+
+Every number comes from the library's own calls, on one seed: the ranges from `run_scenario`
+(kept draws), the claim checks and the model card from `check_scenario` (one set of draws per
+accounting basis), the sensitivity ranking from `sensitivity`. The page (`carbon_mc.report.html`)
+only lays them out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..claims import ModelCardFields, check_scenario
+from ..claims.result import ClaimCheck
+from ..priors import PriorTable
+from ..results import RunResult, run_scenario
+from ..scenario import Scenario, load_scenario
+from ..sobol import ranking, sensitivity
+
+__all__ = ["DEFAULT_BASE_DRAWS", "DEFAULT_DRAWS", "ScenarioReport", "assumptions", "scenario_report"]
+
+DEFAULT_DRAWS = 50_000
+DEFAULT_BASE_DRAWS = 2048  # Saltelli base rows of the sensitivity ranking (a power of two)
+DEFAULT_RESAMPLES = 200
+
+
+@dataclass
+class ScenarioReport:
+    """One scenario's section of a report.
+
+    Attributes:
+      scenario: the run.
+      run: the ranges (`RunResult`, with its kept draws and their provenance).
+      checks: every claim the scenario carries, checked (each with its draws and scope).
+      model_card: the Hugging Face ``co2_eq_emissions`` block of the same draws (YAML text).
+      ranking: inputs by total-order Sobol' index of total CO2e, largest first (`carbon_mc.sobol.ranking`).
+      sensitivity_attrs: how the indices were computed (base rows, resamples, confidence level).
+      assumptions: one row per input: long name, units, distribution, variant, median, 90% interval, source.
+    """
+
+    scenario: Scenario
+    run: RunResult
+    checks: tuple[ClaimCheck, ...]
+    model_card: str
+    ranking: list[dict]
+    sensitivity_attrs: dict
+    assumptions: list[dict]
+
+
+def assumptions(ds: xr.Dataset) -> list[dict]:
+    """The inputs of an `estimate` Dataset with their units and sources, and their median and 90% interval."""
+    priors = json.loads(ds.attrs["priors"])
+    rows = []
+    for name, described in priors.items():
+        var = ds[name]
+        values = np.asarray(var.values, dtype=np.float64)
+        if "draw" in var.dims and values.ndim == 1:
+            p5, median, p95 = (float(v) for v in np.quantile(values, [0.05, 0.5, 0.95]))
+        elif "draw" in var.dims:  # a joint prior: its components are listed, not summarized as one number
+            p5 = median = p95 = float("nan")
+        else:
+            p5 = median = p95 = float(values)
+        rows.append({
+            "name": name, "long_name": var.attrs.get("long_name", name), "units": described["units"],
+            "distribution": described["distribution"], "variant": described["variant"],
+            "year": described.get("year"), "median": median, "p5": p5, "p95": p95, "source": described["source"],
+            "components": [str(c) for c in ds[f"{name}_component"].values] if f"{name}_component" in ds.coords else [],
+        })
+    return rows
+
+
+def scenario_report(
+    scenario: Scenario | str | Path,
+    *,
+    num_draws: int = DEFAULT_DRAWS,
+    seed: int = 0,
+    base_draws: int = DEFAULT_BASE_DRAWS,
+    num_resamples: int = DEFAULT_RESAMPLES,
+    priors: PriorTable | None = None,
+    card: ModelCardFields = ModelCardFields(),
+) -> ScenarioReport:
+    """Everything one scenario's section shows, from `num_draws` draws (and a Sobol' design of `base_draws` rows).
+
+    Raises:
+      CarbonMCError: an invalid scenario or prior table.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario, priors=priors)
+    run = run_scenario(scenario, num_draws=num_draws, seed=seed, priors=priors, keep_draws=True)
+    checked = check_scenario(scenario, num_draws=num_draws, seed=seed, priors=priors, model_card=card)
+    indices = sensitivity(scenario, output="total_tco2e", num_base=base_draws, seed=seed, num_resamples=num_resamples,
+                          priors=priors)
+    how = {k: indices.attrs[k] for k in ("num_base", "num_evaluations", "num_resamples", "conf_level", "sampler")}
+    return ScenarioReport(scenario, run, checked.checks, checked.model_card, ranking(indices), how, assumptions(run.draws))

@@ -1,0 +1,171 @@
+"""The report as one self-contained HTML page: inline CSS, figures as inline SVG, no script, no network.
+
+One ``<section>`` per scenario (a page of its own when printed): the ranges, the distribution
+figure (published figures marked only on histograms of their own scope), the claim checks, the
+sensitivity ranking, the assumptions (every prior with its units and source) and the model-card
+block. `render_page` takes `carbon_mc.report.content.ScenarioReport` objects and returns the text.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import io
+import math
+
+from ..footprint import OUTPUTS
+from ..plots import units_label
+from ..sampling import package_version
+from .content import ScenarioReport
+
+__all__ = ["CSS", "figure_svg", "render_page"]
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b2631; margin: 0 auto;
+       max-width: 1180px; padding: 24px; line-height: 1.4; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #2471a3; padding-bottom: 4px; }
+h3 { margin-top: 1.6em; color: #2471a3; }
+table { border-collapse: collapse; margin: 8px 0 16px; font-size: 0.9em; }
+th, td { border-bottom: 1px solid #d5d8dc; padding: 4px 10px; text-align: right; vertical-align: top; }
+th { background: #eaf2f8; } td.text, th.text { text-align: left; } td.source { text-align: left; font-size: 0.85em; max-width: 420px; }
+figure { margin: 8px 0; } figure svg { max-width: 100%; height: auto; } figcaption { font-size: 0.85em; color: #566573; }
+pre { background: #f4f6f7; border: 1px solid #d5d8dc; padding: 10px; white-space: pre-wrap; font-size: 0.85em; }
+.facts { color: #566573; } .verdict { font-weight: 600; } footer { margin-top: 32px; font-size: 0.8em; color: #566573; }
+section.scenario + section.scenario { break-before: page; margin-top: 48px; }
+@media print { body { max-width: none; } }
+"""
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _num(x: float) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    if x == 0:
+        return "0"
+    if 1e3 <= abs(x) < 1e9:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
+
+
+def _table(header: list[str], rows: list[list[str]], text_columns: tuple[int, ...] = (0,), source_column: int | None = None) -> str:
+    def cls(i: int) -> str:
+        return ' class="source"' if i == source_column else ' class="text"' if i in text_columns else ""
+
+    head = "".join(f"<th{cls(i)}>{_e(h)}</th>" for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def figure_svg(fig) -> str:
+    """A matplotlib figure as inline SVG markup (the ``<svg>`` element only), then closes it."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _facts(r: ScenarioReport) -> str:
+    s = r.scenario
+    parts = [f"hardware {s.hardware}"]
+    if s.devices:
+        parts.append(f"{s.devices:,.0f} devices")
+    if s.device_hours:
+        parts.append(f"{s.device_hours:,.0f} device-hours")
+    parts += [f"{k} {v}" for k, v in (("grid region", s.region), ("data centre", s.datacenter), ("year", s.year)) if v]
+    source = f"<br>Run facts: {_e(s.source)}" if s.source else ""
+    return f'<p class="facts">{_e("; ".join(parts))}{source}</p>'
+
+
+def _ranges(r: ScenarioReport) -> str:
+    rows = []
+    for name in r.run.variables:
+        s = r.run.summary[name]
+
+        def stat(k, s=s):
+            return float(s.sel(stat=k))
+
+        rows.append([_e(OUTPUTS[name].long_name), _e(units_label(OUTPUTS[name].units)), _num(stat("median")),
+                     f"{_num(stat('p5'))} – {_num(stat('p95'))}", f"{_num(stat('hdi90_lower'))} – {_num(stat('hdi90_upper'))}",
+                     _num(stat("mean")), _num(stat("sd"))])
+    return _table(["quantity", "units", "median", "90% interval (5–95%)", "90% HDI", "mean", "sd"], rows, (0, 1))
+
+
+def _distribution(r: ScenarioReport) -> str:
+    from ..plots.distribution import plot_on_scope, plot_outputs
+
+    if r.checks:
+        fig = plot_on_scope(r.checks)
+        caption = "Each published figure is marked only on the distribution of its own scope (quantity, grid basis, PUE)."
+    else:
+        fig = plot_outputs(r.run.draws, ["operational_tco2e", "total_tco2e"])
+        caption = "The scenario carries no published figure to mark."
+    return f'<figure class="distribution">{figure_svg(fig)}<figcaption>{_e(caption)}</figcaption></figure>'
+
+
+def _checks(r: ScenarioReport) -> str:
+    from ..plots.distribution import scope_title
+
+    if not r.checks:
+        return "<p>No claim to check: the scenario has no [reported] figures or [[claims]].</p>"
+    rows = []
+    for c in r.checks:
+        p = f"{c.prob_at_least:.3f}" if c.prob_at_least > 0 else f"0 of {c.num_draws:,}"
+        ratio = (f"{_num(c.ratio_median)} ({_num(c.ratio_interval[0])}–{_num(c.ratio_interval[1])})"
+                 if math.isfinite(c.ratio_median) else "–")
+        rows.append([_e(c.claim.label or "claim"), f"{_num(c.claim_value)} {_e(c.units)}", _e(scope_title(c).replace("\n", "; ")),
+                     f"{c.percentile:.1f}", p, ratio, f'<span class="verdict">{_e(c.verdict)}</span>'])
+    return _table(["claim", "value", "checked against", "percentile", "P(true ≥ claim)", "claim / median (90%)", "verdict"],
+                  rows, (0, 2, 6))
+
+
+def _ranking(r: ScenarioReport) -> str:
+    a = r.sensitivity_attrs
+    rows = [[_e(row["input"]), f"{row['ST']:.3f}", f"{row['ST_lower']:.3f} – {row['ST_upper']:.3f}", f"{row['S1']:.3f}",
+             f"{row['S1_lower']:.3f} – {row['S1_upper']:.3f}"] for row in r.ranking]
+    note = (f"<p>Sobol' indices of total CO2e (Saltelli design, {a['num_base']:,} base rows, {a['num_evaluations']:,} "
+            f"evaluations; {float(a['conf_level']):.0%} bootstrap intervals from {a['num_resamples']:,} resamples). "
+            "ST: share of the variance involving the input; S1: its share alone.</p>")
+    return note + _table(["input", "total order ST", "interval", "first order S1", "interval"], rows)
+
+
+def _assumptions(r: ScenarioReport) -> str:
+    rows = []
+    for a in r.assumptions:
+        interval = "fixed" if a["distribution"] == "fixed" else (
+            f"{_num(a['p5'])} – {_num(a['p95'])}" if not a["components"] else "joint: " + ", ".join(a["components"]))
+        variant = a["variant"] + (f" ({a['year']})" if a["year"] else "")
+        rows.append([_e(a["long_name"]), _e(units_label(a["units"])), _e(a["distribution"]), _e(variant),
+                     _num(a["median"]), _e(interval), _e(a["source"])])
+    return _table(["input", "units", "distribution", "variant", "median", "90% interval", "source"], rows, (0, 1, 2, 3), 6)
+
+
+def _section(r: ScenarioReport) -> str:
+    info = r.run.info
+    drawn = f"{info['num_draws']:,} draws ({info['method']}), seed {r.run.seed}"
+    return (f'<section class="scenario" id="{_e(r.scenario.name)}"><h2>{_e(r.scenario.name)}</h2>{_facts(r)}'
+            f"<h3>Ranges</h3><p>{_e(drawn)}.</p>{_ranges(r)}"
+            f"<h3>Distribution</h3>{_distribution(r)}"
+            f"<h3>Claim checks</h3>{_checks(r)}"
+            f"<h3>What drives the spread</h3>{_ranking(r)}"
+            f"<h3>Assumptions</h3>{_assumptions(r)}"
+            f"<h3>Model card</h3><p>A Hugging Face <code>co2_eq_emissions</code> block from the same draws "
+            f"(<code>emissions</code>: operational CO2e in grams).</p><pre>{_e(r.model_card)}</pre></section>")
+
+
+def render_page(reports: list[ScenarioReport], *, title: str | None = None) -> str:
+    """The whole page: a title, one section per scenario, and a footer naming carbon-mc's version and the date."""
+    title = title or "Carbon footprint: " + ", ".join(r.scenario.name for r in reports)
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return ("<!DOCTYPE html>\n"
+            f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
+            f"<h1>{_e(title)}</h1><p class=\"facts\">Distributions, not point estimates: every uncertain input is a prior "
+            "with units and a cited source, pushed through the carbon model by Monte Carlo.</p>"
+            + "".join(_section(r) for r in reports)
+            + f"<footer>carbon-mc {_e(package_version('carbon-mc'))}, {_e(when)}.</footer></body></html>\n")
