@@ -19,7 +19,7 @@ power / tokens/s. `validate` refits with groups of configurations (one model on 
 and software) held out, and scores the held-out energies: coverage of the 90% predictive interval
 and the median |log10(measured / predicted median)|.
 
-Figures with the bundled data (seed 0, 4 chains x 500 draws): max R-hat 1.005, min bulk ESS ~800;
+Figures with the bundled data (seed 0, 4 chains x 500 draws): max rank-normalised R-hat 1.005, min bulk ESS 705 (tau_f);
 leave-one-configuration-out (18 folds) coverage 0.95 (38 of 40) and median |log10 error| 0.118.
 The misses are the largest batches of DeepSeek V3.1 and Llama 3.1 70B on B200. The intervals are wide
 (a 90% interval spans ~7x), because throughput residuals are large (sigma_tokens ~0.47 in ln):
