@@ -18,7 +18,7 @@ from typing import Any
 from .errors import CarbonMCError, close_matches
 from .footprint.serving import SERVING_INPUTS, SERVING_OUTPUTS
 from .priors import Prior, PriorTable, load_priors
-from .priors.loader import _load_toml
+from .priors import read_toml
 from .scenario import MARKET_QUANTITY, Accounting, Scenario, _parse_accounting, _positive
 from .units import convert, parse_unit
 
@@ -50,6 +50,18 @@ class ServingClaim:
     source: str
 
 
+class ServingReported(dict):
+    """{serving output: published value}, with the figures' basis and source (the shape of `Scenario.reported`)."""
+
+    def __init__(self, figures: dict[str, float] | None = None, *, basis: str | None = None, source: str | None = None):
+        super().__init__(figures or {})
+        self.basis, self.source = basis, source
+
+    def figures(self) -> dict[str, float]:
+        """{dataset variable: published value}: the energies and masses (not the request count)."""
+        return {k: v for k, v in self.items() if k != "requests"}
+
+
 @dataclass(frozen=True)
 class ServingScenario:
     """A validated deployment: what is served, on what, how much, where and for how long."""
@@ -77,7 +89,7 @@ class ServingScenario:
     source: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     accounting: Accounting = field(default_factory=Accounting)
-    reported: dict[str, float] = field(default_factory=dict)  # serving output -> published value
+    reported: ServingReported = field(default_factory=ServingReported)  # serving output -> published value
     reported_source: str | None = None
     claims: tuple[ServingClaim, ...] = ()
     sha256: str | None = None
@@ -85,6 +97,19 @@ class ServingScenario:
     @property
     def requests_per_day(self) -> float | None:
         return None if self.requests is None else self.requests / self.days
+
+    def with_accounting(self, *, grid_basis: str | None = None, pue_included: bool | None = None) -> ServingScenario:
+        """A copy counted on another basis; None keeps the scenario's own setting (as `Scenario.with_accounting`)."""
+        from dataclasses import replace
+
+        return replace(self, accounting=self._as_training().with_accounting(grid_basis=grid_basis,
+                                                                            pue_included=pue_included).accounting)
+
+    def with_priors(self, **overrides: Any) -> ServingScenario:
+        """A copy with some priors fixed (numbers) or replaced (prior tables)."""
+        from dataclasses import replace
+
+        return replace(self, overrides={**self.overrides, **overrides})
 
     def needed_quantities(self) -> list[str]:
         """The priors `serving_footprint` draws for this deployment."""
@@ -294,9 +319,9 @@ def _parse_claims(block: Any, file: str) -> tuple[ServingClaim, ...]:
     return tuple(claims)
 
 
-def _parse_reported(block: Any, file: str) -> tuple[dict[str, float], str | None]:
+def _parse_reported(block: Any, file: str) -> tuple[ServingReported, str | None]:
     if block is None:
-        return {}, None
+        return ServingReported(), None
     if not isinstance(block, dict):
         raise CarbonMCError("[reported] must be a table", file=file, key="reported")
     for key in block:
@@ -313,7 +338,7 @@ def _parse_reported(block: Any, file: str) -> tuple[dict[str, float], str | None
             out[scopes[scope]] = _in_quantity_units(block[key], unit, scopes[scope], file, f"reported.{key}")
     if "requests" in block:
         out["requests"] = _in_quantity_units_count(block["requests"], file)
-    return out, block.get("source")
+    return ServingReported(out, basis=block.get("basis"), source=block.get("source")), block.get("source")
 
 
 def _in_quantity_units_count(value: Any, file: str) -> float:
@@ -335,5 +360,5 @@ def load_serving_scenario(path: str | Path, *, priors: PriorTable | None = None)
         path = candidate
     if not path.exists():
         raise CarbonMCError("no such file", file=str(path))
-    doc = _load_toml(path)
+    doc = read_toml(path)
     return parse_serving_scenario(doc, file=str(path), table=priors, sha256=hashlib.sha256(path.read_bytes()).hexdigest())

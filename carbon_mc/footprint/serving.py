@@ -209,7 +209,8 @@ def _build_outputs() -> dict[str, Output]:
 
 
 SERVING_OUTPUTS: dict[str, Output] = _build_outputs()
-SERVING_HEADLINE = ("energy_wh_per_request", "total_gco2e_per_request", "total_kgco2e_per_day", "total_tco2e")
+SERVING_HEADLINE = ("energy_wh_per_request", "total_gco2e_per_request", "energy_kwh_per_day", "total_kgco2e_per_day", "energy_mwh",
+                    "total_tco2e")  # per request, per day, for the deployment
 # Inputs `serving_footprint` reads from x (besides grid/PUE/embodied), for the engine's draw list.
 SERVING_INPUTS = (
     "memory_bandwidth_fraction", "decode_mfu_fraction", "prefill_mfu_fraction", "serving_active_power_tdp_fraction",

@@ -13,9 +13,8 @@ import numpy as np
 import xarray as xr
 
 from ..errors import CarbonMCError
-from ..footprint import OUTPUTS
 from ..priors import Prior, PriorTable
-from ..scenario import Scenario
+from ..scenarios import AnyScenario
 from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes
 from .samplers import DEFAULT_METHOD, METHOD_NAMES, check_method, sampler
 from .simulator import Simulator, build_simulator
@@ -94,6 +93,7 @@ def provenance(model: Simulator, *, seed, num_draws: int, method: str = METHOD_N
     s = model.scenario
     return {
         "title": f"carbon-mc estimate: {s.name}",
+        "chain": model.chain.__name__,
         "Conventions": "CF-1.10",
         "institution": "carbon-mc",
         "carbon_mc_version": package_version("carbon-mc"),
@@ -135,7 +135,7 @@ def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict) -> xr
         else:
             data_vars[name] = xr.Variable(("draw",), inputs[name], var_attrs)
     for name, values in outputs.items():
-        meta = OUTPUTS[name]
+        meta = model.output_table[name]
         data_vars[name] = xr.Variable(("draw",), values, {"units": meta.units, "long_name": meta.long_name, "role": "output"})
     n = len(next(iter(outputs.values())))
     coords = {"draw": np.arange(n)}
@@ -146,7 +146,7 @@ def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict) -> xr
 
 
 def estimate(
-    scenario: Scenario | str | Path,
+    scenario: AnyScenario | str | Path,
     *,
     num_draws: int = 100_000,
     seed: int = 0,
@@ -157,10 +157,11 @@ def estimate(
     jax_devices=None,
     posterior: dict[str, Prior] | None = None,
 ) -> xr.Dataset:
-    """Distribution of a training run's energy and CO2e, as an xarray Dataset over `draw`.
+    """Distribution of a training run's (or a deployment's) energy and CO2e, as an xarray Dataset over `draw`.
 
     Args:
-      scenario: a `Scenario`, a path to a scenario TOML, or the name of a bundled one.
+      scenario: a `Scenario` or `ServingScenario`, a path to a scenario TOML (a ``[serving]`` table
+        makes it a deployment), or the name of a bundled one.
       num_draws: number of Monte Carlo draws.
       seed: integer seed (or a JAX key). Same seed, same numbers, whatever `chunk_size`.
       chunk_size: draws processed at once; bounds memory.
