@@ -13,10 +13,13 @@ from .claims import Claim, check_claim, check_claims
 from .comparison import compare
 from .errors import CarbonMCError
 from .io import load_dataset, save_dataset
+from .life_cycle import lifecycle
 from .priors import load_priors
 from .results import RunResult, run_scenario
 from .sampling import Simulator, build_simulator, draw, estimate, estimate_summary
 from .scenario import Scenario, load_scenario, parse_scenario
+from .scenarios import load_any_scenario
+from .serving_scenario import ServingScenario, load_serving_scenario
 from .sobol import sensitivity
 from .summary import hdi, percentile_of, summarize
 from .sweep import carbon_exponents, megatron_check, scaling_sweep
@@ -27,6 +30,7 @@ __all__ = [
     "Claim",
     "RunResult",
     "Scenario",
+    "ServingScenario",
     "Simulator",
     "build_simulator",
     "calibrated_priors",
@@ -40,10 +44,13 @@ __all__ = [
     "fit_calibration",
     "hdi",
     "leave_one_out",
+    "lifecycle",
+    "load_any_scenario",
     "load_calibration",
     "load_dataset",
     "load_priors",
     "load_scenario",
+    "load_serving_scenario",
     "measured_runs",
     "megatron_check",
     "parse_scenario",

@@ -15,7 +15,7 @@ from .errors import CarbonMCError
 
 # Module names under carbon_mc.commands; each module's register() names its own subcommand
 # ("listing" registers `list`, "ingest" registers `import`).
-COMMANDS = ["run", "check", "compare", "sensitivity", "scaling", "bench", "calibrate", "validate", "listing", "ingest"]
+COMMANDS = ["run", "check", "compare", "lifecycle", "sensitivity", "scaling", "bench", "calibrate", "validate", "listing", "ingest"]
 EXIT_USER_ERROR = 2
 
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from ..claims import ModelCardFields, check_scenario
 from ..errors import CarbonMCError
 from ..io import check_writable, save_text
-from ..units import CHECKABLE
+from ..units import ALL_CHECKABLE
 from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -44,8 +44,9 @@ def register(sub) -> None:
     p.add_argument("file", help="scenario TOML (e.g. models/evolved_transformer_nas_actual.toml) or a bundled name")
     p.add_argument("--claim", type=float, metavar="VALUE", help="the published figure, e.g. 626155")
     p.add_argument("--unit", metavar="UNIT", help="its unit: g, kg, t, lb (CO2e) or kWh, MWh, GWh (energy)")
-    p.add_argument("--quantity", choices=CHECKABLE, default=None,
-                   help="what the figure measures (default: total_tco2e for a mass, energy_mwh for an energy); "
+    p.add_argument("--quantity", choices=ALL_CHECKABLE, default=None, metavar="QUANTITY",
+                   help="what the figure measures (default: total_tco2e for a mass, energy_mwh for an energy; on a "
+                        "serving scenario e.g. energy_wh_per_request, it_operational_kgco2e_per_day); "
                         "without --claim, checks only the scenario's claims on this quantity")
     add_accounting_flags(p)
     p.add_argument("--draws", type=positive_int, default=100_000, help="Monte Carlo draws (default 100000)")

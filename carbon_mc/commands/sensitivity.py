@@ -9,7 +9,8 @@ import math
 from rich import box
 from rich.table import Table
 
-from .. import load_scenario, save_dataset
+from .. import save_dataset
+from ..scenarios import load_any_scenario
 from ..errors import CarbonMCError
 from ..io import check_writable
 from ..sobol import DEFAULT_NUM_BASE, check_num_base, ranking, sensitivity
@@ -41,7 +42,7 @@ def register(sub) -> None:
     p.add_argument("file", help="scenario TOML (e.g. models/gpt3_175b.toml) or the name of a bundled one")
     p.add_argument("--output", default="total_tco2e",
                    help="output to apportion: energy_mwh, operational_tco2e, embodied_tco2e, total_tco2e (default) "
-                        "or any other model output")
+                        "or any other model output (of a serving scenario: energy_wh_per_request, total_kgco2e_per_day, ...)")
     p.add_argument("--base-draws", dest="base_draws", type=positive_int, default=DEFAULT_NUM_BASE,
                    help=f"base rows N of the design, a power of two (others are rounded up); the design costs N x (factors + 2) "
                         f"model evaluations (default {DEFAULT_NUM_BASE}, at least {MIN_NUM_BASE})")
@@ -158,7 +159,7 @@ def handle(args: argparse.Namespace) -> int:
     num_base = check_num_base(args.base_draws, args.sampler, warn=False)
     if num_base != args.base_draws:
         stderr.print(f"note: --base-draws {args.base_draws:,} rounded up to {num_base:,} (Sobol' points need a power of two)")
-    scenario = load_scenario(args.file)
+    scenario = load_any_scenario(args.file)
     for path in (args.out, args.plot):
         if path:
             check_writable(path)
