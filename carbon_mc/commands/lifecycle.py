@@ -64,11 +64,10 @@ def handle(args: argparse.Namespace) -> int:
     title = f"{ds.attrs['training_scenario']} + {ds.attrs['serving_scenario']}, {fmt(ds.attrs['serving_days'])} days: " \
             f"{args.draws:,} draws, seed {args.seed}"
     table = Table(title=title)
-    for column in ("quantity", "median", "90% interval"):
-        table.add_column(column, justify="left" if column == "quantity" else "right")
+    for column in ("quantity", "units", "median", "90% interval"):
+        table.add_column(column, justify="left" if column in ("quantity", "units") else "right")
     for name, s in stats.items():
-        table.add_row(f"{ds[name].attrs['long_name']} ({ds[name].attrs['units']})", fmt(s["median"]),
-                      f"{fmt(s['p5'])} – {fmt(s['p95'])}")
+        table.add_row(ds[name].attrs["long_name"], ds[name].attrs["units"], fmt(s["median"]), f"{fmt(s['p5'])} – {fmt(s['p95'])}")
     stdout.print(table)
     stdout.print("drawn once for both phases: " + (ds.attrs["shared_inputs"] or "none"))
     if args.out:
