@@ -1,4 +1,4 @@
-"""`carbon-mc check FILE`: test published figures against the distribution of a training run."""
+"""`carbon-mc check FILE`: test published figures against the distribution of a training run or a deployment."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "check", help="check published energy or CO2e figures against a run's distribution",
         description="Check a published figure (a paper's, a model card's) against the distribution of a training "
-                    "run: its percentile, P(true value >= claim), claim/median with its 90% interval, and which "
+                    "run or of a deployment (a serving scenario; the figure is checked on the serving output it names, "
+                    "e.g. energy_wh_per_request): its percentile, P(true value >= claim), claim/median with its 90% interval, and which "
                     "inputs would have to shift, and how far, to reach it. Without --claim, checks every claim "
                     "the scenario carries ([[claims]] and [reported]).",
     )
