@@ -135,7 +135,8 @@ def build_simulator(scenario: AnyScenario | str | Path, *, priors: PriorTable | 
     table = priors or load_priors()
     if not isinstance(scenario, (Scenario, ServingScenario)):
         scenario = load_any_scenario(scenario, priors=table)
-    model = _bind(scenario, scenario.resolve_priors(table), table)
+    resolved = scenario.resolve_priors(table)
+    model = _bind(scenario, resolved, table)
     if posterior:
         unknown = sorted(set(posterior) - set(resolved))
         if unknown:
