@@ -21,6 +21,7 @@ COMMANDS = {
     "run": ("run", "estimate a training run's energy and CO2e as a distribution"),
     "check": ("check", "place a published figure in the distribution: percentile, ratio, what it would take"),
     "compare": ("compare", "compare two scenarios: B/A, B-A and P(B < A), with common random numbers"),
+    "lifecycle": ("lifecycle", "a model's whole life: training plus serving, each phase's share, the break-even point"),
     "sensitivity": ("sensitivity", "Sobol' indices: which uncertain input drives the spread"),
     "scaling": ("scaling", "CarbonScaling sweep: loss, accuracy and CO2e over model sizes and accelerators"),
     "bench": ("bench", "measure the engine's throughput against a NumPy reference, the floor and NumPyro"),

@@ -27,10 +27,11 @@ import numpy as np
 
 from .sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, Simulator, build_simulator, draw
 from .errors import CarbonMCError, close_matches
-from .footprint import OUTPUTS
 from .priors import Prior, PriorTable
-from .scenario import Scenario, load_scenario
-from .units import CHECKABLE
+from .scenario import Scenario
+from .scenarios import AnyScenario, load_any_scenario
+from .serving_scenario import ServingScenario
+from .units import CHECKABLE, SERVING_CHECKABLE
 
 __all__ = ["B_STREAM_SUFFIX", "Comparison", "compare", "shared_inputs"]
 
@@ -127,8 +128,8 @@ def shared_inputs(a: Simulator, b: Simulator) -> list[str]:
 
 
 def compare(
-    a: Scenario | str | Path,
-    b: Scenario | str | Path,
+    a: AnyScenario | str | Path,
+    b: AnyScenario | str | Path,
     *,
     quantity: str = "total_tco2e",
     num_draws: int = 100_000,
@@ -142,7 +143,8 @@ def compare(
     """The distribution of B / A and B - A for one quantity, with common random numbers.
 
     Args:
-      a, b: scenarios (objects, paths, or names of bundled ones).
+      a, b: scenarios (objects, paths, or names of bundled ones): two training runs, or two
+        deployments (serving scenarios, e.g. one model on A100 and on H100).
       quantity: the model output compared (``total_tco2e``, ``operational_tco2e``, ``energy_mwh``, ...).
       num_draws, seed, chunk_size: as for `carbon_mc.estimate`; both sides use the same seed.
       common_random_numbers: True (default) draws the shared inputs once for both sides; False
@@ -152,9 +154,13 @@ def compare(
     Returns:
       a `Comparison`.
     """
-    if quantity not in CHECKABLE:
-        raise CarbonMCError(f"cannot compare {quantity!r}; {close_matches(quantity, CHECKABLE)}")
-    sa, sb = (s if isinstance(s, Scenario) else load_scenario(s, priors=priors) for s in (a, b))
+    sa, sb = (s if isinstance(s, (Scenario, ServingScenario)) else load_any_scenario(s, priors=priors) for s in (a, b))
+    if isinstance(sa, ServingScenario) != isinstance(sb, ServingScenario):
+        raise CarbonMCError(f"cannot compare a training run with a deployment ({sa.name!r}, {sb.name!r}); "
+                            "for training plus serving use carbon_mc.lifecycle")
+    valid = SERVING_CHECKABLE if isinstance(sa, ServingScenario) else CHECKABLE
+    if quantity not in valid:
+        raise CarbonMCError(f"cannot compare {quantity!r}; {close_matches(quantity, valid)}")
     sa = sa.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
     sb = sb.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
     ma, mb = build_simulator(sa, priors=priors), build_simulator(sb, priors=priors)
@@ -165,7 +171,7 @@ def compare(
     _, out_b = draw(mb, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD)
     return Comparison(
         quantity=quantity,
-        units=OUTPUTS[quantity].units,
+        units=ma.output_table[quantity].units,
         a_name=sa.name,
         b_name=sb.name,
         a=np.asarray(out_a[quantity], dtype=np.float64),

@@ -34,3 +34,7 @@ UTILIZATIONS = ("realistic", "ideal")
 BATCH_POLICIES = ("fixed", "critical")
 CRITICAL_BATCH_LAWS = ("data_power_law", "kaplan_2020")
 SCALING_FITS = ("besiroglu_2024", "hoffmann_2022")
+
+# The publishable report (carbon_mc.report)
+REPORT_DRAWS = 50_000
+REPORT_BASE_DRAWS = 2048  # Saltelli base rows of the sensitivity ranking (a power of two)

@@ -24,7 +24,9 @@ from .priors import Prior, PriorTable
 from .sampling import (DEFAULT_METHOD, package_version, METHOD_NAMES, STREAM_THRESHOLD, build_simulator, check_method, draw, provenance, sampler,
                        stream_summary, stream_to_precision, to_dataset)
 from .sampling.histograms import summary_dataset
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario
+from .scenarios import AnyScenario, load_any_scenario
+from .serving_scenario import ServingScenario
 from .summary import describe, percentile_of
 
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ class RunResult:
     as a Dataset over ``stat`` (with units and provenance), built on first use.
     """
 
-    scenario: Scenario
+    scenario: AnyScenario
     stats: dict[str, dict[str, float]]
     reported: dict
     info: dict
@@ -50,6 +52,8 @@ class RunResult:
     variables: list[str] = field(default_factory=list)
     seed: int = 0
     draws_dataset: Callable[[], xr.Dataset] | None = None
+    headline: tuple[str, ...] = HEADLINE  # the simulator's headline outputs (a deployment's are per request, per day, ...)
+    output_table: dict = field(default_factory=lambda: dict(OUTPUTS))  # output -> (units, long_name)
 
     @functools.cached_property
     def draws(self) -> xr.Dataset | None:
@@ -78,13 +82,13 @@ class RunResult:
         reported, run (streamed), other scopes, calibrated, and how it was drawn (``draws``)."""
         stats = {name: {k: float(self.stats[name][k]) for k in JSON_STATS} for name in self.variables}
         for name in self.variables:
-            stats[name]["units"] = OUTPUTS[name].units
-        out = {name: stats[name] for name in HEADLINE}
+            stats[name]["units"] = self.output_table[name].units
+        out = {name: stats[name] for name in self.headline}
         if self.reported:
             out["reported"] = self.reported
         if self.info["summary"] == "streaming_histogram":
             out["run"] = self.info
-        out.update({name: stats[name] for name in self.variables if name not in HEADLINE})
+        out.update({name: stats[name] for name in self.variables if name not in self.headline})
         if self.calibrated is not None:
             out["calibrated"] = self.calibrated
         out["draws"] = {"seed": self.seed, "num_draws": self.info["num_draws"], "method": self.info["method"],
@@ -93,13 +97,16 @@ class RunResult:
         return out
 
 
-def calibrated_inputs(scenario: Scenario, calibration: str | Path) -> tuple[dict[str, Prior], dict]:
+def calibrated_inputs(scenario: AnyScenario, calibration: str | Path) -> tuple[dict[str, Prior], dict]:
     """(posterior priors, {"file", "inputs": status per calibrated quantity}) from a calibration file.
 
     Raises:
       CarbonMCError: not a calibration file, a posterior that did not converge, or one fitted with
         other priors (`carbon_mc.calibration.load_calibrated_priors`).
     """
+    if isinstance(scenario, ServingScenario):
+        raise CarbonMCError("--calibrated draws a training calibration's inputs; a serving scenario has none of them",
+                            file=scenario.file)
     # The calibration needs ArviZ and NumPyro (about 1.5 s to import): only a calibrated run pays for them.
     from .calibration import load_calibrated_priors
 
@@ -108,7 +115,7 @@ def calibrated_inputs(scenario: Scenario, calibration: str | Path) -> tuple[dict
 
 
 def run_scenario(
-    scenario: Scenario | str | Path,
+    scenario: AnyScenario | str | Path,
     *,
     num_draws: int | None = None,
     seed: int = 0,
@@ -121,10 +128,13 @@ def run_scenario(
     priors: PriorTable | None = None,
     keep_draws: bool = False,
 ) -> RunResult:
-    """Summaries of a training run's headline outputs (and of any other scope its published figures use).
+    """Summaries of a scenario's headline outputs (and of any other scope its published figures use).
+
+    A training run's headline is energy, operational, embodied and total CO2e; a deployment's
+    (a serving scenario) energy and CO2e per request, per day and for the whole deployment.
 
     Args:
-      scenario: a `Scenario`, a scenario TOML path, or the name of a bundled one.
+      scenario: a `Scenario` or `ServingScenario`, a scenario TOML path, or the name of a bundled one.
       num_draws: draws (default 100,000; with `rel_error`, the cap, default 10^8).
       seed, method: as for `carbon_mc.estimate` (same seed and method, same numbers).
       rel_error: draw until the 5%/95% quantiles have at most this relative standard error.
@@ -140,16 +150,16 @@ def run_scenario(
       CarbonMCError: an invalid scenario, method or calibration, or `out` with a streamed run.
     """
     check_method(method)
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, priors=priors)
+    if not isinstance(scenario, (Scenario, ServingScenario)):
+        scenario = load_any_scenario(scenario, priors=priors)
     streaming = rel_error is not None or stream or ((num_draws or 0) > STREAM_THRESHOLD and out is None and not keep_draws)
     if streaming and keep_draws:
         raise CarbonMCError("keeping the draws is not possible with --stream or --rel-error; drop one of them")
     if streaming and out is not None:
         raise CarbonMCError("--out keeps every draw, which --stream and --rel-error do not; drop one of them")
     posterior, calibrated = calibrated_inputs(scenario, calibration) if calibration else (None, None)
-    variables = list(HEADLINE) + [k for k in scenario.reported.figures() if k not in HEADLINE]
     sim = build_simulator(scenario, posterior=posterior, priors=priors)
+    variables = list(sim.headline) + [k for k in scenario.reported.figures() if k not in sim.headline]
     if not streaming:
         return _exact(sim, variables, calibrated, num_draws=num_draws or DEFAULT_DRAWS, seed=seed, method=method, out=out,
                       keep_draws=keep_draws, progress=progress)
@@ -164,7 +174,7 @@ def run_scenario(
     summary = result.to_dataset()
     stats = {name: {k: float(summary[name].sel(stat=k)) for k in summary["stat"].values} for name in variables}
     return RunResult(scenario, stats, result.reported_percentiles(scenario.reported.figures()), info, lambda: summary,
-                     calibrated, variables, seed)
+                     calibrated, variables, seed, headline=sim.headline, output_table=sim.output_table)
 
 
 def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, method: str, out, keep_draws: bool, progress) -> RunResult:
@@ -182,7 +192,8 @@ def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, metho
     info = {"num_draws": num_draws, "method": method, "summary": "exact"}
 
     def dataset():
-        var_attrs = {name: {"units": OUTPUTS[name].units, "long_name": OUTPUTS[name].long_name, "role": "output"} for name in variables}
+        table = sim.output_table
+        var_attrs = {name: {"units": table[name].units, "long_name": table[name].long_name, "role": "output"} for name in variables}
         for name in variables:
             nonfinite = int(np.count_nonzero(~np.isfinite(outputs[name])))
             if nonfinite:
@@ -190,4 +201,4 @@ def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, metho
         return summary_dataset(stats, var_attrs, attrs)
 
     return RunResult(sim.scenario, stats, reported, info, dataset, calibrated, variables, seed,
-                     draws if (keep_draws or out is not None) else None)
+                     draws if (keep_draws or out is not None) else None, headline=sim.headline, output_table=sim.output_table)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from .errors import CarbonMCError, close_matches
 from .footprint import OUTPUTS
+from .footprint.serving_outputs import SERVING_OUTPUTS
 
 
 class Unit(NamedTuple):
@@ -88,17 +89,28 @@ def parse_unit(text: str) -> Unit:
     return unit
 
 
+# Units and long names of every output of either chain (the names they share have the same units).
+ALL_OUTPUTS = {**SERVING_OUTPUTS, **OUTPUTS}
+
+
+def quantity_units(quantity: str) -> str:
+    """The unit of model output `quantity` (training or serving) that a claim on it is converted to."""
+    meta = ALL_OUTPUTS.get(quantity)
+    if meta is None or meta.units not in UNITS:
+        raise CarbonMCError(f"cannot check a claim against {quantity!r}; {close_matches(quantity, ALL_CHECKABLE)}")
+    return meta.units
+
+
 def quantity_kind(quantity: str) -> str:
-    """"mass" or "energy": what a model output measures, read from its units in `OUTPUTS`."""
-    kinds = {base: kind for kind, base in BASE_UNITS.items()}
-    meta = OUTPUTS.get(quantity)
-    if meta is None or meta.units not in kinds:
-        raise CarbonMCError(f"cannot check a claim against {quantity!r}; {close_matches(quantity, CHECKABLE)}")
-    return kinds[meta.units]
+    """"mass" or "energy": what a model output measures, read from its units in `OUTPUTS` or `SERVING_OUTPUTS`."""
+    return UNITS[quantity_units(quantity)].kind
 
 
-# Model outputs a claim can be checked against: every output measured in t CO2e or MWh.
+# Model outputs a claim can be checked against: every training output measured in t CO2e or MWh;
+# every serving output measured in a mass of CO2e or an energy (g per request, kWh per day, ...).
 CHECKABLE = tuple(name for name, meta in OUTPUTS.items() if meta.units in BASE_UNITS.values())
+SERVING_CHECKABLE = tuple(name for name, meta in SERVING_OUTPUTS.items() if meta.units in UNITS)
+ALL_CHECKABLE = CHECKABLE + tuple(name for name in SERVING_CHECKABLE if name not in CHECKABLE)
 
 
 def convert(value: float, from_unit: str, to_unit: str) -> float:
@@ -110,7 +122,7 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
 
 
 def to_quantity_units(value: float, unit: str, quantity: str) -> float:
-    """A claim of `value` `unit` in the units of model output `quantity` (t CO2e or MWh).
+    """A claim of `value` `unit` in the units of model output `quantity` (t CO2e or MWh; g, kg, Wh, kWh for serving outputs).
 
     Raises:
       CarbonMCError: when the unit measures something else than the quantity (a mass against an
@@ -127,7 +139,7 @@ def to_quantity_units(value: float, unit: str, quantity: str) -> float:
             f"which is {describe[kind]}; check it against {default_quantity(u.symbol)}, or give the claim in "
             + ", ".join(s for s, x in UNITS.items() if x.kind == kind)
         )
-    return float(value) * u.to_base / UNITS[BASE_UNITS[kind]].to_base
+    return float(value) * u.to_base / UNITS[quantity_units(quantity)].to_base
 
 
 def default_quantity(unit: str) -> str:

@@ -21,7 +21,7 @@ def _modules_after(code: str, env=None) -> set[str]:
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["check", "--help"], ["sensitivity", "--help"],
-                                  ["scaling", "--help"], ["calibrate", "--help"], ["list", "--help"], ["import", "--help"]])
+                                  ["scaling", "--help"], ["lifecycle", "--help"], ["report", "--help"], ["calibrate", "--help"], ["list", "--help"], ["import", "--help"]])
 def test_help_imports_nothing_heavy(argv):
     code = f"import contextlib, io\nfrom carbon_mc.cli import main\ntry:\n    with contextlib.redirect_stdout(io.StringIO()):\n        main({argv!r})\nexcept SystemExit:\n    pass"
     loaded = _modules_after(code)

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CarbonMCError
-from ..footprint import OUTPUTS
+from ..errors import CarbonMCError, close_matches
 from ..priors import PriorTable
 from ..sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, Simulator, build_simulator, draw
-from ..scenario import CO2E_SCOPES, ENERGY_SCOPES, Claim, Scenario, load_scenario
+from ..scenario import CO2E_SCOPES, ENERGY_SCOPES, Claim, Scenario
+from ..scenarios import AnyScenario, load_any_scenario
+from ..serving_scenario import ServingScenario
 from ..summary import percentile_of
-from ..units import CHECKABLE, default_quantity, parse_unit, to_quantity_units
+from ..units import CHECKABLE, SERVING_CHECKABLE, default_quantity, parse_unit, quantity_units, to_quantity_units
 from .model_card import ModelCardFields, card_quantity, model_card_from_draws
 from .reach import input_columns, input_shifts, reach_factors
 from .result import ClaimCheck, ScenarioCheck
@@ -44,7 +45,7 @@ TAIL_FRACTION = 0.01  # when no draw reaches a claim, shifts are read from this 
 
 # ---------------------------------------------------------------------------------------------
 def simulate(
-    scenario: Scenario | str | Path,
+    scenario: AnyScenario | str | Path,
     *,
     num_draws: int = 100_000,
     seed: int = 0,
@@ -59,16 +60,37 @@ def simulate(
       CarbonMCError: the scenario cannot be loaded, or the basis is market-based and the scenario
         has no market-based grid factor.
     """
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, priors=priors)
+    scenario = _load(scenario, priors)
     scenario = scenario.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
     model = build_simulator(scenario, priors=priors)
     inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD)
     return model, inputs, outputs
 
 
-def scenario_claims(scenario: Scenario) -> list[Claim]:
+def _load(scenario: AnyScenario | str | Path, priors: PriorTable | None) -> AnyScenario:
+    if isinstance(scenario, (Scenario, ServingScenario)):
+        return scenario
+    return load_any_scenario(scenario, priors=priors)
+
+
+def checkable(scenario: AnyScenario) -> tuple[str, ...]:
+    """The outputs of `scenario`'s chain a claim can be checked against."""
+    return SERVING_CHECKABLE if isinstance(scenario, ServingScenario) else CHECKABLE
+
+
+def _serving_claims(scenario: ServingScenario) -> list[Claim]:
+    """A deployment's [[claims]] and [reported] figures, each on its own serving output (and so its scope)."""
+    claims = [Claim(c.value, quantity_units(c.quantity), c.quantity, label=c.label, source=c.source) for c in scenario.claims]
+    for quantity, value in scenario.reported.figures().items():
+        claims.append(Claim(value, quantity_units(quantity), quantity, label=f"reported {quantity}",
+                            source=scenario.reported.source))
+    return claims
+
+
+def scenario_claims(scenario: AnyScenario) -> list[Claim]:
     """The claims a scenario carries: its [[claims]], then the figures of its [reported] block."""
+    if isinstance(scenario, ServingScenario):
+        return _serving_claims(scenario)
     claims = list(scenario.claims)
     rep = scenario.reported
     if rep.energy_mwh is not None:
@@ -126,7 +148,7 @@ def select_claims(
 
 # ---------------------------------------------------------------------------------------------
 def check_claim(
-    scenario: Scenario | str | Path,
+    scenario: AnyScenario | str | Path,
     claim: Claim | float,
     unit: str | None = None,
     *,
@@ -161,11 +183,13 @@ def check_claim(
         one of the wrong kind; a quantity that cannot be checked or is not drawn on this basis; a
         market basis without a market-based grid factor.
     """
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, priors=priors)
+    scenario = _load(scenario, priors)
     claim = _as_claim(claim, unit, quantity)
-    if claim.quantity not in CHECKABLE:
-        raise CarbonMCError(f"cannot check against {claim.quantity!r}; valid: {', '.join(CHECKABLE)}")
+    valid = checkable(scenario)
+    if claim.quantity not in valid:
+        kind = "a deployment's" if isinstance(scenario, ServingScenario) else "a training run's"
+        raise CarbonMCError(f"cannot check {kind} figure against {claim.quantity!r}; {close_matches(claim.quantity, valid)}",
+                            file=scenario.file)
     basis = claim.grid_basis if grid_basis is None else grid_basis
     pue = claim.pue_included if pue_included is None else pue_included
     if _draws is None:
@@ -197,7 +221,7 @@ def _check_each(scenario: Scenario, claims: Sequence[Claim], cache: dict, *, gri
 
 
 def check_claims(
-    scenario: Scenario | str | Path,
+    scenario: AnyScenario | str | Path,
     claims: Sequence[Claim] | None = None,
     *,
     grid_basis: str | None = None,
@@ -212,8 +236,7 @@ def check_claims(
     Raises:
       CarbonMCError: the scenario carries no claim and none is given, or as `check_claim`.
     """
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, priors=priors)
+    scenario = _load(scenario, priors)
     claims = scenario_claims(scenario) if claims is None else list(claims)
     if not claims:
         raise CarbonMCError("the scenario carries no claim: add [[claims]] or [reported], or give one", file=scenario.file)
@@ -222,7 +245,7 @@ def check_claims(
 
 
 def check_scenario(
-    scenario: Scenario | str | Path,
+    scenario: AnyScenario | str | Path,
     claim: Claim | float | None = None,
     unit: str | None = None,
     *,
@@ -252,8 +275,9 @@ def check_scenario(
       CarbonMCError: no claim to check and no model card asked for, or as `select_claims` and
         `check_claim`.
     """
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, priors=priors)
+    scenario = _load(scenario, priors)
+    if model_card is not None and isinstance(scenario, ServingScenario):
+        raise CarbonMCError("a model card reports a training run's CO2e; this is a serving scenario", file=scenario.file)
     claims = select_claims(scenario, claim, unit, quantity=quantity, source=source)
     if not claims and model_card is None:
         what = f" on {quantity}" if quantity else ""
@@ -303,7 +327,7 @@ def _analyse(model: Simulator, inputs: dict, outputs: dict, claim: Claim, *, see
         claim=claim,
         claim_value=c,
         quantity=claim.quantity,
-        units=OUTPUTS[claim.quantity].units,
+        units=model.output_table[claim.quantity].units,
         scenario_name=model.scenario.name,
         accounting={"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included},
         num_draws=n,

@@ -1,4 +1,4 @@
-"""`carbon-mc check FILE`: test published figures against the distribution of a training run."""
+"""`carbon-mc check FILE`: test published figures against the distribution of a training run or a deployment."""
 
 from __future__ import annotations
 
@@ -11,8 +11,17 @@ from rich.table import Table
 
 from ..errors import CarbonMCError
 from ..io import check_writable, save_text
-from ..units import CHECKABLE
-from ._common import add_priors_flag, fmt, positive_int, print_json, priors_table, require_suffix, save_plot, stdout
+from ..units import ALL_CHECKABLE
+from ._common import (
+    add_priors_flag,
+    fmt,
+    positive_int,
+    print_json,
+    priors_table,
+    require_suffix,
+    save_plot,
+    stdout,
+)
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -36,15 +45,17 @@ def register(sub) -> None:
     p = sub.add_parser(
         "check", help="check published energy or CO2e figures against a run's distribution",
         description="Check a published figure (a paper's, a model card's) against the distribution of a training "
-                    "run: its percentile, P(true value >= claim), claim/median with its 90% interval, and which "
+                    "run or of a deployment (a serving scenario; the figure is checked on the serving output it names, "
+                    "e.g. energy_wh_per_request): its percentile, P(true value >= claim), claim/median with its 90% interval, and which "
                     "inputs would have to shift, and how far, to reach it. Without --claim, checks every claim "
                     "the scenario carries ([[claims]] and [reported]).",
     )
     p.add_argument("file", help="scenario TOML (e.g. models/evolved_transformer_nas_actual.toml) or a bundled name")
     p.add_argument("--claim", type=float, metavar="VALUE", help="the published figure, e.g. 626155")
     p.add_argument("--unit", metavar="UNIT", help="its unit: g, kg, t, lb (CO2e) or kWh, MWh, GWh (energy)")
-    p.add_argument("--quantity", choices=CHECKABLE, default=None,
-                   help="what the figure measures (default: total_tco2e for a mass, energy_mwh for an energy); "
+    p.add_argument("--quantity", choices=ALL_CHECKABLE, default=None, metavar="QUANTITY",
+                   help="what the figure measures (default: total_tco2e for a mass, energy_mwh for an energy; on a "
+                        "serving scenario e.g. energy_wh_per_request, it_operational_kgco2e_per_day); "
                         "without --claim, checks only the scenario's claims on this quantity")
     add_accounting_flags(p)
     p.add_argument("--draws", type=positive_int, default=100_000, help="Monte Carlo draws (default 100000)")

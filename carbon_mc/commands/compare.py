@@ -7,22 +7,33 @@ import argparse
 from rich.table import Table
 
 from ..io import check_writable
-from ..units import CHECKABLE
-from ._common import add_priors_flag, fmt, positive_int, print_json, priors_table, require_suffix, save_plot, stdout
+from ..units import ALL_CHECKABLE
+from ._common import (
+    add_priors_flag,
+    fmt,
+    positive_int,
+    print_json,
+    priors_table,
+    require_suffix,
+    save_plot,
+    stdout,
+)
 from .check import PLOT_SUFFIXES, add_accounting_flags, pue_flag
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "compare", help="compare two scenarios (B / A, B - A, P(B < A)) with common random numbers",
-        description="Compare two training-run scenarios: the distribution of B / A and B - A and P(B < A). Inputs "
+        description="Compare two training-run scenarios, or two deployments (serving scenarios): the distribution of B / A and B - A and P(B < A). Inputs "
                     "both scenarios draw from the same prior are drawn once and used by both (common random "
                     "numbers), so the comparison is sharper than two independent runs; inputs whose priors "
                     "differ (two regions' grids) are drawn independently.",
     )
     p.add_argument("a", help="scenario A (TOML path or bundled name)")
     p.add_argument("b", help="scenario B (TOML path or bundled name)")
-    p.add_argument("--quantity", choices=CHECKABLE, default="total_tco2e", help="output compared (default total_tco2e)")
+    p.add_argument("--quantity", choices=ALL_CHECKABLE, default="total_tco2e", metavar="QUANTITY",
+                   help="output compared (default total_tco2e); a serving output for two deployments, e.g. "
+                        "energy_wh_per_request")
     add_accounting_flags(p)
     p.add_argument("--independent", action="store_true",
                    help="draw every input of B independently of A (no common random numbers), for contrast")

@@ -107,7 +107,13 @@ def _grid(args) -> int:
 
 def _scenario(args) -> int:
     from ..errors import CarbonMCError
-    from ..ingest import match_hardware, read_codecarbon, read_power_log, scenario_sections, write_scenario
+    from ..ingest import (
+        match_hardware,
+        read_codecarbon,
+        read_power_log,
+        scenario_sections,
+        write_scenario,
+    )
     from ..ingest.tables import utc_offset
     from ..priors import load_priors
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..io import check_writable
-from ..report import DEFAULT_BASE_DRAWS, DEFAULT_DRAWS, write_report
-from ..sobol import check_num_base
+from ..options import REPORT_BASE_DRAWS as DEFAULT_BASE_DRAWS
+from ..options import REPORT_DRAWS as DEFAULT_DRAWS
 from ._common import add_priors_flag, positive_int, priors_table, require_suffix, stdout
 
 
@@ -29,6 +29,9 @@ def register(sub) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..report import write_report
+    from ..sobol import check_num_base
+
     require_suffix(args.html, (".html", ".htm"), "--html")
     check_writable(args.html)
     base_draws = check_num_base(args.base_draws, "sobol", warn=False)  # Sobol' points: rounded up to a power of two

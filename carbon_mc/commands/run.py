@@ -1,27 +1,47 @@
-"""`carbon-mc run FILE`: the distribution of a training run's energy and CO2e."""
+"""`carbon-mc run FILE`: the distribution of a training run's (or a deployment's) energy and CO2e."""
 
 from __future__ import annotations
 
 import argparse
 
 from ..errors import CarbonMCError
-from ..footprint import OUTPUTS
 from ..io import check_writable
-from ..options import DEFAULT_DRAWS, DEFAULT_MAX_DRAWS, DEFAULT_METHOD, METHODS, STREAM_THRESHOLD
-from ._common import add_priors_flag, fmt, positive_int, print_json, priors_table, progress_bar, require_suffix, stdout
+from ..options import (
+    DEFAULT_DRAWS,
+    DEFAULT_MAX_DRAWS,
+    DEFAULT_METHOD,
+    METHODS,
+    STREAM_THRESHOLD,
+)
+from ._common import (
+    add_priors_flag,
+    fmt,
+    positive_int,
+    print_json,
+    priors_table,
+    progress_bar,
+    require_suffix,
+    stdout,
+)
 
 LABELS = {
     "energy_mwh": "Energy (MWh)",
     "operational_tco2e": "Operational CO2e (t)",
     "embodied_tco2e": "Embodied CO2e (t)",
     "total_tco2e": "Total CO2e (t)",
+    "energy_wh_per_request": "Energy per request (Wh)",
+    "total_gco2e_per_request": "Total CO2e per request (g)",
+    "energy_kwh_per_day": "Energy per day (kWh)",
+    "total_kgco2e_per_day": "Total CO2e per day (kg)",
 }
 
 
 def register(sub) -> None:
-    p = sub.add_parser("run", help="estimate a training run's energy and CO2e as a distribution",
-                       description="Estimate a training run's energy and CO2e as a distribution.")
-    p.add_argument("file", help="scenario TOML (e.g. models/gpt3_175b.toml) or the name of a bundled one")
+    p = sub.add_parser("run", help="estimate a training run's or a deployment's energy and CO2e as a distribution",
+                       description="Estimate a training run's energy and CO2e as a distribution, or a deployment's "
+                                   "(a serving scenario, with a [serving] table) per request, per day and in all.")
+    p.add_argument("file", help="scenario TOML (e.g. models/gpt3_175b.toml, models/serving/bloom_176b_api.toml) or "
+                                "the name of a bundled one")
     p.add_argument("--draws", type=positive_int, default=None,
                    help="Monte Carlo draws (default 100000; with --rel-error, the most it may take, default 100000000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -99,6 +119,14 @@ def write_csv_files(result, summary_path: str | None, draws_path: str | None) ->
     return written
 
 
+def label(result, name: str) -> str:
+    """The row label of output `name`: a short one for the headline, else its long name and units."""
+    if name in LABELS:
+        return LABELS[name]
+    meta = result.output_table[name]
+    return f"{meta.long_name} ({meta.units})"
+
+
 def print_table(result, seed: int) -> None:
     """The terminal table of a run (a `carbon_mc.RunResult`): median, 90% interval and the published figures' percentiles."""
     from rich.table import Table
@@ -111,7 +139,7 @@ def print_table(result, seed: int) -> None:
         s = stats[name]
         rep = reported.get(name)
         table.add_row(
-            LABELS.get(name, f"{OUTPUTS[name].long_name} ({OUTPUTS[name].units})"),
+            label(result, name),
             fmt(s["median"]),
             f"{fmt(s['p5'])} – {fmt(s['p95'])}",
             fmt(rep["value"]) if rep else "",

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import argparse
-
 import math
 
 from rich.table import Table
 
 from ..errors import CarbonMCError
 from ..io import check_writable
-from ..options import BATCH_POLICIES, CRITICAL_BATCH_LAWS, DEFAULT_HARDWARE, DEFAULT_PARAMETERS, SCALING_FITS, UTILIZATIONS
-from ._common import add_priors_flag, fmt, positive_int, print_json, priors_table, require_suffix, save_plot, stdout
+from ..options import (
+    BATCH_POLICIES,
+    CRITICAL_BATCH_LAWS,
+    DEFAULT_HARDWARE,
+    DEFAULT_PARAMETERS,
+    SCALING_FITS,
+    UTILIZATIONS,
+)
+from ._common import (
+    add_priors_flag,
+    fmt,
+    positive_int,
+    print_json,
+    priors_table,
+    require_suffix,
+    save_plot,
+    stdout,
+)
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 

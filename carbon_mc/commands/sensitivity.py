@@ -13,7 +13,17 @@ from ..errors import CarbonMCError
 from ..io import check_writable
 from ..options import CI_METHODS, DEFAULT_NUM_BASE, MIN_NUM_BASE
 from ..options import SOBOL_SAMPLERS as SAMPLERS
-from ._common import add_priors_flag, positive_int, print_json, priors_table, progress_bar, require_suffix, save_plot, stderr, stdout
+from ._common import (
+    add_priors_flag,
+    positive_int,
+    print_json,
+    priors_table,
+    progress_bar,
+    require_suffix,
+    save_plot,
+    stderr,
+    stdout,
+)
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -39,7 +49,7 @@ def register(sub) -> None:
     p.add_argument("file", help="scenario TOML (e.g. models/gpt3_175b.toml) or the name of a bundled one")
     p.add_argument("--output", default="total_tco2e",
                    help="output to apportion: energy_mwh, operational_tco2e, embodied_tco2e, total_tco2e (default) "
-                        "or any other model output")
+                        "or any other model output (of a serving scenario: energy_wh_per_request, total_kgco2e_per_day, ...)")
     p.add_argument("--base-draws", dest="base_draws", type=positive_int, default=DEFAULT_NUM_BASE,
                    help=f"base rows N of the design, a power of two (others are rounded up); the design costs N x (factors + 2) "
                         f"model evaluations (default {DEFAULT_NUM_BASE}, at least {MIN_NUM_BASE})")
@@ -158,7 +168,7 @@ def print_table(ds) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from ..io import save_dataset
-    from ..scenario import load_scenario
+    from ..scenarios import load_any_scenario
     from ..sobol import check_num_base, sensitivity
 
     require_suffix(args.out, (".nc",), "--out")
@@ -168,7 +178,7 @@ def handle(args: argparse.Namespace) -> int:
     if num_base != args.base_draws:
         stderr.print(f"note: --base-draws {args.base_draws:,} rounded up to {num_base:,} (Sobol' points need a power of two)")
     table = priors_table(args)
-    scenario = load_scenario(args.file, priors=table)
+    scenario = load_any_scenario(args.file, priors=table)
     for path in (args.out, args.plot):
         if path:
             check_writable(path)

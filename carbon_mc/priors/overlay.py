@@ -101,12 +101,18 @@ def _overlay_quantity(base: Quantity, entry, file: str) -> Quantity:
     return Quantity(name, base.units, base.long_name, base.selected_by, {**base.variants, **built}, base.file)
 
 
+# Picked by accelerator but needed only to serve a model: a serving scenario on an accelerator without
+# one fails at load time, naming the accelerators that have one (carbon_mc.serving_scenario), so an
+# overlay that adds an accelerator for training runs need not give it.
+SERVING_ONLY = frozenset({"memory_bandwidth_gb_per_s"})
+
+
 def check_selectable(table: PriorTable, key: str, *, file: str | None = None) -> None:
-    """Every quantity picked by an accelerator's key or classes has a variant for accelerator `key`."""
+    """Every quantity a training run picks by an accelerator's key or classes has a variant for accelerator `key`."""
     spec = table.hardware[key]
     for quantity in table.quantities.values():
         selector = quantity.selected_by
-        if selector not in HARDWARE_SELECTORS:
+        if selector not in HARDWARE_SELECTORS or quantity.name in SERVING_ONLY:
             continue
         choice = key if selector == "hardware" else spec[selector]
         if choice not in quantity.variants:

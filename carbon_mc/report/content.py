@@ -17,6 +17,7 @@ import xarray as xr
 
 from ..claims import ModelCardFields, check_scenario
 from ..claims.result import ClaimCheck
+from ..options import REPORT_BASE_DRAWS, REPORT_DRAWS
 from ..priors import PriorTable
 from ..results import RunResult, run_scenario
 from ..scenario import Scenario, load_scenario
@@ -24,8 +25,8 @@ from ..sobol import ranking, sensitivity
 
 __all__ = ["DEFAULT_BASE_DRAWS", "DEFAULT_DRAWS", "ScenarioReport", "assumptions", "scenario_report"]
 
-DEFAULT_DRAWS = 50_000
-DEFAULT_BASE_DRAWS = 2048  # Saltelli base rows of the sensitivity ranking (a power of two)
+DEFAULT_DRAWS = REPORT_DRAWS
+DEFAULT_BASE_DRAWS = REPORT_BASE_DRAWS
 DEFAULT_RESAMPLES = 200
 
 

@@ -24,7 +24,7 @@ from .streams import BLOCK
 def model_key(model: Simulator) -> str:
     """What a compiled kernel depends on: the priors, their order and the run's constants."""
     priors = [(n, p.family, json.dumps(p.describe()["params"], sort_keys=True, default=str)) for n, p in model.priors.items()]
-    return json.dumps([priors, repr(model.run), model.streams], default=str)
+    return json.dumps([priors, model.chain.__name__, repr(model.run), model.streams], default=str)
 
 
 def mesh_of(jax_devices=None, *, local: bool = False) -> jax.sharding.Mesh:

@@ -15,9 +15,8 @@ import jax
 import numpy as np
 
 from ..errors import CarbonMCError
-from ..footprint import OUTPUTS
 from ..priors import Prior, PriorTable
-from ..scenario import Scenario
+from ..scenarios import AnyScenario
 from .inference_data import to_inference_data
 from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes
 from .samplers import DEFAULT_METHOD, METHOD_NAMES, check_method, sampler
@@ -102,6 +101,7 @@ def provenance(model: Simulator, *, seed, num_draws: int, method: str = METHOD_N
     version = package_version("carbon-mc")
     return {
         "title": f"carbon-mc estimate: {s.name}",
+        "chain": model.chain.__name__,
         "Conventions": "CF-1.10, ACDD-1.3",
         "source": f"carbon-mc {version} (Monte Carlo over cited priors; JAX {jax.__version__}, NumPyro {package_version('numpyro')})",
         "history": f"{now}: carbon-mc {version} estimate of {Path(s.file).name}: {int(num_draws)} draws, seed {seed}, method {method}",
@@ -128,7 +128,7 @@ def provenance(model: Simulator, *, seed, num_draws: int, method: str = METHOD_N
     }
 
 
-def scenario_text(scenario: Scenario) -> str:
+def scenario_text(scenario: AnyScenario) -> str:
     """The scenario file's own text, checked against the hash taken when it was loaded.
 
     A scenario built in Python (no file, no hash) has no text: "".
@@ -166,7 +166,7 @@ def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict) -> xr
         else:
             data_vars[name] = xr.Variable(("draw",), inputs[name], var_attrs)
     for name, values in outputs.items():
-        meta = OUTPUTS[name]
+        meta = model.output_table[name]
         data_vars[name] = xr.Variable(("draw",), values, {"units": meta.units, "long_name": meta.long_name, "role": "output"})
     n = len(next(iter(outputs.values())))
     coords = {"draw": np.arange(n)}
@@ -177,7 +177,7 @@ def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict) -> xr
 
 
 def estimate(
-    scenario: Scenario | str | Path,
+    scenario: AnyScenario | str | Path,
     *,
     num_draws: int = 100_000,
     seed: int = 0,
@@ -189,10 +189,11 @@ def estimate(
     posterior: dict[str, Prior] | None = None,
     as_inference_data: bool = False,
 ):
-    """Distribution of a training run's energy and CO2e, as an xarray Dataset over `draw`.
+    """Distribution of a training run's (or a deployment's) energy and CO2e, as an xarray Dataset over `draw`.
 
     Args:
-      scenario: a `Scenario`, a path to a scenario TOML, or the name of a bundled one.
+      scenario: a `Scenario` or `ServingScenario`, a path to a scenario TOML (a ``[serving]`` table
+        makes it a deployment), or the name of a bundled one.
       num_draws: number of Monte Carlo draws.
       seed: integer seed (or a JAX key). Same seed, same numbers, whatever `chunk_size`.
       chunk_size: draws processed at once; bounds memory.

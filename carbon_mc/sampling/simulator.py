@@ -9,24 +9,34 @@ own their loop and their jit (sensitivity designs, the calibration's predictions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import jax.numpy as jnp
 
 from ..errors import CarbonMCError
-from ..footprint import RunConstants, carbon_footprint
+from ..footprint import HEADLINE, OUTPUTS, RunConstants, carbon_footprint
+from ..footprint.serving import SERVING_HEADLINE, SERVING_OUTPUTS, ServingConstants, serving_footprint
 from ..priors import Prior, PriorTable, load_priors
-from ..scenario import Scenario, load_scenario
+from ..scenario import Scenario
+from ..scenarios import AnyScenario, load_any_scenario
+from ..serving_scenario import ServingScenario
 
 
 @dataclass(frozen=True)
 class Simulator:
-    """A scenario bound to its priors: what is drawn, what is fixed, and the model function."""
+    """A scenario bound to its priors: what is drawn, what is fixed, and the model function.
 
-    scenario: Scenario
+    `chain` maps (inputs, `run`) to outputs: `carbon_footprint` with `RunConstants` for a training
+    run, `serving_footprint` with `ServingConstants` for a deployment; `output_table` gives each
+    output's units and long name, `headline` the outputs a run reports first.
+    """
+
+    scenario: AnyScenario
     priors: dict[str, Prior]
-    run: RunConstants
+    run: RunConstants | ServingConstants
     table: PriorTable
     # Input name -> name of its random stream, where they differ. Empty by default: each input
     # draws from the stream named after it. `carbon_mc.comparison.compare` renames the streams of inputs that
@@ -36,6 +46,14 @@ class Simulator:
     def stream(self, name: str) -> str:
         """The name of input `name`'s random stream."""
         return self.streams.get(name, name)
+
+    chain: Callable[[dict, Any], dict] = carbon_footprint
+    output_table: dict = field(default_factory=lambda: OUTPUTS)
+    headline: tuple[str, ...] = HEADLINE
+
+    @property
+    def is_serving(self) -> bool:
+        return self.chain is serving_footprint
 
     def with_streams(self, streams: dict[str, str]) -> Simulator:
         """A copy whose inputs draw from the given streams (input name -> stream name)."""
@@ -90,23 +108,35 @@ class Simulator:
         return {**{name: jnp.float32(v) for name, v in self.fixed.items()}, **drawn}
 
     def outputs(self, x: dict) -> dict:
-        """Every output of the carbon chain (`carbon_mc.footprint.carbon_footprint`) for inputs `x`."""
-        return carbon_footprint(x, self.run)
+        """Every output of the chain (`carbon_footprint` or `serving_footprint`) for inputs `x`."""
+        return self.chain(x, self.run)
 
 
-def build_simulator(scenario: Scenario | str | Path, *, priors: PriorTable | None = None, posterior: dict[str, Prior] | None = None) -> Simulator:
-    """Bind a scenario (object or TOML path) to its resolved priors.
+def _bind(scenario: AnyScenario, resolved: dict[str, Prior], table: PriorTable) -> Simulator:
+    """The simulator of a training run (`carbon_footprint`) or of a deployment (`serving_footprint`)."""
+    spec = table.hardware_spec(scenario.hardware, file=scenario.file)
+    if isinstance(scenario, ServingScenario):
+        return Simulator(scenario, resolved, ServingConstants.from_scenario(scenario, spec), table, chain=serving_footprint,
+                         output_table=SERVING_OUTPUTS, headline=SERVING_HEADLINE)
+    return Simulator(scenario, resolved, RunConstants.from_scenario(scenario, spec), table)
+
+
+def build_simulator(scenario: AnyScenario | str | Path, *, priors: PriorTable | None = None,
+                    posterior: dict[str, Prior] | None = None) -> Simulator:
+    """Bind a scenario (object, TOML path or bundled name) to its resolved priors.
+
+    A serving scenario (a file with a ``[serving]`` table, `carbon_mc.serving_scenario`) gets the
+    serving chain; every sampler, summary and analysis then works on it unchanged.
 
     `posterior` replaces some of them ({input name: Prior}, e.g. from
     `carbon_mc.calibration.calibrated_priors`); inputs whose replacement's distribution names a
     ``stream`` draw from that shared stream, so one draw takes them all from the same posterior draw.
     """
     table = priors or load_priors()
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, priors=table)
+    if not isinstance(scenario, (Scenario, ServingScenario)):
+        scenario = load_any_scenario(scenario, priors=table)
     resolved = scenario.resolve_priors(table)
-    spec = table.hardware_spec(scenario.hardware, file=scenario.file)
-    model = Simulator(scenario, resolved, RunConstants.from_scenario(scenario, spec), table)
+    model = _bind(scenario, resolved, table)
     if posterior:
         unknown = sorted(set(posterior) - set(resolved))
         if unknown:

@@ -18,9 +18,8 @@ import numpy as np
 
 from ..errors import CarbonMCError
 from ..options import STREAM_THRESHOLD  # noqa: F401  (re-exported)
-from ..footprint import HEADLINE, OUTPUTS
 from ..priors import Prior, PriorTable
-from ..scenario import Scenario
+from ..scenarios import AnyScenario
 from ..summary import QUANTILES
 from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes, summary_kernel, to_host
 from .draws import DEFAULT_CHUNK, provenance
@@ -116,7 +115,7 @@ def _var_attrs(model: Simulator, name: str) -> dict:
     if name in model.priors:
         p = model.priors[name]
         return {"units": p.units, "long_name": p.long_name, "role": "input", "source": p.source}
-    meta = OUTPUTS[name]
+    meta = model.output_table[name]
     return {"units": meta.units, "long_name": meta.long_name, "role": "output"}
 
 
@@ -236,7 +235,7 @@ def stream_to_precision(
 
 
 def estimate_summary(
-    scenario: Scenario | str | Path,
+    scenario: AnyScenario | str | Path,
     *,
     num_draws: int = 1_000_000,
     seed: int = 0,
@@ -268,7 +267,7 @@ def estimate_summary(
     model = build_simulator(scenario, priors=priors, posterior=posterior)
     if rel_error is not None:
         shapes = output_shapes(model)
-        targets = [k for k in HEADLINE if shapes.get(k, ()) != ()]
+        targets = [k for k in model.headline if shapes.get(k, ()) != ()]
         result = stream_to_precision(model, rel_error=rel_error, max_draws=num_draws, seed=seed, method=method,
                                      variables=variables or targets, jax_devices=jax_devices, progress=progress)
     else:

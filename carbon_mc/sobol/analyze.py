@@ -27,9 +27,8 @@ import xarray as xr
 from ..sampling import DEFAULT_CHUNK, Simulator, build_simulator, evaluate, output_shapes, provenance, stream_id
 from ..errors import CarbonMCError, close_matches
 from ..options import CI_METHODS, DEFAULT_NUM_BASE, MIN_NUM_BASE
-from ..footprint import OUTPUTS
 from ..priors import PriorTable
-from ..scenario import Scenario
+from ..scenarios import AnyScenario
 from . import estimators
 from .design import (
     SAMPLERS,
@@ -379,19 +378,19 @@ def sobol_indices(
 def model_outputs(model: Simulator) -> list[str]:
     """The outputs this scenario's model produces (some exist only for some runs)."""
     shapes = output_shapes(model)
-    return [name for name in OUTPUTS if name in shapes]
+    return [name for name in model.output_table if name in shapes]
 
 
 def check_output(model: Simulator, output: str) -> None:
     """Fail early, naming close matches, if `output` is not an output of this scenario's model."""
     available = model_outputs(model)
     if output not in available:
-        where = "" if output not in OUTPUTS else " for this scenario"
+        where = "" if output not in model.output_table else " for this scenario"
         raise CarbonMCError(f"unknown output {output!r}{where}; {close_matches(output, available)}", file=model.scenario.file)
 
 
 def sensitivity(
-    scenario: Scenario | str | Path,
+    scenario: AnyScenario | str | Path,
     *,
     output: str = "total_tco2e",
     num_base: int = DEFAULT_NUM_BASE,
@@ -413,9 +412,10 @@ def sensitivity(
     indices assume independent inputs.
 
     Args:
-      scenario: a `Scenario`, a path to a scenario TOML, or the name of a bundled one.
+      scenario: a `Scenario` or `ServingScenario`, a path to a scenario TOML, or the name of a bundled one.
       output: the output to apportion: ``energy_mwh``, ``operational_tco2e``, ``embodied_tco2e``,
-        ``total_tco2e`` (default) or any other output of the model.
+        ``total_tco2e`` (default) or any other output of the model (for a deployment, e.g.
+        ``energy_wh_per_request`` or ``total_kgco2e_per_day``).
       num_base: base rows N (a power of two for Sobol' points; others are rounded up with a
         warning). Cost: N·(G+2) model evaluations for G factors, N·(2G+2) with second order.
       seed: seeds the Sobol' scrambling (or the uniforms) and the bootstrap.
@@ -455,7 +455,7 @@ def sensitivity(
     def fn(u):
         return evaluate(model, u, [output])[output]
 
-    meta = OUTPUTS[output]
+    meta = model.output_table[output]
     attrs = provenance(model, seed=seed, num_draws=0, method="sobol")
     for stale in ("num_draws", "random_streams", "method"):
         attrs.pop(stale, None)

@@ -1,0 +1,68 @@
+"""Benchmark: serving scenarios against training scenarios at 10^6 draws (`estimate_summary`, warm, best of 3).
+
+Times `carbon_mc.estimate_summary` for a deployment (default bloom_176b_api: `serving_footprint`)
+and training runs (default gpt3_175b, 9 drawn inputs, and chinchilla_style_70b_target_loss, 11
+inputs on 15 uniform columns with its joint scaling-law prior), summarizing the four outputs both
+chains share (energy_mwh, operational_tco2e, embodied_tco2e, total_tco2e) and then each scenario's
+own headline (what `carbon-mc run` reports: six outputs for a deployment, four for a training run).
+Compilation is done in a warm-up call and not timed; the rounds are interleaved so that a machine
+whose load changes affects every scenario alike. Prints a table and one JSON object.
+
+    python benchmarks/bench_serving_vs_training.py [--draws 1000000] [--method qmc] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serving", default="bloom_176b_api")
+    parser.add_argument("--training", nargs="+", default=["gpt3_175b", "chinchilla_style_70b_target_loss"])
+    parser.add_argument("--draws", type=float, default=1e6)
+    parser.add_argument("--method", choices=("mc", "qmc"), default="qmc")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    n = int(args.draws)
+
+    from carbon_mc.bench import machine
+    from carbon_mc.footprint import HEADLINE
+    from carbon_mc.sampling import build_simulator, estimate_summary
+
+    sims = {name: build_simulator(name) for name in [args.serving, *args.training]}
+    cases = {(name, label): variables for name, sim in sims.items()
+             for label, variables in (("shared_4", list(HEADLINE)), ("own_headline", list(sim.headline)))}
+
+    def run(name, variables):
+        t = time.perf_counter()
+        estimate_summary(sims[name].scenario, num_draws=n, seed=1, method=args.method, variables=variables)
+        return time.perf_counter() - t
+
+    for (name, _), variables in cases.items():
+        run(name, variables)  # warm-up: compilation
+    best = {case: min(run(case[0], variables) for _ in range(1)) for case, variables in cases.items()}
+    for _ in range(args.repeats - 1):
+        for case, variables in cases.items():
+            best[case] = min(best[case], run(case[0], variables))
+
+    result = {"num_draws": n, "method": args.method, "repeats": args.repeats, "machine": machine(), "runs": []}
+    print(f"{'scenario':<36} {'inputs':>6} {'columns':>7} {'outputs':<13} {'seconds':>8} {'draws/s':>12}")
+    for (name, label), seconds in best.items():
+        sim = sims[name]
+        row = {"scenario": name, "chain": sim.chain.__name__, "inputs": len(sim.stochastic),
+               "columns": sum(k for _, k in sim.columns), "outputs": label, "seconds": seconds, "draws_per_s": n / seconds}
+        result["runs"].append(row)
+        print(f"{name:<36} {row['inputs']:>6} {row['columns']:>7} {label:<13} {seconds:>8.3f} {n / seconds:>12,.0f}")
+    for training in args.training:
+        for label in ("shared_4", "own_headline"):
+            ratio = best[(args.serving, label)] / best[(training, label)]
+            result[f"serving_over_{training}_{label}"] = ratio
+            print(f"{args.serving} / {training} time ({label}): {ratio:.2f}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
