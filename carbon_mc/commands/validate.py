@@ -1,4 +1,4 @@
-"""`carbon-mc validate`: leave-one-out over the measured runs, priors alone against the calibration."""
+"""`carbon-mc validate`: leave-one-out and forward-in-time validation over the measured runs, priors alone against the calibration."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ def register(sub) -> None:
         description="For each measured run, refit the calibration without it and predict its reported energy twice: "
                     "from the priors alone and with the calibrated inputs. Reports each run's predicted median, 90% "
                     "interval and the figure's percentile; the coverage of the 90% intervals, the median absolute "
-                    "log10 error and the median p95/p5 ratio; and where published estimates (basis = \"estimated\") fall.",
+                    "log10 error and the median p95/p5 ratio; the same forward in time (calibrated on runs published before each "
+                    "--cutoffs year, predicting the later ones), split by era and dense/MoE with the side of each miss; and "
+                    "where published estimates (basis = \"estimated\") fall.",
     )
     p.add_argument("--runs", nargs="+", metavar="NAME", help="hold out only these runs (names as in the scenarios)")
     p.add_argument("--draws", type=positive_int, default=20_000, help="engine draws per prediction (default 20000)")
