@@ -109,7 +109,10 @@ def numpy_headline(model, x: dict) -> dict[str, np.ndarray]:
     if run.device_hours is not None:
         device_hours = np.float64(run.device_hours)
     else:
-        device_hours = compute.device_hours_from_flop(train_flop, run.peak_flop_per_s, x["mfu_fraction"])
+        mfu = np.minimum(x["mfu_fraction"] * x["moe_mfu_ratio"], 1.0) if run.moe else x["mfu_fraction"]
+        device_hours = compute.device_hours_from_flop(train_flop, run.peak_flop_per_s, mfu) * x["device_time_overhead_factor"]
+    if run.project:
+        device_hours = device_hours * x["project_experiment_factor"]
     power_w = energy.accelerator_power_w(run.tdp_w, x["accelerator_power_tdp_fraction"])
     it = energy.it_energy_mwh(device_hours, power_w, x["server_power_w_per_device"])
     energy_mwh = energy.facility_energy_mwh(it, x["pue"]) if run.pue_included else it

@@ -17,9 +17,12 @@ from .units import default_quantity, parse_unit, to_quantity_units
 RUN_KEYS = {
     "name", "hardware", "device_hours", "devices", "days", "parameters", "tokens", "train_flops",
     "region", "grid_gco2_per_kwh", "datacenter", "pue", "year", "source", "description", "notes",
-    "target_loss", "compute_budget_flop", "scaling_fit",
+    "target_loss", "compute_budget_flop", "scaling_fit", "active_parameters", "architecture",
 }
-REPORTED_KEYS = {"energy_mwh", "energy_scope", "co2e_t", "co2e_scope", "basis", "source", "notes"}
+REPORTED_KEYS = {"energy_mwh", "energy_scope", "co2e_t", "co2e_scope", "basis", "source", "notes", "published", "counts"}
+# What a published figure counts: the final training run, or the whole project (experiments,
+# ablations, failed runs). A "project" figure is compared with the run times project_experiment_factor.
+COUNTS = ("final_run", "project")
 CO2E_SCOPES = {"operational": "operational_tco2e", "total": "total_tco2e"}
 # What a reported energy covers -> the model output it is compared with (like with like).
 ENERGY_SCOPES = {
@@ -59,6 +62,8 @@ class Reported:
     basis: str | None = None
     source: str | None = None
     energy_scope: str = "facility"
+    published: int | None = None  # year the figure was published (forward-in-time validation)
+    counts: str = "final_run"  # COUNTS
 
     def figures(self) -> dict[str, float]:
         """{dataset variable: published value}."""
@@ -111,9 +116,11 @@ class Scenario:
     file: str = "<scenario>"
     device_hours: float | None = None
     devices: float | None = None
-    parameters: float | None = None
+    parameters: float | None = None  # total parameters (memory); compute uses active_parameters when given
     tokens: float | None = None
     train_flops: float | None = None
+    active_parameters: float | None = None  # mixture-of-experts: parameters active per token (6·N_active·D)
+    architecture: str = "dense"  # "dense" | "moe" (mixture-of-experts; "moe" whenever active_parameters is given)
     target_loss: float | None = None  # nats/token: tokens derived from the loss law (with parameters)
     compute_budget_flop: float | None = None  # training FLOPs: tokens = C / (6 N (1 + δ)) (with parameters)
     scaling_fit: str = "besiroglu_2024"  # variant of scaling_law_constants
@@ -134,6 +141,16 @@ class Scenario:
         return self.device_hours is None
 
     @property
+    def is_moe(self) -> bool:
+        """True for a mixture-of-experts run (architecture = "moe", implied by active_parameters)."""
+        return self.architecture == "moe"
+
+    @property
+    def compute_parameters(self) -> float | None:
+        """The N of 6·N·D: active parameters of a mixture-of-experts run, else all parameters."""
+        return self.active_parameters if self.active_parameters is not None else self.parameters
+
+    @property
     def derives_flop(self) -> bool:
         return self.train_flops is None and self.parameters is not None and self.tokens is not None
 
@@ -149,7 +166,9 @@ class Scenario:
         if self.accounting.grid_basis == "market":
             names[names.index("grid_gco2_per_kwh")] = MARKET_QUANTITY
         if self.derives_device_time:
-            names.append("mfu_fraction")
+            names += ["mfu_fraction", "device_time_overhead_factor"] + (["moe_mfu_ratio"] if self.is_moe else [])
+        if self.reported.counts == "project":
+            names.append("project_experiment_factor")
         if self.derives_flop:
             names.append("flops_overhead_fraction")
         if self.derives_tokens:
@@ -277,6 +296,7 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
     target_loss = _positive(run, "target_loss", file)
     compute_budget_flop = _positive(run, "compute_budget_flop", file)
     scaling_fit = run.get("scaling_fit", "besiroglu_2024")
+    active_parameters, architecture = _active_parameters(run, file, parameters, tokens, train_flops, target_loss, compute_budget_flop)
     if target_loss is not None or compute_budget_flop is not None:
         _check_scaling_run(run, table, file, parameters, tokens, train_flops, target_loss, compute_budget_flop, scaling_fit)
 
@@ -295,10 +315,10 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
         missing = "tokens" if tokens is None else "parameters"
         raise CarbonMCError(f"'parameters' and 'tokens' go together: {missing} is missing", file=file, key=f"run.{missing}")
     if train_flops is not None and parameters is not None and tokens is not None:
-        six_nd = 6.0 * parameters * tokens
+        six_nd = 6.0 * (active_parameters or parameters) * tokens
         if abs(train_flops / six_nd - 1.0) > 0.25:
             raise CarbonMCError(
-                f"train_flops = {train_flops:g} contradicts 6 × parameters × tokens = {six_nd:g} (more than 25% apart)",
+                f"train_flops = {train_flops:g} contradicts 6 × (active) parameters × tokens = {six_nd:g} (more than 25% apart)",
                 file=file, key="run.train_flops",
             )
     if device_hours is None and train_flops is None and (parameters is None or tokens is None) and not derives_tokens:
@@ -341,7 +361,7 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
 
     scenario = Scenario(
         name=run["name"], hardware=run["hardware"], file=file, device_hours=device_hours, devices=devices,
-        parameters=parameters, tokens=tokens, train_flops=train_flops, target_loss=target_loss,
+        parameters=parameters, tokens=tokens, train_flops=train_flops, active_parameters=active_parameters, architecture=architecture, target_loss=target_loss,
         compute_budget_flop=compute_budget_flop, scaling_fit=scaling_fit, region=run.get("region"),
         datacenter=run.get("datacenter"), year=year, source=run.get("source"), overrides=overrides,
         reported=reported, sha256=sha256, accounting=_parse_accounting(doc.get("accounting"), file),
@@ -351,6 +371,31 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
     for claim in scenario.claims:  # a claim's own accounting must be computable too
         scenario.with_accounting(grid_basis=claim.grid_basis, pue_included=claim.pue_included).resolve_priors(table)
     return scenario
+
+
+def _active_parameters(run, file, parameters, tokens, train_flops, target_loss, compute_budget_flop) -> tuple[float | None, str]:
+    """(active parameters, architecture): a mixture-of-experts run's active count goes with its total
+    `parameters`, is at most as many, and takes no loss law; 6·N·D of an MoE needs the active count."""
+    active = _positive(run, "active_parameters", file)
+    architecture = run.get("architecture", "moe" if active is not None else "dense")
+    if architecture not in ("dense", "moe"):
+        raise CarbonMCError(f"unknown architecture {architecture!r}; valid: dense, moe", file=file, key="run.architecture")
+    if architecture == "dense" and active is not None:
+        raise CarbonMCError("a dense run has no 'active_parameters' (give architecture = \"moe\")", file=file, key="run.architecture")
+    if architecture == "moe" and active is None and train_flops is None and parameters is not None and tokens is not None:
+        raise CarbonMCError("a mixture-of-experts run given by parameters and tokens needs 'active_parameters' "
+                            "(compute is 6 × active parameters × tokens)", file=file, key="run.active_parameters")
+    if active is None:
+        return None, architecture
+    if parameters is None:
+        raise CarbonMCError("'active_parameters' needs 'parameters' (the total count, experts included)", file=file, key="run.active_parameters")
+    if active > parameters:
+        raise CarbonMCError(f"active_parameters = {active:g} exceeds parameters = {parameters:g} (the total, experts included)",
+                            file=file, key="run.active_parameters")
+    if target_loss is not None or compute_budget_flop is not None:
+        raise CarbonMCError("'active_parameters' does not go with a loss law (target_loss or compute_budget_flop): "
+                            "the bundled fits are for dense models", file=file, key="run.active_parameters")
+    return active, architecture
 
 
 def _check_scaling_run(run, table, file, parameters, tokens, train_flops, target_loss, compute_budget_flop, scaling_fit) -> None:
@@ -475,7 +520,14 @@ def _parse_reported(block: Any, file: str) -> Reported:
             f"unknown energy scope {energy_scope!r}; {close_matches(str(energy_scope), ENERGY_SCOPES)}",
             file=file, key="reported.energy_scope",
         )
-    return Reported(co2e_scope=scope, basis=basis, source=block.get("source"), energy_scope=energy_scope, **values)
+    published = block.get("published")
+    if published is not None and (isinstance(published, bool) or not isinstance(published, int) or not 1990 <= published <= 2100):
+        raise CarbonMCError(f"must be the year the figure was published, such as 2023, got {published!r}", file=file, key="reported.published")
+    counts = block.get("counts", "final_run")
+    if counts not in COUNTS:
+        raise CarbonMCError(f"unknown {counts!r}; valid: {', '.join(COUNTS)} (what the figure counts)", file=file, key="reported.counts")
+    return Reported(co2e_scope=scope, basis=basis, source=block.get("source"), energy_scope=energy_scope, published=published,
+                    counts=counts, **values)
 
 
 def load_scenario(path: str | Path, *, priors: PriorTable | None = None) -> Scenario:

@@ -53,7 +53,8 @@ def test_every_latent_converged(calibration):
     for name in ("accelerator_power_tdp_fraction_class", "server_power_w_per_device_class", "pue_class", "mfu_fraction_class",
                  "between_run_sd_power_fraction_logit", "between_run_sd_mfu_logit", "accelerator_power_tdp_fraction_run_latent",
                  "accelerator_power_tdp_fraction_run_eta", "mfu_fraction_run_latent", "mfu_fraction_run_eta",
-                 "mfu_scale_slope_logit_per_decade", "flops_overhead_fraction", "reporting_error_sd_ln"):
+                 "mfu_scale_slope_logit_per_decade", "flops_overhead_fraction", "reporting_error_sd_ln",
+                 "device_time_overhead_factor", "moe_mfu_ratio"):
         assert name in latents
     for name in latents:
         assert float(diag[f"{name}_r_hat"].max()) <= 1.01, name
@@ -117,10 +118,12 @@ def test_calibrated_inputs_come_from_one_posterior_draw(calibration, method):
 
 
 def test_classes_without_measured_runs_keep_their_priors(calibration, write_toml):
+    # TPU v5e: its server class (tpu_host) had TPU v2/v3 runs, its power class (google_tpu_v4_plus)
+    # PaLM and GLaM with published chip-hours; the "hyperscale" data centre had no measured run.
     path = write_toml("""
         [run]
-        name = "TPU v4 toy"
-        hardware = "tpu_v4"
+        name = "TPU v5e toy"
+        hardware = "tpu_v5e"
         devices = 64
         days = 2
         region = "france"
@@ -128,14 +131,27 @@ def test_classes_without_measured_runs_keep_their_priors(calibration, write_toml
     """)
     scenario = carbon_mc.load_scenario(path)
     posterior, status = calib.calibrated_priors(calibration, scenario)
-    assert set(posterior) == {"server_power_w_per_device"}  # tpu_host had TPU v2/v3 runs
-    assert status["accelerator_power_tdp_fraction"].startswith("prior (no measured run")
+    assert set(posterior) == {"server_power_w_per_device", "accelerator_power_tdp_fraction"}
     assert status["pue"].startswith("prior (no measured run")
+    # GH200 (power class nvidia_modern, server class grace_hopper_node): no measured run of either.
+    path = write_toml("""
+        [run]
+        name = "GH200 toy"
+        hardware = "gh200"
+        devices = 64
+        days = 2
+        region = "france"
+        datacenter = "hyperscale"
+    """)
+    posterior, status = calib.calibrated_priors(calibration, carbon_mc.load_scenario(path))
+    assert set(posterior) == set()
+    assert status["accelerator_power_tdp_fraction"].startswith("prior (no measured run")
+    assert status["server_power_w_per_device"].startswith("prior (no measured run")
     # H100 runs were all measured with device time derived from FLOPs: a run with published GPU-hours
     # would need the power fraction's run-to-run spread, which no measured H100 run showed.
     posterior, status = calib.calibrated_priors(calibration, carbon_mc.load_scenario("llama3_8b"))
     assert "accelerator_power_tdp_fraction" not in posterior
-    assert status["accelerator_power_tdp_fraction"] == "prior (no measured run of power_class 'nvidia_modern' whose device time was published)"
+    assert status["accelerator_power_tdp_fraction"] == "prior (no measured run of power_class 'nvidia_hopper_training' whose device time was published)"
 
 
 def test_derived_device_time_varies_in_mfu_only(calibration):
@@ -143,8 +159,23 @@ def test_derived_device_time_varies_in_mfu_only(calibration):
     assert "class value" in status["accelerator_power_tdp_fraction"]
     assert status["mfu_fraction"].startswith("calibrated (ampere_hopper")
     g = calib.groups(calibration)
-    class_value = g["posterior"]["accelerator_power_tdp_fraction_class"].sel(power_class="nvidia_modern").values.ravel()
+    class_value = g["posterior"]["accelerator_power_tdp_fraction_class"].sel(power_class="nvidia_hopper_training").values.ravel()
     np.testing.assert_allclose(posterior["accelerator_power_tdp_fraction"].distribution.values, class_value.astype(np.float32))
+
+
+def test_device_time_factors_are_calibrated_where_device_time_is_derived(calibration):
+    # OLMoE: derived device time, mixture-of-experts: MFU, the overhead and the MoE ratio come from the fit.
+    posterior, status = calib.calibrated_priors(calibration, carbon_mc.load_scenario("olmoe_0924"))
+    assert {"mfu_fraction", "device_time_overhead_factor", "moe_mfu_ratio"} <= set(posterior)
+    assert status["moe_mfu_ratio"] == "calibrated (one value, 1 run)"
+    g = calib.groups(calibration)
+    np.testing.assert_array_equal(posterior["moe_mfu_ratio"].distribution.values, g["posterior"]["moe_mfu_ratio"].values.ravel().astype(np.float32))
+    # a run with published device-hours needs neither
+    posterior, status = calib.calibrated_priors(calibration, carbon_mc.load_scenario("palm_540b"))
+    assert not {"device_time_overhead_factor", "moe_mfu_ratio", "mfu_fraction"} & set(status)
+    shared = {r["quantity"]: r for r in calib.calibration_report(calibration)["shared"]}
+    assert shared["device_time_overhead_factor"]["measured_runs"] == sum(s.derives_device_time for s in calib.measured_runs())
+    assert shared["moe_mfu_ratio"]["measured_runs"] == 1
 
 
 def test_calibration_fitted_with_other_priors_is_refused(calibration):

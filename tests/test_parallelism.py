@@ -91,13 +91,13 @@ def test_megatron_flop_count():
     assert par.megatron_flop_per_token(128, 25600, 2048, 51200) / f == pytest.approx(4 / 3)
 
 
-def _plan(parameters, devices, batch=2.0**22, hw=A100):
+def _plan(parameters, devices, batch=2.0**22, hw=A100, active_parameters=None):
     nominal = {"kernel_peak_fraction": 0.6, "memory_bound_hidden_size": 300.0, "link_bandwidth_fraction": 0.75,
                "comm_overlap_fraction": 0.6, "selective_recompute_overhead_fraction": 0.03}
     return par.plan_layout(parameters=np.atleast_1d(parameters), devices=np.atleast_1d(devices), hardware=hw,
                            sequence_length=4096.0, batch_candidates=np.full((np.size(parameters), 1), batch),
                            token_factor=lambda b: np.ones_like(b), nominal=nominal, hidden_per_layer_ratio=128.0,
-                           usable_memory_fraction=0.9)
+                           usable_memory_fraction=0.9, active_parameters=active_parameters)
 
 
 def test_planner_picks_memory_feasible_layouts():
@@ -107,6 +107,19 @@ def test_planner_picks_memory_feasible_layouts():
     assert np.all(plan.tensor_parallel <= 8)  # tensor parallelism stays inside a server
     assert plan.tensor_parallel[0] * plan.pipeline_parallel[0] == 1  # a 1B model needs no model parallelism
     assert plan.tensor_parallel[2] * plan.pipeline_parallel[2] >= 16  # 1T: 16 TB of state over 16K devices needs sharding
+
+
+def test_planner_memory_counts_every_expert_and_compute_the_active_ones():
+    dense_active = _plan(7e9, 64.0)
+    moe = _plan(47e9, 64.0, active_parameters=7e9)  # Mixtral-like: 47B in all, 7B per token
+    # layers and width follow the active size; memory holds all 47B parameters' states
+    assert (moe.layers, moe.hidden) == (dense_active.layers, dense_active.hidden)
+    assert moe.memory_gb[0] > dense_active.memory_gb[0]
+    # a model whose experts do not fit is refused even if its active part would
+    with pytest.raises(CarbonMCError, match="does not fit"):
+        _plan(1e12, 8.0, active_parameters=7e9)
+    with pytest.raises(CarbonMCError, match="must not exceed"):
+        _plan(7e9, 8.0, active_parameters=8e9)
 
 
 def test_planner_refuses_a_model_that_fits_nowhere():

@@ -21,7 +21,7 @@ def test_run_json_has_the_training_summary_keys(cli_json):
     out = cli_json("run", "bloom_176b_api", "--draws", "4096")
     for key in ("energy_wh_per_request", "total_gco2e_per_request", "energy_kwh_per_day", "total_kgco2e_per_day", "energy_mwh",
                 "total_tco2e"):
-        assert set(out[key]) == set(JSON_STATS)
+        assert set(out[key]) == set(JSON_STATS) | {"units"}  # the same keys as a training run's
         assert out[key]["p2_5"] <= out[key]["p5"] <= out[key]["median"] <= out[key]["p95"] <= out[key]["p97_5"]
     assert out["reported"]["it_energy_mwh"]["value"] == pytest.approx(0.914)
     # per day x days = deployment; per request x requests = deployment (medians of a product of draws)

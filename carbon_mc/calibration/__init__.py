@@ -12,7 +12,8 @@ engine draws instead of the priors. One module per concern:
   and its `diagnostics`;
 - `report`: the convergence thresholds and the calibration report (``carbon-mc calibrate``);
 - `posterior`: the posterior as engine inputs (`calibrated_priors`, ``carbon-mc run --calibrated``);
-- `loo`: leave-one-out validation and published claims (``carbon-mc validate``).
+- `loo`: leave-one-out validation and published claims (``carbon-mc validate``);
+- `forward`: forward-in-time validation (calibrate on runs published before a year, predict the rest).
 
 >>> idata = fit_calibration(seed=0)
 >>> posterior, status = calibrated_priors(idata, carbon_mc.load_scenario("t5_11b"))
@@ -21,6 +22,7 @@ engine draws instead of the priors. One module per concern:
 from .design import CALIBRATED, Design, build_design, measured_runs, rounding_sd_ln, scenario_files
 from .fit import DEFAULTS, Calibrator, fit_calibration, fit_many
 from .inference_data import diagnostics, from_groups, groups, import_arviz, load_calibration, save_calibration
+from .forward import CUTOFFS, MODERN_TARGETS, forward_in_time, grouped_metrics, run_groups, split_by_year
 from .loo import calibration_curve, claims, leave_one_out, metrics, predict, validation_report
 from .model import calibration_model
 from .posterior import STREAM, calibrated_priors, check_converged, check_priors_match, load_calibrated_priors
@@ -29,6 +31,8 @@ from .report import CONVERGENCE, calibrate_and_save, calibration_report, converg
 __all__ = [
     "CALIBRATED",
     "CONVERGENCE",
+    "CUTOFFS",
+    "MODERN_TARGETS",
     "DEFAULTS",
     "STREAM",
     "Calibrator",
@@ -47,7 +51,9 @@ __all__ = [
     "diagnostics",
     "fit_calibration",
     "fit_many",
+    "forward_in_time",
     "from_groups",
+    "grouped_metrics",
     "groups",
     "import_arviz",
     "leave_one_out",
@@ -57,7 +63,9 @@ __all__ = [
     "metrics",
     "predict",
     "rounding_sd_ln",
+    "run_groups",
     "save_calibration",
     "scenario_files",
+    "split_by_year",
     "validation_report",
 ]

@@ -27,6 +27,9 @@ from ..scenario import Scenario, load_scenario
 
 __all__ = [
     "CALIBRATED",
+    "GLOBAL",
+    "MOE_RATIO",
+    "OVERHEAD",
     "MFU_REFERENCE",
     "MFU_SLOPE",
     "REPORTING_ERROR",
@@ -45,6 +48,12 @@ RUN_SPREAD = {
     "accelerator_power_tdp_fraction": "between_run_sd_power_fraction_logit",
     "mfu_fraction": "between_run_sd_mfu_logit",
 }
+# One value for every run that needs them (no classes): the whole-run device-time overhead (runs
+# whose device time is derived from FLOPs) and the MFU ratio of mixture-of-experts to dense runs
+# (those runs, when they are MoE).
+OVERHEAD = "device_time_overhead_factor"
+MOE_RATIO = "moe_mfu_ratio"
+GLOBAL = (OVERHEAD, MOE_RATIO)
 MFU_SLOPE = "mfu_scale_slope_logit_per_decade"
 MFU_REFERENCE = "mfu_reference_parameters"
 REPORTING_ERROR = "reporting_error_sd_ln"
@@ -120,6 +129,7 @@ class Design:
     parameters: np.ndarray  # (R,) N and D where FLOPs come from 6·N·D·(1 + δ); NaN otherwise
     tokens: np.ndarray
     flops_run: np.ndarray  # (R,) index into the FLOPs-overhead draws, -1 if none
+    moe_run: np.ndarray  # (R,) bool: a mixture-of-experts run whose device time is derived (takes moe_mfu_ratio)
     mfu_run: np.ndarray  # (R,) index into the MFU run deviations, -1 if the run's device time is known
     scale_decades: np.ndarray  # (R,) min(0, log10(N / N_ref)); 0 without a parameter count
     tdp_w: np.ndarray
@@ -184,9 +194,9 @@ def _run_columns(runs: Sequence[Scenario], table: PriorTable) -> dict[str, list]
         cols["mfu_run"].append(n_mfu if s.derives_device_time else -1)
         n_flops += bool(from_nd)
         n_mfu += bool(s.derives_device_time)
-        cols["parameters"].append(s.parameters if from_nd else np.nan)
+        cols["parameters"].append(s.compute_parameters if from_nd else np.nan)
         cols["tokens"].append(s.tokens if from_nd else np.nan)
-        cols["scale_decades"].append(min(0.0, math.log10(s.parameters / n_ref)) if s.parameters else 0.0)
+        cols["scale_decades"].append(min(0.0, math.log10(s.compute_parameters / n_ref)) if s.parameters else 0.0)
         cols["tdp_w"].append(float(spec["tdp_w"]))
         cols["peak_flop_per_s"].append(float(spec["peak_flop_per_s"]))
         has_host, has_pue = _SCOPE_TERMS[s.reported.energy_scope]
@@ -206,6 +216,11 @@ def build_design(runs: Sequence[Scenario], table: PriorTable) -> Design:
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})[0]
         raise CarbonMCError(f"two measured runs share the name {dup!r}; names must be unique")
+    for s in runs:
+        if s.reported.counts != "final_run":
+            raise CarbonMCError("the calibration compares final-run figures: a figure that counts the whole project "
+                                "(experiments included) is not calibration data; set [reported] basis = \"estimated\"",
+                                file=s.file, key="reported.counts")
     per_run = [_calibrated_needs(s, table) for s in runs]
     classes, index, fixed = {}, {}, {}
     for q in CALIBRATED:
@@ -219,7 +234,8 @@ def build_design(runs: Sequence[Scenario], table: PriorTable) -> Design:
     floats = {k: np.array(cols[k], dtype=np.float64) for k in ("device_hours", "train_flop", "parameters", "tokens", "scale_decades")}
     return Design(
         runs=tuple(runs), names=names, classes=classes, index=index, fixed=fixed, **floats,
-        flops_run=np.array(cols["flops_run"], dtype=np.int32), mfu_run=np.array(cols["mfu_run"], dtype=np.int32),
+        flops_run=np.array(cols["flops_run"], dtype=np.int32),
+        moe_run=np.array([s.is_moe and s.derives_device_time for s in runs], dtype=bool), mfu_run=np.array(cols["mfu_run"], dtype=np.int32),
         tdp_w=np.array(cols["tdp_w"]), peak_flop_per_s=np.array(cols["peak_flop_per_s"]),
         host=np.array(cols["host"], dtype=bool), with_pue=np.array(cols["with_pue"], dtype=bool), log_reported=np.log(reported),
         rounding_sd_ln=np.array([rounding_sd_ln(v) for v in reported]), scopes=tuple(s.reported.energy_scope for s in runs),

@@ -30,7 +30,7 @@ from ..errors import CarbonMCError
 from ..io import ENGINE, atomic_write
 from ..priors import PriorTable
 from ..sampling import package_version
-from .design import CALIBRATED, MFU_REFERENCE, MFU_SLOPE, REPORTING_ERROR, RUN_SPREAD, Design
+from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, REPORTING_ERROR, RUN_SPREAD, Design
 from .model import class_site, support_link
 
 __all__ = [
@@ -93,7 +93,7 @@ def _posterior(d: Design, table: PriorTable, samples: dict, base: dict) -> xr.Da
         if f"{q}_run_eta" in samples:
             post[f"{q}_run_eta"] = _var((dim,), samples[f"{q}_run_eta"], "1", f"sampling coordinate of {q}_run_latent (standardised)")
             post[f"{q}_run_latent"] = _var((dim,), samples[f"{q}_run_latent"], "1", f"{q} of each run that varies in it, on its class prior's unconstrained scale")
-    for name in (MFU_SLOPE, REPORTING_ERROR):
+    for name in (MFU_SLOPE, REPORTING_ERROR, *GLOBAL):
         if name in samples:
             meta = table.quantity(name)
             post[name] = _var((), samples[name], meta.units, meta.long_name)
@@ -156,6 +156,9 @@ def _constant_data(d: Design, table: PriorTable, observed: np.ndarray) -> xr.Dat
         "parameters_scale_decades": (("run",), d.scale_decades, {"units": "1", "long_name": "min(0, log10(parameters / mfu_reference_parameters))"}),
     }
     counts, varying = d.class_counts(observed), d.varying_counts(observed)
+    derived = d.mfu_run >= 0
+    for q, runs in zip(GLOBAL, (derived, d.moe_run)):
+        constant[f"{q}_runs"] = ((), int(np.sum(runs & observed)), {"long_name": f"observed runs informing {q}"})
     for q in CALIBRATED:
         if d.classes[q]:
             dim = table.quantity(q).selected_by

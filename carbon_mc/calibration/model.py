@@ -18,8 +18,10 @@ For runs r with a measured energy E_r (natural logs):
   slope s (h_r = min(0, log10(N_r / N_ref)): no size term at and above N_ref, only MFU) and the
   reporting error ε have their own priors in ``priors/calibration.toml``; the rounding error ρ_r
   comes from the figure's last written digit.
-- Device time is the run's own where published; else C·(1 + δ_r) / (peak · MFU_r), with δ_r the
-  FLOPs-overhead prior.
+- Device time is the run's own where published; else C·(1 + δ_r) / (peak · MFU_r · ρ_r) · ω, with
+  δ_r the FLOPs-overhead prior, ρ_r the MoE MFU ratio (one value; 1 for a dense run) and ω the
+  whole-run device-time overhead (one value for every run whose device time is derived), both
+  sampled from their priors (`OVERHEAD`, `MOE_RATIO`).
 - The energy scope of the figure (``[reported] energy_scope``) picks the prediction, on the
   footprint's own energy equations (`energy_on_scopes`): accelerators and host times PUE
   ("facility"), without PUE ("it"), accelerators alone ("accelerator"), or accelerators alone times
@@ -44,7 +46,7 @@ from numpyro.distributions.transforms import biject_to
 from ..errors import CarbonMCError
 from ..footprint import compute, energy, energy_on_scopes
 from ..priors import Prior, PriorTable
-from .design import CALIBRATED, MFU_SLOPE, REPORTING_ERROR, RUN_SPREAD, Design
+from .design import CALIBRATED, MFU_SLOPE, MOE_RATIO, OVERHEAD, REPORTING_ERROR, RUN_SPREAD, Design
 
 __all__ = ["calibration_model", "class_site", "run_latent", "support_link"]
 
@@ -195,14 +197,17 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
         r, idx = mfu_runs, design.index[MFU][mfu_runs]
         link = _run_link(priors[MFU], idx)
         low, high = _support_bounds(priors[MFU], idx)
-        hours_at_full = compute.device_hours_from_flop(flop[r], design.peak_flop_per_s[r], 1.0)
-        needed_mfu = hours_at_full * (power_w[r] + host_w[r]) * pue_factor[r] / reported_w_h[r]
+        overhead, ratio = _device_time_factors(design, table)
+        hours_at_full = compute.project_device_hours(compute.device_hours_from_flop(flop[r], design.peak_flop_per_s[r], 1.0), overhead)
+        needed_mfu = hours_at_full / ratio[r] * (power_w[r] + host_w[r]) * pue_factor[r] / reported_w_h[r]
         implied, slope = _implied(link, needed_mfu, low, high)
         slope_ln = -slope / link(implied)
         loc = link.inv(mfu[r]) + slope_decade * design.scale_decades[r]
         value = run_latent(f"{MFU}_run", link, loc, mfu_spread[idx], implied, slope_ln, obs_mask[r], sd_ln[r])
         numpyro.deterministic(f"{MFU}_run", value)
-        return jnp.asarray(dh_known).at[r].set(compute.device_hours_from_flop(flop[r], design.peak_flop_per_s[r], value))
+        mfu_effective = jnp.where(design.moe_run[r], compute.moe_mfu_fraction(value, ratio[r]), value)
+        ideal = compute.device_hours_from_flop(flop[r], design.peak_flop_per_s[r], mfu_effective)
+        return jnp.asarray(dh_known).at[r].set(compute.project_device_hours(ideal, overhead))
 
     def model(obs_mask):
         power_cls, fraction = class_values(POWER)
@@ -224,6 +229,19 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
             numpyro.sample("log_reported_energy_mwh", dist.Normal(jnp.log(scoped), sd_ln), obs=design.log_reported)
 
     return model
+
+
+def _device_time_factors(design: Design, table: PriorTable):
+    """The whole-run device-time overhead (one value) and each run's MoE MFU ratio (1 for dense runs).
+
+    Both are sampled from their bundled priors (priors/utilization.toml): one overhead for every run
+    whose device time is derived, one MoE ratio for every such mixture-of-experts run.
+    """
+    overhead = numpyro.sample(OVERHEAD, _hyper(table, OVERHEAD).distribution)
+    if not design.moe_run.any():
+        return overhead, jnp.ones(design.num_runs)
+    ratio = numpyro.sample(MOE_RATIO, _hyper(table, MOE_RATIO).distribution)
+    return overhead, jnp.where(design.moe_run, ratio, 1.0)
 
 
 def _train_flop(design: Design, table: PriorTable):

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import CarbonMCError
 from ..priors import EmpiricalDraws, Prior, PriorTable, load_priors
 from ..scenario import Scenario
-from .design import CALIBRATED, MFU_REFERENCE, MFU_SLOPE, RUN_SPREAD
+from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, RUN_SPREAD
 from .inference_data import CALIBRATION_PRIOR_FILES, groups, load_calibration
 from .model import support_link
 from .report import convergence, convergence_problem
@@ -90,6 +90,23 @@ def _class_draws(g: dict, scenario: Scenario, q: str, cls: str, selector: str) -
     return pp[var].sel({selector: cls}).values.ravel(), ""
 
 
+def _below_reference(scenario: Scenario, table: PriorTable) -> bool:
+    """True when the run's (active) parameters are below the MFU reference size, where the size term applies."""
+    n = scenario.compute_parameters
+    return n is not None and n < table.quantity(MFU_REFERENCE).variants["default"].fixed_value
+
+
+def _prior_draws(prior: Prior, g: dict) -> np.ndarray:
+    """As many draws of `prior` as the posterior has (stratified, in a fixed shuffled order), one per posterior draw.
+
+    For a class no measured run informed: its prior stands for the class, and the posterior's MFU
+    size term (learnt from the other classes) still shifts it for a small model.
+    """
+    n = g["posterior"].sizes["chain"] * g["posterior"].sizes["draw"]
+    u = (np.random.default_rng(0).permutation(n) + 0.5) / n
+    return np.asarray(prior.icdf(jnp.asarray(u, jnp.float32)), np.float64)
+
+
 def _posterior_prior(q: str, cls: str, values: np.ndarray, runs: int, note: str, table: PriorTable, source: str) -> Prior:
     """The `Prior` the engine draws for quantity `q`: the posterior draws `values`, on `STREAM`."""
     meta = table.quantity(q)
@@ -99,7 +116,7 @@ def _posterior_prior(q: str, cls: str, values: np.ndarray, runs: int, note: str,
                 "draws_sha256": hashlib.sha256(np.asarray(values, np.float32).tobytes()).hexdigest()},
         empirical=EmpiricalDraws(values, stream=STREAM), units=meta.units, long_name=meta.long_name,
         description=(f"{'Posterior of the class value' if note else 'Posterior predictive for a new run'} of "
-                     f"{meta.selected_by} {cls!r}, given {runs} measured run(s)"),
+                     f"{meta.selected_by or 'the one value'} {cls!r}, given {runs} measured run(s)"),
         source=f"carbon-mc calibrate ({source}): prior {meta.variants[cls].source}; conditioned on measured runs",
     )
 
@@ -136,20 +153,33 @@ def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = 
             status[q] = "prior (fixed or replaced in the scenario)"
             continue
         values, note = _class_draws(g, scenario, q, cls, meta.selected_by)
+        if values is None and q == "mfu_fraction" and _below_reference(scenario, table):
+            values, note = _prior_draws(meta.variants[cls], g), f", class prior (no measured run of {cls!r}) with the calibrated size term"
         if values is None:
             status[q] = note
             continue
         if q == "mfu_fraction":
-            if scenario.parameters is None:
+            if scenario.compute_parameters is None:
                 status[q] = "prior (the size term needs the run's parameters)"
                 continue
             n_ref = table.quantity(MFU_REFERENCE).variants["default"].fixed_value
-            decades = min(0.0, math.log10(scenario.parameters / n_ref))
+            decades = min(0.0, math.log10(scenario.compute_parameters / n_ref))
             link = support_link(meta.variants[cls])
             values = np.asarray(link(link.inv(jnp.asarray(values)) + g["posterior"][MFU_SLOPE].values.ravel() * decades))
-        runs = int(g["constant_data"][f"{q}_class_runs"].sel({meta.selected_by: cls}))
+        counts = g["constant_data"].get(f"{q}_class_runs")
+        runs = int(counts.sel({meta.selected_by: cls})) if counts is not None and cls in counts.coords[meta.selected_by].values else 0
         out[q] = _posterior_prior(q, cls, values, runs, note, table, source)
         status[q] = f"calibrated ({cls}, {runs} run{'s' if runs != 1 else ''}{note})"
+    for q in (q for q in GLOBAL if q in needed):
+        if q in scenario.overrides:
+            status[q] = "prior (fixed or replaced in the scenario)"
+            continue
+        runs = int(g["constant_data"][f"{q}_runs"]) if f"{q}_runs" in g["constant_data"] else 0
+        if runs == 0 or q not in g["posterior"]:
+            status[q] = "prior (no measured run informed it)"
+            continue
+        out[q] = _posterior_prior(q, "default", g["posterior"][q].values.ravel(), runs, ", one value", table, source)
+        status[q] = f"calibrated (one value, {runs} run{'s' if runs != 1 else ''})"
     return out, status
 
 

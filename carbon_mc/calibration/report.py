@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..priors import PriorTable, load_priors
-from .design import CALIBRATED, measured_runs
+from .design import CALIBRATED, GLOBAL, measured_runs
 from .fit import DEFAULTS, Calibrator
 from .inference_data import diagnostics, groups, save_calibration
 
@@ -74,10 +74,24 @@ def _classes(g: dict, table: PriorTable) -> list[dict]:
     return classes
 
 
+def _shared(g: dict, table: PriorTable) -> list[dict]:
+    """Per one-value quantity (device-time overhead, MoE MFU ratio) the fit sampled: prior and posterior (median and 90%)."""
+    u = (np.arange(20_000) + 0.5) / 20_000
+    out = []
+    for q in GLOBAL:
+        if q not in g["posterior"]:
+            continue
+        meta = table.quantity(q)
+        out.append({"quantity": q, "units": meta.units, "measured_runs": int(g["constant_data"][f"{q}_runs"]),
+                    "prior": _interval(np.asarray(meta.variants["default"].icdf(u))), "posterior": _interval(g["posterior"][q].values)})
+    return out
+
+
 def calibration_report(idata, table: PriorTable | None = None) -> dict:
     """JSON-ready summary of a calibration: diagnostics, and per calibrated class prior vs posterior.
 
-    Keys: ``runs``, ``settings``, ``diagnostics`` (`convergence`) and ``classes``.
+    Keys: ``runs``, ``settings``, ``diagnostics`` (`convergence`), ``classes`` and ``shared`` (the
+    one-value quantities: whole-run device-time overhead, MoE MFU ratio).
     """
     table = table or load_priors()
     g = groups(idata)
@@ -87,6 +101,7 @@ def calibration_report(idata, table: PriorTable | None = None) -> dict:
         "settings": {k: attrs[k] for k in ("seed", "num_chains", "num_warmup", "num_samples", "target_accept_prob")},
         "diagnostics": convergence(idata),
         "classes": _classes(g, table),
+        "shared": _shared(g, table),
     }
 
 

@@ -1,4 +1,4 @@
-"""`carbon-mc validate`: leave-one-out over the measured runs, priors alone against the calibration."""
+"""`carbon-mc validate`: leave-one-out and forward-in-time validation over the measured runs, priors alone against the calibration."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ def register(sub) -> None:
         description="For each measured run, refit the calibration without it and predict its reported energy twice: "
                     "from the priors alone and with the calibrated inputs. Reports each run's predicted median, 90% "
                     "interval and the figure's percentile; the coverage of the 90% intervals, the median absolute "
-                    "log10 error and the median p95/p5 ratio; and where published estimates (basis = \"estimated\") fall.",
+                    "log10 error and the median p95/p5 ratio; the same forward in time (calibrated on runs published before each "
+                    "--cutoffs year, predicting the later ones), split by era and dense/MoE with the side of each miss; and "
+                    "where published estimates (basis = \"estimated\") fall.",
     )
     p.add_argument("--runs", nargs="+", metavar="NAME", help="hold out only these runs (names as in the scenarios)")
     p.add_argument("--draws", type=positive_int, default=20_000, help="engine draws per prediction (default 20000)")
@@ -27,6 +29,9 @@ def register(sub) -> None:
     p.add_argument("--chains", type=positive_int, default=2, help="NUTS chains per refit (default 2)")
     p.add_argument("--warmup", type=positive_int, default=500, help="warm-up iterations per chain (default 500)")
     p.add_argument("--samples", type=positive_int, default=1000, help="kept iterations per chain (default 1000)")
+    p.add_argument("--cutoffs", nargs="*", type=int, default=[2022, 2024], metavar="YEAR",
+                   help="forward in time: calibrate on runs published before each YEAR, predict the others "
+                        "(default 2022 2024; give none to skip)")
     p.add_argument("--no-claims", dest="claims", action="store_false",
                    help="skip the published estimates (saves one full fit)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -37,6 +42,19 @@ def register(sub) -> None:
 
 def _row(pred: dict) -> tuple[str, str, str]:
     return fmt(pred["median"]), f"{fmt(pred['p5'])} – {fmt(pred['p95'])}", f"{pred['percentile']:.1f}"
+
+
+def _print_groups(title: str, summary: dict) -> None:
+    """One table: per method and group, runs, coverage, median |log10 error|, p95/p5 and misses by side."""
+    t = Table(title=f"{title} (targets: coverage 80%–98%, median |log10 error| <= 0.10, no side > 2/3 of misses)")
+    for col in ("method", "group", "runs", "90% coverage", "median |log10 error|", "median p95/p5", "under / over"):
+        t.add_column(col, justify="left" if col in ("method", "group") else "right")
+    for method, split in summary.items():
+        groups = [("all", split["all"])] + [(g, m) for key in ("era", "architecture") for g, m in split[key].items()]
+        for name, m in groups:
+            t.add_row(method, name, str(m["num_runs"]), f"{m['coverage90']:.0%}", f"{m['median_abs_log10_error']:.3f}",
+                      f"{m['median_p95_over_p5']:.2f}", f"{m['misses']['under']} / {m['misses']['over']}")
+    stdout.print(t)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -53,7 +71,8 @@ def handle(args: argparse.Namespace) -> int:
             stderr.print(message)
 
     result = validation_report(hold_out=args.runs, seed=args.seed, num_draws=args.draws, num_chains=args.chains,
-                               num_warmup=args.warmup, num_samples=args.samples, with_claims=args.claims, progress=progress)
+                               num_warmup=args.warmup, num_samples=args.samples, with_claims=args.claims, cutoffs=args.cutoffs,
+                               progress=progress)
     if args.out:
         save_text(json.dumps(result, indent=2) + "\n", args.out)
     if args.plot:
@@ -76,6 +95,10 @@ def handle(args: argparse.Namespace) -> int:
         met = "yes" if all(m["targets_met"].values()) else "no: " + ", ".join(k for k, v in m["targets_met"].items() if not v)
         s.add_row(method, f"{m['coverage90']:.0%}", f"{m['median_abs_log10_error']:.3f}", f"{m['median_p95_over_p5']:.2f}", met)
     stdout.print(s)
+    _print_groups("Leave-one-out by group", result["groups"])
+    for cut in result.get("forward_in_time", {}).get("cutoffs", []):
+        _print_groups(f"Forward in time: calibrated on {len(cut['calibrated_on'])} runs published before {cut['year']}, "
+                      f"predicting {len(cut['predicted'])}", cut["summary"])
     if "claims" in result:
         c = Table(title="Published estimates (claims, not data): percentile of each figure")
         for col in ("run", "figure", "reported", "priors: median", "pct", "calibrated: median", "pct "):

@@ -8,7 +8,8 @@ import importlib
 
 from .outputs import HEADLINE, OUTPUTS, WITHOUT_PUE
 
-_LAZY = {"RunConstants": "model", "carbon_footprint": "model", "energy_and_emissions": "model", "energy_on_scopes": "model"}
+_LAZY = {"RunConstants": "model", "carbon_footprint": "model", "derived_device_hours": "model", "energy_and_emissions": "model",
+         "energy_on_scopes": "model"}
 _SUBMODULES = ("compute", "emissions", "energy", "model", "scaling", "hardware", "parallelism")
 
 
@@ -20,4 +21,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["HEADLINE", "OUTPUTS", "WITHOUT_PUE", "RunConstants", "carbon_footprint", "energy_and_emissions", "energy_on_scopes", "compute", "emissions", "energy"]
+__all__ = ["HEADLINE", "OUTPUTS", "WITHOUT_PUE", "RunConstants", "carbon_footprint", "derived_device_hours", "energy_and_emissions", "energy_on_scopes", "compute", "emissions", "energy"]

@@ -30,6 +30,8 @@ class RunConstants:
     compute_budget_flop: float | None = None
     grid_basis: str = "location"  # "market": operational emissions use x["market_gco2_per_kwh"]
     pue_included: bool = True  # False: energy_mwh is IT energy (no PUE), and operational uses it
+    moe: bool = False  # mixture-of-experts: `parameters` are the active ones, MFU takes moe_mfu_ratio
+    project: bool = False  # the run's figure counts the whole project: device time x project_experiment_factor
 
     @classmethod
     def from_scenario(cls, scenario, hardware_spec: dict) -> RunConstants:
@@ -39,13 +41,15 @@ class RunConstants:
             devices_per_server=float(hardware_spec["devices_per_server"]),
             device_hours=scenario.device_hours,
             devices=scenario.devices,
-            parameters=scenario.parameters,
+            parameters=scenario.compute_parameters,
             tokens=scenario.tokens,
             train_flops=scenario.train_flops,
             target_loss=scenario.target_loss,
             compute_budget_flop=scenario.compute_budget_flop,
             grid_basis=scenario.accounting.grid_basis,
             pue_included=scenario.accounting.pue_included,
+            moe=scenario.is_moe,
+            project=scenario.reported.counts == "project",
         )
 
 
@@ -83,7 +87,9 @@ def carbon_footprint(x: dict, run: RunConstants) -> dict:
         if "train_flop" in out:
             out["implied_mfu_fraction"] = compute.implied_mfu_fraction(out["train_flop"], device_hours, run.peak_flop_per_s)
     else:
-        device_hours = compute.device_hours_from_flop(out["train_flop"], run.peak_flop_per_s, x["mfu_fraction"])
+        device_hours = derived_device_hours(x, out["train_flop"], run)
+    if run.project:
+        device_hours = compute.experiment_device_hours(device_hours, x["project_experiment_factor"])
     out["device_hours"] = device_hours
     if run.devices is not None:
         out["wall_clock_days"] = compute.wall_clock_days(device_hours, run.devices)
@@ -91,6 +97,18 @@ def carbon_footprint(x: dict, run: RunConstants) -> dict:
     out.update(energy_and_emissions(x, device_hours, tdp_w=run.tdp_w, devices_per_server=run.devices_per_server,
                                     grid_basis=run.grid_basis, pue_included=run.pue_included))
     return out
+
+
+def derived_device_hours(x: dict, train_flop, run: RunConstants):
+    """Device-hours of a run whose device time comes from its compute: C / (peak · MFU) · overhead.
+
+    MFU is the class's dense draw, times ``moe_mfu_ratio`` for a mixture-of-experts run; the
+    whole-run ``device_time_overhead_factor`` (restarts, checkpoints, stragglers) multiplies the
+    ideal hours. Published device-hours already hold the overhead and never come here.
+    """
+    mfu = compute.moe_mfu_fraction(x["mfu_fraction"], x["moe_mfu_ratio"]) if run.moe else x["mfu_fraction"]
+    ideal = compute.device_hours_from_flop(train_flop, run.peak_flop_per_s, mfu)
+    return compute.project_device_hours(ideal, x["device_time_overhead_factor"])
 
 
 def energy_on_scopes(device_hours, accelerator_power_w, server_power_w_per_device, pue=None) -> dict:

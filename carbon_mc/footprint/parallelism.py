@@ -276,7 +276,7 @@ def _powers_of_two(upto: int) -> np.ndarray:
 
 
 def plan_layout(*, parameters, devices, hardware: Hardware, sequence_length: float, batch_candidates, token_factor,
-                nominal: dict, hidden_per_layer_ratio: float, usable_memory_fraction: float) -> Layout:
+                nominal: dict, hidden_per_layer_ratio: float, usable_memory_fraction: float, active_parameters=None) -> Layout:
     """For each model size, the memory-feasible (t, p, d), recompute mode and batch that train fastest.
 
     Searches t ∈ {1, 2, 4, ...} up to one server (tensor parallelism stays inside a server:
@@ -285,15 +285,23 @@ def plan_layout(*, parameters, devices, hardware: Hardware, sequence_length: flo
     `usable_memory_fraction` of the device; minimises training time ∝ token_factor(B) · step / B.
 
     Args:
-      parameters, devices: arrays over sizes (devices: powers of two).
+      parameters, devices: arrays over sizes (devices: powers of two); parameters are the total
+        (experts included): weights, gradients, optimizer states and the gradient all-reduce use them.
+      active_parameters: for mixture-of-experts models, the parameters active per token (array over
+        sizes; default: all): model FLOPs per token are 6 x active, and layers and width follow the
+        active (dense-equivalent) size. Expert parallelism is not modelled: every device holds
+        its shard of all experts.
       batch_candidates: array (sizes, k) of global batches in tokens (NaN = not a candidate).
       token_factor: callable (batch array of shape (sizes, k)) -> tokens needed relative to the law's D.
       nominal: median values of `kernel_peak_fraction`, `memory_bound_hidden_size`,
         `link_bandwidth_fraction`, `comm_overlap_fraction`, `selective_recompute_overhead_fraction`.
     """
     n_param = np.asarray(parameters, dtype=np.float64)
+    n_active = n_param if active_parameters is None else np.broadcast_to(np.asarray(active_parameters, dtype=np.float64), n_param.shape)
+    if np.any(n_active > n_param):
+        raise CarbonMCError("active_parameters must not exceed parameters (the total, experts included)")
     n_dev = np.asarray(devices, dtype=np.float64)
-    layers, hidden = layers_hidden_from_parameters(n_param, hidden_per_layer_ratio)
+    layers, hidden = layers_hidden_from_parameters(n_active, hidden_per_layer_ratio)
     t_vals = _powers_of_two(hardware.devices_per_server)
     p_vals = _powers_of_two(int(n_dev.max()))
     batches = np.asarray(batch_candidates, dtype=np.float64)
@@ -312,7 +320,7 @@ def plan_layout(*, parameters, devices, hardware: Hardware, sequence_length: flo
     d = np.where(valid, d, 1.0)
     Bsafe = np.where(np.isfinite(B), B, sequence_length)
     overhead = np.where(full, FULL_RECOMPUTE_OVERHEAD_FRACTION, nominal["selective_recompute_overhead_fraction"])
-    model_fpt = 6.0 * N
+    model_fpt = 6.0 * n_active.reshape(S, 1, 1, 1, 1)  # compute: active parameters (Kaplan et al. 2020, C = 6ND)
     step = training_step(
         parameters=N, layers=L, hidden=H, sequence_length=sequence_length, batch_tokens=Bsafe, tensor_parallel=t,
         pipeline_parallel=p, data_parallel=d, model_flop_per_token=model_fpt,
