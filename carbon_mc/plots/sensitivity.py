@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import save_figure
+from ..priors import load_priors
+from . import axis_label, save_figure
 
 __all__ = ["plot_indices", "plot_rankings", "save_figure"]
 
@@ -41,7 +42,7 @@ def _bars(ax, ds: xr.Dataset, labels: list[str], *, legend: bool) -> None:
         est, err = _errors(ds, labels, index)
         ax.barh(y + offset, np.nan_to_num(est), height=height, color=color, label=f"{index} ({'total' if index == 'ST' else 'first'} order)",
                 xerr=err, error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#444444"})
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, [input_label(label) for label in labels])
     ax.invert_yaxis()
     ax.axvline(0.0, color="black", lw=0.6)
     lo, hi = ax.get_xlim()
@@ -49,6 +50,12 @@ def _bars(ax, ds: xr.Dataset, labels: list[str], *, legend: bool) -> None:
     ax.grid(axis="x", alpha=0.3)
     if legend:
         ax.legend(loc="lower right", fontsize="small", frameon=False)
+
+
+def input_label(name: str) -> str:
+    """An input's long name from the priors, before any parenthesis (a group's name stays as it is)."""
+    table = load_priors()
+    return table.quantities[name].long_name.split(" (")[0] if name in table.quantities else name
 
 
 def _ranked_labels(ds: xr.Dataset) -> list[str]:
@@ -76,12 +83,14 @@ def plot_indices(ds: xr.Dataset, *, title: str | None = None, path: str | Path |
     import matplotlib.pyplot as plt
 
     labels = _ranked_labels(ds)
-    fig, ax = plt.subplots(figsize=(7.0, 0.9 + 0.42 * len(labels)))
+    fig, ax = plt.subplots(figsize=(10.5, 0.9 + 0.42 * len(labels)))
     _bars(ax, ds, labels, legend=True)
     scenario = ds.attrs.get("scenario_name")
     output = ds.attrs.get("output", "output")
+    if "output_long_name" in ds.attrs:
+        output = axis_label(ds.attrs["output_long_name"], ds.attrs.get("output_units"))
     ax.set_title(title or (f"{scenario}: what drives {output}" if scenario else f"what drives {output}"), loc="left", fontsize="medium")
-    ax.set_xlabel(f"Sobol' index ({_subtitle(ds)})")
+    ax.set_xlabel(f"Sobol' index, dimensionless ({_subtitle(ds)})")
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
@@ -112,11 +121,11 @@ def plot_rankings(results: Mapping[str, xr.Dataset], *, title: str | None = None
             best[label] = max(best.get(label, -np.inf), float(st))
     labels = sorted(best, key=lambda k: -best[k])
     n = len(results)
-    fig, axes = plt.subplots(1, n, figsize=(2.2 + 3.2 * n, 0.9 + 0.42 * len(labels)), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(5.0 + 3.2 * n, 0.9 + 0.42 * len(labels)), sharey=True, squeeze=False)
     for i, (ax, (name, ds)) in enumerate(zip(axes[0], results.items())):
         _bars(ax, ds, labels, legend=i == n - 1)
         ax.set_title(name, fontsize="medium")
-        ax.set_xlabel("Sobol' index")
+        ax.set_xlabel("Sobol' index (dimensionless)")
     if title:
         fig.suptitle(title, x=0.01, ha="left", fontsize="medium")
     fig.tight_layout()
