@@ -61,8 +61,8 @@ def test_overhead_only_where_device_time_is_derived(write_toml):
 
 
 def test_a_project_figure_is_compared_with_the_run_times_the_project_factor(write_toml):
-    run = carbon_mc.load_scenario(write_toml(MOE_RUN.format(extra="device_hours = 1000", reported="")))
-    project = carbon_mc.load_scenario(write_toml(MOE_RUN.format(extra="device_hours = 1000", reported='counts = "project"')))
+    run = carbon_mc.load_scenario(write_toml(MOE_RUN.format(extra="device_hours = 1000", reported=""), "run.toml"))
+    project = carbon_mc.load_scenario(write_toml(MOE_RUN.format(extra="device_hours = 1000", reported='counts = "project"'), "project.toml"))
     assert run.reported.counts == "final_run" and "project_experiment_factor" not in run.needed_quantities()
     assert "project_experiment_factor" in project.needed_quantities()
     fixed = {k: v for k, v in FIXED.items() if k not in ("mfu_fraction", "device_time_overhead_factor")}
