@@ -81,10 +81,10 @@ def parse_unit(text: str) -> Unit:
     energies = ", ".join(s for s, u in UNITS.items() if u.kind == "energy")
     valid = f"CO2e masses: {masses}; energies: {energies}"
     if not isinstance(text, str) or not text.strip():
-        raise CarbonMCError(f"a unit must be a non-empty string, got {text!r} ({valid})")
+        raise InputError(f"a unit must be a non-empty string, got {text!r} ({valid})")
     unit = _LOOKUP.get(_normalise(text))
     if unit is None:
-        raise CarbonMCError(f"unknown unit {text!r}; {close_matches(_normalise(text), _LOOKUP)} ({valid})")
+        raise InputError(f"unknown unit {text!r}; {close_matches(_normalise(text), _LOOKUP)} ({valid})")
     return unit
 
 
@@ -93,7 +93,7 @@ def quantity_kind(quantity: str) -> str:
     kinds = {base: kind for kind, base in BASE_UNITS.items()}
     meta = OUTPUTS.get(quantity)
     if meta is None or meta.units not in kinds:
-        raise CarbonMCError(f"cannot check a claim against {quantity!r}; {close_matches(quantity, CHECKABLE)}")
+        raise InputError(f"cannot check a claim against {quantity!r}; {close_matches(quantity, CHECKABLE)}")
     return kinds[meta.units]
 
 
@@ -105,7 +105,7 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
     """`value` in `from_unit` expressed in `to_unit` (same kind: mass with mass, energy with energy)."""
     a, b = parse_unit(from_unit), parse_unit(to_unit)
     if a.kind != b.kind:
-        raise CarbonMCError(f"cannot convert {a.symbol} ({a.kind}) to {b.symbol} ({b.kind})")
+        raise InputError(f"cannot convert {a.symbol} ({a.kind}) to {b.symbol} ({b.kind})")
     return float(value) * a.to_base / b.to_base
 
 
@@ -117,12 +117,12 @@ def to_quantity_units(value: float, unit: str, quantity: str) -> float:
         energy), or the value is not a finite number >= 0.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise CarbonMCError(f"a claim must be a finite number >= 0, got {value!r}")
+        raise InputError(f"a claim must be a finite number >= 0, got {value!r}")
     u = parse_unit(unit)
     kind = quantity_kind(quantity)
     if u.kind != kind:
         describe = {"mass": "a mass of CO2e", "energy": "an energy"}
-        raise CarbonMCError(
+        raise InputError(
             f"a claim in {u.symbol} is {describe[u.kind]} and cannot be checked against {quantity}, "
             f"which is {describe[kind]}; check it against {default_quantity(u.symbol)}, or give the claim in "
             + ", ".join(s for s, x in UNITS.items() if x.kind == kind)
