@@ -7,11 +7,12 @@ of `carbon_mc.footprint`); `carbon-mc run FILE --seed S` and ``estimate(FILE, se
 same default sampler (randomized quasi-Monte Carlo) and give the same numbers.
 """
 
+from . import _interrupt  # noqa: F401  (first: Ctrl-C while the command line imports exits 130 quietly)
 from ._version import __version__
 from .calibration import calibrated_priors, fit_calibration, leave_one_out, load_calibration, measured_runs, save_calibration
 from .claims import Claim, check_claim, check_claims
 from .comparison import compare
-from .errors import CarbonMCError
+from .errors import CarbonMCError, InputError, NumericError, OutputError
 from .io import load_dataset, save_dataset
 from .priors import load_priors
 from .results import RunResult, run_scenario
@@ -25,6 +26,9 @@ __all__ = [
     "__version__",
     "CarbonMCError",
     "Claim",
+    "InputError",
+    "NumericError",
+    "OutputError",
     "RunResult",
     "Scenario",
     "Simulator",

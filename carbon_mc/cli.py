@@ -1,7 +1,9 @@
 """The `carbon-mc` command line: a thin layer, each command calling one public function.
 
 Commands live in `carbon_mc.commands.<name>`, each with ``register(subparsers)`` and a handler;
-this module only parses, dispatches and turns user errors into one line and exit code 2.
+this module only parses, checks what every command shares (seed, output paths), dispatches, and
+turns user errors into one line and exit code 2. Each command's outputs are written all or none
+(`carbon_mc.io.all_or_none`); Ctrl-C at any moment exits 130 with one line and leaves no output.
 """
 
 from __future__ import annotations
@@ -10,17 +12,29 @@ import argparse
 import importlib
 import sys
 
+from . import _interrupt
 from ._version import __version__
-from .errors import CarbonMCError
+from .errors import CarbonMCError, OutputError
 
 # Module names under carbon_mc.commands; each module's register() names its own subcommand
 # ("listing" registers `list`, "ingest" registers `import`).
 COMMANDS = ["run", "check", "compare", "sensitivity", "scaling", "bench", "calibrate", "validate", "listing", "ingest"]
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = _interrupt.EXIT_INTERRUPTED
+OUTPUT_ARGS = ("out", "plot", "model_card", "csv", "report")  # argument destinations that name files to write
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (``carbon-mc run: error: ...``), exit status 2."""
+
+    def error(self, message: str):
+        text = " ".join(message.split())
+        text = text if len(text) <= 300 else text[:300] + "..."
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {text} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="carbon-mc",
         description="Distributions, not point estimates, for the carbon footprint of training LLMs.",
     )
@@ -31,17 +45,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_shared(args: argparse.Namespace) -> None:
+    """Checks every command shares, before any computation: the seed, and every output path."""
+    from .sampling.args import check_seed
+
+    if getattr(args, "seed", None) is not None:
+        check_seed(args.seed)
+    from .io import check_writable
+
+    for dest in OUTPUT_ARGS:
+        value = getattr(args, dest, None)
+        if isinstance(value, str):
+            check_writable(value, flag=f"--{dest.replace('_', '-')}")
+    paths = [getattr(args, d) for d in OUTPUT_ARGS if isinstance(getattr(args, d, None), str)]
+    if len(set(paths)) < len(paths):
+        raise OutputError(f"two outputs name the same file: {', '.join(paths)}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    _interrupt.release()
     try:
-        return int(args.handler(args) or 0)
+        args = build_parser().parse_args(argv)
+        from .io import all_or_none
+
+        check_shared(args)
+        with all_or_none():
+            return int(args.handler(args) or 0)
     except CarbonMCError as exc:
         print(f"carbon-mc: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("carbon-mc: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -15,17 +15,20 @@ from pathlib import Path
 import xarray as xr
 
 from .calibration import load_calibrated_priors
-from .errors import CarbonMCError
+from .errors import CarbonMCError, InputError, OutputError
+from .finite import check_policy, check_values
 from .footprint import HEADLINE
 from .io import save_dataset
 from .priors import Prior
-from .sampling import DEFAULT_METHOD, STREAM_THRESHOLD, build_simulator, check_method, estimate, stream_summary, stream_to_precision
+from .sampling import DEFAULT_METHOD, STREAM_THRESHOLD, build_simulator, check_method, estimate, output_shapes, stream_summary, stream_to_precision
+from .sampling.args import check_num_draws, check_seed
 from .scenario import Scenario, load_scenario
 from .summary import reported_percentiles, summarize
 
 DEFAULT_DRAWS = 100_000
 DEFAULT_MAX_DRAWS = 100_000_000  # the cap of a run to a target precision
 JSON_STATS = ("median", "mean", "p5", "p95", "p2_5", "p97_5")
+OUT_LIMIT_BYTES = 4 * 10**9  # a netCDF of every draw beyond this needs force=True (--force)
 
 
 @dataclass
@@ -42,7 +45,11 @@ class RunResult:
 
     @property
     def note(self) -> str | None:
-        """One line on how the summaries were computed, where it is not from kept draws."""
+        """One line on how the summaries were computed (streamed, or with non-finite draws dropped)."""
+        dropped = self.info.get("nonfinite_draws_dropped")
+        if dropped:
+            return (f"{dropped:,} of {self.info['num_draws']:,} draws were not finite and were left out "
+                    "(--drop-nonfinite); every statistic is over the rest")
         if self.info["summary"] != "streaming_histogram":
             return None
         if "rel_error_target" not in self.info:
@@ -63,6 +70,8 @@ class RunResult:
         out.update({name: stats[name] for name in self.variables if name not in HEADLINE})
         if self.calibrated is not None:
             out["calibrated"] = self.calibrated
+        if self.info.get("nonfinite_draws_dropped"):
+            out["nonfinite_draws_dropped"] = self.info["nonfinite_draws_dropped"]
         return out
 
 
@@ -88,6 +97,8 @@ def run_scenario(
     calibration: str | Path | None = None,
     out: str | Path | None = None,
     progress: Callable | None = None,
+    nonfinite: str = "refuse",
+    force: bool = False,
 ) -> RunResult:
     """Summaries of a training run's headline outputs (and of any other scope its published figures use).
 
@@ -101,34 +112,72 @@ def run_scenario(
       calibration: a calibration file (``carbon-mc calibrate --out``) to draw the calibrated inputs from.
       out: write every draw to this netCDF file (needs kept draws).
       progress: optional ``progress(done, total)``.
+      nonfinite: "refuse" (default) or "drop" draws that are not finite (`carbon_mc.finite`); the
+        number dropped is in ``info["nonfinite_draws_dropped"]`` and the result's `note`.
+      force: write `out` even when it would exceed `OUT_LIMIT_BYTES`.
 
     Raises:
-      CarbonMCError: an invalid scenario, method or calibration, or `out` with a streamed run.
+      InputError: an invalid scenario, method, seed, draw count or calibration, or `out` with a streamed run.
+      NumericError: draws or summaries that are not finite (unless ``nonfinite="drop"``).
+      OutputError: `out` would exceed `OUT_LIMIT_BYTES` without `force`.
     """
-    check_method(method)
+    check_method(method), check_seed(seed), check_policy(nonfinite)
+    if num_draws is not None:
+        check_num_draws(num_draws)
+    if rel_error is not None and (isinstance(rel_error, bool) or not isinstance(rel_error, (int, float)) or not 0 < rel_error < 1):
+        raise InputError(f"rel_error must lie in (0, 1), got {rel_error!r}")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     streaming = rel_error is not None or stream or ((num_draws or 0) > STREAM_THRESHOLD and out is None)
     if streaming and out is not None:
-        raise CarbonMCError("--out keeps every draw, which --stream and --rel-error do not; drop one of them")
+        raise InputError("--out keeps every draw, which --stream and --rel-error do not; drop one of them")
+    if out is not None and not force:
+        check_out_size(scenario, num_draws or DEFAULT_DRAWS)
     posterior, calibrated = calibrated_inputs(scenario, calibration) if calibration else (None, None)
     variables = list(HEADLINE) + [k for k in scenario.reported.figures() if k not in HEADLINE]
     if not streaming:
         num_draws = num_draws or DEFAULT_DRAWS
-        ds = estimate(scenario, num_draws=num_draws, seed=seed, method=method, posterior=posterior, progress=progress)
+        ds = estimate(scenario, num_draws=num_draws, seed=seed, method=method, posterior=posterior, progress=progress,
+                      nonfinite=nonfinite)
+        info = {"num_draws": num_draws, "method": method, "summary": "exact"}
+        if "nonfinite_draws_dropped" in ds.attrs:
+            info["nonfinite_draws_dropped"] = int(ds.attrs["nonfinite_draws_dropped"])
+        summary = summarize(ds, variables)
+        check_values({k: summary[k].values for k in variables}, "summary")
         if out is not None:
             save_dataset(ds, out)
-        info = {"num_draws": num_draws, "method": method, "summary": "exact"}
-        return RunResult(scenario, summarize(ds, variables), reported_percentiles(ds, scenario.reported.figures()), info,
+        return RunResult(scenario, summary, reported_percentiles(ds, scenario.reported.figures()), info,
                          ds, calibrated, variables)
     sim = build_simulator(scenario, posterior=posterior)
     if rel_error is not None:
         result = stream_to_precision(sim, rel_error=rel_error, max_draws=num_draws or DEFAULT_MAX_DRAWS, seed=seed,
-                                     method=method, variables=variables, progress=progress)
+                                     method=method, variables=variables, progress=progress, nonfinite=nonfinite)
     else:
-        result = stream_summary(sim, num_draws=num_draws or DEFAULT_DRAWS, seed=seed, method=method, variables=variables, progress=progress)
+        result = stream_summary(sim, num_draws=num_draws or DEFAULT_DRAWS, seed=seed, method=method, variables=variables,
+                                progress=progress, nonfinite=nonfinite)
     info = {"num_draws": int(result.attrs["num_draws"]), "method": method, "summary": "streaming_histogram"}
+    if result.attrs.get("nonfinite_draws_dropped"):
+        info["nonfinite_draws_dropped"] = int(result.attrs["nonfinite_draws_dropped"])
     if rel_error is not None:
         info.update(rel_error_target=rel_error, rel_error_achieved=float(result.attrs["rel_error_achieved"]))
-    return RunResult(scenario, result.to_dataset(), result.reported_percentiles(scenario.reported.figures()), info,
+    summary = result.to_dataset()
+    check_values({k: summary[k].values for k in variables}, "summary")
+    return RunResult(scenario, summary, result.reported_percentiles(scenario.reported.figures()), info,
                      None, calibrated, variables)
+
+
+def out_bytes(scenario: Scenario, num_draws: int) -> int:
+    """About how many bytes `estimate` keeps (and `--out` writes) for `num_draws` draws of `scenario`."""
+    sim = build_simulator(scenario)
+    columns = sum(k for _, k in sim.columns) + sum(1 for shape in output_shapes(sim).values() if shape != ())
+    return 4 * num_draws * (columns + 2)  # float32 values, plus the draw coordinate (int64)
+
+
+def check_out_size(scenario: Scenario, num_draws: int) -> None:
+    """Refuse, before any draw, an `out` file beyond `OUT_LIMIT_BYTES` (suggesting ``--force`` or ``--stream``)."""
+    size = out_bytes(scenario, num_draws)
+    if size > OUT_LIMIT_BYTES:
+        raise OutputError(
+            f"--out would write about {size / 1e9:.1f} GB ({num_draws:,} draws; the limit without --force is "
+            f"{OUT_LIMIT_BYTES / 1e9:g} GB): pass --force to write it, or drop --out (or use --stream) for summaries only"
+        )

@@ -29,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from .errors import CarbonMCError, close_matches
+from .errors import CarbonMCError, close_matches, InputError
+from .priors.support import INPUT_MAX
 from .footprint import compute, energy_and_emissions
 from .footprint import parallelism as par
 from .footprint import scaling as sc
@@ -110,6 +111,9 @@ def _context(table: PriorTable, hardware: str, region: str, datacenter: str, sca
     for key in ("power_class", "mfu_class", "server_class"):
         ctx[key] = spec[key]
     return ctx
+
+
+MAX_SWEEP_PARAMETERS = 1e18  # larger models overflow the layout search's integer device counts
 
 
 def _priors_for(table: PriorTable, names: Sequence[str], ctx: dict) -> dict[str, Prior]:
@@ -299,6 +303,11 @@ def scaling_sweep(
     sizes = np.asarray(compute_budgets_flop if mode == "compute" else (parameters or DEFAULT_PARAMETERS), dtype=np.float64)
     if sizes.ndim != 1 or sizes.size < 1 or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
         raise CarbonMCError("sizes must be a list of positive numbers")
+    limit = MAX_SWEEP_PARAMETERS if mode == "parameters" else INPUT_MAX
+    if sizes.max() > limit:
+        raise InputError(f"{sizes.max():g} is beyond the largest {'model size' if mode == 'parameters' else 'compute budget'} "
+                         f"the sweep handles ({limit:g}: the layout search counts devices in 64-bit integers, the chain "
+                         "computes in float32)")
     if tokens_per_parameter is not None and (mode == "compute" or not tokens_per_parameter > 0):
         raise CarbonMCError("tokens_per_parameter must be > 0 and goes with parameters, not compute budgets")
     if num_draws < 2:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from .errors import CarbonMCError, close_matches
+from .errors import InputError, close_matches, shown
 from .footprint import OUTPUTS
 
 
@@ -75,25 +75,25 @@ def parse_unit(text: str) -> Unit:
     """The `Unit` that `text` spells ("lb", "lbs CO2e", "tCO2e", "kWh", "MWh", ...).
 
     Raises:
-      CarbonMCError: for an unknown spelling, naming close matches.
+      InputError: for an unknown spelling, naming close matches.
     """
     masses = ", ".join(s for s, u in UNITS.items() if u.kind == "mass")
     energies = ", ".join(s for s, u in UNITS.items() if u.kind == "energy")
     valid = f"CO2e masses: {masses}; energies: {energies}"
     if not isinstance(text, str) or not text.strip():
-        raise InputError(f"a unit must be a non-empty string, got {text!r} ({valid})")
+        raise InputError(f"a unit must be a non-empty string, got {shown(text)} ({valid})")
     unit = _LOOKUP.get(_normalise(text))
     if unit is None:
-        raise InputError(f"unknown unit {text!r}; {close_matches(_normalise(text), _LOOKUP)} ({valid})")
+        raise InputError(f"unknown unit {shown(text)}; {close_matches(_normalise(text), _LOOKUP)} ({valid})")
     return unit
 
 
 def quantity_kind(quantity: str) -> str:
     """"mass" or "energy": what a model output measures, read from its units in `OUTPUTS`."""
     kinds = {base: kind for kind, base in BASE_UNITS.items()}
-    meta = OUTPUTS.get(quantity)
+    meta = OUTPUTS.get(quantity) if isinstance(quantity, str) else None
     if meta is None or meta.units not in kinds:
-        raise InputError(f"cannot check a claim against {quantity!r}; {close_matches(quantity, CHECKABLE)}")
+        raise InputError(f"cannot check a claim against {shown(quantity)}; {close_matches(str(quantity), CHECKABLE)}")
     return kinds[meta.units]
 
 
@@ -113,11 +113,11 @@ def to_quantity_units(value: float, unit: str, quantity: str) -> float:
     """A claim of `value` `unit` in the units of model output `quantity` (t CO2e or MWh).
 
     Raises:
-      CarbonMCError: when the unit measures something else than the quantity (a mass against an
+      InputError: when the unit measures something else than the quantity (a mass against an
         energy), or the value is not a finite number >= 0.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise InputError(f"a claim must be a finite number >= 0, got {value!r}")
+        raise InputError(f"a claim must be a finite number >= 0, got {shown(value)}")
     u = parse_unit(unit)
     kind = quantity_kind(quantity)
     if u.kind != kind:

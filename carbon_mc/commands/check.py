@@ -13,7 +13,7 @@ from ..claims import ModelCardFields, check_scenario
 from ..errors import CarbonMCError
 from ..io import check_writable, save_text
 from ..units import CHECKABLE
-from ._common import fmt, positive_int, print_json, require_suffix, save_plot, stdout
+from ._common import fmt, nonnegative_float, positive_int, print_json, require_suffix, save_plot, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -42,7 +42,7 @@ def register(sub) -> None:
                     "the scenario carries ([[claims]] and [reported]).",
     )
     p.add_argument("file", help="scenario TOML (e.g. models/evolved_transformer_nas_actual.toml) or a bundled name")
-    p.add_argument("--claim", type=float, metavar="VALUE", help="the published figure, e.g. 626155")
+    p.add_argument("--claim", type=nonnegative_float, metavar="VALUE", help="the published figure, e.g. 626155")
     p.add_argument("--unit", metavar="UNIT", help="its unit: g, kg, t, lb (CO2e) or kWh, MWh, GWh (energy)")
     p.add_argument("--quantity", choices=CHECKABLE, default=None,
                    help="what the figure measures (default: total_tco2e for a mass, energy_mwh for an energy); "

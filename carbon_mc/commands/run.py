@@ -40,6 +40,9 @@ def register(sub) -> None:
                         "their priors; inputs whose class had no measured run keep their priors")
     p.add_argument("--stream", action="store_true",
                    help=f"summarize on the fly without keeping draws (automatic above {STREAM_THRESHOLD:,} draws without --out)")
+    p.add_argument("--drop-nonfinite", dest="drop_nonfinite", action="store_true",
+                   help="leave out draws that are not finite (NaN or inf) and say how many, instead of refusing the run")
+    p.add_argument("--force", action="store_true", help="write --out even when it would exceed 4 GB")
     p.set_defaults(handler=handle)
 
 
@@ -57,9 +60,11 @@ def handle(args: argparse.Namespace) -> int:
     require_suffix(args.out, (".nc",), "--out")
     if args.out:
         check_writable(args.out)
+    nonfinite = "drop" if args.drop_nonfinite else "refuse"
     with progress_bar(args.draws or (DEFAULT_MAX_DRAWS if args.rel_error else DEFAULT_DRAWS), "drawing") as callback:
         result = run_scenario(args.file, num_draws=args.draws, seed=args.seed, method=args.method, rel_error=args.rel_error,
-                              stream=args.stream, calibration=args.calibrated, out=args.out, progress=callback)
+                              stream=args.stream, calibration=args.calibrated, out=args.out, progress=callback,
+                              nonfinite=nonfinite, force=args.force)
     if args.json:
         print_json(result.to_json())
         return 0

@@ -15,7 +15,7 @@ from ..io import check_writable
 from ..sobol import DEFAULT_NUM_BASE, check_num_base, ranking, sensitivity
 from ..sobol.analyze import CI_METHODS, INDICES, MIN_NUM_BASE
 from ..sobol.design import SAMPLERS, evaluations_per_base_row
-from ._common import positive_int, print_json, progress_bar, require_suffix, save_plot, stderr, stdout
+from ._common import positive_int, print_json, probability, progress_bar, require_suffix, save_plot, stderr, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -52,7 +52,7 @@ def register(sub) -> None:
                    help="also estimate second-order (pairwise interaction) indices; doubles the cross evaluations")
     p.add_argument("--resamples", type=_non_negative_int, default=1000,
                    help="bootstrap resamples for the intervals (default 1000; 0 for none)")
-    p.add_argument("--conf-level", dest="conf_level", type=float, default=0.95, help="interval probability (default 0.95)")
+    p.add_argument("--conf-level", dest="conf_level", type=probability, default=0.95, help="interval probability (default 0.95)")
     p.add_argument("--ci", choices=CI_METHODS, default="percentile",
                    help="bootstrap interval: percentile (default) or normal (estimate +/- z sd, as SALib)")
     p.add_argument("--sampler", choices=SAMPLERS, default="sobol",

@@ -13,9 +13,11 @@ import numpy as np
 import xarray as xr
 
 from ..errors import CarbonMCError
+from ..finite import apply_policy, check_policy
 from ..footprint import OUTPUTS
 from ..priors import Prior, PriorTable
 from ..scenario import Scenario
+from .args import check_chunk_size, check_num_draws, check_seed
 from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes
 from .samplers import DEFAULT_METHOD, METHOD_NAMES, check_method, sampler
 from .simulator import Simulator, build_simulator
@@ -34,6 +36,7 @@ def draw(
     method: str = DEFAULT_METHOD,
     variables: list[str] | None = None,
     jax_devices=None,
+    nonfinite: str = "refuse",
 ):
     """Draw inputs and outputs as NumPy arrays ``(inputs, outputs)``, dispatch by dispatch.
 
@@ -45,10 +48,16 @@ def draw(
       method: "qmc" (scrambled Sobol', the default) or "mc" (Threefry streams).
       variables: keep only these inputs/outputs (default: every drawn input and every output).
       jax_devices: the JAX devices to shard the draws over (default: this process's ``jax.local_devices()``).
+      nonfinite: "refuse" (default) draws that are not finite, "drop" them (fewer rows come back), or
+        "keep" them for a caller that applies the policy itself (`carbon_mc.finite`).
+
+    Raises:
+      InputError: a bad `num_draws`, `seed`, `chunk_size`, `method` or variable name.
+      NumericError: some draws are not finite under ``nonfinite="refuse"``.
     """
-    if num_draws < 1:
-        raise ValueError("num_draws must be >= 1")
+    num_draws, seed, chunk_size = check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size)
     check_method(method)
+    check_policy(nonfinite)
     shapes = output_shapes(model)
     available = list(model.stochastic) + list(shapes)
     keep = tuple(available if variables is None else variables)
@@ -75,6 +84,7 @@ def draw(
         pending = queued
     inputs = {k: result[k] for k in keep if k in model.stochastic}
     outputs = {k: result[k] for k in keep if k not in model.stochastic}
+    inputs, outputs, _ = apply_policy(inputs, outputs, nonfinite)
     return inputs, outputs
 
 
@@ -156,6 +166,7 @@ def estimate(
     method: str = DEFAULT_METHOD,
     jax_devices=None,
     posterior: dict[str, Prior] | None = None,
+    nonfinite: str = "refuse",
 ) -> xr.Dataset:
     """Distribution of a training run's energy and CO2e, as an xarray Dataset over `draw`.
 
@@ -172,15 +183,25 @@ def estimate(
       jax_devices: JAX devices to shard the draws over (default: all of ``jax.devices()``); the draws do not
         depend on them.
       posterior: priors to draw some inputs from instead ({input name: Prior}; see `build_simulator`).
+      nonfinite: "refuse" (default) or "drop" draws that are not finite (`carbon_mc.finite`); the
+        number dropped is ``attrs["nonfinite_draws_dropped"]``.
 
     Returns:
       Dataset with every drawn input, every output (``energy_mwh``, ``operational_tco2e``,
       ``embodied_tco2e``, ``total_tco2e`` and intermediates) with CF ``units``/``long_name``, fixed
       inputs as scalars, and provenance in ``attrs``.
+
+    Raises:
+      InputError: an invalid scenario (`load_scenario`), `num_draws`, `seed`, `chunk_size` or `method`.
+      NumericError: draws that are not finite, unless ``nonfinite="drop"``.
     """
+    check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size), check_policy(nonfinite)
     model = build_simulator(scenario, priors=priors, posterior=posterior)
-    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method, jax_devices=jax_devices)
+    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method,
+                           jax_devices=jax_devices, nonfinite=nonfinite)
     attrs = provenance(model, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
+    if nonfinite == "drop":
+        attrs["nonfinite_draws_dropped"] = num_draws - len(next(iter(outputs.values())))
     if method != "mc":
         attrs["random_streams"] = sampler(model, seed, method).description
     return to_dataset(model, inputs, outputs, attrs)

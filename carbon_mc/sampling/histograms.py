@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from ..errors import NumericError
 from ..summary import STATS, QUANTILES
 
 PILOT_DRAWS = 1 << 16
@@ -100,7 +101,8 @@ def plan_bins(pilot: np.ndarray) -> BinSpec:
     x = np.asarray(pilot, np.float64).ravel()
     x = x[np.isfinite(x)]
     if x.size == 0:
-        raise ValueError("no finite pilot draws")
+        raise NumericError("every pilot draw is not finite (NaN or inf): an input where the chain divides by zero or a "
+                           "product beyond float32's range (3.4e38); narrow the priors or the run's numbers")
     lo, hi = float(x.min()), float(x.max())
     if lo > 0 and hi * FLOAT_MARGIN < float(np.finfo(np.float32).max):
         base = _float_bits(lo / FLOAT_MARGIN) >> FLOAT_SHIFT

@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from ..sampling import DEFAULT_CHUNK, Simulator, build_simulator, evaluate, output_shapes, provenance, stream_id
-from ..errors import CarbonMCError, close_matches
+from ..errors import CarbonMCError, NumericError, close_matches
 from ..footprint import OUTPUTS
 from ..priors import PriorTable
 from ..scenario import Scenario
@@ -230,7 +230,7 @@ def analyze_evaluations(
     everything = np.concatenate([f_a, f_b, f_ab.ravel()] + ([] if f_ba is None else [f_ba.ravel()]))
     bad = int(np.count_nonzero(~np.isfinite(everything)))
     if bad:
-        raise CarbonMCError(f"{bad} of {everything.size} evaluations of {output} are not finite; check the priors' supports")
+        raise NumericError(f"{bad} of {everything.size} evaluations of {output} are not finite (NaN or inf); check the priors' supports")
     mean, sd = float(everything.mean()), float(everything.std())
     if not sd > 0.0:
         raise CarbonMCError(f"{output} does not vary (every evaluation is {mean:g}): no variance to apportion; is every input it depends on fixed?")
