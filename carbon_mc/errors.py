@@ -28,7 +28,14 @@ def _cut(text: str, limit: int) -> str:
 
 
 class CarbonMCError(Exception):
-    """A problem with the user's input: which file, which key, what is wrong, what would be valid."""
+    """A problem with the user's input: which file, which key, what is wrong, what would be valid.
+
+    Raised without a kind (``CarbonMCError(...)``) it is an `InputError`: every user mistake that is
+    not about numbers (`NumericError`) or outputs (`OutputError`) is one about input.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        return super().__new__(InputError if cls is CarbonMCError else cls, *args)
 
     def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
         self.file = None if file is None else _cut(str(file), 200)

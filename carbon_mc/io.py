@@ -32,6 +32,13 @@ def check_writable(path: str | Path, suffixes: tuple[str, ...] | None = None, fl
     if not isinstance(path, (str, Path)) or not str(path).strip():
         raise OutputError(f"{flag or 'an output path'} must be a file name, got {path!r}")
     path = Path(path)
+    try:
+        return _check_writable(path, suffixes, flag)
+    except OSError as exc:  # a name too long, a loop of links, a permission denied on the way
+        raise OutputError(f"cannot write here: {exc.strerror or exc}", file=str(path)) from None
+
+
+def _check_writable(path: Path, suffixes: tuple[str, ...] | None, flag: str | None) -> Path:
     where = {"file": str(path)}
     if suffixes is not None and not str(path).lower().endswith(suffixes):
         raise OutputError(f"{flag + ' ' if flag else ''}must end in {' or '.join(suffixes)}", **where)
@@ -156,11 +163,11 @@ def load_dataset(path: str | Path) -> xr.Dataset:
     if not isinstance(path, (str, Path)):
         raise InputError(f"a dataset path must be a string or a Path, got {type(path).__name__}")
     path = Path(path)
-    if not path.exists():
-        raise InputError("no such file", file=str(path))
-    if path.is_dir():
-        raise InputError("is a directory, not a netCDF file", file=str(path))
     try:
+        if not path.exists():
+            raise InputError("no such file", file=str(path))
+        if path.is_dir():
+            raise InputError("is a directory, not a netCDF file", file=str(path))
         with xr.open_dataset(path, engine=ENGINE) as ds:
             return ds.load()
     except (OSError, ValueError, TypeError) as exc:

@@ -377,14 +377,17 @@ def load_scenario(path: str | Path, *, priors: PriorTable | None = None) -> Scen
     if not isinstance(path, (str, Path)):
         raise InputError(f"a scenario is a Scenario, a TOML path or a bundled name, got {type(path).__name__}")
     path = Path(path)
-    if not path.exists() and path.suffix == "" and path.parent == Path("."):
-        from .data import bundled_model
+    try:
+        if not path.exists() and path.suffix == "" and path.parent == Path("."):
+            from .data import bundled_model
 
-        path = bundled_model(str(path))
-    if not path.exists():
-        raise InputError("no such file", file=str(path))
-    if path.is_dir():
-        raise InputError("is a directory, not a scenario TOML file", file=str(path))
+            path = bundled_model(str(path))
+        if not path.exists():
+            raise InputError("no such file", file=str(path))
+        if path.is_dir():
+            raise InputError("is a directory, not a scenario TOML file", file=str(path))
+    except OSError as exc:  # a name too long, a loop of links
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
     doc = read_toml(path)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     return parse_scenario(doc, file=str(path), table=priors, sha256=sha)
