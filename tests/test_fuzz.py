@@ -33,7 +33,7 @@ COMMON = dict(deadline=None, suppress_health_check=list(HealthCheck), print_blob
 settings.register_profile("ci", derandomize=True, database=None, **COMMON)
 settings.register_profile("long", derandomize=False, database=None, **COMMON)
 settings.load_profile(PROFILE)
-CASES = {"scenario": 800, "priors": 600, "cli": 700}  # >= 2,000 generated cases per run
+CASES = {"scenario": 600, "priors": 900, "cli": 500}  # >= 2,000 generated cases per run
 
 TABLE = carbon_mc.load_priors(use_env=False)
 WORK = Path(tempfile.mkdtemp(prefix="carbon-mc-fuzz-"))

@@ -2,10 +2,11 @@
 
 A quantity in ``priors/*.toml`` may carry ``support = { low = 1.0 }`` (inclusive), ``above = 0.0``
 (exclusive) and ``high = 1.0`` (inclusive). Every prior of that quantity, bundled, from an overlay or
-from a scenario's ``[priors]``, must keep all its mass inside: a fixed value inside the bounds, a
-bounded family (uniform, triangular, truncated normal, lognormal's (0, inf)) with both ends inside.
-A family whose support is the whole real line (normal, multivariate normal) is rejected for a
-bounded quantity, with the truncation that would fix it: nothing is truncated silently.
+from a scenario's ``[priors]``, must keep every draw the engine can make inside: a fixed value inside
+the bounds, a bounded family (uniform, triangular, truncated normal) with both ends inside, and a
+family with unbounded tails (normal, lognormal) with its quantiles at the samplers' extreme uniforms
+(2^-24 and 1 - 2^-24) inside. Otherwise the prior is refused, naming the truncation that would fix
+it: nothing is truncated silently. A joint (multivariate normal) prior has no per-quantity bounds.
 
 The engine computes in float32 (largest finite value 3.4e38). The chain multiplies inputs (FLOPs by
 seconds by watts by grams per kWh), so every number a user gives must lie within
@@ -70,45 +71,55 @@ class Support:
         )
 
     def problem(self, family: str, params, distribution) -> str | None:
-        """Why a prior leaves this support (one sentence), or None when all its mass is inside."""
+        """Why a prior's draws could leave this support (one sentence), or None when none can.
+
+        The engine draws every prior at uniforms in [2^-24, 1 - 2^-24], so a family with unbounded
+        tails (normal, lognormal) reaches only its quantiles there: it is accepted when those lie
+        inside the bounds, and otherwise refused with the explicit truncation that would fix it.
+        """
         if not self.bounded:
             return None
         ends = prior_range(family, params, distribution)
         if ends is None:
-            return (f"a {family} prior has no bounded support, but this quantity must be {self.describe()}; "
+            return (f"a {family} prior has no per-quantity bounds, but this quantity must be {self.describe()}; "
                     "use a bounded family (truncated_normal with low/high, triangular, uniform, lognormal)")
-        lo, lo_open, hi = ends
+        lo, hi = ends
         if family == "fixed":
             return None if self.contains(lo) else f"value {lo:g} is outside the quantity's support ({self.describe()})"
-        need_low = lo == -math.inf and (self.low is not None or self.above is not None)
-        need_high = hi == math.inf and self.high is not None
-        if need_low or need_high:
-            fix = ([f"low = {self.low:g}" if self.low is not None else f"low above {self.above:g}"] if need_low else []) + (
-                [f"high = {self.high:g}"] if need_high else [])
-            return (f"a {family} prior is unbounded, but this quantity must be {self.describe()}; "
-                    f"truncate it explicitly (truncated_normal with {' and '.join(fix)})")
-        if self.low is not None and lo < self.low:
-            return f"its support starts at {lo:g}, below the quantity's bound ({self.describe()})"
-        if self.above is not None and (lo < self.above or (lo == self.above and not lo_open)):
-            return f"its support starts at {lo:g}, which the quantity excludes ({self.describe()})"
-        if self.high is not None and hi > self.high:
-            return f"its support reaches {hi:g}, above the quantity's bound ({self.describe()})"
-        return None
+        tails = family in ("normal", "lognormal") or (family == "truncated_normal" and ("low" not in params or "high" not in params))
+        low_bad = (self.low is not None and lo < self.low) or (self.above is not None and lo <= self.above)
+        high_bad = self.high is not None and hi > self.high
+        if not (low_bad or high_bad):
+            return None
+        edge = f"its draws reach {lo:g}" if low_bad else f"its draws reach {hi:g}"
+        message = f"{edge}, outside the quantity's physical bounds ({self.describe()})"
+        if tails:
+            fix = ([f"low = {self.low:g}" if self.low is not None else f"low above {self.above:g}"] if low_bad else []) + (
+                [f"high = {self.high:g}"] if high_bad else [])
+            message += f"; truncate it explicitly (truncated_normal with {' and '.join(fix)})"
+        return message
 
 
-def prior_range(family: str, params, distribution) -> tuple[float, bool, float] | None:
-    """(lowest value, whether it is excluded, highest value) of a scalar prior; None for a joint one."""
+def prior_range(family: str, params, distribution) -> tuple[float, float] | None:
+    """(lowest, highest) value the engine can draw from a scalar prior; None for a joint one.
+
+    Bounded families give their bounds; unbounded tails give their quantiles at the samplers'
+    extreme uniforms 2^-24 and 1 - 2^-24 (z = -/+5.3267, rounded outwards).
+    """
     if family == "fixed":
         v = float(params["value"])
-        return v, False, v
+        return v, v
     if family in ("uniform", "triangular"):
-        return float(params["low"]), False, float(params["high"])
+        return float(params["low"]), float(params["high"])
     if family == "truncated_normal":
-        return float(params.get("low", -math.inf)), False, float(params.get("high", math.inf))
-    if family == "lognormal":
-        return 0.0, True, math.inf
+        loc, scale = float(params["loc"]), float(params["scale"])
+        return float(params.get("low", loc - _Z_EDGE * scale)), float(params.get("high", loc + _Z_EDGE * scale))
     if family == "normal":
-        return -math.inf, False, math.inf
+        loc, scale = float(params["loc"]), float(params["scale"])
+        return loc - _Z_EDGE * scale, loc + _Z_EDGE * scale
+    if family == "lognormal":
+        mu, sigma = float(distribution.base_dist.loc), float(distribution.base_dist.scale)
+        return math.exp(max(mu - _Z_EDGE * sigma, -700.0)), math.exp(min(mu + _Z_EDGE * sigma, 700.0))
     return None
 
 
