@@ -18,8 +18,8 @@ from .errors import InputError, NumericError
 POLICIES = ("refuse", "drop")
 WHY = ("an input at a value where the chain divides by zero, a product beyond float32's range (3.4e38), or a "
        "target loss out of reach in some draws")
-HOW = ("narrow the priors or the run's numbers, or pass --drop-nonfinite (nonfinite=\"drop\" in Python) to leave "
-       "those draws out and report how many")
+HOW = ("narrow the priors or the run's numbers; `carbon-mc run --drop-nonfinite` (nonfinite=\"drop\" in estimate, "
+       "estimate_summary and run_scenario) leaves those draws out and reports how many")
 
 
 def check_policy(nonfinite: str) -> str:

@@ -29,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from .errors import CarbonMCError, close_matches, InputError
+from .errors import CarbonMCError, InputError, NumericError, close_matches
+from .finite import WHY
 from .priors.support import INPUT_MAX
 from .footprint import compute, energy_and_emissions
 from .footprint import parallelism as par
@@ -404,6 +405,11 @@ def scaling_sweep(
         for name, v in lay.items():
             layouts.setdefault(name, []).append(np.asarray(v, np.float64))
 
+    for name, parts in outputs.items():  # one non-finite policy (carbon_mc.finite): refuse, and say why
+        bad = sum(int(np.count_nonzero(~np.isfinite(part))) for part in parts)
+        if bad:
+            raise NumericError(f"scaling sweep: {bad:,} of {sum(np.size(p) for p in parts):,} values of {name} are not "
+                               f"finite (NaN or inf): {WHY}; narrow the sizes or the options")
     return _to_dataset(outputs, layouts, inputs, per_hw, hardware, sizes, mode, n_nom, attrs={
         "title": "carbon-mc scaling sweep",
         "Conventions": "CF-1.10",

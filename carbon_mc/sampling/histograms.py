@@ -58,7 +58,10 @@ def _float_bits(x: float) -> int:
 
 
 def _bits_float(bits: np.ndarray) -> np.ndarray:
-    return np.asarray(bits, np.int64).astype(np.int32).view(np.float32).astype(np.float64)
+    # Bins are a power of two in number, so the top edges of a range near float32's maximum would
+    # pass it: they stop at the largest finite float32 (0x7F7FFFFF), no draw lies beyond it.
+    bits = np.minimum(np.asarray(bits, np.int64), 0x7F7FFFFF)
+    return bits.astype(np.int32).view(np.float32).astype(np.float64)
 
 
 @functools.lru_cache(maxsize=64)
