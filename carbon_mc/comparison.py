@@ -151,6 +151,10 @@ def compare(
 
     Returns:
       a `Comparison`.
+
+    Raises:
+      InputError: an invalid scenario, draw count, seed or accounting switch.
+      NumericError: draws of either scenario that are not finite (`carbon_mc.finite`).
     """
     if quantity not in CHECKABLE:
         raise CarbonMCError(f"cannot compare {quantity!r}; {close_matches(quantity, CHECKABLE)}")

@@ -292,6 +292,11 @@ def scaling_sweep(
     Returns:
       Dataset over (draw, size, hardware) of `SWEEP_OUTPUTS`, the layout over (size, hardware),
       the drawn inputs, and provenance attributes.
+
+    Raises:
+      InputError: an unknown choice, accelerator, region or datacenter, sizes that are not positive
+        or beyond what the sweep handles, a model that fits no layout.
+      NumericError: values that are not finite (`carbon_mc.finite`).
     """
     table = priors or load_priors()
     _check_choice(utilization, UTILIZATIONS, "utilization")
@@ -514,7 +519,13 @@ def carbon_exponents(ds: xr.Dataset, dim: str = "size") -> xr.Dataset:
 
     The carbon–loss exponent is negative (carbon rises as the reducible loss falls); "worse" means
     more negative. The carbon–accuracy exponent is positive.
+
+    Raises:
+      InputError: `ds` lacks the sweep's variables or the dimension `dim`.
     """
+    needed = ("reducible_loss_nats", "accuracy_fraction", "total_tco2e")
+    if not isinstance(ds, xr.Dataset) or any(v not in ds for v in needed) or dim not in ds.dims:
+        raise InputError(f"carbon_exponents needs a scaling_sweep Dataset with {', '.join(needed)} over {dim!r}")
     loss = loglog_fit(ds["reducible_loss_nats"], ds["total_tco2e"], dim)
     acc = loglog_fit(ds["accuracy_fraction"], ds["total_tco2e"], dim)
     out = xr.Dataset({
@@ -541,6 +552,9 @@ def megatron_check(*, num_draws: int = 4096, seed: int = 0, priors: PriorTable |
     Returns a Dataset over ``row`` with the observed value, the prediction at the prior medians,
     the 5th/50th/95th percentiles over draws, and attributes ``mape_percent`` (at the medians) and
     ``coverage_90`` (share of rows inside the 90% interval).
+
+    Raises:
+      InputError: a bad draw count or seed.
     """
     table = priors or load_priors()
     spec = table.hardware_spec("a100_80gb")

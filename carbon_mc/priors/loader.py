@@ -320,6 +320,10 @@ def load_priors(directory: str | Path | None = None, *, overlays=(), use_env: bo
       - define a new quantity (``units``, ``long_name``, ``variants``), e.g. ``market_gco2_per_kwh``.
     A new accelerator must be selectable: every quantity chosen by its key or its classes needs a
     variant for it. Errors name the overlay file and the key.
+
+    Raises:
+      InputError: a directory that is missing or holds no ``*.toml``, a file that is not UTF-8 TOML,
+        or an entry that is mistyped, incomplete or outside its quantity's physical bounds.
     """
     dirs = (env_overlay_dirs() if use_env else []) + _as_dirs(overlays)
     if directory is None:

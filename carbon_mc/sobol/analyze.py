@@ -421,6 +421,10 @@ def sensitivity(
       inputs, optionally ``second_order_index``; attrs record the output and its units, the
       design (num_base, num_evaluations, sampler, seed), the interval (conf_level, ci_method,
       num_resamples), the method, and the provenance of `carbon_mc.estimate`.
+
+    Raises:
+      InputError: an invalid scenario, output, group, design size, seed or interval option.
+      NumericError: evaluations that are not finite (a Sobol' design cannot drop draws).
     """
     model = build_simulator(scenario, priors=priors)
     check_output(model, output)
