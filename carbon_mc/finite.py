@@ -5,8 +5,9 @@ product leaves float32's range (3.4e38), or when a target loss is out of reach i
 loss-law constants. Every road a draw takes (`carbon_mc.sampling.draw` and so `estimate`, checks,
 comparisons and benchmarks; the streamed summaries; Sobol' designs) counts them and, by default,
 refuses with a `NumericError` that says how many, in which outputs, and why. With
-``nonfinite="drop"`` (``--drop-nonfinite``) they are left out and the count is reported
-(``nonfinite_draws_dropped`` in a Dataset's attrs, a note in the command's output).
+``nonfinite="drop"`` (``--drop-nonfinite`` on run, check and compare) they are left out and the
+count is reported (``nonfinite_draws_dropped`` in a Dataset's attrs, a note in the command's
+output). Sobol' designs and benchmarks always refuse: dropping draws would bias their estimators.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from .errors import InputError, NumericError
 POLICIES = ("refuse", "drop")
 WHY = ("an input at a value where the chain divides by zero, a product beyond float32's range (3.4e38), or a "
        "target loss out of reach in some draws")
-HOW = ("narrow the priors or the run's numbers; `carbon-mc run --drop-nonfinite` (nonfinite=\"drop\" in estimate, "
-       "estimate_summary and run_scenario) leaves those draws out and reports how many")
+HOW = ("narrow the priors or the run's numbers; --drop-nonfinite (run, check, compare; nonfinite=\"drop\" in Python) "
+       "leaves those draws out and reports how many")
 
 
 def check_policy(nonfinite: str) -> str:

@@ -57,6 +57,8 @@ def register(sub) -> None:
     p.add_argument("--training-type", default="pre-training", help="model card training_type (default pre-training)")
     p.add_argument("--location", help="model card geographical_location (default: the scenario's grid region)")
     p.add_argument("--hardware-used", dest="hardware_used", help="model card hardware_used (default: from the scenario)")
+    p.add_argument("--drop-nonfinite", dest="drop_nonfinite", action="store_true",
+                   help="leave out draws that are not finite (NaN or inf) and say how many, instead of refusing")
     p.set_defaults(handler=handle)
 
 
@@ -79,7 +81,7 @@ def handle(args: argparse.Namespace) -> int:
     card = ModelCardFields(args.training_type, args.location, args.hardware_used) if args.model_card else None
     result = check_scenario(args.file, args.claim, args.unit, quantity=args.quantity, grid_basis=args.basis,
                             pue_included=pue_flag(args), num_draws=args.draws, seed=args.seed, model_card=card,
-                            source="command line")
+                            source="command line", nonfinite="drop" if args.drop_nonfinite else "refuse")
     written = []
     if args.plot:
         for check, path in zip(result.checks, _plot_paths(args.plot, len(result.checks))):
@@ -94,6 +96,9 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     for check in result.checks:
         _print_check(check)
+    dropped = max((args.draws - c.num_draws for c in result.checks), default=0)
+    if dropped:
+        stdout.print(f"{dropped:,} of {args.draws:,} draws were not finite and were left out (--drop-nonfinite)")
     for path in written:
         stdout.print(f"written: {path}")
     return 0
