@@ -189,8 +189,9 @@ FLAG_VALUES = st.one_of(st.sampled_from(["1.5e0", "-1", "0", "nan", "inf", "1e40
                                          "mc", "qmc", "total_tco2e", "kg", "x" * 300]), st.text(max_size=8))
 FLAGS = {
     "run": ["--draws", "--seed", "--method", "--rel-error", "--out", "--stream", "--json", "--drop-nonfinite", "--calibrated"],
-    "check": ["--draws", "--seed", "--claim", "--unit", "--quantity", "--basis", "--pue", "--plot", "--model-card", "--json"],
-    "compare": ["--draws", "--seed", "--plot", "--independent", "--json"],
+    "check": ["--draws", "--seed", "--claim", "--unit", "--quantity", "--basis", "--pue", "--plot", "--model-card", "--json",
+              "--drop-nonfinite"],
+    "compare": ["--draws", "--seed", "--plot", "--independent", "--json", "--drop-nonfinite"],
     "sensitivity": ["--seed", "--output", "--group", "--conf-level", "--plot", "--out", "--json"],
     "list": ["--priors"],
 }
