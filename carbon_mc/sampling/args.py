@@ -34,10 +34,13 @@ def check_seed(seed):
         return int(seed)
     if isinstance(seed, (list, tuple)) and seed and all(_whole(w) and 0 <= w <= MAX_SEED for w in seed):
         return seed
-    if hasattr(seed, "dtype") and hasattr(seed, "shape") and not isinstance(seed, (np.floating, float)):
-        if np.issubdtype(getattr(seed, "dtype", np.float32), np.floating):
-            raise InputError(f"seed must be a whole number from 0 to {MAX_SEED} or a JAX key, got a float array")
-        return seed  # a JAX key (typed or uint32 words): its own validation applies
+    if hasattr(seed, "dtype") and hasattr(seed, "shape"):
+        import jax
+
+        if jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key) or jax.dtypes.issubdtype(seed.dtype, np.unsignedinteger):
+            return seed  # a JAX key (typed, or legacy uint32 words): its own validation applies
+        if jax.dtypes.issubdtype(seed.dtype, np.integer) and np.shape(seed) == ():
+            return check_seed(int(seed))
     raise InputError(f"seed must be a whole number from 0 to {MAX_SEED} (2^32 - 1), got {shown(seed)} ({type(seed).__name__})")
 
 
