@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import jax
 import numpy as np
 import xarray as xr
 
-from ..errors import CarbonMCError
+from ..errors import CarbonMCError, InputError
 from ..finite import apply_policy, check_policy
 from ..footprint import OUTPUTS
 from ..priors import Prior, PriorTable
@@ -69,6 +70,10 @@ def draw(
     disp = Dispatcher(model, smp, mesh, dispatch_blocks(mesh, chunk_size))
     outputs_fn = cached(("draw", *disp.key, keep), lambda: draw_kernel(model, mesh, disp.nblk, keep))
     width = dict(model.columns)
+    size = 4 * num_draws * sum(width.get(k, 1) for k in keep)
+    if size > 0.8 * _memory_bytes():
+        raise InputError(f"keeping {num_draws:,} draws needs about {size / 1e9:,.1f} GB of memory, more than this machine "
+                         "has: draw fewer, or summarize on the fly (estimate_summary, carbon-mc run --stream)")
     result = {k: np.empty((num_draws,) + ((width[k],) if width.get(k, 1) > 1 else ()), np.float32) for k in keep}
     starts = list(range(0, num_draws, disp.step))
     pending = None
@@ -86,6 +91,14 @@ def draw(
     outputs = {k: result[k] for k in keep if k not in model.stochastic}
     inputs, outputs, _ = apply_policy(inputs, outputs, nonfinite)
     return inputs, outputs
+
+
+def _memory_bytes() -> float:
+    """This machine's physical memory in bytes (infinite where the OS does not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return float("inf")
 
 
 @functools.lru_cache(maxsize=None)
