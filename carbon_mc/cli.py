@@ -28,7 +28,15 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse with its usage errors on one line (``carbon-mc run: error: ...``), exit status 2."""
 
     def error(self, message: str):
+        import re
+
+        from .errors import close_matches
+
         text = " ".join(message.split())
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", text)
+        if choice:
+            word, options = choice.group(1), re.findall(r"'([^']*)'", choice.group(2))
+            text = f"{text[:choice.start()]}invalid choice {word[:40]!r}; {close_matches(word, options)}"
         text = text if len(text) <= 300 else text[:300] + "..."
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {text} (see {self.prog} --help)\n")
 

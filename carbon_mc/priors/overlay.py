@@ -74,6 +74,9 @@ def _check_hardware_doc(doc: dict, units: dict, file: str) -> None:
     if extra:
         raise InputError("a file with [hardware] may hold only [fields] and [hardware]; put quantities in another file",
                             file=file, key=extra[0])
+    for section in ("fields", "hardware"):
+        if not isinstance(doc.get(section, {}), dict):
+            raise InputError(f"[{section}] must be a table", file=file, key=section)
     for fname, unit in doc.get("fields", {}).items():
         if fname in units and units[fname] != unit:
             raise InputError(f"units {unit!r} differ from the bundled {units[fname]!r}", file=file, key=f"fields.{fname}")
