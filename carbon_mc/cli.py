@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("carbon-mc: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the user's files or system refused (a name too long, a disk full): one line, no traceback
+        where = f"{str(exc.filename)[:200]}: " if exc.filename else ""
+        print(f"carbon-mc: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

@@ -356,11 +356,14 @@ def _as_dirs(overlays) -> list[Path]:
 
 def _overlay_signature(directory: Path) -> tuple:
     """A cache key for one overlay directory: its path and each file's size and modification time."""
-    if not directory.is_dir():
-        raise InputError("priors overlay is not a directory (from --priors or CARBON_MC_PRIORS)", file=str(directory))
-    files = sorted(directory.glob("*.toml"))
-    stats = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
-    return (str(directory.resolve()), stats)
+    try:
+        if not directory.is_dir():
+            raise InputError("priors overlay is not a directory (from --priors or CARBON_MC_PRIORS)", file=str(directory))
+        files = sorted(directory.glob("*.toml"))
+        stats = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+        return (str(directory.resolve()), stats)
+    except OSError as exc:  # a name too long, a directory that cannot be read
+        raise InputError(f"cannot read the priors overlay: {exc.strerror or exc}", file=str(directory)) from None
 
 
 @functools.lru_cache(maxsize=8)

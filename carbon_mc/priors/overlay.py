@@ -29,9 +29,12 @@ HARDWARE_SELECTORS = ("hardware", "power_class", "mfu_class", "server_class")
 def apply_overlay(table: PriorTable, directory: str | Path) -> PriorTable:
     """A new table: `table` with the entries of every ``*.toml`` in `directory` added or replaced."""
     directory = Path(directory)
-    if not directory.is_dir():
-        raise InputError("priors overlay is not a directory (from --priors or CARBON_MC_PRIORS)", file=str(directory))
-    files = sorted(directory.glob("*.toml"))
+    try:
+        if not directory.is_dir():
+            raise InputError("priors overlay is not a directory (from --priors or CARBON_MC_PRIORS)", file=str(directory))
+        files = sorted(directory.glob("*.toml"))
+    except OSError as exc:  # a name too long, a directory that cannot be read
+        raise InputError(f"cannot read the priors overlay: {exc.strerror or exc}", file=str(directory)) from None
     if not files:
         raise InputError("priors overlay has no *.toml files", file=str(directory))
     quantities = dict(table.quantities)
