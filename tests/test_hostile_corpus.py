@@ -91,6 +91,7 @@ def _scenario_cases():
 
 
 SCENARIOS = _scenario_cases()
+OUTCOMES: collections.Counter = collections.Counter()  # (command, "error" | "ok") over the cases this test run executed
 RAW_FILES = {
     "bom": b"\xef\xbb\xbf" + toml_document(_doc()).encode(),
     "latin1": toml_document(_doc(run={"name": "caf\xe9"})).encode("latin-1"),
@@ -105,7 +106,7 @@ def test_run_scenario_corpus(tmp_path, case, doc):
     path = tmp_path / "s.toml"
     path.write_text(toml_document(doc), encoding="utf-8")
     argv = ["run", str(path), "--draws", "256", "--json"]
-    assert_contract(invoke(argv), argv)
+    OUTCOMES["run", assert_contract(invoke(argv), argv)] += 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
 
 
@@ -115,14 +116,14 @@ def test_raw_file_corpus(tmp_path, name, command):
     path = tmp_path / "s.toml"
     path.write_bytes(RAW_FILES[name])
     argv = [command, str(path)]
-    assert_contract(invoke(argv), argv, expect="error")
+    OUTCOMES[command, assert_contract(invoke(argv), argv, expect="error")] += 1
 
 
 def test_raw_file_in_calibrate_models_dir(tmp_path):
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "bad.toml").write_bytes(RAW_FILES["latin1"])
     argv = ["calibrate", "--models", str(tmp_path / "models"), "--out", str(tmp_path / "c.nc")]
-    assert_contract(invoke(argv), argv, expect="error")
+    OUTCOMES["calibrate", assert_contract(invoke(argv), argv, expect="error")] += 1
 
 
 GOOD = "gpt3_175b"
@@ -181,6 +182,7 @@ def test_argument_corpus(tmp_path, command, args):
         argv += ["--base-draws", "64"]
     before = set(tmp_path.iterdir())
     result = assert_contract(invoke(argv), argv)
+    OUTCOMES[command, result] += 1
     if result == "error":
         assert set(tmp_path.iterdir()) == before, f"{argv}: an error left files behind"
 
@@ -198,6 +200,7 @@ def test_overlay_priors_corpus(tmp_path, monkeypatch):
         argv = ["run", GOOD, "--draws", "256", "--json"]
         outcome = invoke(argv)
         outcomes.append(assert_contract(outcome, argv))
+        OUTCOMES["run", outcomes[-1]] += 1
         if outcome.code == 2:
             assert "site.toml" in outcome.err
     assert outcomes.count("error") >= len(PRIOR_TABLES) - 2  # only the valid uniform and truncated tables may run
@@ -246,6 +249,7 @@ API_CASES = _api_cases()
 def test_api_corpus(name):
     with pytest.raises(carbon_mc.CarbonMCError) as info:
         API_CASES[name]()
+    OUTCOMES["python API", "error"] += 1
     assert "\n" not in str(info.value)
     assert isinstance(info.value, (carbon_mc.InputError, carbon_mc.NumericError, carbon_mc.OutputError))
 
@@ -259,4 +263,6 @@ def test_corpus_size(capsys):
     counts["python API"] = len(API_CASES)
     with capsys.disabled():
         print("\nhostile corpus:", dict(counts), "total", sum(counts.values()))
+        if OUTCOMES:  # when the whole corpus ran in this test run: how each case ended (never a traceback)
+            print("outcomes:", {f"{c} {r}": n for (c, r), n in sorted(OUTCOMES.items())})
     assert sum(counts.values()) >= 500
