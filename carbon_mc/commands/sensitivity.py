@@ -15,7 +15,7 @@ from ..io import check_writable
 from ..sobol import DEFAULT_NUM_BASE, check_num_base, ranking, sensitivity
 from ..sobol.analyze import CI_METHODS, INDICES, MIN_NUM_BASE
 from ..sobol.design import SAMPLERS, evaluations_per_base_row
-from ._common import positive_int, print_json, probability, progress_bar, require_suffix, save_plot, stderr, stdout
+from ._common import positive_int, print_json, progress_bar, require_suffix, save_plot, stderr, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -52,7 +52,7 @@ def register(sub) -> None:
                    help="also estimate second-order (pairwise interaction) indices; doubles the cross evaluations")
     p.add_argument("--resamples", type=_non_negative_int, default=1000,
                    help="bootstrap resamples for the intervals (default 1000; 0 for none)")
-    p.add_argument("--conf-level", dest="conf_level", type=probability, default=0.95, help="interval probability (default 0.95)")
+    p.add_argument("--conf-level", dest="conf_level", type=float, default=0.95, help="interval probability (default 0.95)")
     p.add_argument("--ci", choices=CI_METHODS, default="percentile",
                    help="bootstrap interval: percentile (default) or normal (estimate +/- z sd, as SALib)")
     p.add_argument("--sampler", choices=SAMPLERS, default="sobol",
@@ -95,7 +95,7 @@ def report(ds) -> dict:
         "ci_method": a["ci_method"],
         "sum_S1": float(s1.sum()),
         "fixed_inputs": json.loads(a.get("fixed_inputs", "[]")),
-        "indices": ranking(ds),
+        "indices": [_intervals_or_null(row) for row in ranking(ds)],
     }
     if "second_order_index" in ds:
         labels = [str(v) for v in ds["input"].values]
@@ -104,9 +104,16 @@ def report(ds) -> dict:
             sel = {"input": labels[i], "other_input": labels[j]}
             ci = ds["second_order_index_ci"].sel(sel)
             pairs.append({"inputs": [labels[i], labels[j]], "S2": float(ds["second_order_index"].sel(sel)),
-                          "S2_lower": float(ci.sel(ci_bound="lower")), "S2_upper": float(ci.sel(ci_bound="upper"))})
+                          **_intervals_or_null({"S2_lower": float(ci.sel(ci_bound="lower")),
+                                                "S2_upper": float(ci.sel(ci_bound="upper"))})})
         out["second_order"] = sorted(pairs, key=lambda p: -abs(p["S2"]))
     return out
+
+
+def _intervals_or_null(row: dict) -> dict:
+    """Interval bounds that do not exist (``--resamples 0``: no bootstrap) as JSON null, not NaN."""
+    return {k: (None if (k.endswith(("_lower", "_upper")) and isinstance(v, float) and not math.isfinite(v)) else v)
+            for k, v in row.items()}
 
 
 def _num(x: float) -> str:

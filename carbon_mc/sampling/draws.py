@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import CarbonMCError, InputError
-from ..finite import apply_policy, check_policy
+from ..finite import apply_policy, check_policy, finite_rows
 from ..footprint import OUTPUTS
 from ..priors import Prior, PriorTable
 from ..scenario import Scenario
@@ -139,8 +139,11 @@ def provenance(model: Simulator, *, seed, num_draws: int, method: str = METHOD_N
     }
 
 
-def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict) -> xr.Dataset:
-    """Assemble draws into a labelled Dataset with units, long names and sources."""
+def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict, draw_index=None) -> xr.Dataset:
+    """Assemble draws into a labelled Dataset with units, long names and sources.
+
+    `draw_index` numbers the draws (default 0, 1, ...): the kept draws' own numbers after some were dropped.
+    """
     data_vars = {}
     for name, prior in model.priors.items():
         var_attrs = {
@@ -161,7 +164,7 @@ def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict) -> xr
         meta = OUTPUTS[name]
         data_vars[name] = xr.Variable(("draw",), values, {"units": meta.units, "long_name": meta.long_name, "role": "output"})
     n = len(next(iter(outputs.values())))
-    coords = {"draw": np.arange(n)}
+    coords = {"draw": np.arange(n) if draw_index is None else np.asarray(draw_index)}
     for name, prior in model.priors.items():
         if prior.components and not prior.is_fixed:
             coords[f"{name}_component"] = list(prior.components)
@@ -211,10 +214,12 @@ def estimate(
     check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size), check_policy(nonfinite)
     model = build_simulator(scenario, priors=priors, posterior=posterior)
     inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method,
-                           jax_devices=jax_devices, nonfinite=nonfinite)
+                           jax_devices=jax_devices, nonfinite="keep")
+    kept, _ = finite_rows({**inputs, **outputs})
+    inputs, outputs, dropped = apply_policy(inputs, outputs, nonfinite)
     attrs = provenance(model, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
     if nonfinite == "drop":
-        attrs["nonfinite_draws_dropped"] = num_draws - len(next(iter(outputs.values())))
+        attrs["nonfinite_draws_dropped"] = dropped
     if method != "mc":
         attrs["random_streams"] = sampler(model, seed, method).description
-    return to_dataset(model, inputs, outputs, attrs)
+    return to_dataset(model, inputs, outputs, attrs, draw_index=np.flatnonzero(kept) if dropped else None)
