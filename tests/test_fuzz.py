@@ -85,10 +85,11 @@ def scenario_docs(draw):
             key = draw(st.sampled_from(sorted(realistic)))
             run[key] = draw(realistic[key])
             run.pop({"pue": "datacenter", "grid_gco2_per_kwh": "region"}.get(key, ""), None)
-        elif kind == "prior_number":
-            doc.setdefault("priors", {})[draw(st.sampled_from(scalar_quantities))] = draw(st.one_of(numbers, st.floats(0, 2)))
-        elif kind == "prior_table":
-            doc.setdefault("priors", {})[draw(st.sampled_from(scalar_quantities))] = draw(prior_entries())
+        elif kind in ("prior_number", "prior_table"):
+            if not isinstance(doc.get("priors"), dict):  # a hostile [priors] from an earlier mutation is replaced
+                doc["priors"] = {}
+            value = draw(st.one_of(numbers, st.floats(0, 2))) if kind == "prior_number" else draw(prior_entries())
+            doc["priors"][draw(st.sampled_from(scalar_quantities))] = value
         else:
             doc[draw(st.sampled_from(["reported", "accounting", "claims", "priors", "extra"]))] = draw(hostile)
     return doc
