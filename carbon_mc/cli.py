@@ -30,14 +30,14 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):
         import re
 
-        from .errors import close_matches
+        from .errors import close_matches, one_line
 
         text = " ".join(message.split())
         choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", text)
         if choice:
             word, options = choice.group(1), re.findall(r"'([^']*)'", choice.group(2))
-            text = f"{text[:choice.start()]}invalid choice {word[:40]!r}; {close_matches(word, options)}"
-        text = text if len(text) <= 300 else text[:300] + "..."
+            text = f"{text[:choice.start()]}invalid choice '{word[:40]}'; {close_matches(word, options)}"
+        text = one_line(text, 300)
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {text} (see {self.prog} --help)\n")
 
 
@@ -86,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         print("carbon-mc: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:  # the user's files or system refused (a name too long, a disk full): one line, no traceback
-        where = f"{str(exc.filename)[:200]}: " if exc.filename else ""
-        print(f"carbon-mc: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        from .errors import one_line
+
+        where = f"{one_line(str(exc.filename), 200)}: " if exc.filename else ""
+        print(f"carbon-mc: error: {where}{one_line(str(exc.strerror or exc), 300)}", file=sys.stderr)
         return EXIT_USER_ERROR
 
 

@@ -23,7 +23,9 @@ def shown(value) -> str:
     return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text):,} characters)"
 
 
-def _cut(text: str, limit: int) -> str:
+def one_line(text: str, limit: int) -> str:
+    """`text` on one printable line (control characters escaped, as repr does), cut to `limit` characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
@@ -38,9 +40,9 @@ class CarbonMCError(Exception):
         return super().__new__(InputError if cls is CarbonMCError else cls, *args)
 
     def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
-        self.file = None if file is None else _cut(str(file), 200)
-        self.key = None if key is None else _cut(str(key), 120)
-        self.message = _cut(" ".join(str(message).split("\n")), MAX_MESSAGE)
+        self.file = None if file is None else one_line(str(file), 200)
+        self.key = None if key is None else one_line(str(key), 120)
+        self.message = one_line(" ".join(str(message).splitlines()), MAX_MESSAGE)
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
