@@ -9,8 +9,9 @@ same default sampler (randomized quasi-Monte Carlo) and give the same numbers.
 
 import importlib
 
+from . import _interrupt  # noqa: F401  (first: Ctrl-C while the command line imports exits 130 quietly)
 from ._version import __version__
-from .errors import CarbonMCError
+from .errors import CarbonMCError, InputError, NumericError, OutputError
 
 # Public name -> the module that defines it. Imported on first use (PEP 562), so that
 # `carbon-mc --help`, `import carbon_mc` and a default run load only what they need
@@ -50,6 +51,9 @@ __all__ = [
     "__version__",
     "CarbonMCError",
     "Claim",
+    "InputError",
+    "NumericError",
+    "OutputError",
     "RunResult",
     "Scenario",
     "ServingScenario",

@@ -1,7 +1,9 @@
 """The `carbon-mc` command line: a thin layer, each command calling one public function.
 
 Commands live in `carbon_mc.commands.<name>`, each with ``register(subparsers)`` and a handler;
-this module only parses, dispatches and turns user errors into one line and exit code 2.
+this module only parses, checks what every command shares (seed, output paths), dispatches, and
+turns user errors into one line and exit code 2. Each command's outputs are written all or none
+(`carbon_mc.io.all_or_none`); Ctrl-C at any moment exits 130 with one line and leaves no output.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import argparse
 import importlib
 import sys
 
+from . import _interrupt
 from ._version import __version__
 from .cache import enable_compilation_cache
-from .errors import CarbonMCError
+from .errors import CarbonMCError, OutputError
 
 # Subcommand -> (module under carbon_mc.commands, one-line help). Only the module of the command
 # being run is imported, and each imports its library on demand, so `carbon-mc --help` and every
@@ -33,11 +36,30 @@ COMMANDS = {
     "cache": ("cache", "show or clear the compilation cache"),
 }
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = _interrupt.EXIT_INTERRUPTED
+OUTPUT_ARGS = ("out", "plot", "model_card", "csv", "csv_draws", "html", "report")  # argument destinations that name files to write
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (``carbon-mc run: error: ...``), exit status 2."""
+
+    def error(self, message: str):
+        import re
+
+        from .errors import close_matches, one_line
+
+        text = " ".join(message.split())
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", text)
+        if choice:
+            word, options = choice.group(1), re.findall(r"'([^']*)'", choice.group(2))
+            text = f"{text[:choice.start()]}invalid choice '{word[:40]}'; {close_matches(word, options)}"
+        text = one_line(text, 300)
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {text} (see {self.prog} --help)\n")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `command`, only that subcommand is registered in full (the others by name and help)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="carbon-mc",
         description="Distributions, not point estimates, for the carbon footprint of training LLMs.",
     )
@@ -56,19 +78,46 @@ def _command_of(argv: list[str]) -> str | None:
     return next((a for a in argv if a in COMMANDS), None)
 
 
+def check_shared(args: argparse.Namespace) -> None:
+    """Checks every command shares, before any computation: the seed, and every output path."""
+    from .sampling.args import check_seed
+
+    if getattr(args, "seed", None) is not None:
+        check_seed(args.seed)
+    from .io import check_writable
+
+    for dest in OUTPUT_ARGS:
+        value = getattr(args, dest, None)
+        if isinstance(value, str):
+            check_writable(value, flag=f"--{dest.replace('_', '-')}")
+    paths = [getattr(args, d) for d in OUTPUT_ARGS if isinstance(getattr(args, d, None), str)]
+    if len(set(paths)) < len(paths):
+        raise OutputError(f"two outputs name the same file: {', '.join(paths)}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_command_of(argv))
-    args = parser.parse_args(argv)
+    _interrupt.release()
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = build_parser(_command_of(argv)).parse_args(argv)
+        from .io import all_or_none
+
+        check_shared(args)
         enable_compilation_cache()
-        return int(args.handler(args) or 0)
+        with all_or_none():
+            return int(args.handler(args) or 0)
     except CarbonMCError as exc:
         print(f"carbon-mc: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("carbon-mc: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # the user's files or system refused (a name too long, a disk full): one line, no traceback
+        from .errors import one_line
+
+        where = f"{one_line(str(exc.filename), 200)}: " if exc.filename else ""
+        print(f"carbon-mc: error: {where}{one_line(str(exc.strerror or exc), 300)}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

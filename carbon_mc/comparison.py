@@ -27,6 +27,7 @@ import numpy as np
 
 from .sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, Simulator, build_simulator, draw
 from .errors import CarbonMCError, close_matches
+from .finite import apply_policy, check_policy
 from .priors import Prior, PriorTable
 from .scenario import Scenario
 from .scenarios import AnyScenario, load_any_scenario
@@ -63,6 +64,7 @@ class Comparison:
     num_draws: int
     seed: int
     accounting: dict
+    nonfinite_draws_dropped: int = 0  # paired draws left out (nonfinite="drop"): not finite on either side
 
     @property
     def ratio(self) -> np.ndarray:
@@ -115,6 +117,7 @@ class Comparison:
             "shared_inputs": list(self.shared),
             "separate_inputs": list(self.separate),
             "summary": self.summary(),
+            **({"nonfinite_draws_dropped": self.nonfinite_draws_dropped} if self.nonfinite_draws_dropped else {}),
         }
 
 
@@ -139,6 +142,7 @@ def compare(
     pue_included: bool | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     priors: PriorTable | None = None,
+    nonfinite: str = "refuse",
 ) -> Comparison:
     """The distribution of B / A and B - A for one quantity, with common random numbers.
 
@@ -150,9 +154,15 @@ def compare(
       common_random_numbers: True (default) draws the shared inputs once for both sides; False
         draws every input of B independently of A (what two separate runs would give).
       grid_basis, pue_included: accounting switches applied to both sides (None: each scenario's own).
+      nonfinite: "refuse" (default) draws that are not finite, or "drop" the pairs where either side
+        is not (`carbon_mc.finite`); the count is ``nonfinite_draws_dropped``.
 
     Returns:
       a `Comparison`.
+
+    Raises:
+      InputError: an invalid scenario, draw count, seed or accounting switch.
+      NumericError: draws of either scenario that are not finite (`carbon_mc.finite`).
     """
     sa, sb = (s if isinstance(s, (Scenario, ServingScenario)) else load_any_scenario(s, priors=priors) for s in (a, b))
     if isinstance(sa, ServingScenario) != isinstance(sb, ServingScenario):
@@ -167,8 +177,12 @@ def compare(
     shared = shared_inputs(ma, mb) if common_random_numbers else []
     separate = [n for n in mb.stochastic if n not in shared]
     mb = mb.with_streams({n: mb.stream(n) + B_STREAM_SUFFIX for n in separate})
-    _, out_a = draw(ma, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD)
-    _, out_b = draw(mb, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD)
+    check_policy(nonfinite)
+    _, out_a = draw(ma, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD, nonfinite="keep")
+    _, out_b = draw(mb, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD, nonfinite="keep")
+    _, pairs, dropped = apply_policy({}, {**{f"A {k}": v for k, v in out_a.items()}, **{f"B {k}": v for k, v in out_b.items()}},
+                                     nonfinite)  # pairs stay paired: a draw is dropped on both sides or neither
+    out_a, out_b = ({k: pairs[f"{side} {k}"] for k in out} for side, out in (("A", out_a), ("B", out_b)))
     return Comparison(
         quantity=quantity,
         units=ma.output_table[quantity].units,
@@ -185,4 +199,5 @@ def compare(
             "a": {"grid_basis": ma.run.grid_basis, "pue_included": ma.run.pue_included},
             "b": {"grid_basis": mb.run.grid_basis, "pue_included": mb.run.pue_included},
         },
+        nonfinite_draws_dropped=dropped,
     )

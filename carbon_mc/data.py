@@ -26,5 +26,5 @@ def bundled_model(name: str) -> Path:
     path = data_dir("models") / (name if name.endswith(".toml") else f"{name}.toml")
     if not path.exists():
         names = [p.stem for p in data_dir("models").glob("*.toml")]
-        raise CarbonMCError(f"no bundled scenario {name!r}; {close_matches(name, names)}")
+        raise CarbonMCError(f"no bundled scenario {name[:80]!r}; {close_matches(name, names)}")
     return path

@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import CarbonMCError
+from .errors import CarbonMCError, InputError, OutputError
+from .finite import apply_policy, check_policy, check_values, finite_rows
 from .footprint import HEADLINE, OUTPUTS
 from .io import save_dataset
 from .options import DEFAULT_DRAWS, DEFAULT_MAX_DRAWS
 from .priors import Prior, PriorTable
-from .sampling import (DEFAULT_METHOD, package_version, METHOD_NAMES, STREAM_THRESHOLD, build_simulator, check_method, draw, provenance, sampler,
-                       stream_summary, stream_to_precision, to_dataset)
+from .sampling import (DEFAULT_METHOD, METHOD_NAMES, STREAM_THRESHOLD, build_simulator, check_method, draw, output_shapes,
+                       package_version, provenance, sampler, stream_summary, stream_to_precision, to_dataset)
+from .sampling.args import check_num_draws, check_seed
 from .sampling.histograms import summary_dataset
 from .scenario import Scenario
 from .scenarios import AnyScenario, load_any_scenario
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
 JSON_STATS = ("median", "mean", "sd", "p5", "p95", "p2_5", "p97_5", "hdi90_lower", "hdi90_upper")
+OUT_LIMIT_BYTES = 4 * 10**9  # a netCDF of every draw beyond this needs force=True (--force)
 
 
 @dataclass
@@ -67,7 +70,11 @@ class RunResult:
 
     @property
     def note(self) -> str | None:
-        """One line on how the summaries were computed, where it is not from kept draws."""
+        """One line on how the summaries were computed (streamed, or with non-finite draws dropped)."""
+        dropped = self.info.get("nonfinite_draws_dropped")
+        if dropped:
+            return (f"{dropped:,} of {self.info['num_draws']:,} draws were not finite and were left out "
+                    "(--drop-nonfinite); every statistic is over the rest")
         if self.info["summary"] != "streaming_histogram":
             return None
         if "rel_error_target" not in self.info:
@@ -91,6 +98,8 @@ class RunResult:
         out.update({name: stats[name] for name in self.variables if name not in self.headline})
         if self.calibrated is not None:
             out["calibrated"] = self.calibrated
+        if self.info.get("nonfinite_draws_dropped"):
+            out["nonfinite_draws_dropped"] = self.info["nonfinite_draws_dropped"]
         out["draws"] = {"seed": self.seed, "num_draws": self.info["num_draws"], "method": self.info["method"],
                         "summary": self.info["summary"], "carbon_mc_version": package_version("carbon-mc"),
                         "scenario": self.scenario.name}
@@ -127,6 +136,8 @@ def run_scenario(
     progress: Callable | None = None,
     priors: PriorTable | None = None,
     keep_draws: bool = False,
+    nonfinite: str = "refuse",
+    force: bool = False,
 ) -> RunResult:
     """Summaries of a scenario's headline outputs (and of any other scope its published figures use).
 
@@ -145,51 +156,74 @@ def run_scenario(
       progress: optional ``progress(done, total)``.
       keep_draws: keep the draws in ``RunResult.draws`` even above `STREAM_THRESHOLD` draws.
       priors: the prior table (default: the bundled priors with the ``CARBON_MC_PRIORS`` overlays).
+      nonfinite: "refuse" (default) or "drop" draws that are not finite (`carbon_mc.finite`); the
+        number dropped is in ``info["nonfinite_draws_dropped"]`` and the result's `note`.
+      force: write `out` even when it would exceed `OUT_LIMIT_BYTES`.
 
     Raises:
-      CarbonMCError: an invalid scenario, method or calibration, or `out` with a streamed run.
+      InputError: an invalid scenario, method, seed, draw count or calibration, or `out` with a streamed run.
+      NumericError: draws or summaries that are not finite (unless ``nonfinite="drop"``).
+      OutputError: `out` would exceed `OUT_LIMIT_BYTES` without `force`.
     """
-    check_method(method)
+    check_method(method), check_seed(seed), check_policy(nonfinite)
+    if num_draws is not None:
+        check_num_draws(num_draws)
+    if rel_error is not None and (isinstance(rel_error, bool) or not isinstance(rel_error, (int, float)) or not 0 < rel_error < 1):
+        raise InputError(f"rel_error must lie in (0, 1), got {rel_error!r}")
     if not isinstance(scenario, (Scenario, ServingScenario)):
         scenario = load_any_scenario(scenario, priors=priors)
     streaming = rel_error is not None or stream or ((num_draws or 0) > STREAM_THRESHOLD and out is None and not keep_draws)
     if streaming and keep_draws:
-        raise CarbonMCError("keeping the draws is not possible with --stream or --rel-error; drop one of them")
+        raise InputError("keeping the draws is not possible with --stream or --rel-error; drop one of them")
     if streaming and out is not None:
-        raise CarbonMCError("--out keeps every draw, which --stream and --rel-error do not; drop one of them")
+        raise InputError("--out keeps every draw, which --stream and --rel-error do not; drop one of them")
+    if out is not None and not force:
+        check_out_size(scenario, num_draws or DEFAULT_DRAWS)
     posterior, calibrated = calibrated_inputs(scenario, calibration) if calibration else (None, None)
     sim = build_simulator(scenario, posterior=posterior, priors=priors)
     variables = list(sim.headline) + [k for k in scenario.reported.figures() if k not in sim.headline]
     if not streaming:
         return _exact(sim, variables, calibrated, num_draws=num_draws or DEFAULT_DRAWS, seed=seed, method=method, out=out,
-                      keep_draws=keep_draws, progress=progress)
+                      keep_draws=keep_draws, progress=progress, nonfinite=nonfinite)
     if rel_error is not None:
         result = stream_to_precision(sim, rel_error=rel_error, max_draws=num_draws or DEFAULT_MAX_DRAWS, seed=seed,
-                                     method=method, variables=variables, progress=progress)
+                                     method=method, variables=variables, progress=progress, nonfinite=nonfinite)
     else:
-        result = stream_summary(sim, num_draws=num_draws or DEFAULT_DRAWS, seed=seed, method=method, variables=variables, progress=progress)
+        result = stream_summary(sim, num_draws=num_draws or DEFAULT_DRAWS, seed=seed, method=method, variables=variables,
+                                progress=progress, nonfinite=nonfinite)
     info = {"num_draws": int(result.attrs["num_draws"]), "method": method, "summary": "streaming_histogram"}
+    if result.attrs.get("nonfinite_draws_dropped"):
+        info["nonfinite_draws_dropped"] = int(result.attrs["nonfinite_draws_dropped"])
     if rel_error is not None:
         info.update(rel_error_target=rel_error, rel_error_achieved=float(result.attrs["rel_error_achieved"]))
     summary = result.to_dataset()
+    check_values({k: summary[k].values for k in variables}, "summary")
     stats = {name: {k: float(summary[name].sel(stat=k)) for k in summary["stat"].values} for name in variables}
     return RunResult(scenario, stats, result.reported_percentiles(scenario.reported.figures()), info, lambda: summary,
                      calibrated, variables, seed, headline=sim.headline, output_table=sim.output_table)
 
 
-def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, method: str, out, keep_draws: bool, progress) -> RunResult:
+def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, method: str, out, keep_draws: bool, progress,
+           nonfinite: str) -> RunResult:
     """Summaries from kept draws: the numbers of ``summarize(estimate(...))``, with no Dataset unless one is asked for."""
-    inputs, outputs = draw(sim, num_draws=num_draws, seed=seed, method=method, progress=progress)
+    inputs, outputs = draw(sim, num_draws=num_draws, seed=seed, method=method, progress=progress, nonfinite="keep")
+    kept, _ = finite_rows({**inputs, **outputs})
+    inputs, outputs, dropped = apply_policy(inputs, outputs, nonfinite)
     attrs = provenance(sim, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
+    if nonfinite == "drop":
+        attrs["nonfinite_draws_dropped"] = dropped
     if method != "mc":
         attrs["random_streams"] = sampler(sim, seed, method).description
-    draws = functools.cache(lambda: to_dataset(sim, inputs, outputs, attrs))
+    draws = functools.cache(lambda: to_dataset(sim, inputs, outputs, attrs, draw_index=np.flatnonzero(kept) if dropped else None))
     if out is not None:
         save_dataset(draws(), out)
     stats = {name: describe(outputs[name]) for name in variables}
+    check_values({k: [v[s] for s in ("mean", "median", "p5", "p95")] for k, v in stats.items()}, "summary")
     figures = sim.scenario.reported.figures()
     reported = {name: {"value": float(v), "percentile": percentile_of(outputs[name], v)} for name, v in figures.items()}
     info = {"num_draws": num_draws, "method": method, "summary": "exact"}
+    if dropped:
+        info["nonfinite_draws_dropped"] = dropped
 
     def dataset():
         table = sim.output_table
@@ -202,3 +236,20 @@ def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, metho
 
     return RunResult(sim.scenario, stats, reported, info, dataset, calibrated, variables, seed,
                      draws if (keep_draws or out is not None) else None, headline=sim.headline, output_table=sim.output_table)
+
+
+def out_bytes(scenario: Scenario, num_draws: int) -> int:
+    """About how many bytes `estimate` keeps (and `--out` writes) for `num_draws` draws of `scenario`."""
+    sim = build_simulator(scenario)
+    columns = sum(k for _, k in sim.columns) + sum(1 for shape in output_shapes(sim).values() if shape != ())
+    return 4 * num_draws * (columns + 2)  # float32 values, plus the draw coordinate (int64)
+
+
+def check_out_size(scenario: Scenario, num_draws: int) -> None:
+    """Refuse, before any draw, an `out` file beyond `OUT_LIMIT_BYTES` (suggesting ``--force`` or ``--stream``)."""
+    size = out_bytes(scenario, num_draws)
+    if size > OUT_LIMIT_BYTES:
+        raise OutputError(
+            f"--out would write about {size / 1e9:.1f} GB ({num_draws:,} draws; the limit without --force is "
+            f"{OUT_LIMIT_BYTES / 1e9:g} GB): pass --force to write it, or drop --out (or use --stream) for summaries only"
+        )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import scenario_fields as fields
 from .data import bundled_model
-from .errors import CarbonMCError, close_matches
+from .errors import CarbonMCError, InputError, close_matches, shown
 from .priors import Prior, PriorTable, build_prior, load_priors
 from .priors import read_toml
 from .units import default_quantity, parse_unit, to_quantity_units
@@ -204,16 +204,17 @@ class Scenario:
 
     def _override_prior(self, name: str, table: PriorTable) -> Prior:
         q = table.quantity(name)
-        value = self.overrides[name]
+        value, key = self.overrides[name], f"priors.{name}"
+        common = {"units": q.units, "long_name": q.long_name, "file": self.file, "support": q.support, "key": key}
         if isinstance(value, dict) and "distribution" in value:
-            return build_prior(name, "scenario", value, units=q.units, long_name=q.long_name, file=self.file)
+            return build_prior(name, "scenario", value, **common)
         if isinstance(value, dict):
-            entry = {"distribution": "fixed", "params": {"value": value.get("value")}, "source": value.get("source", "")}
             if "value" not in value:
-                raise CarbonMCError("a fixed prior needs 'value' (or give distribution and params)", file=self.file, key=f"priors.{name}")
-            return build_prior(name, "scenario", entry, units=q.units, long_name=q.long_name, file=self.file)
+                raise InputError("a fixed prior needs 'value' (or give distribution and params)", file=self.file, key=key)
+            entry = {"distribution": "fixed", "params": {"value": value.get("value")}, "source": value.get("source", "")}
+            return build_prior(name, "scenario", entry, **common)
         entry = {"distribution": "fixed", "params": {"value": value}, "source": f"fixed in {Path(self.file).name}"}
-        return build_prior(name, "scenario", entry, units=q.units, long_name=q.long_name, file=self.file)
+        return build_prior(name, "scenario", entry, **common)
 
     def _market_prior(self, table: PriorTable) -> Prior:
         value = self.accounting.market_gco2_per_kwh
@@ -221,25 +222,26 @@ class Scenario:
         if value is None:
             if MARKET_QUANTITY in table.quantities:
                 return table.select(MARKET_QUANTITY, self.context(table), file=self.file)
-            raise CarbonMCError(
+            raise InputError(
                 f"market-based accounting needs a market-based grid factor: add {MARKET_QUANTITY} = <gCO2e/kWh> "
                 "(a number, or a prior table with a source) and market_source = \"...\" to [accounting], "
                 "e.g. 0 for electricity matched 100% by renewable purchases",
                 file=self.file, key=key,
             )
-        units = table.quantity("grid_gco2_per_kwh").units
+        grid = table.quantity("grid_gco2_per_kwh")
+        common = {"units": grid.units, "long_name": MARKET_LONG_NAME, "file": self.file, "support": grid.support, "key": key}
         if isinstance(value, dict):
-            return build_prior(MARKET_QUANTITY, "scenario", value, units=units, long_name=MARKET_LONG_NAME, file=self.file)
+            return build_prior(MARKET_QUANTITY, "scenario", value, **common)
         source = self.accounting.market_source or f"[accounting] {MARKET_QUANTITY} in {Path(self.file).name}"
         entry = {"distribution": "fixed", "params": {"value": value}, "source": source}
-        return build_prior(MARKET_QUANTITY, "scenario", entry, units=units, long_name=MARKET_LONG_NAME, file=self.file)
+        return build_prior(MARKET_QUANTITY, "scenario", entry, **common)
 
     def with_accounting(self, *, grid_basis: str | None = None, pue_included: bool | None = None) -> Scenario:
         """A copy counted on another basis; None keeps the scenario's own setting."""
         from dataclasses import replace
 
         if grid_basis is not None and grid_basis not in GRID_BASES:
-            raise CarbonMCError(f"unknown grid basis {grid_basis!r}; valid: {', '.join(GRID_BASES)}", file=self.file)
+            raise InputError(f"unknown grid basis {grid_basis!r}; valid: {', '.join(GRID_BASES)}", file=self.file)
         accounting = replace(
             self.accounting,
             grid_basis=self.accounting.grid_basis if grid_basis is None else grid_basis,
@@ -254,289 +256,185 @@ class Scenario:
         return replace(self, overrides={**self.overrides, **overrides})
 
 
-def _positive(run: dict, key: str, file: str, *, integer: bool = False) -> float | None:
-    if key not in run:
-        return None
-    value = run[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CarbonMCError(f"must be a number, got {value!r}", file=file, key=f"run.{key}")
-    if not math.isfinite(value) or value <= 0:
-        raise CarbonMCError(f"must be a finite number > 0, got {value!r}", file=file, key=f"run.{key}")
-    if integer and float(value) != int(value):
-        raise CarbonMCError(f"must be a whole number, got {value!r}", file=file, key=f"run.{key}")
-    return float(value)
-
-
 def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | None = None, sha256: str | None = None) -> Scenario:
-    """Validate a scenario document (the parsed TOML) against the priors and the schema."""
+    """Validate a scenario document (the parsed TOML) against the priors and the schema.
+
+    Raises:
+      InputError: a missing, unknown or mistyped key, a value out of its physical or float32 range,
+        an unknown hardware, region or datacenter, or an override whose prior is invalid; the
+        message names the file and the key.
+    """
+    if not isinstance(doc, dict):
+        raise InputError(f"a scenario must be a table of sections ([run], ...), got {type(doc).__name__}", file=file)
     table = table or load_priors()
-    unknown_sections = set(doc) - {"run", "reported", "priors", "accounting", "claims"}
+    unknown_sections = set(doc) - set(fields.SECTIONS)
     if unknown_sections:
         bad = sorted(unknown_sections)[0]
-        raise CarbonMCError(
-            f"unknown section [{bad}]; valid: [run], [reported], [priors], [accounting], [[claims]]", file=file, key=bad
-        )
-    run = doc.get("run")
-    if not isinstance(run, dict):
-        raise CarbonMCError("missing [run] section", file=file, key="run")
-    for key in run:
-        if key not in RUN_KEYS:
-            raise CarbonMCError(f"unknown key; {close_matches(key, RUN_KEYS)}", file=file, key=f"run.{key}")
-    for key in ("name", "hardware"):
-        if not isinstance(run.get(key), str) or not run[key].strip():
-            raise CarbonMCError("missing (a non-empty string is required)", file=file, key=f"run.{key}")
-    table.hardware_spec(run["hardware"], file=file)
-
-    device_hours = _positive(run, "device_hours", file)
-    devices = _positive(run, "devices", file, integer=True)
-    days = _positive(run, "days", file)
-    parameters = _positive(run, "parameters", file)
-    tokens = _positive(run, "tokens", file)
-    train_flops = _positive(run, "train_flops", file)
-    target_loss = _positive(run, "target_loss", file)
-    compute_budget_flop = _positive(run, "compute_budget_flop", file)
+        raise InputError(f"unknown section [{bad}]; valid: [run], [reported], [priors], [accounting], [[claims]]", file=file, key=bad)
+    run = fields.read_table(doc, "run", file, required=True)
+    fields.check_keys(run, RUN_KEYS, file, "run")
+    name, hardware = (fields.read_str(run, key, file, "run", required=True) for key in ("name", "hardware"))
+    table.hardware_spec(hardware, file=file)
+    sizes = {key: fields.read_positive(run, key, file, "run", integer=key == "devices") for key in fields.SIZES}
     scaling_fit = run.get("scaling_fit", "besiroglu_2024")
-    active_parameters, architecture = _active_parameters(run, file, parameters, tokens, train_flops, target_loss, compute_budget_flop)
-    if target_loss is not None or compute_budget_flop is not None:
-        _check_scaling_run(run, table, file, parameters, tokens, train_flops, target_loss, compute_budget_flop, scaling_fit)
-
-    if days is not None and devices is None:
-        raise CarbonMCError("'days' needs 'devices' to fix device time", file=file, key="run.days")
-    if devices is not None and days is not None:
-        from_days = devices * days * 24.0
-        if device_hours is not None and abs(from_days / device_hours - 1.0) > 0.01:
-            raise CarbonMCError(
-                f"device_hours = {device_hours:g} contradicts devices × days × 24 = {from_days:g} (more than 1% apart)",
-                file=file, key="run.device_hours",
-            )
-        device_hours = device_hours or from_days
-    derives_tokens = target_loss is not None or compute_budget_flop is not None
-    if (parameters is None) != (tokens is None) and train_flops is None and device_hours is None and not derives_tokens:
-        missing = "tokens" if tokens is None else "parameters"
-        raise CarbonMCError(f"'parameters' and 'tokens' go together: {missing} is missing", file=file, key=f"run.{missing}")
-    if train_flops is not None and parameters is not None and tokens is not None:
-        six_nd = 6.0 * (active_parameters or parameters) * tokens
-        if abs(train_flops / six_nd - 1.0) > 0.25:
-            raise CarbonMCError(
-                f"train_flops = {train_flops:g} contradicts 6 × (active) parameters × tokens = {six_nd:g} (more than 25% apart)",
-                file=file, key="run.train_flops",
-            )
-    if device_hours is None and train_flops is None and (parameters is None or tokens is None) and not derives_tokens:
-        raise CarbonMCError(
-            "cannot fix device time: give device_hours, or devices + days, or parameters + tokens, or train_flops",
-            file=file, key="run",
-        )
-
-    overrides: dict[str, Any] = {}
-    priors = doc.get("priors", {})
-    if not isinstance(priors, dict):
-        raise CarbonMCError("[priors] must be a table", file=file, key="priors")
-    for name, value in priors.items():
-        if name not in table.quantities:
-            raise CarbonMCError(f"unknown quantity; {close_matches(name, table.quantities)}", file=file, key=f"priors.{name}")
-        if isinstance(value, bool) or not isinstance(value, (int, float, dict)):
-            raise CarbonMCError("must be a number or a prior table", file=file, key=f"priors.{name}")
-        if isinstance(value, (int, float)) and not math.isfinite(value):
-            raise CarbonMCError(f"must be finite, got {value!r}", file=file, key=f"priors.{name}")
-        overrides[name] = value
-
-    for choice, number in (("region", "grid_gco2_per_kwh"), ("datacenter", "pue")):
-        if choice in run and number in run:
-            raise CarbonMCError(f"give either {choice!r} or {number!r}, not both", file=file, key=f"run.{number}")
-        if number in run:
-            value = _positive(run, number, file)
-            if number in overrides:
-                raise CarbonMCError(f"{number} is given in both [run] and [priors]", file=file, key=f"priors.{number}")
-            overrides[number] = {"value": value, "source": f"[run] {number} in {Path(file).name}"}
-        elif choice in run:
-            if not isinstance(run[choice], str):
-                raise CarbonMCError("must be a string key", file=file, key=f"run.{choice}")
-        elif number not in overrides:
-            raise CarbonMCError(f"missing: give {choice!r} (a key of the priors) or {number!r} (a number)", file=file, key="run")
-
-    reported = _parse_reported(doc.get("reported"), file)
-    year = run.get("year")
-    if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 1990 <= year <= 2100):
-        raise CarbonMCError(f"must be a year such as 2023, got {year!r}", file=file, key="run.year")
-
+    sizes["active_parameters"], architecture = _active_parameters(run, file, **{k: sizes[k] for k in (
+        "parameters", "tokens", "train_flops", "target_loss", "compute_budget_flop")})
+    if sizes["target_loss"] is not None or sizes["compute_budget_flop"] is not None:
+        _check_scaling_run(run, table, file, **{k: sizes[k] for k in ("parameters", "tokens", "train_flops", "target_loss",
+                                                                       "compute_budget_flop")}, scaling_fit=scaling_fit)
+    device_hours = fields.device_time(sizes, file)
+    overrides = fields.prior_overrides(fields.read_table(doc, "priors", file), run, table, file)
+    for key in ("region", "datacenter", "source", "description", "notes", "scaling_fit"):
+        fields.read_str(run, key, file, "run")
     scenario = Scenario(
-        name=run["name"], hardware=run["hardware"], file=file, device_hours=device_hours, devices=devices,
-        parameters=parameters, tokens=tokens, train_flops=train_flops, active_parameters=active_parameters, architecture=architecture, target_loss=target_loss,
-        compute_budget_flop=compute_budget_flop, scaling_fit=scaling_fit, region=run.get("region"),
-        datacenter=run.get("datacenter"), year=year, source=run.get("source"), overrides=overrides,
-        reported=reported, sha256=sha256, accounting=_parse_accounting(doc.get("accounting"), file),
-        claims=_parse_claims(doc.get("claims"), file),
+        name=name, hardware=hardware, file=file, device_hours=device_hours, devices=sizes["devices"],
+        parameters=sizes["parameters"], tokens=sizes["tokens"], train_flops=sizes["train_flops"],
+        active_parameters=sizes["active_parameters"], architecture=architecture,
+        target_loss=sizes["target_loss"], compute_budget_flop=sizes["compute_budget_flop"], scaling_fit=scaling_fit,
+        region=run.get("region"), datacenter=run.get("datacenter"), year=fields.read_year(run, "year", file, "run"),
+        source=run.get("source"), overrides=overrides, reported=_parse_reported(doc.get("reported"), file), sha256=sha256,
+        accounting=parse_accounting(doc.get("accounting"), file), claims=_parse_claims(doc.get("claims"), file),
     )
-    scenario.resolve_priors(table)  # unknown region / datacenter / bad override fail here, at load time
+    for quantity in overrides:  # every override is a valid prior inside its bounds, used by this run or not
+        scenario._override_prior(quantity, table)
+    scenario.resolve_priors(table)  # unknown region / datacenter fail here, at load time
     for claim in scenario.claims:  # a claim's own accounting must be computable too
         scenario.with_accounting(grid_basis=claim.grid_basis, pue_included=claim.pue_included).resolve_priors(table)
     return scenario
 
 
-def _active_parameters(run, file, parameters, tokens, train_flops, target_loss, compute_budget_flop) -> tuple[float | None, str]:
+def _active_parameters(run, file, *, parameters, tokens, train_flops, target_loss, compute_budget_flop) -> tuple[float | None, str]:
     """(active parameters, architecture): a mixture-of-experts run's active count goes with its total
     `parameters`, is at most as many, and takes no loss law; 6·N·D of an MoE needs the active count."""
-    active = _positive(run, "active_parameters", file)
-    architecture = run.get("architecture", "moe" if active is not None else "dense")
-    if architecture not in ("dense", "moe"):
-        raise CarbonMCError(f"unknown architecture {architecture!r}; valid: dense, moe", file=file, key="run.architecture")
+    active = fields.read_positive(run, "active_parameters", file, "run")
+    architecture = fields.read_choice(run, "architecture", ("dense", "moe"), file, "run", "moe" if active is not None else "dense")
     if architecture == "dense" and active is not None:
-        raise CarbonMCError("a dense run has no 'active_parameters' (give architecture = \"moe\")", file=file, key="run.architecture")
+        raise InputError("a dense run has no 'active_parameters' (give architecture = \"moe\")", file=file, key="run.architecture")
     if architecture == "moe" and active is None and train_flops is None and parameters is not None and tokens is not None:
-        raise CarbonMCError("a mixture-of-experts run given by parameters and tokens needs 'active_parameters' "
+        raise InputError("a mixture-of-experts run given by parameters and tokens needs 'active_parameters' "
                             "(compute is 6 × active parameters × tokens)", file=file, key="run.active_parameters")
     if active is None:
         return None, architecture
     if parameters is None:
-        raise CarbonMCError("'active_parameters' needs 'parameters' (the total count, experts included)", file=file, key="run.active_parameters")
+        raise InputError("'active_parameters' needs 'parameters' (the total count, experts included)", file=file, key="run.active_parameters")
     if active > parameters:
-        raise CarbonMCError(f"active_parameters = {active:g} exceeds parameters = {parameters:g} (the total, experts included)",
+        raise InputError(f"active_parameters = {active:g} exceeds parameters = {parameters:g} (the total, experts included)",
                             file=file, key="run.active_parameters")
     if target_loss is not None or compute_budget_flop is not None:
-        raise CarbonMCError("'active_parameters' does not go with a loss law (target_loss or compute_budget_flop): "
+        raise InputError("'active_parameters' does not go with a loss law (target_loss or compute_budget_flop): "
                             "the bundled fits are for dense models", file=file, key="run.active_parameters")
     return active, architecture
 
 
-def _check_scaling_run(run, table, file, parameters, tokens, train_flops, target_loss, compute_budget_flop, scaling_fit) -> None:
+def _check_scaling_run(run, table, file, *, parameters, tokens, train_flops, target_loss, compute_budget_flop, scaling_fit) -> None:
     """A target loss or a compute budget replaces tokens; it needs parameters, and a target must be in reach."""
     given = "target_loss" if target_loss is not None else "compute_budget_flop"
     if target_loss is not None and compute_budget_flop is not None:
-        raise CarbonMCError("give either 'target_loss' or 'compute_budget_flop', not both", file=file, key="run.compute_budget_flop")
+        raise InputError("give either 'target_loss' or 'compute_budget_flop', not both", file=file, key="run.compute_budget_flop")
     if parameters is None:
-        raise CarbonMCError(f"'{given}' needs 'parameters' (the model size it applies to)", file=file, key=f"run.{given}")
+        raise InputError(f"'{given}' needs 'parameters' (the model size it applies to)", file=file, key=f"run.{given}")
     for other, value in (("tokens", tokens), ("train_flops", train_flops)):
         if value is not None:
-            raise CarbonMCError(f"'{given}' replaces '{other}': give one of them", file=file, key=f"run.{other}")
+            raise InputError(f"'{given}' replaces '{other}': give one of them", file=file, key=f"run.{other}")
     if not isinstance(scaling_fit, str):
-        raise CarbonMCError("must be a string key", file=file, key="run.scaling_fit")
+        raise InputError("must be a string key", file=file, key="run.scaling_fit")
     q = table.quantity("scaling_law_constants")
     if scaling_fit not in q.variants:
-        raise CarbonMCError(f"unknown scaling fit {scaling_fit!r}; {close_matches(scaling_fit, q.variants)}", file=file,
+        raise InputError(f"unknown scaling fit {shown(scaling_fit)}; {close_matches(scaling_fit, q.variants)}", file=file,
                             key="run.scaling_fit")
     if target_loss is not None:
         from .footprint.scaling import reachable_loss_quantile_nats
 
         floor = reachable_loss_quantile_nats(q.variants[scaling_fit], parameters, 0.999)
         if target_loss <= floor:
-            raise CarbonMCError(
+            raise InputError(
                 f"target_loss = {target_loss:g} nats is out of reach for {parameters:g} parameters in more than 0.1% of "
                 f"draws of the loss-law constants (E + A/N^alpha reaches {floor:.4f} at its 99.9th percentile): "
                 "raise the target or the parameters", file=file, key="run.target_loss",
             )
 
 
-def _parse_accounting(block: Any, file: str) -> Accounting:
+def parse_accounting(block: Any, file: str) -> Accounting:
     if block is None:
         return Accounting()
-    if not isinstance(block, dict):
-        raise CarbonMCError("[accounting] must be a table", file=file, key="accounting")
-    for key in block:
-        if key not in ACCOUNTING_KEYS:
-            raise CarbonMCError(f"unknown key; {close_matches(key, ACCOUNTING_KEYS)}", file=file, key=f"accounting.{key}")
-    grid_basis = _grid_basis(block, file, "accounting") or "location"
-    pue_included = _pue_included(block, file, "accounting")
-    market = block.get(MARKET_QUANTITY)
-    if market is not None:
-        if isinstance(market, bool) or not isinstance(market, (int, float, dict)):
-            raise CarbonMCError("must be a number (gCO2e/kWh) or a prior table", file=file, key=f"accounting.{MARKET_QUANTITY}")
-        if isinstance(market, (int, float)) and (not math.isfinite(market) or market < 0):
-            raise CarbonMCError(f"must be a finite number >= 0, got {market!r}", file=file, key=f"accounting.{MARKET_QUANTITY}")
-    source = block.get("market_source")
-    if source is not None and (not isinstance(source, str) or not source.strip()):
-        raise CarbonMCError("must be a non-empty string", file=file, key="accounting.market_source")
+    block = fields.read_table({"accounting": block}, "accounting", file)
+    fields.check_keys(block, ACCOUNTING_KEYS, file, "accounting")
+    grid_basis = fields.read_choice(block, "grid_basis", GRID_BASES, file, "accounting", "location")
+    pue_included = fields.read_bool(block, "pue_included", file, "accounting")
+    market = fields.read_number_or_table(block, MARKET_QUANTITY, file, "accounting", minimum=0.0)
+    source = fields.read_str(block, "market_source", file, "accounting")
+    fields.read_str(block, "notes", file, "accounting")
     return Accounting(grid_basis, True if pue_included is None else pue_included, market, source)
-
-
-def _grid_basis(block: dict, file: str, where: str) -> str | None:
-    basis = block.get("grid_basis")
-    if basis is not None and basis not in GRID_BASES:
-        raise CarbonMCError(f"unknown grid basis {basis!r}; valid: {', '.join(GRID_BASES)}", file=file, key=f"{where}.grid_basis")
-    return basis
-
-
-def _pue_included(block: dict, file: str, where: str) -> bool | None:
-    value = block.get("pue_included")
-    if value is not None and not isinstance(value, bool):
-        raise CarbonMCError(f"must be true or false, got {value!r}", file=file, key=f"{where}.pue_included")
-    return value
 
 
 def _parse_claims(block: Any, file: str) -> tuple[Claim, ...]:
     if block is None:
         return ()
     if not isinstance(block, list) or not all(isinstance(c, dict) for c in block):
-        raise CarbonMCError("claims must be an array of tables ([[claims]])", file=file, key="claims")
-    claims = []
-    for i, entry in enumerate(block):
-        where = f"claims[{i}]"
-        for key in entry:
-            if key not in CLAIM_KEYS:
-                raise CarbonMCError(f"unknown key; {close_matches(key, CLAIM_KEYS)}", file=file, key=f"{where}.{key}")
-        for required in ("value", "unit", "source"):
-            if required not in entry:
-                raise CarbonMCError(f"missing {required!r} (a claim needs a value, a unit and a source)", file=file, key=where)
-        value = entry["value"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise CarbonMCError(f"must be a finite number >= 0, got {value!r}", file=file, key=f"{where}.value")
-        try:
-            unit = parse_unit(entry["unit"]).symbol
-            quantity = entry.get("quantity") or default_quantity(unit)
-            to_quantity_units(value, unit, quantity)
-        except CarbonMCError as exc:
-            raise CarbonMCError(exc.message, file=file, key=where) from None
-        for key in ("label", "source"):
-            if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
-                raise CarbonMCError("must be a non-empty string", file=file, key=f"{where}.{key}")
-        claims.append(Claim(
-            value=float(value), unit=unit, quantity=quantity, label=entry.get("label", f"{value:g} {unit}"),
-            source=entry["source"], grid_basis=_grid_basis(entry, file, where),
-            pue_included=_pue_included(entry, file, where),
-        ))
-    return tuple(claims)
+        raise InputError("claims must be an array of tables ([[claims]])", file=file, key="claims")
+    return tuple(_parse_claim(entry, file, f"claims[{i}]") for i, entry in enumerate(block))
+
+
+def _parse_claim(entry: dict, file: str, where: str) -> Claim:
+    fields.check_keys(entry, CLAIM_KEYS, file, where)
+    for required in ("value", "unit", "source"):
+        if required not in entry:
+            raise InputError(f"missing {required!r} (a claim needs a value, a unit and a source)", file=file, key=where)
+    value = fields.check_number(entry["value"], file, f"{where}.value", minimum=0.0)
+    unit_text = fields.read_str(entry, "unit", file, where, required=True)
+    quantity = fields.read_str(entry, "quantity", file, where)
+    try:
+        unit = parse_unit(unit_text).symbol
+        quantity = quantity or default_quantity(unit)
+        to_quantity_units(value, unit, quantity)
+    except CarbonMCError as exc:
+        raise InputError(exc.message, file=file, key=where) from None
+    label = fields.read_str(entry, "label", file, where)
+    source = fields.read_str(entry, "source", file, where, required=True)
+    fields.read_str(entry, "notes", file, where)
+    return Claim(
+        value=value, unit=unit, quantity=quantity, label=label or f"{value:g} {unit}", source=source,
+        grid_basis=fields.read_choice(entry, "grid_basis", GRID_BASES, file, where),
+        pue_included=fields.read_bool(entry, "pue_included", file, where),
+    )
 
 
 def _parse_reported(block: Any, file: str) -> Reported:
     if block is None:
         return Reported()
-    if not isinstance(block, dict):
-        raise CarbonMCError("[reported] must be a table", file=file, key="reported")
-    for key in block:
-        if key not in REPORTED_KEYS:
-            raise CarbonMCError(f"unknown key; {close_matches(key, REPORTED_KEYS)}", file=file, key=f"reported.{key}")
-    values = {}
-    for key in ("energy_mwh", "co2e_t"):
-        if key in block:
-            values[key] = _positive(block, key, file)
-    scope = block.get("co2e_scope", "operational")
-    if scope not in CO2E_SCOPES:
-        raise CarbonMCError(f"unknown scope {scope!r}; valid: {', '.join(CO2E_SCOPES)}", file=file, key="reported.co2e_scope")
-    basis = block.get("basis")
-    if basis is not None and basis not in BASES:
-        raise CarbonMCError(f"unknown basis {basis!r}; valid: {', '.join(BASES)}", file=file, key="reported.basis")
-    energy_scope = block.get("energy_scope", "facility")
-    if energy_scope not in ENERGY_SCOPES:
-        raise CarbonMCError(
-            f"unknown energy scope {energy_scope!r}; {close_matches(str(energy_scope), ENERGY_SCOPES)}",
-            file=file, key="reported.energy_scope",
-        )
-    published = block.get("published")
-    if published is not None and (isinstance(published, bool) or not isinstance(published, int) or not 1990 <= published <= 2100):
-        raise CarbonMCError(f"must be the year the figure was published, such as 2023, got {published!r}", file=file, key="reported.published")
-    counts = block.get("counts", "final_run")
-    if counts not in COUNTS:
-        raise CarbonMCError(f"unknown {counts!r}; valid: {', '.join(COUNTS)} (what the figure counts)", file=file, key="reported.counts")
-    return Reported(co2e_scope=scope, basis=basis, source=block.get("source"), energy_scope=energy_scope, published=published,
+    block = fields.read_table({"reported": block}, "reported", file)
+    fields.check_keys(block, REPORTED_KEYS, file, "reported")
+    values = {key: fields.read_positive(block, key, file, "reported") for key in ("energy_mwh", "co2e_t") if key in block}
+    scope = fields.read_choice(block, "co2e_scope", tuple(CO2E_SCOPES), file, "reported", "operational")
+    basis = fields.read_choice(block, "basis", BASES, file, "reported")
+    energy_scope = fields.read_choice(block, "energy_scope", tuple(ENERGY_SCOPES), file, "reported", "facility")
+    source = fields.read_str(block, "source", file, "reported")
+    fields.read_str(block, "notes", file, "reported")
+    published = fields.read_year(block, "published", file, "reported")
+    counts = fields.read_choice(block, "counts", COUNTS, file, "reported", "final_run")
+    return Reported(co2e_scope=scope, basis=basis, source=source, energy_scope=energy_scope, published=published,
                     counts=counts, **values)
 
 
 def load_scenario(path: str | Path, *, priors: PriorTable | None = None) -> Scenario:
-    """Read and validate a scenario TOML file; a bare name loads a bundled scenario."""
+    """Read and validate a scenario TOML file; a bare name loads a bundled scenario.
+
+    Raises:
+      InputError: no such file, a directory, a file that is not UTF-8 TOML, or an invalid scenario
+        (`parse_scenario`).
+    """
+    if not isinstance(path, (str, Path)):
+        raise InputError(f"a scenario is a Scenario, a TOML path or a bundled name, got {type(path).__name__}")
     path = Path(path)
-    if not path.exists() and path.suffix == "" and path.parent == Path("."):
-        path = bundled_model(str(path))
-    if not path.exists():
-        raise CarbonMCError("no such file", file=str(path))
+    try:
+        if not path.exists() and path.suffix == "" and path.parent == Path("."):
+            path = bundled_model(str(path))
+        if not path.exists():
+            raise InputError("no such file", file=str(path))
+        if path.is_dir():
+            raise InputError("is a directory, not a scenario TOML file", file=str(path))
+    except OSError as exc:  # a name too long, a loop of links
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
     doc = read_toml(path)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     return parse_scenario(doc, file=str(path), table=priors, sha256=sha)

@@ -19,7 +19,8 @@ from .errors import CarbonMCError, close_matches
 from .footprint.serving import SERVING_INPUTS, SERVING_OUTPUTS
 from .priors import Prior, PriorTable, load_priors
 from .priors import read_toml
-from .scenario import MARKET_QUANTITY, Accounting, Scenario, _parse_accounting, _positive
+from . import scenario_fields as fields
+from .scenario import MARKET_QUANTITY, Accounting, Scenario, parse_accounting
 from .units import convert, parse_unit
 
 SERVING_KEYS = {
@@ -148,11 +149,8 @@ class ServingScenario:
 
 
 def _num(block: dict, key: str, file: str, *, integer: bool = False) -> float | None:
-    """`scenario._positive` with the key named under [serving]."""
-    try:
-        return _positive(block, key, file, integer=integer)
-    except CarbonMCError as exc:
-        raise CarbonMCError(exc.message, file=file, key=f"serving.{key}") from None
+    """A positive number under [serving] (type, finiteness and float32 range checked), or None when absent."""
+    return fields.read_positive(block, key, file, "serving", integer=integer)
 
 
 def _agree(a: float, b: float, what_a: str, what_b: str, file: str, key: str) -> None:
@@ -260,7 +258,7 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
         memory_bandwidth_gb_per_s=bandwidth.variants[block["hardware"]].fixed_value, file=file, model=block.get("model"),
         replicas=replicas, requests=requests, provisioned_device_hours=device_hours, input_tokens=input_tokens,
         output_tokens=output_tokens, region=block.get("region"), datacenter=block.get("datacenter"), year=year,
-        source=block.get("source"), overrides=overrides, accounting=_parse_accounting(doc.get("accounting"), file),
+        source=block.get("source"), overrides=overrides, accounting=parse_accounting(doc.get("accounting"), file),
         reported=reported, reported_source=reported_source, claims=_parse_claims(doc.get("claims"), file), sha256=sha256,
     )
     scenario.resolve_priors(table)  # unknown region / datacenter / bad override fail here, at load time

@@ -13,6 +13,8 @@ import numpy as np
 if TYPE_CHECKING:  # xarray is imported where a Dataset is built: a run that only prints does without it
     import xarray as xr
 
+from .errors import InputError
+
 STATS = ("mean", "sd", "median", "p5", "p95", "p2_5", "p97_5", "hdi90_lower", "hdi90_upper")
 QUANTILES = {"median": 0.5, "p5": 0.05, "p95": 0.95, "p2_5": 0.025, "p97_5": 0.975}
 
@@ -25,8 +27,13 @@ def hdi(values: np.ndarray, prob: float = 0.9, *, sorted_values: bool = False) -
     hand-written version exactly and is faster (BENCHMARKS.md). `sorted_values` is kept for
     callers that pass sorted draws; ArviZ sorts either way. With fewer than two draws, or a `prob`
     too small or too large to span a window, the interval is the range of the draws.
+
+    Raises:
+      InputError: no draws.
     """
     x = np.asarray(values).ravel()
+    if x.size == 0:
+        raise InputError("hdi needs at least one draw")
     if sorted_values:
         return hdi_of_sorted(x, prob)
     n = x.size
@@ -45,6 +52,8 @@ def hdi_of_sorted(x: np.ndarray, prob: float = 0.9) -> tuple[float, float]:
     a default run (BENCHMARKS.md). tests/test_summary.py checks it against ``arviz.hdi``.
     """
     n = x.size
+    if n == 0:
+        raise InputError("hdi needs at least one draw")
     k = int(np.floor(prob * n))
     if k < 1 or k >= n:
         return float(x[0]), float(x[-1])
@@ -79,10 +88,20 @@ def describe(values: np.ndarray) -> dict[str, float]:
 def summarize(ds: xr.Dataset, variables: list[str] | None = None) -> xr.Dataset:
     """Summary Dataset: each drawn variable of `ds` over a ``stat`` dimension (see `STATS`).
 
-    Keeps each variable's ``units`` and ``long_name`` and the source Dataset's attributes.
+    Keeps each variable's ``units`` and ``long_name`` and the source Dataset's attributes. Draws that
+    are not finite are left out of every statistic and counted (``nonfinite_draws``); `estimate`
+    refuses them unless asked to drop them.
+
+    Raises:
+      InputError: `ds` is not a Dataset, or names a variable it does not hold.
     """
     import xarray as xr
 
+    if not isinstance(ds, xr.Dataset):
+        raise InputError(f"summarize needs an xarray Dataset (from carbon_mc.estimate), got {type(ds).__name__}")
+    missing = [v for v in (variables or []) if v not in ds]
+    if missing:
+        raise InputError(f"no variable {', '.join(map(repr, missing))} in the dataset; valid: {', '.join(map(str, ds.data_vars))}")
     names = variables or [n for n, v in ds.data_vars.items() if "draw" in v.dims]
     data_vars = {}
     for name in names:
@@ -98,8 +117,14 @@ def summarize(ds: xr.Dataset, variables: list[str] | None = None) -> xr.Dataset:
 
 
 def percentile_of(values: np.ndarray, value: float) -> float:
-    """Percentile (0-100) of `value` in the draws: the share of draws at or below it (mid-rank for ties)."""
+    """Percentile (0-100) of `value` in the draws: the share of draws at or below it (mid-rank for ties).
+
+    Raises:
+      InputError: no draws.
+    """
     x = np.asarray(values).ravel()
+    if x.size == 0:
+        raise InputError("percentile_of needs at least one draw")
     below = np.count_nonzero(x < value)
     equal = np.count_nonzero(x == value)
     return 100.0 * (below + 0.5 * equal) / x.size

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from .errors import CarbonMCError, close_matches
+from .errors import InputError, close_matches, shown
 from .footprint import OUTPUTS
 from .footprint.serving_outputs import SERVING_OUTPUTS
 
@@ -76,16 +76,16 @@ def parse_unit(text: str) -> Unit:
     """The `Unit` that `text` spells ("lb", "lbs CO2e", "tCO2e", "kWh", "MWh", ...).
 
     Raises:
-      CarbonMCError: for an unknown spelling, naming close matches.
+      InputError: for an unknown spelling, naming close matches.
     """
     masses = ", ".join(s for s, u in UNITS.items() if u.kind == "mass")
     energies = ", ".join(s for s, u in UNITS.items() if u.kind == "energy")
     valid = f"CO2e masses: {masses}; energies: {energies}"
     if not isinstance(text, str) or not text.strip():
-        raise CarbonMCError(f"a unit must be a non-empty string, got {text!r} ({valid})")
+        raise InputError(f"a unit must be a non-empty string, got {shown(text)} ({valid})")
     unit = _LOOKUP.get(_normalise(text))
     if unit is None:
-        raise CarbonMCError(f"unknown unit {text!r}; {close_matches(_normalise(text), _LOOKUP)} ({valid})")
+        raise InputError(f"unknown unit {shown(text)}; {close_matches(_normalise(text), _LOOKUP)} ({valid})")
     return unit
 
 
@@ -95,9 +95,9 @@ ALL_OUTPUTS = {**SERVING_OUTPUTS, **OUTPUTS}
 
 def quantity_units(quantity: str) -> str:
     """The unit of model output `quantity` (training or serving) that a claim on it is converted to."""
-    meta = ALL_OUTPUTS.get(quantity)
+    meta = ALL_OUTPUTS.get(quantity) if isinstance(quantity, str) else None
     if meta is None or meta.units not in UNITS:
-        raise CarbonMCError(f"cannot check a claim against {quantity!r}; {close_matches(quantity, ALL_CHECKABLE)}")
+        raise InputError(f"cannot check a claim against {shown(quantity)}; {close_matches(str(quantity), ALL_CHECKABLE)}")
     return meta.units
 
 
@@ -117,7 +117,7 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
     """`value` in `from_unit` expressed in `to_unit` (same kind: mass with mass, energy with energy)."""
     a, b = parse_unit(from_unit), parse_unit(to_unit)
     if a.kind != b.kind:
-        raise CarbonMCError(f"cannot convert {a.symbol} ({a.kind}) to {b.symbol} ({b.kind})")
+        raise InputError(f"cannot convert {a.symbol} ({a.kind}) to {b.symbol} ({b.kind})")
     return float(value) * a.to_base / b.to_base
 
 
@@ -125,16 +125,16 @@ def to_quantity_units(value: float, unit: str, quantity: str) -> float:
     """A claim of `value` `unit` in the units of model output `quantity` (t CO2e or MWh; g, kg, Wh, kWh for serving outputs).
 
     Raises:
-      CarbonMCError: when the unit measures something else than the quantity (a mass against an
+      InputError: when the unit measures something else than the quantity (a mass against an
         energy), or the value is not a finite number >= 0.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise CarbonMCError(f"a claim must be a finite number >= 0, got {value!r}")
+        raise InputError(f"a claim must be a finite number >= 0, got {shown(value)}")
     u = parse_unit(unit)
     kind = quantity_kind(quantity)
     if u.kind != kind:
         describe = {"mass": "a mass of CO2e", "energy": "an energy"}
-        raise CarbonMCError(
+        raise InputError(
             f"a claim in {u.symbol} is {describe[u.kind]} and cannot be checked against {quantity}, "
             f"which is {describe[kind]}; check it against {default_quantity(u.symbol)}, or give the claim in "
             + ", ".join(s for s, x in UNITS.items() if x.kind == kind)

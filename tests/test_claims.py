@@ -27,7 +27,7 @@ datacenter = "hyperscale"
 server_power_w_per_device = 0
 embodied_kgco2e_per_server = 0
 accelerator_power_tdp_fraction = { distribution = "lognormal", params = { median = 0.7, sigma = 0.1 }, source = "test" }
-pue = { distribution = "lognormal", params = { median = 1.2, sigma = 0.05 }, source = "test" }
+pue = { distribution = "lognormal", params = { median = 1.4, sigma = 0.05 }, source = "test" }
 grid_gco2_per_kwh = { distribution = "lognormal", params = { median = 300, sigma = 0.5 }, source = "test" }
 """
 OPERATIONAL_INPUTS = {"accelerator_power_tdp_fraction", "pue", "grid_gco2_per_kwh"}

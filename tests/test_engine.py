@@ -84,7 +84,7 @@ def test_product_of_lognormal_inputs_has_analytic_lognormal_quantiles():
     # operational = device_hours x TDP x f x PUE x grid / 1e9 with f, PUE and grid lognormal and the rest
     # fixed is lognormal with mu = sum of mus and sigma^2 = sum of sigma^2.
     sig = {"accelerator_power_tdp_fraction": 0.15, "pue": 0.05, "grid_gco2_per_kwh": 0.3}
-    med = {"accelerator_power_tdp_fraction": 0.8, "pue": 1.2, "grid_gco2_per_kwh": 400.0}
+    med = {"accelerator_power_tdp_fraction": 0.8, "pue": 1.4, "grid_gco2_per_kwh": 400.0}
     lognormal = {k: {"distribution": "lognormal", "params": {"median": med[k], "sigma": sig[k]}, "source": "test"} for k in sig}
     scenario = carbon_mc.load_scenario("llama_65b").with_priors(
         server_power_w_per_device=0.0, **lognormal,

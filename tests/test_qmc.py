@@ -72,7 +72,7 @@ def test_randomized_qmc_beats_monte_carlo_on_a_smooth_model():
     import scipy.stats as st
 
     sig = {"accelerator_power_tdp_fraction": 0.15, "pue": 0.05, "grid_gco2_per_kwh": 0.3}
-    med = {"accelerator_power_tdp_fraction": 0.8, "pue": 1.2, "grid_gco2_per_kwh": 400.0}
+    med = {"accelerator_power_tdp_fraction": 0.8, "pue": 1.4, "grid_gco2_per_kwh": 400.0}
     lognormal = {k: {"distribution": "lognormal", "params": {"median": med[k], "sigma": sig[k]}, "source": "test"} for k in sig}
     scenario = carbon_mc.load_scenario("llama_65b").with_priors(
         server_power_w_per_device=0.0, embodied_kgco2e_per_device=0.0, embodied_kgco2e_per_server=0.0, **lognormal

@@ -201,7 +201,7 @@ def test_product_of_lognormals_through_the_carbon_model():
     # Fix everything but three lognormal factors of operational CO2e (= c · power fraction · PUE · grid):
     # S_i = (exp(σ_i²) − 1) / (exp(Σσ²) − 1), ST_i = 1 − (exp(Σ_{j≠i} σ_j²) − 1) / (exp(Σσ²) − 1).
     sigmas = {"accelerator_power_tdp_fraction": 0.1, "pue": 0.05, "grid_gco2_per_kwh": 0.3}
-    medians = {"accelerator_power_tdp_fraction": 0.8, "pue": 1.2, "grid_gco2_per_kwh": 400.0}
+    medians = {"accelerator_power_tdp_fraction": 0.8, "pue": 1.4, "grid_gco2_per_kwh": 400.0}
     scenario = carbon_mc.load_scenario("gpt3_175b").with_priors(
         server_power_w_per_device=0.0,
         **{n: {"distribution": "lognormal", "params": {"median": medians[n], "sigma": s}, "source": "test"} for n, s in sigmas.items()},

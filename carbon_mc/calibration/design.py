@@ -61,6 +61,14 @@ REPORTING_ERROR = "reporting_error_sd_ln"
 _SCOPE_TERMS = {"facility": (True, True), "it": (True, False), "accelerator": (False, False), "accelerator_facility": (False, True)}
 
 
+def _is_dir(path) -> bool:
+    """Whether `path` is a directory; a name the system cannot look up (too long, a loop) is not one."""
+    try:
+        return Path(path).is_dir()
+    except OSError:
+        return False
+
+
 def measured_runs(models: str | Path | Iterable[str | Path] | None = None, *, priors: PriorTable | None = None) -> list[Scenario]:
     """Scenarios whose ``[reported]`` energy was measured (``basis = "measured"``), sorted by file name.
 
@@ -90,7 +98,7 @@ def scenario_files(models: str | Path | Iterable[str | Path] | None = None, *, b
     """
     if models is None:
         paths = sorted(data_dir("models").glob("*.toml"))
-    elif isinstance(models, (str, Path)) and Path(models).is_dir():
+    elif isinstance(models, (str, Path)) and _is_dir(models):
         paths = sorted(Path(models).glob("*.toml"))
     elif isinstance(models, (str, Path)):
         raise CarbonMCError("not a directory of scenario files", file=str(models))

@@ -254,8 +254,11 @@ def load_calibration(path: str | Path):
       CarbonMCError: no such file, not a readable netCDF file, or no posterior / posterior_predictive group.
     """
     path = Path(path)
-    if not path.exists():
-        raise CarbonMCError("no such file", file=str(path))
+    try:
+        if not path.is_file():
+            raise CarbonMCError("no such file" if not path.exists() else "not a file", file=str(path))
+    except OSError as exc:  # a name too long, a loop of links
+        raise CarbonMCError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
     try:
         with xr.open_datatree(path, engine=ENGINE) as tree:
             found = {name: node.to_dataset().load() for name, node in tree.children.items()}

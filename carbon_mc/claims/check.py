@@ -53,17 +53,20 @@ def simulate(
     pue_included: bool | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     priors: PriorTable | None = None,
+    nonfinite: str = "refuse",
 ) -> tuple[Simulator, dict, dict]:
     """Draw a scenario on a given accounting basis: (simulator, inputs, outputs), NumPy arrays over draws.
 
     Raises:
       CarbonMCError: the scenario cannot be loaded, or the basis is market-based and the scenario
         has no market-based grid factor.
+      NumericError: draws that are not finite, unless ``nonfinite="drop"`` (`carbon_mc.finite`).
     """
     scenario = _load(scenario, priors)
     scenario = scenario.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
     model = build_simulator(scenario, priors=priors)
-    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD)
+    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD,
+                           nonfinite=nonfinite)
     return model, inputs, outputs
 
 
@@ -160,6 +163,7 @@ def check_claim(
     chunk_size: int = DEFAULT_CHUNK,
     priors: PriorTable | None = None,
     tail_fraction: float = TAIL_FRACTION,
+    nonfinite: str = "refuse",
     _draws: tuple | None = None,
 ) -> ClaimCheck:
     """Check one published figure against the distribution of `scenario`.
@@ -173,6 +177,8 @@ def check_claim(
       num_draws, seed, chunk_size: as for `carbon_mc.estimate`.
       tail_fraction: when no draw reaches the claim, the share of draws nearest it whose inputs
         `shifts` describes.
+      nonfinite: "refuse" (default) or "drop" draws that are not finite (`carbon_mc.finite`); the
+        check's ``num_draws`` counts the draws kept.
       _draws: (simulator, inputs, outputs) already drawn on the claim's basis, as `simulate` returns.
 
     Returns:
@@ -194,7 +200,7 @@ def check_claim(
     pue = claim.pue_included if pue_included is None else pue_included
     if _draws is None:
         _draws = simulate(scenario, num_draws=num_draws, seed=seed, grid_basis=basis, pue_included=pue,
-                          chunk_size=chunk_size, priors=priors)
+                          chunk_size=chunk_size, priors=priors, nonfinite=nonfinite)
     model, inputs, outputs = _draws
     if claim.quantity not in outputs:
         raise CarbonMCError(f"this run's model has no {claim.quantity} on this accounting basis", file=scenario.file)
@@ -230,6 +236,7 @@ def check_claims(
     seed: int = 0,
     chunk_size: int = DEFAULT_CHUNK,
     priors: PriorTable | None = None,
+    nonfinite: str = "refuse",
 ) -> list[ClaimCheck]:
     """Check several claims (default: all the scenario carries), drawing once per accounting basis.
 
@@ -241,7 +248,7 @@ def check_claims(
     if not claims:
         raise CarbonMCError("the scenario carries no claim: add [[claims]] or [reported], or give one", file=scenario.file)
     return _check_each(scenario, claims, {}, grid_basis=grid_basis, pue_included=pue_included,
-                       num_draws=num_draws, seed=seed, chunk_size=chunk_size, priors=priors)
+                       num_draws=num_draws, seed=seed, chunk_size=chunk_size, priors=priors, nonfinite=nonfinite)
 
 
 def check_scenario(
@@ -258,6 +265,7 @@ def check_scenario(
     priors: PriorTable | None = None,
     model_card: ModelCardFields | None = None,
     source: str = "given",
+    nonfinite: str = "refuse",
 ) -> ScenarioCheck:
     """Check `claim` (default: every claim the scenario carries on `quantity`) and write its model card.
 
@@ -270,6 +278,7 @@ def check_scenario(
         (default: all); the model card reports it if it is a CO2e, else total_tco2e.
       model_card: the Hub fields of the model card; None writes no card.
       source: the label and source of a claim given as a number.
+      nonfinite: as for `check_claim`.
 
     Raises:
       CarbonMCError: no claim to check and no model card asked for, or as `select_claims` and
@@ -284,12 +293,13 @@ def check_scenario(
         raise CarbonMCError(f"no claim{what} to check: give one (a value and its unit), or add [[claims]] to the scenario",
                             file=scenario.file)
     cache: dict[tuple, tuple] = {}
-    how = {"num_draws": num_draws, "seed": seed, "chunk_size": chunk_size, "priors": priors}
+    how = {"num_draws": num_draws, "seed": seed, "chunk_size": chunk_size, "priors": priors, "nonfinite": nonfinite}
     checks = _check_each(scenario, claims, cache, grid_basis=grid_basis, pue_included=pue_included, **how)
     card = None
     if model_card is not None:
         model, _, outputs = _draws_on(cache, scenario, grid_basis, pue_included, **how)
-        card = model_card_from_draws(scenario, model, outputs, card_quantity(quantity), num_draws=num_draws,
+        kept = len(next(iter(outputs.values())))  # fewer than num_draws when non-finite draws were dropped
+        card = model_card_from_draws(scenario, model, outputs, card_quantity(quantity), num_draws=kept,
                                      seed=seed, fields=model_card)
     return ScenarioCheck(scenario.name, tuple(checks), card)
 

@@ -10,7 +10,7 @@ import sys
 
 from rich.console import Console
 
-from ..errors import CarbonMCError
+from ..errors import CarbonMCError, NumericError
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
@@ -18,12 +18,55 @@ PROGRESS_MIN_DRAWS = 2_000_000
 
 
 def positive_int(text: str) -> int:
+    """A whole number >= 1, written plainly or in exponent form ("1e6"); "1.5e0" or "1e400" is an error."""
+    from decimal import Decimal, InvalidOperation
+
+    from ..sampling.args import MAX_DRAWS
+
     try:
-        value = int(float(text)) if "e" in text.lower() else int(text)
+        number = Decimal(text.strip().replace("_", ""))
+    except (InvalidOperation, ValueError):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}")
+    if not 1 <= number <= MAX_DRAWS:
+        raise argparse.ArgumentTypeError(f"must lie between 1 and {MAX_DRAWS:.0e}, got {text[:40]}")
+    return int(number)
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text[:40]!r}")
+    if abs(value) > 1e30 or (value != 0 and abs(value) < 1e-30):
+        raise argparse.ArgumentTypeError(f"{value:g} is outside the range the float32 engine carries (1e-30 to 1e30, or 0)")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 inside float32's usable range."""
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text[:40]}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite number >= 0 inside float32's usable range."""
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text[:40]}")
+    return value
+
+
+def probability(text: str) -> float:
+    """A number strictly between 0 and 1."""
+    value = _float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must lie between 0 and 1, got {text[:40]}")
     return value
 
 
@@ -55,8 +98,24 @@ def progress_bar(total: int | None, label: str, enabled: bool = True):
         yield lambda done, of: bar.update(task, completed=done, total=of)
 
 
+def _nonfinite_path(obj, path: str = "") -> str | None:
+    """Where in a JSON-ready object the first NaN or infinity sits ("total_tco2e.median"), or None."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return path or "(top level)"
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    for key, value in items:
+        found = _nonfinite_path(value, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
 def print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Print `obj` as strict JSON; a NaN or infinity anywhere is a `NumericError` naming it (JSON has neither)."""
+    where = _nonfinite_path(obj)
+    if where:
+        raise NumericError(f"--json: {where} is not finite (NaN or inf), which JSON cannot hold; nothing was printed")
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def require_suffix(path: str | None, suffixes: tuple[str, ...], flag: str) -> None:

@@ -15,6 +15,7 @@ from ..units import ALL_CHECKABLE
 from ._common import (
     add_priors_flag,
     fmt,
+    nonnegative_float,
     positive_int,
     print_json,
     priors_table,
@@ -51,7 +52,7 @@ def register(sub) -> None:
                     "the scenario carries ([[claims]] and [reported]).",
     )
     p.add_argument("file", help="scenario TOML (e.g. models/evolved_transformer_nas_actual.toml) or a bundled name")
-    p.add_argument("--claim", type=float, metavar="VALUE", help="the published figure, e.g. 626155")
+    p.add_argument("--claim", type=nonnegative_float, metavar="VALUE", help="the published figure, e.g. 626155")
     p.add_argument("--unit", metavar="UNIT", help="its unit: g, kg, t, lb (CO2e) or kWh, MWh, GWh (energy)")
     p.add_argument("--quantity", choices=ALL_CHECKABLE, default=None, metavar="QUANTITY",
                    help="what the figure measures (default: total_tco2e for a mass, energy_mwh for an energy; on a "
@@ -70,6 +71,8 @@ def register(sub) -> None:
     p.add_argument("--location", help="model card geographical_location (default: the scenario's grid region)")
     p.add_argument("--hardware-used", dest="hardware_used", help="model card hardware_used (default: from the scenario)")
     add_priors_flag(p)
+    p.add_argument("--drop-nonfinite", dest="drop_nonfinite", action="store_true",
+                   help="leave out draws that are not finite (NaN or inf) and say how many, instead of refusing")
     p.set_defaults(handler=handle)
 
 
@@ -97,7 +100,8 @@ def handle(args: argparse.Namespace) -> int:
     card = ModelCardFields(args.training_type, args.location, args.hardware_used) if args.model_card else None
     result = check_scenario(args.file, args.claim, args.unit, quantity=args.quantity, grid_basis=args.basis,
                             pue_included=pue_flag(args), num_draws=args.draws, seed=args.seed, model_card=card,
-                            source="command line", priors=priors_table(args))
+                            source="command line", priors=priors_table(args),
+                            nonfinite="drop" if args.drop_nonfinite else "refuse")
     written = []
     if args.plot:
         for check, path in zip(result.checks, _plot_paths(args.plot, len(result.checks))):
@@ -113,6 +117,9 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     for check in result.checks:
         _print_check(check)
+    dropped = max((args.draws - c.num_draws for c in result.checks), default=0)
+    if dropped:
+        stdout.print(f"{dropped:,} of {args.draws:,} draws were not finite and were left out (--drop-nonfinite)")
     for path in written:
         stdout.print(f"written: {path}")
     return 0

@@ -42,6 +42,9 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--plot", metavar="PNG", help="write a figure of B / A and B - A (.png, .pdf or .svg)")
     add_priors_flag(p)
+    p.add_argument("--drop-nonfinite", dest="drop_nonfinite", action="store_true",
+                   help="leave out paired draws that are not finite (NaN or inf) on either side and say how many, "
+                        "instead of refusing")
     p.set_defaults(handler=handle)
 
 
@@ -53,7 +56,7 @@ def handle(args: argparse.Namespace) -> int:
 
     c = compare(args.a, args.b, quantity=args.quantity, num_draws=args.draws, seed=args.seed,
                 common_random_numbers=not args.independent, grid_basis=args.basis, pue_included=pue_flag(args),
-                priors=priors_table(args))
+                priors=priors_table(args), nonfinite="drop" if args.drop_nonfinite else "refuse")
     if args.plot:
         save_plot("claims", "plot_comparison", c, path=args.plot)
     if args.json:
@@ -77,6 +80,9 @@ def handle(args: argparse.Namespace) -> int:
     stdout.print(table)
     stdout.print("shared (drawn once for both): " + (", ".join(c.shared) or "none"))
     stdout.print("drawn separately for B: " + (", ".join(c.separate) or "none"))
+    if c.nonfinite_draws_dropped:
+        stdout.print(f"{c.nonfinite_draws_dropped:,} of {c.num_draws:,} paired draws were not finite and were left out "
+                     "(--drop-nonfinite)")
     if args.plot:
         stdout.print(f"written: {args.plot}")
     return 0

@@ -6,6 +6,7 @@ Nothing heavy is imported at module level, so ``carbon-mc --help`` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
+from ._common import positive_float, positive_int
 
 CLOUD_DATACENTERS = {"gcp": "google", "aws": "aws", "azure": "microsoft_azure"}  # CodeCarbon cloud_provider -> pue variant
 
@@ -22,13 +23,13 @@ def register(sub) -> None:
     cc.add_argument("--run-id", action="append", default=[], metavar="ID", help="keep only this run_id (repeatable; default: all runs)")
     cc.add_argument("--scope", choices=("it", "accelerator"), default="it",
                     help="it: CPU + GPU + RAM energy (default); accelerator: the GPUs' energy alone")
-    cc.add_argument("--devices", type=int, help="GPUs per run, when CodeCarbon's gpu_count is empty")
+    cc.add_argument("--devices", type=positive_int, help="GPUs per run, when CodeCarbon's gpu_count is empty")
     pl = kinds.add_parser("power-log", help="nvidia-smi or DCGM power log -> scenario (accelerator energy)",
                           description="nvidia-smi --query-gpu=timestamp,index,name,power.draw,... --format=csv output, a "
                                       "dcgm-exporter CSV, or dcgmi dmon -e 155 output -> scenario on the accelerator scope.")
     pl.add_argument("file", help="power log")
-    pl.add_argument("--interval", type=float, metavar="SECONDS", help="sampling interval of dcgmi dmon output (its -d / 1000)")
-    pl.add_argument("--max-gap", type=float, default=300.0, metavar="SECONDS",
+    pl.add_argument("--interval", type=positive_float, metavar="SECONDS", help="sampling interval of dcgmi dmon output (its -d / 1000)")
+    pl.add_argument("--max-gap", type=positive_float, default=300.0, metavar="SECONDS",
                     help="longest gap between two samples of a device (default 300 s); longer is an error")
     pl.add_argument("--fix-power-fraction", action="store_true",
                     help="fix accelerator_power_tdp_fraction to the measured mean power / TDP in [priors]")
@@ -41,7 +42,7 @@ def register(sub) -> None:
         q.add_argument("--grid", metavar="CSV", help="hourly grid intensity (Electricity Maps or WattTime) for the run's hours")
         q.add_argument("--grid-basis", choices=("lca", "direct"), default="lca", help="Electricity Maps column (default lca)")
         q.add_argument("--datacenter", help="pue variant (`carbon-mc list datacenters`)")
-        q.add_argument("--pue", type=float, help="a fixed PUE instead of --datacenter")
+        q.add_argument("--pue", type=positive_float, help="a fixed PUE instead of --datacenter")
         q.add_argument("--utc-offset", help="zone of timestamps written without one (default UTC), e.g. +02:00")
         _common(q)
     gr = kinds.add_parser("grid", help="hourly grid intensity CSV -> [priors] grid_gco2_per_kwh table",

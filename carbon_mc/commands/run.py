@@ -63,6 +63,9 @@ def register(sub) -> None:
     p.add_argument("--stream", action="store_true",
                    help=f"summarize on the fly without keeping draws (automatic above {STREAM_THRESHOLD:,} draws without --out)")
     add_priors_flag(p)
+    p.add_argument("--drop-nonfinite", dest="drop_nonfinite", action="store_true",
+                   help="leave out draws that are not finite (NaN or inf) and say how many, instead of refusing the run")
+    p.add_argument("--force", action="store_true", help="write --out even when it would exceed 4 GB")
     p.set_defaults(handler=handle)
 
 
@@ -90,7 +93,8 @@ def handle(args: argparse.Namespace) -> int:
     with progress_bar(args.draws or (DEFAULT_MAX_DRAWS if args.rel_error else DEFAULT_DRAWS), "drawing") as callback:
         result = run_scenario(args.file, num_draws=args.draws, seed=args.seed, method=args.method, rel_error=args.rel_error,
                               stream=args.stream, calibration=args.calibrated, out=args.out, progress=callback,
-                              priors=priors_table(args), keep_draws=bool(args.csv_draws))
+                              priors=priors_table(args), keep_draws=bool(args.csv_draws),
+                              nonfinite="drop" if args.drop_nonfinite else "refuse", force=args.force)
     written = write_csv_files(result, args.csv, args.csv_draws)
     if args.json:
         print_json(result.to_json())

@@ -20,6 +20,7 @@ from ..options import (
 from ._common import (
     add_priors_flag,
     fmt,
+    positive_float,
     positive_int,
     print_json,
     priors_table,
@@ -35,9 +36,11 @@ def _numbers(text: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 1e9,1e10, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 1e9,1e10, got {text[:60]!r}") from None
     if not values or any(not math.isfinite(v) or v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text[:60]!r}")
+    if any(v > 1e30 for v in values):
+        raise argparse.ArgumentTypeError(f"{max(values):g} is beyond the range the float32 engine carries (at most 1e30)")
     return values
 
 
@@ -72,11 +75,11 @@ def register(sub) -> None:
                    help="critical batch size growing with data (default) or Kaplan's law in the loss")
     p.add_argument("--scaling-fit", dest="scaling_fit", choices=SCALING_FITS, default="besiroglu_2024",
                    help="loss-law constants (default besiroglu_2024)")
-    p.add_argument("--tokens-per-parameter", dest="tokens_per_parameter", type=float,
+    p.add_argument("--tokens-per-parameter", dest="tokens_per_parameter", type=positive_float,
                    help="train D = ratio x N instead of the compute-optimal D")
     p.add_argument("--devices", type=positive_int,
                    help="devices for every size (a power of two); default: sized for --target-days on an A100 cluster")
-    p.add_argument("--target-days", dest="target_days", type=float, default=30.0,
+    p.add_argument("--target-days", dest="target_days", type=positive_float, default=30.0,
                    help="wall-clock target used to size the clusters (default 30)")
     p.add_argument("--max-devices", dest="max_devices", type=positive_int, default=32768,
                    help="largest cluster (default 32768)")

@@ -106,7 +106,7 @@ def report(ds) -> dict:
         "ci_method": a["ci_method"],
         "sum_S1": float(s1.sum()),
         "fixed_inputs": json.loads(a.get("fixed_inputs", "[]")),
-        "indices": ranking(ds),
+        "indices": [_intervals_or_null(row) for row in ranking(ds)],
     }
     if "second_order_index" in ds:
         labels = [str(v) for v in ds["input"].values]
@@ -115,9 +115,16 @@ def report(ds) -> dict:
             sel = {"input": labels[i], "other_input": labels[j]}
             ci = ds["second_order_index_ci"].sel(sel)
             pairs.append({"inputs": [labels[i], labels[j]], "S2": float(ds["second_order_index"].sel(sel)),
-                          "S2_lower": float(ci.sel(ci_bound="lower")), "S2_upper": float(ci.sel(ci_bound="upper"))})
+                          **_intervals_or_null({"S2_lower": float(ci.sel(ci_bound="lower")),
+                                                "S2_upper": float(ci.sel(ci_bound="upper"))})})
         out["second_order"] = sorted(pairs, key=lambda p: -abs(p["S2"]))
     return out
+
+
+def _intervals_or_null(row: dict) -> dict:
+    """Interval bounds that do not exist (``--resamples 0``: no bootstrap) as JSON null, not NaN."""
+    return {k: (None if (k.endswith(("_lower", "_upper")) and isinstance(v, float) and not math.isfinite(v)) else v)
+            for k, v in row.items()}
 
 
 def _num(x: float) -> str:

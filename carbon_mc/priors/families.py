@@ -23,7 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import shown
 from .float32 import ndtri_open_f32
+from .support import check_magnitude
 
 # z-score of the 95th percentile of a standard normal, for lognormal {p5, p95} intervals.
 _Z95 = 1.6448536269514722
@@ -37,8 +39,8 @@ def _require(params: Mapping, names: tuple[str, ...]) -> list[float]:
     for n in names:
         v = params[n]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"parameter {n} must be a finite number, got {v!r}")
-        values.append(float(v))
+            raise ValueError(f"parameter {n} must be a finite number, got {shown(v)}")
+        values.append(check_magnitude(float(v), f"parameter {n}"))
     return values
 
 
@@ -113,21 +115,44 @@ def _triangular(params):
     return {"low": low, "mode": mode, "high": high}
 
 
+def _numbers(values, name: str) -> list[float]:
+    """A list of finite numbers in float32's usable range, else a ValueError naming `name`."""
+    if not isinstance(values, list) or not values:
+        raise ValueError(f"{name} must be a list of numbers, got {shown(values)}")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"{name} must hold finite numbers, got {shown(v)}")
+        check_magnitude(float(v), name)
+    return [float(v) for v in values]
+
+
+def _matrix(rows, name: str, k: int) -> list[list[float]]:
+    if not isinstance(rows, list) or len(rows) != k:
+        raise ValueError(f"{name} must be a {k} x {k} array of numbers, got {shown(rows)}")
+    out = [_numbers(row, name) for row in rows]
+    if any(len(r) != k for r in out):
+        raise ValueError(f"{name} must be a {k} x {k} array of numbers")
+    return out
+
+
+
+
 def _multivariate_normal(params):
     _check_extra(params, {"components", "mean", "sd", "corr", "cov"})
     for key in ("components", "mean"):
         if key not in params:
             raise ValueError(f"missing parameter {key}")
-    components, mean = list(params["components"]), [float(v) for v in params["mean"]]
+    components, mean = params["components"], _numbers(params["mean"], "mean")
+    if not isinstance(components, list) or not all(isinstance(c, str) for c in components):
+        raise ValueError(f"components must be a list of names, got {shown(components)}")
     k = len(components)
     if k < 2 or len(mean) != k or len(set(components)) != k:
         raise ValueError("components must be >= 2 distinct names, with one mean each")
     if "cov" in params:
-        cov = [[float(v) for v in row] for row in params["cov"]]
+        cov = _matrix(params["cov"], "cov", k)
     elif "sd" in params and "corr" in params:
-        sd = [float(v) for v in params["sd"]]
-        corr = [[float(v) for v in row] for row in params["corr"]]
-        if len(sd) != k or len(corr) != k or any(len(r) != k for r in corr):
+        sd, corr = _numbers(params["sd"], "sd"), _matrix(params["corr"], "corr", k)
+        if len(sd) != k:
             raise ValueError("sd needs k entries and corr k x k")
         cov = [[corr[i][j] * sd[i] * sd[j] for j in range(k)] for i in range(k)]
     else:

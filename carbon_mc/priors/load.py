@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from ..data import data_dir
-from ..errors import CarbonMCError
+from ..errors import InputError
 from .loader import PRIORS_ENV, PriorTable, Quantity, load_hardware, load_quantity, read_toml
 from .overlay import apply_overlay
 
@@ -35,6 +35,10 @@ def load_priors(directory: str | Path | None = None, *, overlays=(), use_env: bo
       - define a new quantity (``units``, ``long_name``, ``variants``), e.g. ``market_gco2_per_kwh``.
     A new accelerator must be selectable: every quantity chosen by its key or its classes needs a
     variant for it. Errors name the overlay file and the key.
+
+    Raises:
+      InputError: a directory that is missing or holds no ``*.toml``, a file that is not UTF-8 TOML,
+        or an entry that is mistyped, incomplete or outside its quantity's physical bounds.
     """
     dirs = (env_overlay_dirs() if use_env else []) + _as_dirs(overlays)
     if directory is None:
@@ -61,11 +65,14 @@ def _as_dirs(overlays) -> list[Path]:
 
 def _overlay_signature(directory: Path) -> tuple:
     """A cache key for one overlay directory: its path and each file's size and modification time."""
-    if not directory.is_dir():
-        raise CarbonMCError("priors overlay is not a directory (from --priors or CARBON_MC_PRIORS)", file=str(directory))
-    files = sorted(directory.glob("*.toml"))
-    stats = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
-    return (str(directory.resolve()), stats)
+    try:
+        if not directory.is_dir():
+            raise InputError("priors overlay is not a directory (from --priors or CARBON_MC_PRIORS)", file=str(directory))
+        files = sorted(directory.glob("*.toml"))
+        stats = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+        return (str(directory.resolve()), stats)
+    except OSError as exc:  # a name too long, a directory that cannot be read
+        raise InputError(f"cannot read the priors overlay: {exc.strerror or exc}", file=str(directory)) from None
 
 
 @functools.lru_cache(maxsize=8)
@@ -84,7 +91,7 @@ def _load_default() -> PriorTable:
 def _load_dir(directory: Path) -> PriorTable:
     files = sorted(directory.glob("*.toml"))
     if not files:
-        raise CarbonMCError("no *.toml prior files", file=str(directory))
+        raise InputError("no *.toml prior files", file=str(directory))
     quantities: dict[str, Quantity] = {}
     hardware: dict[str, dict] = {}
     hardware_units: dict[str, str] = {}
@@ -102,7 +109,7 @@ def _load_dir(directory: Path) -> PriorTable:
             continue
         for name, table in doc.items():
             if name in quantities:
-                raise CarbonMCError(f"quantity defined twice (also in {quantities[name].file})", file=file, key=name)
+                raise InputError(f"quantity defined twice (also in {quantities[name].file})", file=file, key=name)
             quantities[name] = load_quantity(name, table, file)
             origins.update({f"{name}.{v}": file for v in quantities[name].variants})
     return PriorTable(quantities, hardware, hardware_units, hashes, origins)

@@ -16,8 +16,9 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from ..errors import CarbonMCError, close_matches
+from ..errors import InputError, close_matches, shown
 from .families import FAMILIES, build_distribution, check_params, icdf32
+from .support import INPUT_MAX, INPUT_MIN, Support, check_draw_range, parse_support
 
 PRIORS_ENV = "CARBON_MC_PRIORS"  # overlay directories, separated by os.pathsep
 SELECTORS = ("hardware", "power_class", "mfu_class", "server_class", "datacenter", "region", "scaling_fit")
@@ -129,6 +130,7 @@ class Quantity:
     selected_by: str | None
     variants: dict[str, Prior]
     file: str
+    support: Support | None = None  # admissible values (``support = {...}`` beside the prior definition)
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ class PriorTable:
 
     def quantity(self, name: str) -> Quantity:
         if name not in self.quantities:
-            raise CarbonMCError(f"unknown quantity {name!r}; {close_matches(name, self.quantities)}")
+            raise InputError(f"unknown quantity {shown(name)}; {close_matches(name, self.quantities)}")
         return self.quantities[name]
 
     def select(self, name: str, context: dict[str, str], *, file: str | None = None) -> Prior:
@@ -153,10 +155,10 @@ class PriorTable:
             return q.variants["default"]
         choice = context.get(q.selected_by)
         if choice is None:
-            raise CarbonMCError(f"{name} is selected by {q.selected_by!r}, which the run does not give", file=file)
+            raise InputError(f"{name} is selected by {q.selected_by!r}, which the run does not give", file=file)
         if choice not in q.variants:
-            raise CarbonMCError(
-                f"unknown {q.selected_by} {choice!r} for {name}; {close_matches(choice, q.variants)}",
+            raise InputError(
+                f"unknown {q.selected_by} {shown(choice)} for {name}; {close_matches(choice, q.variants)}",
                 file=file,
                 key=q.selected_by,
             )
@@ -164,41 +166,71 @@ class PriorTable:
 
     def hardware_spec(self, key: str, *, file: str | None = None) -> dict[str, Any]:
         if key not in self.hardware:
-            raise CarbonMCError(f"unknown hardware {key!r}; {close_matches(key, self.hardware)}", file=file, key="hardware")
+            raise InputError(f"unknown hardware {shown(key)}; {close_matches(key, self.hardware)}", file=file, key="hardware")
         return self.hardware[key]
 
 
 def read_toml(path: Path) -> dict:
-    """Parse a TOML file; a malformed or unreadable file is a `CarbonMCError` naming it."""
+    """Parse a TOML file; a malformed, unreadable, non-UTF-8 or BOM-prefixed file is an `InputError` naming it."""
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise CarbonMCError(f"malformed TOML: {exc}", file=str(path)) from None
+        data = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise InputError("is a directory, not a TOML file", file=str(path)) from None
     except OSError as exc:
-        raise CarbonMCError(f"cannot read: {exc.strerror}", file=str(path)) from None
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise InputError("starts with a UTF-8 byte-order mark, which TOML does not allow: save it as UTF-8 without BOM",
+                         file=str(path))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): TOML files must be UTF-8",
+                         file=str(path)) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"malformed TOML: {exc}", file=str(path)) from None
 
 
-def build_prior(quantity: str, variant: str, entry: Any, *, units: str, long_name: str, file: str) -> Prior:
-    """Validate one variant entry and turn it into a Prior; errors name the file and key."""
-    key = f"{quantity}.variants.{variant}" if variant else quantity
+def build_prior(quantity: str, variant: str, entry: Any, *, units: str, long_name: str, file: str,
+                support: Support | None = None, key: str | None = None) -> Prior:
+    """Validate one variant entry and turn it into a Prior; errors name the file and key.
+
+    `support` is the quantity's admissible range: a prior whose mass leaves it is refused. `key`
+    overrides where errors point (default ``quantity.variants.variant``; a scenario's ``priors.pue``).
+
+    Raises:
+      InputError: a missing or mistyped field, an unknown family, invalid params, or a support
+        outside the quantity's bounds or float32's range.
+    """
+    key = key or (f"{quantity}.variants.{variant}" if variant else quantity)
     if not isinstance(entry, dict):
-        raise CarbonMCError("a prior must be a table with distribution, params, description and source", file=file, key=key)
+        raise InputError("a prior must be a table with distribution, params, description and source", file=file, key=key)
     for required in ("distribution", "params", "source"):
         if required not in entry:
-            raise CarbonMCError(f"missing {required!r} (every prior needs a distribution, params and a source)", file=file, key=key)
-    if not str(entry["source"]).strip():
-        raise CarbonMCError("empty 'source': every prior needs a citation a reader can follow", file=file, key=key)
+            raise InputError(f"missing {required!r} (every prior needs a distribution, params and a source)", file=file, key=key)
+    for name in ("distribution", "source", "description", "units"):
+        if name in entry and not isinstance(entry[name], str):
+            raise InputError(f"{name} must be a string, got {shown(entry[name])}", file=file, key=f"{key}.{name}")
+    if not entry["source"].strip():
+        raise InputError("empty 'source': every prior needs a citation a reader can follow", file=file, key=key)
     family = entry["distribution"]
     if family not in FAMILIES:
-        raise CarbonMCError(f"unknown distribution {family!r}; {close_matches(str(family), FAMILIES)}", file=file, key=key)
+        raise InputError(f"unknown distribution {shown(family)}; {close_matches(family, FAMILIES)}", file=file, key=key)
     if "units" in entry and entry["units"] != units:
-        raise CarbonMCError(f"units {entry['units']!r} differ from the quantity's units {units!r}", file=file, key=key)
+        raise InputError(f"units {shown(entry['units'])} differ from the quantity's units {units!r}", file=file, key=key)
+    year = entry.get("year")
+    if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2100):
+        raise InputError(f"year must be a whole year such as 2023, got {shown(year)}", file=file, key=f"{key}.year")
     try:
         spec = check_params(family, entry["params"])
-    except ValueError as exc:
-        raise CarbonMCError(f"invalid {family} params: {exc}", file=file, key=key) from None
-    year = entry.get("year")
+        check_draw_range(family, spec)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"invalid {family} params: {exc}", file=file, key=f"{key}.params") from None
+    problem = support.problem(family, entry["params"], spec) if support is not None else None
+    if problem:
+        raise InputError(f"{problem}", file=file, key=key)
     return Prior(
         quantity=quantity,
         variant=variant,
@@ -208,63 +240,74 @@ def build_prior(quantity: str, variant: str, entry: Any, *, units: str, long_nam
         units=units,
         long_name=long_name,
         description=str(entry.get("description", "")),
-        source=str(entry["source"]),
-        year=int(year) if year is not None else None,
+        source=entry["source"],
+        year=year,
     )
 
 
 def load_quantity(name: str, table: Any, file: str) -> Quantity:
     if not isinstance(table, dict):
-        raise CarbonMCError("a quantity must be a table with units, long_name and variants", file=file, key=name)
+        raise InputError("a quantity must be a table with units, long_name and variants", file=file, key=name)
     for required in ("units", "long_name", "variants"):
         if required not in table:
-            raise CarbonMCError(f"missing {required!r}", file=file, key=name)
+            raise InputError(f"missing {required!r}", file=file, key=name)
+    for text in ("units", "long_name"):
+        if not isinstance(table[text], str):
+            raise InputError(f"must be a string, got {shown(table[text])}", file=file, key=f"{name}.{text}")
     selected_by = table.get("selected_by")
-    if selected_by is not None and selected_by not in SELECTORS:
-        raise CarbonMCError(f"unknown selected_by {selected_by!r}; valid: {', '.join(SELECTORS)}", file=file, key=f"{name}.selected_by")
+    if selected_by is not None and (not isinstance(selected_by, str) or selected_by not in SELECTORS):
+        raise InputError(f"unknown selected_by {shown(selected_by)}; valid: {', '.join(SELECTORS)}", file=file, key=f"{name}.selected_by")
+    support = parse_support(table.get("support"), file=file, key=f"{name}.support")
     variants = table["variants"]
     if not isinstance(variants, dict) or not variants:
-        raise CarbonMCError("needs at least one variant", file=file, key=f"{name}.variants")
+        raise InputError("needs at least one variant", file=file, key=f"{name}.variants")
     if selected_by is None and set(variants) != {"default"}:
-        raise CarbonMCError("without selected_by the only variant must be named 'default'", file=file, key=f"{name}.variants")
-    built = build_variants(name, variants, table["units"], table["long_name"], file)
-    return Quantity(name, table["units"], table["long_name"], selected_by, built, file)
+        raise InputError("without selected_by the only variant must be named 'default'", file=file, key=f"{name}.variants")
+    built = build_variants(name, variants, table["units"], table["long_name"], file, support)
+    return Quantity(name, table["units"], table["long_name"], selected_by, built, file, support)
 
 
-def build_variants(name: str, variants: dict, units: str, long_name: str, file: str) -> dict[str, Prior]:
-    """Validate and build every variant of one quantity (each needs a description and a source)."""
+def build_variants(name: str, variants: dict, units: str, long_name: str, file: str,
+                   support: Support | None = None) -> dict[str, Prior]:
+    """Validate and build every variant of one quantity (each needs a description and a source, inside `support`)."""
     built = {}
     for vname, entry in variants.items():
         if isinstance(entry, dict) and not str(entry.get("description", "")).strip():
-            raise CarbonMCError("missing 'description'", file=file, key=f"{name}.variants.{vname}")
-        built[vname] = build_prior(name, vname, entry, units=units, long_name=long_name, file=file)
+            raise InputError("missing 'description'", file=file, key=f"{name}.variants.{vname}")
+        built[vname] = build_prior(name, vname, entry, units=units, long_name=long_name, file=file, support=support)
     return built
 
 
 def load_hardware(doc: dict, file: str, known_units: dict | None = None) -> tuple[dict, dict]:
-    units = {**(known_units or {}), **doc.get("fields", {})}
+    fields, accelerators = doc.get("fields", {}), doc.get("hardware", {})
+    for section, value in (("fields", fields), ("hardware", accelerators)):
+        if not isinstance(value, dict):
+            raise InputError(f"[{section}] must be a table", file=file, key=section)
+    units = {**(known_units or {}), **fields}
     hardware = {}
-    for key, spec in doc.get("hardware", {}).items():
+    for key, spec in accelerators.items():
         if not isinstance(spec, dict):
-            raise CarbonMCError("an accelerator must be a table", file=file, key=f"hardware.{key}")
+            raise InputError("an accelerator must be a table", file=file, key=f"hardware.{key}")
         for fname, (required, ftype) in HARDWARE_FIELDS.items():
             where = f"hardware.{key}.{fname}"
             if fname not in spec:
                 if required:
-                    raise CarbonMCError(f"missing {fname!r}", file=file, key=where)
+                    raise InputError(f"missing {fname!r}", file=file, key=where)
                 continue
             value = spec[fname]
             if ftype is float:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                    raise CarbonMCError(f"must be a positive number, got {value!r}", file=file, key=where)
-            elif not isinstance(value, ftype):
-                raise CarbonMCError(f"must be {ftype.__name__}, got {value!r}", file=file, key=where)
+                if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
+                        or not INPUT_MIN <= value <= INPUT_MAX):
+                    raise InputError(f"must be a positive number between {INPUT_MIN:g} and {INPUT_MAX:g}, got {shown(value)}",
+                                     file=file, key=where)
+            elif isinstance(value, bool) or not isinstance(value, ftype):
+                raise InputError(f"must be {ftype.__name__}, got {shown(value)}", file=file, key=where)
         unknown = set(spec) - set(HARDWARE_FIELDS)
         if unknown:
-            raise CarbonMCError(f"unknown field(s) {', '.join(sorted(unknown))}", file=file, key=f"hardware.{key}")
+            raise InputError(f"unknown field(s) {', '.join(sorted(unknown))}", file=file, key=f"hardware.{key}")
         for fname in spec:
             ftype = HARDWARE_FIELDS[fname][1]
             if ftype is float and fname not in units:
-                raise CarbonMCError(f"no units given for {fname!r} in [fields]", file=file, key="fields")
+                raise InputError(f"no units given for {fname!r} in [fields]", file=file, key="fields")
         hardware[key] = dict(spec, key=key)
     return hardware, units

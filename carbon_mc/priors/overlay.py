@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ..errors import CarbonMCError, close_matches
+from ..errors import InputError, close_matches
 from .loader import (
     PriorTable,
     Quantity,
@@ -20,19 +20,23 @@ from .loader import (
     load_quantity,
     read_toml,
 )
+from .support import parse_support
 
-QUANTITY_KEYS = ("units", "long_name", "selected_by", "variants")
+QUANTITY_KEYS = ("units", "long_name", "selected_by", "support", "variants")
 HARDWARE_SELECTORS = ("hardware", "power_class", "mfu_class", "server_class")
 
 
 def apply_overlay(table: PriorTable, directory: str | Path) -> PriorTable:
     """A new table: `table` with the entries of every ``*.toml`` in `directory` added or replaced."""
     directory = Path(directory)
-    if not directory.is_dir():
-        raise CarbonMCError("priors overlay is not a directory (from --priors or CARBON_MC_PRIORS)", file=str(directory))
-    files = sorted(directory.glob("*.toml"))
+    try:
+        if not directory.is_dir():
+            raise InputError("priors overlay is not a directory (from --priors or CARBON_MC_PRIORS)", file=str(directory))
+        files = sorted(directory.glob("*.toml"))
+    except OSError as exc:  # a name too long, a directory that cannot be read
+        raise InputError(f"cannot read the priors overlay: {exc.strerror or exc}", file=str(directory)) from None
     if not files:
-        raise CarbonMCError("priors overlay has no *.toml files", file=str(directory))
+        raise InputError("priors overlay has no *.toml files", file=str(directory))
     quantities = dict(table.quantities)
     hardware = dict(table.hardware)
     units = dict(table.hardware_units)
@@ -55,7 +59,7 @@ def apply_overlay(table: PriorTable, directory: str | Path) -> PriorTable:
             continue
         for name, entry in doc.items():
             if name in defined_here:
-                raise CarbonMCError(f"quantity defined twice in one overlay (also in {defined_here[name]})", file=file, key=name)
+                raise InputError(f"quantity defined twice in one overlay (also in {defined_here[name]})", file=file, key=name)
             defined_here[name] = file
             quantity = _overlay_quantity(quantities[name], entry, file) if name in quantities else load_quantity(name, entry, file)
             quantities[name] = quantity
@@ -71,34 +75,40 @@ def _check_hardware_doc(doc: dict, units: dict, file: str) -> None:
     """An accelerator file holds only [fields] and [hardware]; its field units may add, not change."""
     extra = sorted(set(doc) - {"fields", "hardware"})
     if extra:
-        raise CarbonMCError("a file with [hardware] may hold only [fields] and [hardware]; put quantities in another file",
+        raise InputError("a file with [hardware] may hold only [fields] and [hardware]; put quantities in another file",
                             file=file, key=extra[0])
+    for section in ("fields", "hardware"):
+        if not isinstance(doc.get(section, {}), dict):
+            raise InputError(f"[{section}] must be a table", file=file, key=section)
     for fname, unit in doc.get("fields", {}).items():
         if fname in units and units[fname] != unit:
-            raise CarbonMCError(f"units {unit!r} differ from the bundled {units[fname]!r}", file=file, key=f"fields.{fname}")
+            raise InputError(f"units {unit!r} differ from the bundled {units[fname]!r}", file=file, key=f"fields.{fname}")
 
 
 def _overlay_quantity(base: Quantity, entry, file: str) -> Quantity:
     """`base` with the overlay's variants added or replaced; its units, name and selector unchanged."""
     name = base.name
     if not isinstance(entry, dict):
-        raise CarbonMCError("a quantity must be a table with variants", file=file, key=name)
+        raise InputError("a quantity must be a table with variants", file=file, key=name)
     for key in entry:
         if key not in QUANTITY_KEYS:
-            raise CarbonMCError(f"unknown key; {close_matches(key, QUANTITY_KEYS)}", file=file, key=f"{name}.{key}")
+            raise InputError(f"unknown key; {close_matches(key, QUANTITY_KEYS)}", file=file, key=f"{name}.{key}")
     for key, bundled in (("units", base.units), ("long_name", base.long_name), ("selected_by", base.selected_by)):
         if key in entry and entry[key] != bundled:
-            raise CarbonMCError(
+            raise InputError(
                 f"{key} {entry[key]!r} differs from the bundled {bundled!r} (an overlay may add or replace variants, "
                 "not change the quantity)", file=file, key=f"{name}.{key}",
             )
+    if "support" in entry and parse_support(entry["support"], file=file, key=f"{name}.support") != base.support:
+        raise InputError(f"support differs from the bundled ({base.support.describe() if base.support else 'none'}): an overlay "
+                         "may add or replace variants, not change the quantity's physical bounds", file=file, key=f"{name}.support")
     variants = entry.get("variants")
     if not isinstance(variants, dict) or not variants:
-        raise CarbonMCError("needs at least one variant", file=file, key=f"{name}.variants")
+        raise InputError("needs at least one variant", file=file, key=f"{name}.variants")
     if base.selected_by is None and set(variants) != {"default"}:
-        raise CarbonMCError("this quantity has no selector: its only variant is named 'default'", file=file, key=f"{name}.variants")
-    built = build_variants(name, variants, base.units, base.long_name, file)
-    return Quantity(name, base.units, base.long_name, base.selected_by, {**base.variants, **built}, base.file)
+        raise InputError("this quantity has no selector: its only variant is named 'default'", file=file, key=f"{name}.variants")
+    built = build_variants(name, variants, base.units, base.long_name, file, base.support)
+    return Quantity(name, base.units, base.long_name, base.selected_by, {**base.variants, **built}, base.file, base.support)
 
 
 # Picked by accelerator but needed only to serve a model: a serving scenario on an accelerator without
@@ -117,7 +127,7 @@ def check_selectable(table: PriorTable, key: str, *, file: str | None = None) ->
         choice = key if selector == "hardware" else spec[selector]
         if choice not in quantity.variants:
             what = f"accelerator {key!r}" if selector == "hardware" else f"{selector} {choice!r} of accelerator {key!r}"
-            raise CarbonMCError(
+            raise InputError(
                 f"no variant of {quantity.name} for {what}: add [{quantity.name}.variants.{choice}] (with units "
                 f"{quantity.units!r}, a description and a source) to an overlay, or use one of "
                 f"{', '.join(sorted(quantity.variants))}", file=file, key=f"hardware.{key}.{selector}" if selector != "hardware" else f"hardware.{key}",

@@ -8,15 +8,18 @@ import datetime
 import functools
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from ..errors import CarbonMCError
+from ..errors import CarbonMCError, InputError
+from ..finite import apply_policy, check_policy, finite_rows
 from ..priors import Prior, PriorTable
 from ..scenarios import AnyScenario
+from .args import check_chunk_size, check_num_draws, check_seed
 from .inference_data import to_inference_data
 from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes
 from .samplers import DEFAULT_METHOD, METHOD_NAMES, check_method, sampler
@@ -39,6 +42,7 @@ def draw(
     method: str = DEFAULT_METHOD,
     variables: list[str] | None = None,
     jax_devices=None,
+    nonfinite: str = "refuse",
 ):
     """Draw inputs and outputs as NumPy arrays ``(inputs, outputs)``, dispatch by dispatch.
 
@@ -50,10 +54,16 @@ def draw(
       method: "qmc" (scrambled Sobol', the default) or "mc" (Threefry streams).
       variables: keep only these inputs/outputs (default: every drawn input and every output).
       jax_devices: the JAX devices to shard the draws over (default: this process's ``jax.local_devices()``).
+      nonfinite: "refuse" (default) draws that are not finite, "drop" them (fewer rows come back), or
+        "keep" them for a caller that applies the policy itself (`carbon_mc.finite`).
+
+    Raises:
+      InputError: a bad `num_draws`, `seed`, `chunk_size`, `method` or variable name.
+      NumericError: some draws are not finite under ``nonfinite="refuse"``.
     """
-    if num_draws < 1:
-        raise ValueError("num_draws must be >= 1")
+    num_draws, seed, chunk_size = check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size)
     check_method(method)
+    check_policy(nonfinite)
     shapes = output_shapes(model)
     available = list(model.stochastic) + list(shapes)
     keep = tuple(available if variables is None else variables)
@@ -65,6 +75,10 @@ def draw(
     disp = Dispatcher(model, smp, mesh, dispatch_blocks(mesh, chunk_size))
     outputs_fn = cached(("draw", *disp.key, keep), lambda: draw_kernel(model, mesh, disp.nblk, keep))
     width = dict(model.columns)
+    size = 4 * num_draws * sum(width.get(k, 1) for k in keep)
+    if size > 0.8 * _memory_bytes():
+        raise InputError(f"keeping {num_draws:,} draws needs about {size / 1e9:,.1f} GB of memory, more than this machine "
+                         "has: draw fewer, or summarize on the fly (estimate_summary, carbon-mc run --stream)")
     result = {k: np.empty((num_draws,) + ((width[k],) if width.get(k, 1) > 1 else ()), np.float32) for k in keep}
     starts = list(range(0, num_draws, disp.step))
     pending = None
@@ -80,7 +94,16 @@ def draw(
         pending = queued
     inputs = {k: result[k] for k in keep if k in model.stochastic}
     outputs = {k: result[k] for k in keep if k not in model.stochastic}
+    inputs, outputs, _ = apply_policy(inputs, outputs, nonfinite)
     return inputs, outputs
+
+
+def _memory_bytes() -> float:
+    """This machine's physical memory in bytes (infinite where the OS does not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return float("inf")
 
 
 @functools.lru_cache(maxsize=None)
@@ -145,8 +168,11 @@ def scenario_text(scenario: AnyScenario) -> str:
     return data.decode("utf-8")
 
 
-def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict) -> xr.Dataset:
-    """Assemble draws into a labelled Dataset with units, long names and sources."""
+def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict, draw_index=None) -> xr.Dataset:
+    """Assemble draws into a labelled Dataset with units, long names and sources.
+
+    `draw_index` numbers the draws (default 0, 1, ...): the kept draws' own numbers after some were dropped.
+    """
     import xarray as xr
 
     data_vars = {}
@@ -169,7 +195,7 @@ def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict) -> xr
         meta = model.output_table[name]
         data_vars[name] = xr.Variable(("draw",), values, {"units": meta.units, "long_name": meta.long_name, "role": "output"})
     n = len(next(iter(outputs.values())))
-    coords = {"draw": np.arange(n)}
+    coords = {"draw": np.arange(n) if draw_index is None else np.asarray(draw_index)}
     for name, prior in model.priors.items():
         if prior.components and not prior.is_fixed:
             coords[f"{name}_component"] = list(prior.components)
@@ -188,6 +214,7 @@ def estimate(
     jax_devices=None,
     posterior: dict[str, Prior] | None = None,
     as_inference_data: bool = False,
+    nonfinite: str = "refuse",
 ):
     """Distribution of a training run's (or a deployment's) energy and CO2e, as an xarray Dataset over `draw`.
 
@@ -209,6 +236,8 @@ def estimate(
         in a ``prior`` group on (chain, draw), constants as scalars in ``constant_data``, so that
         ``az.summary(idata, group="prior")``, ``az.hdi``, ``az.plot_posterior`` and ``to_netcdf``
         work on it directly.
+      nonfinite: "refuse" (default) or "drop" draws that are not finite (`carbon_mc.finite`); the
+        number dropped is ``attrs["nonfinite_draws_dropped"]``.
 
     Returns:
       Dataset with every drawn input, every output (``energy_mwh``, ``operational_tco2e``,
@@ -217,11 +246,21 @@ def estimate(
       ``date_created``; the scenario's TOML text; every prior used with its source). With
       `as_inference_data`, the same draws as an ``arviz.InferenceData`` (ArviZ 0.x) or an
       ``xarray.DataTree`` (ArviZ 1.x).
+
+    Raises:
+      InputError: an invalid scenario (`load_scenario`), `num_draws`, `seed`, `chunk_size` or `method`.
+      NumericError: draws that are not finite, unless ``nonfinite="drop"``.
     """
+    check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size), check_policy(nonfinite)
     model = build_simulator(scenario, priors=priors, posterior=posterior)
-    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method, jax_devices=jax_devices)
+    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method,
+                           jax_devices=jax_devices, nonfinite="keep")
+    kept, _ = finite_rows({**inputs, **outputs})
+    inputs, outputs, dropped = apply_policy(inputs, outputs, nonfinite)
     attrs = provenance(model, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
+    if nonfinite == "drop":
+        attrs["nonfinite_draws_dropped"] = dropped
     if method != "mc":
         attrs["random_streams"] = sampler(model, seed, method).description
-    ds = to_dataset(model, inputs, outputs, attrs)
+    ds = to_dataset(model, inputs, outputs, attrs, draw_index=np.flatnonzero(kept) if dropped else None)
     return to_inference_data(ds) if as_inference_data else ds

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import NumericError
 from ..summary import STATS, QUANTILES
 
 if TYPE_CHECKING:  # xarray is imported where a Dataset is built: a run that only prints does without it
@@ -61,7 +62,10 @@ def _float_bits(x: float) -> int:
 
 
 def _bits_float(bits: np.ndarray) -> np.ndarray:
-    return np.asarray(bits, np.int64).astype(np.int32).view(np.float32).astype(np.float64)
+    # Bins are a power of two in number, so the top edges of a range near float32's maximum would
+    # pass it: they stop at the largest finite float32 (0x7F7FFFFF), no draw lies beyond it.
+    bits = np.minimum(np.asarray(bits, np.int64), 0x7F7FFFFF)
+    return bits.astype(np.int32).view(np.float32).astype(np.float64)
 
 
 @functools.lru_cache(maxsize=64)
@@ -104,7 +108,8 @@ def plan_bins(pilot: np.ndarray) -> BinSpec:
     x = np.asarray(pilot, np.float64).ravel()
     x = x[np.isfinite(x)]
     if x.size == 0:
-        raise ValueError("no finite pilot draws")
+        raise NumericError("every pilot draw is not finite (NaN or inf): an input where the chain divides by zero or a "
+                           "product beyond float32's range (3.4e38); narrow the priors or the run's numbers")
     lo, hi = float(x.min()), float(x.max())
     if lo > 0 and hi * FLOAT_MARGIN < float(np.finfo(np.float32).max):
         base = _float_bits(lo / FLOAT_MARGIN) >> FLOAT_SHIFT

@@ -131,6 +131,10 @@ def build_simulator(scenario: AnyScenario | str | Path, *, priors: PriorTable | 
     `posterior` replaces some of them ({input name: Prior}, e.g. from
     `carbon_mc.calibration.calibrated_priors`); inputs whose replacement's distribution names a
     ``stream`` draw from that shared stream, so one draw takes them all from the same posterior draw.
+
+    Raises:
+      InputError: an invalid scenario (`carbon_mc.load_scenario`), or a posterior for an input the
+        scenario does not draw.
     """
     table = priors or load_priors()
     if not isinstance(scenario, (Scenario, ServingScenario)):

@@ -16,15 +16,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import CarbonMCError
+from ..errors import CarbonMCError, InputError
+from ..finite import check_policy, check_stream
 from ..options import STREAM_THRESHOLD  # noqa: F401  (re-exported)
 from ..priors import Prior, PriorTable
 from ..scenarios import AnyScenario
 from ..summary import QUANTILES
 from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes, summary_kernel, to_host
+from .args import check_chunk_size, check_num_draws, check_seed
 from .draws import DEFAULT_CHUNK, provenance
 from .histograms import PILOT_DRAWS, Histogram, StreamSummary, plan_bins
-from .samplers import DEFAULT_METHOD, METHOD_NAMES, sampler
+from .samplers import DEFAULT_METHOD, METHOD_NAMES, check_method, sampler
 from .simulator import Simulator, build_simulator
 from .streams import BLOCK
 
@@ -129,15 +131,21 @@ def stream_summary(
     chunk_size: int = DEFAULT_CHUNK,
     jax_devices=None,
     progress: Callable | None = None,
+    nonfinite: str = "refuse",
 ):
     """Summaries of `num_draws` draws computed on the fly: a `carbon_mc.sampling.histograms.StreamSummary`.
 
     Memory does not grow with `num_draws`: each streamed variable costs one histogram. The draws
     are those of `draw` with the same seed and method, and the result does not depend on
-    `chunk_size` or on the devices (integer counts, merged exactly).
+    `chunk_size` or on the devices (integer counts, merged exactly). Draws that are not finite are
+    refused (`carbon_mc.finite`), or with ``nonfinite="drop"`` left out and counted.
+
+    Raises:
+      InputError: a bad `num_draws`, `seed`, `chunk_size` or `method`.
+      NumericError: draws that are not finite, unless ``nonfinite="drop"``.
     """
-    if num_draws < 1:
-        raise ValueError("num_draws must be >= 1")
+    num_draws, seed, chunk_size = check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size)
+    check_method(method), check_policy(nonfinite)
     names, constants = _summary_variables(model, variables)
     smp = sampler(model, seed, method, last_index=max(num_draws - 1, 1 << 16))
     mesh = mesh_of(jax_devices)
@@ -147,9 +155,12 @@ def stream_summary(
         streamer = _Streamer(disp, names, _plan(disp, names))
         streamer.run(0, num_draws, progress, 0, num_draws)
         hists = streamer.histograms()
+    dropped = check_stream(hists, constants, num_draws, nonfinite)
     attrs = provenance(model, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
     attrs["random_streams"] = smp.description
     attrs["devices"] = f"{mesh.size} x {mesh.devices.flat[0].platform}"
+    if nonfinite == "drop":
+        attrs["nonfinite_draws_dropped"] = dropped
     return StreamSummary(hists, constants, {k: _var_attrs(model, k) for k in [*names, *constants]}, attrs)
 
 
@@ -172,6 +183,7 @@ def stream_to_precision(
     first_draws: int = BLOCK,
     jax_devices=None,
     progress: Callable | None = None,
+    nonfinite: str = "refuse",
 ):
     """Draw until the relative standard error of the `targets` of every variable is at most `rel_error`.
 
@@ -184,9 +196,12 @@ def stream_to_precision(
     itself good to about 20%), and the endpoint reported is read from all draws pooled. Stops at
     `max_draws` whatever the precision reached (attribute ``rel_error_achieved``). Returns a
     `carbon_mc.sampling.histograms.StreamSummary` whose ``num_draws`` attribute is the number of draws used.
+    Non-finite draws: as for `stream_summary`.
     """
-    if not 0 < rel_error < 1:
-        raise CarbonMCError(f"rel_error must lie in (0, 1), got {rel_error}")
+    max_draws, seed = check_num_draws(max_draws, "max_draws"), check_seed(seed)
+    check_method(method), check_policy(nonfinite)
+    if isinstance(rel_error, bool) or not isinstance(rel_error, (int, float)) or not 0 < rel_error < 1:
+        raise InputError(f"rel_error must lie in (0, 1), got {rel_error!r}")
     if replicates < 2:
         raise ValueError("need at least 2 replicates")
     names, constants = _summary_variables(model, variables)
@@ -208,6 +223,7 @@ def stream_to_precision(
         if progress is not None:
             progress(done, cap)
         pooled = streamer.histograms()
+        dropped = check_stream(pooled, constants, total, nonfinite)
         per_rep = [streamer.histograms(r) for r in range(replicates)]
         se = {}
         for k in names:
@@ -228,6 +244,8 @@ def stream_to_precision(
         "rel_error_endpoints": ",".join(targets),
         "replicates": int(replicates),
     })
+    if nonfinite == "drop":
+        attrs["nonfinite_draws_dropped"] = dropped
     var_attrs = {k: _var_attrs(model, k) for k in [*names, *constants]}
     for (k, t), v in se.items():
         var_attrs[k][f"{t}_rel_se"] = v
@@ -247,6 +265,7 @@ def estimate_summary(
     progress: Callable | None = None,
     jax_devices=None,
     posterior: dict[str, Prior] | None = None,
+    nonfinite: str = "refuse",
 ) -> xr.Dataset:
     """Summary Dataset over ``stat`` (as `carbon_mc.summarize`) computed on the fly, without keeping draws.
 
@@ -258,19 +277,25 @@ def estimate_summary(
         `rel_error`, the headline outputs).
       rel_error: if given, stop once the 5% and 95% quantiles of every summarized variable have a
         relative standard error at most this (`stream_to_precision`); attrs record the draws used.
-      chunk_size, priors, progress, posterior: as for `estimate`. jax_devices: as for `draw`.
+      chunk_size, priors, progress, posterior, nonfinite: as for `estimate`. jax_devices: as for `draw`.
 
     Returns:
       Dataset shaped like ``summarize(estimate(...))``, with ``summary_method`` and each variable's
       histogram resolution in its attributes (`carbon_mc.streaming` gives the error bound).
+
+    Raises:
+      InputError: an invalid scenario, `num_draws`, `seed`, `chunk_size`, `method` or `rel_error`.
+      NumericError: draws that are not finite, unless ``nonfinite="drop"``.
     """
+    check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size), check_policy(nonfinite)
     model = build_simulator(scenario, priors=priors, posterior=posterior)
     if rel_error is not None:
         shapes = output_shapes(model)
         targets = [k for k in model.headline if shapes.get(k, ()) != ()]
         result = stream_to_precision(model, rel_error=rel_error, max_draws=num_draws, seed=seed, method=method,
-                                     variables=variables or targets, jax_devices=jax_devices, progress=progress)
+                                     variables=variables or targets, jax_devices=jax_devices, progress=progress,
+                                     nonfinite=nonfinite)
     else:
         result = stream_summary(model, num_draws=num_draws, seed=seed, method=method, variables=variables,
-                                chunk_size=chunk_size, jax_devices=jax_devices, progress=progress)
+                                chunk_size=chunk_size, jax_devices=jax_devices, progress=progress, nonfinite=nonfinite)
     return result.to_dataset()

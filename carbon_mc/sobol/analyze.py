@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from ..sampling import DEFAULT_CHUNK, Simulator, build_simulator, evaluate, output_shapes, provenance, stream_id
-from ..errors import CarbonMCError, close_matches
+from ..errors import CarbonMCError, NumericError, close_matches
 from ..options import CI_METHODS, DEFAULT_NUM_BASE, MIN_NUM_BASE
 from ..priors import PriorTable
 from ..scenarios import AnyScenario
@@ -198,7 +198,7 @@ def _standardized(f_a, f_b, f_ab, f_ba, output: str):
     everything = np.concatenate([f_a, f_b, f_ab.ravel()] + ([] if f_ba is None else [f_ba.ravel()]))
     bad = int(np.count_nonzero(~np.isfinite(everything)))
     if bad:
-        raise CarbonMCError(f"{bad} of {everything.size} evaluations of {output} are not finite; check the priors' supports")
+        raise NumericError(f"{bad} of {everything.size} evaluations of {output} are not finite (NaN or inf); check the priors' supports")
     mean, sd = float(everything.mean()), float(everything.std())
     if not sd > 0.0:
         raise CarbonMCError(f"{output} does not vary (every evaluation is {mean:g}): no variance to apportion; is every input it depends on fixed?")
@@ -437,6 +437,10 @@ def sensitivity(
       inputs, optionally ``second_order_index``; attrs record the output and its units, the
       design (num_base, num_evaluations, sampler, seed), the interval (conf_level, ci_method,
       num_resamples), the method, and the provenance of `carbon_mc.estimate`.
+
+    Raises:
+      InputError: an invalid scenario, output, group, design size, seed or interval option.
+      NumericError: evaluations that are not finite (a Sobol' design cannot drop draws).
     """
     model = build_simulator(scenario, priors=priors)
     check_output(model, output)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ..errors import InputError
+
 
 # ------------------------------------------------------------------------------------------------
 # exponents
@@ -26,7 +28,13 @@ def carbon_exponents(ds: xr.Dataset, dim: str = "size") -> xr.Dataset:
 
     The carbon–loss exponent is negative (carbon rises as the reducible loss falls); "worse" means
     more negative. The carbon–accuracy exponent is positive.
+
+    Raises:
+      InputError: `ds` lacks the sweep's variables or the dimension `dim`.
     """
+    needed = ("reducible_loss_nats", "accuracy_fraction", "total_tco2e")
+    if not isinstance(ds, xr.Dataset) or any(v not in ds for v in needed) or dim not in ds.dims:
+        raise InputError(f"carbon_exponents needs a scaling_sweep Dataset with {', '.join(needed)} over {dim!r}")
     loss = loglog_fit(ds["reducible_loss_nats"], ds["total_tco2e"], dim)
     acc = loglog_fit(ds["accuracy_fraction"], ds["total_tco2e"], dim)
     out = xr.Dataset({

@@ -28,6 +28,9 @@ def megatron_check(*, num_draws: int = 4096, seed: int = 0, priors: PriorTable |
     Returns a Dataset over ``row`` with the observed value, the prediction at the prior medians,
     the 5th/50th/95th percentiles over draws, and attributes ``mape_percent`` (at the medians) and
     ``coverage_90`` (share of rows inside the 90% interval).
+
+    Raises:
+      InputError: a bad draw count or seed.
     """
     table = priors or load_priors()
     spec = table.hardware_spec("a100_80gb")

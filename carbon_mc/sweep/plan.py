@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import CarbonMCError, close_matches
+from ..errors import CarbonMCError, InputError, close_matches
 from ..footprint import parallelism as par
 from ..footprint import scaling as sc
 from ..options import (
@@ -14,11 +14,15 @@ from ..options import (
     SCALING_FITS,
     UTILIZATIONS,
 )
+from ..priors.support import INPUT_MAX
 from .quantities import CRITICAL_BATCH_QUANTITIES, SECONDS_PER_DAY, context, median
 
 
 # the public sweep
 # ------------------------------------------------------------------------------------------------
+MAX_SWEEP_PARAMETERS = 1e18  # larger models overflow the layout search's integer device counts
+
+
 def pow2_at_least(x: np.ndarray) -> np.ndarray:
     return 2.0 ** np.ceil(np.log2(np.maximum(x, 1.0)))
 
@@ -41,6 +45,11 @@ def checked_settings(table, parameters, compute_budgets_flop, hardware, num_draw
     sizes = np.asarray(compute_budgets_flop if mode == "compute" else (parameters or DEFAULT_PARAMETERS), dtype=np.float64)
     if sizes.ndim != 1 or sizes.size < 1 or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
         raise CarbonMCError("sizes must be a list of positive numbers")
+    limit = MAX_SWEEP_PARAMETERS if mode == "parameters" else INPUT_MAX
+    if sizes.max() > limit:
+        raise InputError(f"{sizes.max():g} is beyond the largest {'model size' if mode == 'parameters' else 'compute budget'} "
+                         f"the sweep handles ({limit:g}: the layout search counts devices in 64-bit integers, the chain "
+                         "computes in float32)")
     if tokens_per_parameter is not None and (mode == "compute" or not tokens_per_parameter > 0):
         raise CarbonMCError("tokens_per_parameter must be > 0 and goes with parameters, not compute budgets")
     if num_draws < 2:

@@ -28,7 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..errors import CarbonMCError
+from ..errors import CarbonMCError, NumericError
+from ..finite import WHY
 from ..footprint import parallelism as par
 from ..footprint import scaling as sc
 from ..options import DEFAULT_HARDWARE
@@ -107,6 +108,11 @@ def scaling_sweep(
     Returns:
       Dataset over (draw, size, hardware) of `SWEEP_OUTPUTS`, the layout over (size, hardware),
       the drawn inputs, and provenance attributes.
+
+    Raises:
+      InputError: an unknown choice, accelerator, region or datacenter, sizes that are not positive
+        or beyond what the sweep handles, a model that fits no layout.
+      NumericError: values that are not finite (`carbon_mc.finite`).
     """
     table = priors or load_priors()
     mode, sizes, hardware = checked_settings(table, parameters, compute_budgets_flop, hardware, num_draws, utilization, batch_policy,
@@ -146,6 +152,11 @@ def scaling_sweep(
         for name, v in lay.items():
             layouts.setdefault(name, []).append(np.asarray(v, np.float64))
 
+    for name, parts in outputs.items():  # one non-finite policy (carbon_mc.finite): refuse, and say why
+        bad = sum(int(np.count_nonzero(~np.isfinite(part))) for part in parts)
+        if bad:
+            raise NumericError(f"scaling sweep: {bad:,} of {sum(np.size(p) for p in parts):,} values of {name} are not "
+                               f"finite (NaN or inf): {WHY}; narrow the sizes or the options")
     return to_dataset(outputs, layouts, inputs, per_hw, hardware, sizes, mode, n_nom, attrs={
         "title": "carbon-mc scaling sweep",
         "Conventions": "CF-1.10",

@@ -1,0 +1,186 @@
+"""Typed readers for scenario fields: each checks one value's type and range before anything uses it.
+
+Every reader takes the table it reads from, the key, the file and where the table sits (``"run"``,
+``"claims[0]"``), and raises an `InputError` naming ``file: where.key``, what is wrong (the value
+echoed, cut to a readable length) and what would be valid. `carbon_mc.scenario.parse_scenario`
+composes them.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, close_matches, shown
+from .priors import PriorTable
+from .priors.support import INPUT_MAX, INPUT_MIN
+
+SECTIONS = ("run", "reported", "priors", "accounting", "claims")
+SIZES = ("device_hours", "devices", "days", "parameters", "tokens", "train_flops", "target_loss", "compute_budget_flop")
+# [run] numbers that stand in for a prior: the run's key that would select the prior instead.
+RUN_NUMBERS = {"grid_gco2_per_kwh": "region", "pue": "datacenter"}
+
+
+def _key(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def check_keys(block: dict, allowed, file: str, where: str) -> None:
+    """Every key of `block` is one of `allowed`, else the first unknown one with close matches."""
+    for key in block:
+        if key not in allowed:
+            raise InputError(f"unknown key; {close_matches(key, allowed)}", file=file, key=_key(where, key))
+
+
+def read_table(doc: dict, key: str, file: str, *, required: bool = False, label: str | None = None) -> dict | None:
+    """The sub-table `key` of `doc` (None when absent and not required)."""
+    label = label or f"[{key}]"
+    if key not in doc:
+        if required:
+            raise InputError(f"missing {label} section", file=file, key=key)
+        return None
+    if not isinstance(doc[key], dict):
+        raise InputError(f"{label} must be a table, got {shown(doc[key])}", file=file, key=key)
+    return doc[key]
+
+
+def read_str(block: dict, key: str, file: str, where: str, *, required: bool = False) -> str | None:
+    """A non-empty string, or None when absent and not required."""
+    if key not in block:
+        if required:
+            raise InputError("missing (a non-empty string is required)", file=file, key=_key(where, key))
+        return None
+    value = block[key]
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"must be a non-empty string, got {shown(value)}", file=file, key=_key(where, key))
+    return value
+
+
+def read_bool(block: dict, key: str, file: str, where: str) -> bool | None:
+    value = block.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise InputError(f"must be true or false, got {shown(value)}", file=file, key=_key(where, key))
+    return value
+
+
+def read_choice(block: dict, key: str, choices, file: str, where: str, default: str | None = None) -> str | None:
+    """One of `choices` (a string), `default` when absent."""
+    if key not in block:
+        return default
+    value = block[key]
+    if not isinstance(value, str):
+        raise InputError(f"must be a string, one of {', '.join(choices)}; got {shown(value)}", file=file, key=_key(where, key))
+    if value not in choices:
+        raise InputError(f"unknown {key.replace('_', ' ')} {shown(value)}; {close_matches(value, choices)}",
+                         file=file, key=_key(where, key))
+    return value
+
+
+def check_number(value: Any, file: str, key: str, *, minimum: float | None = None, positive: bool = False,
+                 integer: bool = False) -> float:
+    """`value` as a float if it is a finite number in range and in float32's usable range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"must be a number, got {shown(value)}", file=file, key=key)
+    if not math.isfinite(value):
+        raise InputError(f"must be finite, got {shown(value)}", file=file, key=key)
+    if positive and value <= 0:
+        raise InputError(f"must be a finite number > 0, got {shown(value)}", file=file, key=key)
+    if minimum is not None and value < minimum:
+        raise InputError(f"must be a finite number >= {minimum:g}, got {shown(value)}", file=file, key=key)
+    if abs(value) > INPUT_MAX or (value != 0 and abs(value) < INPUT_MIN):
+        raise InputError(
+            f"{value:g} is outside the range the float32 engine carries through the chain: give a magnitude between "
+            f"{INPUT_MIN:g} and {INPUT_MAX:g} (or 0), e.g. in other units", file=file, key=key,
+        )
+    if integer and float(value) != int(value):
+        raise InputError(f"must be a whole number, got {shown(value)}", file=file, key=key)
+    return float(value)
+
+
+def read_positive(block: dict, key: str, file: str, where: str, *, integer: bool = False) -> float | None:
+    """A finite number > 0 inside float32's usable range, or None when absent."""
+    if key not in block:
+        return None
+    return check_number(block[key], file, _key(where, key), positive=True, integer=integer)
+
+
+def read_year(block: dict, key: str, file: str, where: str) -> int | None:
+    year = block.get(key)
+    if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 1990 <= year <= 2100):
+        raise InputError(f"must be a year such as 2023, got {shown(year)}", file=file, key=_key(where, key))
+    return year
+
+
+def read_number_or_table(block: dict, key: str, file: str, where: str, *, minimum: float | None = None):
+    """A number (checked) or a prior table (checked when its prior is built), or None when absent."""
+    value = block.get(key)
+    if value is None or isinstance(value, dict):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"must be a number or a prior table, got {shown(value)}", file=file, key=_key(where, key))
+    return check_number(value, file, _key(where, key), minimum=minimum)
+
+
+def device_time(sizes: dict, file: str) -> float | None:
+    """Device-hours given, or from devices x days; the run's sizes checked for consistency."""
+    device_hours, devices, days = sizes["device_hours"], sizes["devices"], sizes["days"]
+    parameters, tokens, train_flops = sizes["parameters"], sizes["tokens"], sizes["train_flops"]
+    derives_tokens = sizes["target_loss"] is not None or sizes["compute_budget_flop"] is not None
+    if days is not None and devices is None:
+        raise InputError("'days' needs 'devices' to fix device time", file=file, key="run.days")
+    if devices is not None and days is not None:
+        from_days = check_number(devices * days * 24.0, file, "run.days", positive=True)
+        if device_hours is not None and abs(from_days / device_hours - 1.0) > 0.01:
+            raise InputError(f"device_hours = {device_hours:g} contradicts devices × days × 24 = {from_days:g} (more than 1% apart)",
+                             file=file, key="run.device_hours")
+        device_hours = device_hours or from_days
+    if (parameters is None) != (tokens is None) and train_flops is None and device_hours is None and not derives_tokens:
+        missing = "tokens" if tokens is None else "parameters"
+        raise InputError(f"'parameters' and 'tokens' go together: {missing} is missing", file=file, key=f"run.{missing}")
+    if parameters is not None and tokens is not None:
+        compute_parameters = sizes.get("active_parameters") or parameters  # a mixture-of-experts run computes on its active ones
+        six_nd = check_number(6.0 * compute_parameters * tokens, file, "run.tokens", positive=True)  # the FLOPs the chain computes
+        if train_flops is not None and abs(train_flops / six_nd - 1.0) > 0.25:
+            raise InputError(f"train_flops = {train_flops:g} contradicts 6 × (active) parameters × tokens = {six_nd:g} (more than 25% apart)",
+                             file=file, key="run.train_flops")
+    if device_hours is None and train_flops is None and (parameters is None or tokens is None) and not derives_tokens:
+        raise InputError("cannot fix device time: give device_hours, or devices + days, or parameters + tokens, or train_flops",
+                         file=file, key="run")
+    return device_hours
+
+
+def prior_overrides(priors: dict | None, run: dict, table: PriorTable, file: str) -> dict[str, Any]:
+    """[priors] overrides (numbers or prior tables) and the [run] numbers that stand in for priors.
+
+    A number is checked here against the quantity's support; a table when its prior is built.
+    """
+    overrides: dict[str, Any] = {}
+    for name, value in (priors or {}).items():
+        if name not in table.quantities:
+            raise InputError(f"unknown quantity; {close_matches(name, table.quantities)}", file=file, key=f"priors.{name}")
+        if isinstance(value, bool) or not isinstance(value, (int, float, dict)):
+            raise InputError(f"must be a number or a prior table, got {shown(value)}", file=file, key=f"priors.{name}")
+        if not isinstance(value, dict):
+            _inside_support(table, name, check_number(value, file, f"priors.{name}"), file, f"priors.{name}")
+        overrides[name] = value
+    for number, choice in RUN_NUMBERS.items():
+        if choice in run and number in run:
+            raise InputError(f"give either {choice!r} or {number!r}, not both", file=file, key=f"run.{number}")
+        if number in run:
+            value = _inside_support(table, number, check_number(run[number], file, f"run.{number}"), file, f"run.{number}")
+            if number in overrides:
+                raise InputError(f"{number} is given in both [run] and [priors]", file=file, key=f"priors.{number}")
+            overrides[number] = {"value": value, "source": f"[run] {number} in {Path(file).name}"}
+        elif choice in run:
+            read_str(run, choice, file, "run")
+        elif number not in overrides:
+            raise InputError(f"missing: give {choice!r} (a key of the priors) or {number!r} (a number)", file=file, key="run")
+    return overrides
+
+
+def _inside_support(table: PriorTable, name: str, value: float, file: str, key: str) -> float:
+    support = table.quantity(name).support
+    if support is not None and not support.contains(value):
+        raise InputError(f"{value:g} is outside the physical bounds of {name} ({support.describe()})", file=file, key=key)
+    return value
