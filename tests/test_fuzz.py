@@ -127,7 +127,7 @@ def _check_results(scenario: carbon_mc.Scenario) -> None:
     for name, prior in sim.priors.items():
         support = TABLE.quantities[name].support if name in TABLE.quantities else None
         if support is not None:
-            assert support.problem(prior.family, prior.params, prior.distribution) is None, name
+            assert support.problem(prior.family, prior.params, prior.spec) is None, name
     u = uniform_columns(sim, num_draws=32, seed=0)
     values = {k: np.asarray(v) for k, v in evaluate(sim, u, [k for k in HEADLINE]).items()}
     values = {k: np.broadcast_to(v, (32,)) for k, v in values.items()}
