@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Union
 
 from .data import data_dir
-from .errors import CarbonMCError, close_matches
+from .errors import InputError, close_matches, shown
 from .priors import PriorTable, read_toml
 from .scenario import Scenario, load_scenario
 from .serving_scenario import ServingScenario, load_serving_scenario
@@ -28,7 +28,7 @@ def bundled_names() -> dict[str, Path]:
 def _bundled(name: str) -> Path:
     names = bundled_names()
     if name not in names:
-        raise CarbonMCError(f"no bundled scenario {name!r}; {close_matches(name, names)}")
+        raise InputError(f"no bundled scenario {shown(name)}; {close_matches(name, names)}")
     return names[name]
 
 
@@ -41,13 +41,21 @@ def load_any_scenario(path: str | Path, *, priors: PriorTable | None = None) -> 
     """A training `Scenario` or a `ServingScenario` from a TOML path or a bundled name.
 
     Raises:
-      CarbonMCError: no such file or bundled name (with close matches), or an invalid scenario.
+      InputError: no such file or bundled name (with close matches), a directory, a file that is not
+        UTF-8 TOML, or an invalid scenario.
     """
+    if not isinstance(path, (str, Path)):
+        raise InputError(f"a scenario is a Scenario, a TOML path or a bundled name, got {type(path).__name__}")
     path = Path(path)
-    if not path.exists() and path.suffix == "" and path.parent == Path("."):
-        path = _bundled(str(path))
-    if not path.exists():
-        raise CarbonMCError("no such file", file=str(path))
+    try:
+        if not path.exists() and path.suffix == "" and path.parent == Path("."):
+            path = _bundled(str(path))
+        if not path.exists():
+            raise InputError("no such file", file=str(path))
+        if path.is_dir():
+            raise InputError("is a directory, not a scenario TOML file", file=str(path))
+    except OSError as exc:  # a name too long, a loop of links
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
     if is_serving_file(path):
         return load_serving_scenario(path, priors=priors)
     return load_scenario(path, priors=priors)
