@@ -35,6 +35,32 @@ def guard_imports() -> None:
             pass
 
 
+def _discard_and_leave(signum, frame) -> None:
+    from .io import discard_temporary  # loaded by the time a command runs
+
+    discard_temporary()
+    _leave(signum, frame)
+
+
+def guard_command():
+    """While a command runs, Ctrl-C removes its temporary outputs and exits 130 at once; returns the handler to restore.
+
+    Leaving from the handler, not by a KeyboardInterrupt, because an exception raised while Python
+    runs a garbage-collection callback (JAX's, for one) is printed and swallowed: the command
+    would go on and finish. None when the handler cannot be set (not the main thread).
+    """
+    try:
+        return signal.signal(signal.SIGINT, _discard_and_leave)
+    except ValueError:  # not the main thread
+        return None
+
+
+def restore(previous) -> None:
+    """Put back the SIGINT handler `guard_command` replaced."""
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
+
+
 def release() -> None:
     if signal.getsignal(signal.SIGINT) is _leave:
         signal.signal(signal.SIGINT, signal.default_int_handler)

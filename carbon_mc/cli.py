@@ -97,6 +97,7 @@ def check_shared(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _interrupt.release()
+    previous = _interrupt.guard_command()
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser(_command_of(argv)).parse_args(argv)
@@ -118,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{one_line(str(exc.filename), 200)}: " if exc.filename else ""
         print(f"carbon-mc: error: {where}{one_line(str(exc.strerror or exc), 300)}", file=sys.stderr)
         return EXIT_USER_ERROR
+    finally:
+        if not _interrupt.is_console_script():  # a caller in the same process gets its own Ctrl-C back
+            _interrupt.restore(previous)
 
 
 if __name__ == "__main__":

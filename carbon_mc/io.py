@@ -22,6 +22,16 @@ if TYPE_CHECKING:
 
 ENGINE = "h5netcdf"
 _STAGED: contextvars.ContextVar[list | None] = contextvars.ContextVar("carbon_mc_staged_outputs", default=None)
+# Temporary files that exist right now (being written or staged), so that an interrupt handler can
+# remove them before the process leaves (`discard_temporary`).
+_TEMPORARY: set[str] = set()
+
+
+def discard_temporary() -> None:
+    """Remove every temporary output file this process still holds (called when Ctrl-C ends a command)."""
+    for tmp in list(_TEMPORARY):
+        Path(tmp).unlink(missing_ok=True)
+        _TEMPORARY.discard(tmp)
 
 
 def check_writable(path: str | Path, suffixes: tuple[str, ...] | None = None, flag: str | None = None) -> Path:
@@ -97,6 +107,7 @@ def _commit(staged: list[tuple[str, Path]]) -> None:
     try:
         for tmp, path in staged:
             os.replace(tmp, path)
+            _TEMPORARY.discard(tmp)
             done.append(path)
     except BaseException as exc:
         for tmp, _ in staged:
@@ -122,11 +133,13 @@ def atomic_write(path: str | Path, write) -> Path:
     except OSError as exc:
         raise OutputError(f"cannot write here: {exc.strerror or exc}", file=str(path)) from None
     os.close(fd)
+    _TEMPORARY.add(tmp)
     try:
         write(tmp)
         os.chmod(tmp, _umask_mode())
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        _TEMPORARY.discard(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, CarbonMCError):
             raise OutputError(f"cannot write: {exc.strerror or exc}", file=str(path)) from None
         raise

@@ -410,7 +410,10 @@ def _parse_reported(block: Any, file: str) -> Reported:
     energy_scope = fields.read_choice(block, "energy_scope", tuple(ENERGY_SCOPES), file, "reported", "facility")
     source = fields.read_str(block, "source", file, "reported")
     fields.read_str(block, "notes", file, "reported")
-    published = fields.read_year(block, "published", file, "reported")
+    published = block.get("published")
+    if published is not None and (isinstance(published, bool) or not isinstance(published, int) or not 1990 <= published <= 2100):
+        raise InputError(f"must be the year the figure was published, such as 2023, got {shown(published)}", file=file,
+                         key="reported.published")
     counts = fields.read_choice(block, "counts", COUNTS, file, "reported", "final_run")
     return Reported(co2e_scope=scope, basis=basis, source=source, energy_scope=energy_scope, published=published,
                     counts=counts, **values)
