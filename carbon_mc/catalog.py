@@ -124,18 +124,21 @@ def hardware_rows(table: PriorTable) -> list[dict]:
 
 
 def scenario_rows(models_dir: str | Path) -> list[dict]:
-    """Every scenario TOML in `models_dir`: name, hardware, where it ran, what was reported, source.
+    """Every scenario TOML in `models_dir` and its ``serving/``: name, kind (training or serving), hardware,
+    where it ran, what was reported, source.
 
     Read as plain TOML (not validated), so a listing never fails on one broken file; `carbon-mc run`
     validates a scenario when it is used.
     """
     rows = []
-    for path in sorted(Path(models_dir).glob("*.toml")):
+    paths = sorted(Path(models_dir).glob("*.toml")) + sorted((Path(models_dir) / "serving").glob("*.toml"))
+    for path in paths:
         with open(path, "rb") as fh:
             doc = tomllib.load(fh)
-        run, reported = doc.get("run", {}), doc.get("reported", {})
+        run, reported = doc.get("run", doc.get("serving", {})), doc.get("reported", {})
         rows.append({
             "scenario": path.stem,
+            "kind": "serving" if "serving" in doc else "training",
             "name": run.get("name"),
             "hardware": run.get("hardware"),
             "region": run.get("region", _number(run, "grid_gco2_per_kwh", "g/kWh")),

@@ -41,7 +41,7 @@ def test_list_table_shows_every_entry_uncut(capsys, table, kind, key):
     assert main(["list", kind, "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     expected = {"hardware": set(table.hardware), "datacenters": set(table.quantities["pue"].variants),
-                "scenarios": {p.stem for p in MODELS.glob("*.toml")}}[kind]
+                "scenarios": {p.stem for p in [*MODELS.glob("*.toml"), *(MODELS / "serving").glob("*.toml")]}}[kind]
     assert {r[key] for r in rows} == expected
     for name in expected:
         assert name in text
@@ -75,3 +75,14 @@ def test_list_bad_overlay_is_one_line_exit_2(capsys):
     assert main(["list", "hardware", "--priors", str(OVERLAYS / "no_embodied")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "accelerators.toml" in err[0] and "embodied_kgco2e_per_device" in err[0]
+
+
+def test_list_scenarios_names_training_runs_and_deployments(capsys):
+    from carbon_mc.cli import main
+
+    assert main(["list", "scenarios", "--json"]) == 0
+    import json
+
+    rows = json.loads(capsys.readouterr().out)
+    kinds = {r["scenario"]: r["kind"] for r in rows}
+    assert kinds["gpt3_175b"] == "training" and kinds["bloom_176b_api"] == "serving"

@@ -113,8 +113,9 @@ COLUMNS = {
         lambda r: (r["variant"], _interval(r), r["distribution"], r["year"], _source(r)),
     ),
     "scenarios": (
-        ("scenario", "name", "hardware", "region", "datacenter", "year", "reported", "source"),
-        lambda r: (r["scenario"], r["name"], r["hardware"], r["region"], r["datacenter"], r["year"], r["reported"], r["source"]),
+        ("scenario", "kind", "name", "hardware", "region", "datacenter", "year", "reported", "source"),
+        lambda r: (r["scenario"], r["kind"], r["name"], r["hardware"], r["region"], r["datacenter"], r["year"], r["reported"],
+                   r["source"]),
     ),
     "priors": (
         ("quantity", "variant", "selected by", "median (90% interval)", "units", "year", "source"),
