@@ -8,12 +8,28 @@ import json
 import math
 import sys
 
-from rich.console import Console
-
 from ..errors import CarbonMCError, NumericError
 
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False)
+class _LazyConsole:
+    """A rich Console made on first use: a command that prints only JSON never imports rich."""
+
+    def __init__(self, **options):
+        self._options, self._console = options, None
+
+    def get(self):
+        """The Console itself (made now if not yet)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name):
+        return getattr(self.get(), name)
+
+
+stdout = _LazyConsole(highlight=False)
+stderr = _LazyConsole(stderr=True, highlight=False)
 PROGRESS_MIN_DRAWS = 2_000_000
 
 
@@ -93,7 +109,7 @@ def progress_bar(total: int | None, label: str, enabled: bool = True):
 
     count = TextColumn("{task.completed:,}/{task.total:,}" if total is not None else "{task.completed:,}")
     with Progress(TextColumn(label), BarColumn(), count,
-                  TimeRemainingColumn(), console=stderr, transient=True) as bar:
+                  TimeRemainingColumn(), console=stderr.get(), transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda done, of: bar.update(task, completed=done, total=of)
 

@@ -58,6 +58,7 @@ def _horner_either(central, a, b, t):
     return p
 
 
+@jax.jit
 def ndtri_open_f32(u):
     """`ndtri_f32` for `u` strictly inside (0, 1) (the engine's uniforms), without edge cases."""
     u = jnp.asarray(u, jnp.float32)

@@ -66,9 +66,9 @@ def cached(key, build):
 def output_shapes(model: Simulator) -> dict[str, tuple]:
     """Shape of each output for two draws: () marks an output that does not vary (traced once per model)."""
 
-    def trace():
-        dummy = {name: jax.ShapeDtypeStruct((2,) if k == 1 else (2, k), jnp.float32) for name, k in model.columns}
-        return {k: v.shape for k, v in jax.eval_shape(lambda u: model.outputs(model.inputs_from_uniforms(u)), dummy).items()}
+    def trace():  # the chain alone, on abstract drawn inputs: their inverse CDFs do not change a shape
+        drawn = {name: jax.ShapeDtypeStruct((2,) if k == 1 else (2, k), jnp.float32) for name, k in model.columns}
+        return {k: v.shape for k, v in jax.eval_shape(lambda x: model.outputs(model.with_fixed(x)), drawn).items()}
 
     return dict(cached(("output_shapes", model_key(model)), trace))
 
