@@ -40,7 +40,7 @@ def hdi(values: np.ndarray, prob: float = 0.9, *, sorted_values: bool = False) -
     k = int(np.floor(prob * n))
     if k < 1 or k >= n:
         return float(np.min(x)), float(np.max(x))
-    lo, hi = _arviz_hdi(x, prob)
+    lo, hi = arviz_hdi(x, prob)
     return float(lo), float(hi)
 
 
@@ -61,7 +61,7 @@ def hdi_of_sorted(x: np.ndarray, prob: float = 0.9) -> tuple[float, float]:
     return float(x[i]), float(x[i + k])
 
 
-def _arviz_hdi(x: np.ndarray, prob: float) -> np.ndarray:
+def arviz_hdi(x: np.ndarray, prob: float) -> np.ndarray:
     """(lower, upper) from the installed ArviZ: ``arviz.hdi`` (0.x) or ``arviz_stats`` (1.x)."""
     import arviz
 
