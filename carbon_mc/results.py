@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import CarbonMCError, InputError, OutputError
-from .finite import apply_policy, check_policy, check_values, finite_rows
+from .finite import check_policy, check_values
 from .footprint import HEADLINE, OUTPUTS
 from .io import save_dataset
 from .options import DEFAULT_DRAWS, DEFAULT_MAX_DRAWS
 from .priors import Prior, PriorTable
-from .sampling import (DEFAULT_METHOD, METHOD_NAMES, STREAM_THRESHOLD, build_simulator, check_method, draw, output_shapes,
-                       package_version, provenance, sampler, stream_summary, stream_to_precision, to_dataset)
+from .sampling import (DEFAULT_METHOD, kept_draws, STREAM_THRESHOLD, build_simulator, check_method, output_shapes,
+                       package_version, stream_summary, stream_to_precision, to_dataset)
 from .sampling.args import check_num_draws, check_seed
 from .sampling.histograms import summary_dataset
 from .scenario import Scenario
@@ -206,15 +206,10 @@ def run_scenario(
 def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, method: str, out, keep_draws: bool, progress,
            nonfinite: str) -> RunResult:
     """Summaries from kept draws: the numbers of ``summarize(estimate(...))``, with no Dataset unless one is asked for."""
-    inputs, outputs = draw(sim, num_draws=num_draws, seed=seed, method=method, progress=progress, nonfinite="keep")
-    kept, _ = finite_rows({**inputs, **outputs})
-    inputs, outputs, dropped = apply_policy(inputs, outputs, nonfinite)
-    attrs = provenance(sim, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
-    if nonfinite == "drop":
-        attrs["nonfinite_draws_dropped"] = dropped
-    if method != "mc":
-        attrs["random_streams"] = sampler(sim, seed, method).description
-    draws = functools.cache(lambda: to_dataset(sim, inputs, outputs, attrs, draw_index=np.flatnonzero(kept) if dropped else None))
+    inputs, outputs, attrs, draw_index = kept_draws(sim, num_draws=num_draws, seed=seed, method=method, progress=progress,
+                                                    nonfinite=nonfinite)
+    dropped = int(attrs.get("nonfinite_draws_dropped", 0))
+    draws = functools.cache(lambda: to_dataset(sim, inputs, outputs, attrs, draw_index=draw_index))
     if out is not None:
         save_dataset(draws(), out)
     stats = {name: describe(outputs[name]) for name in variables}

@@ -419,6 +419,27 @@ def _parse_reported(block: Any, file: str) -> Reported:
                     counts=counts, **values)
 
 
+def scenario_path(path: str | Path, find_bundled) -> Path:
+    """The file a scenario argument names: a path, or a bare name that `find_bundled` turns into one.
+
+    Raises:
+      InputError: not a string or path, no such file, a directory, or a name the system refuses.
+    """
+    if not isinstance(path, (str, Path)):
+        raise InputError(f"a scenario is a Scenario, a TOML path or a bundled name, got {type(path).__name__}")
+    path = Path(path)
+    try:
+        if not path.exists() and path.suffix == "" and path.parent == Path("."):
+            path = find_bundled(str(path))
+        if not path.exists():
+            raise InputError("no such file", file=str(path))
+        if path.is_dir():
+            raise InputError("is a directory, not a scenario TOML file", file=str(path))
+    except OSError as exc:  # a name too long, a loop of links
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    return path
+
+
 def load_scenario(path: str | Path, *, priors: PriorTable | None = None) -> Scenario:
     """Read and validate a scenario TOML file; a bare name loads a bundled scenario.
 
@@ -426,18 +447,7 @@ def load_scenario(path: str | Path, *, priors: PriorTable | None = None) -> Scen
       InputError: no such file, a directory, a file that is not UTF-8 TOML, or an invalid scenario
         (`parse_scenario`).
     """
-    if not isinstance(path, (str, Path)):
-        raise InputError(f"a scenario is a Scenario, a TOML path or a bundled name, got {type(path).__name__}")
-    path = Path(path)
-    try:
-        if not path.exists() and path.suffix == "" and path.parent == Path("."):
-            path = bundled_model(str(path))
-        if not path.exists():
-            raise InputError("no such file", file=str(path))
-        if path.is_dir():
-            raise InputError("is a directory, not a scenario TOML file", file=str(path))
-    except OSError as exc:  # a name too long, a loop of links
-        raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    path = scenario_path(path, bundled_model)
     doc = read_toml(path)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     return parse_scenario(doc, file=str(path), table=priors, sha256=sha)

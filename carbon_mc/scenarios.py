@@ -13,7 +13,7 @@ from typing import Union
 from .data import data_dir
 from .errors import InputError, close_matches, shown
 from .priors import PriorTable, read_toml
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, load_scenario, scenario_path
 from .serving_scenario import ServingScenario, load_serving_scenario
 
 AnyScenario = Union[Scenario, ServingScenario]
@@ -44,18 +44,7 @@ def load_any_scenario(path: str | Path, *, priors: PriorTable | None = None) -> 
       InputError: no such file or bundled name (with close matches), a directory, a file that is not
         UTF-8 TOML, or an invalid scenario.
     """
-    if not isinstance(path, (str, Path)):
-        raise InputError(f"a scenario is a Scenario, a TOML path or a bundled name, got {type(path).__name__}")
-    path = Path(path)
-    try:
-        if not path.exists() and path.suffix == "" and path.parent == Path("."):
-            path = _bundled(str(path))
-        if not path.exists():
-            raise InputError("no such file", file=str(path))
-        if path.is_dir():
-            raise InputError("is a directory, not a scenario TOML file", file=str(path))
-    except OSError as exc:  # a name too long, a loop of links
-        raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    path = scenario_path(path, _bundled)
     if is_serving_file(path):
         return load_serving_scenario(path, priors=priors)
     return load_scenario(path, priors=priors)

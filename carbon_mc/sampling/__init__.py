@@ -21,7 +21,7 @@ Same seed and method, same numbers, whatever the chunk size or the number of dev
 
 from .dispatch import mesh_of, output_shapes
 from .distributed import initialize as initialize_distributed
-from .draws import DEFAULT_CHUNK, draw, estimate, package_version, provenance, to_dataset
+from .draws import DEFAULT_CHUNK, draw, estimate, kept_draws, package_version, provenance, to_dataset
 from .histograms import StreamSummary
 from .inference_data import to_inference_data
 from .samplers import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_METHOD, METHOD_NAMES, METHODS, check_method, sampler, uniform_columns
@@ -46,6 +46,7 @@ __all__ = [
     "estimate",
     "estimate_summary",
     "initialize_distributed",
+    "kept_draws",
     "evaluate",
     "mesh_of",
     "output_shapes",

@@ -253,6 +253,19 @@ def estimate(
     """
     check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size), check_policy(nonfinite)
     model = build_simulator(scenario, priors=priors, posterior=posterior)
+    kept = kept_draws(model, num_draws=num_draws, seed=seed, method=method, chunk_size=chunk_size, progress=progress,
+                      jax_devices=jax_devices, nonfinite=nonfinite)
+    ds = to_dataset(model, *kept)
+    return to_inference_data(ds) if as_inference_data else ds
+
+
+def kept_draws(model: Simulator, *, num_draws: int, seed, method: str, chunk_size: int = DEFAULT_CHUNK, progress=None,
+               jax_devices=None, nonfinite: str = "refuse") -> tuple[dict, dict, dict, np.ndarray | None]:
+    """(inputs, outputs, provenance attrs, draw numbers or None): the draws `estimate` keeps, after the non-finite policy.
+
+    Raises:
+      NumericError: draws that are not finite, unless ``nonfinite="drop"``.
+    """
     inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method,
                            jax_devices=jax_devices, nonfinite="keep")
     kept, _ = finite_rows({**inputs, **outputs})
@@ -262,5 +275,4 @@ def estimate(
         attrs["nonfinite_draws_dropped"] = dropped
     if method != "mc":
         attrs["random_streams"] = sampler(model, seed, method).description
-    ds = to_dataset(model, inputs, outputs, attrs, draw_index=np.flatnonzero(kept) if dropped else None)
-    return to_inference_data(ds) if as_inference_data else ds
+    return inputs, outputs, attrs, (np.flatnonzero(kept) if dropped else None)
