@@ -8,7 +8,12 @@ own headline (what `carbon-mc run` reports: six outputs for a deployment, four f
 Compilation is done in a warm-up call and not timed; the rounds are interleaved so that a machine
 whose load changes affects every scenario alike. Prints a table and one JSON object.
 
-    python benchmarks/bench_serving_vs_training.py [--draws 1000000] [--method qmc] [--repeats 3]
+With --commands it times instead what a user waits for: ``carbon-mc run SCENARIO --draws N --json``
+as a whole process (start-up, scenario and priors, the persistent compilation cache, the draws and
+the summaries), warm cache, median of --repeats, alternating; each deployment is also paired with
+the training run of the same model (llama31_8b_h100_vllm_batch64 with llama31_8b).
+
+    python benchmarks/bench_serving_vs_training.py [--draws 1000000] [--method qmc] [--repeats 3] [--commands]
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ def main() -> None:
     parser.add_argument("--draws", type=float, default=1e6)
     parser.add_argument("--method", choices=("mc", "qmc"), default="qmc")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--commands", action="store_true", help="time whole `carbon-mc run` processes instead")
     args = parser.parse_args()
     n = int(args.draws)
+    if args.commands:
+        return commands(args, n)
 
     from carbon_mc.bench import machine
     from carbon_mc.footprint import HEADLINE
@@ -61,6 +69,43 @@ def main() -> None:
             ratio = best[(args.serving, label)] / best[(training, label)]
             result[f"serving_over_{training}_{label}"] = ratio
             print(f"{args.serving} / {training} time ({label}): {ratio:.2f}")
+    print(json.dumps(result))
+
+
+PAIRS = {"bloom_176b_api": "gpt3_175b", "llama31_8b_h100_vllm_batch64": "llama31_8b"}
+
+
+def commands(args, n: int) -> None:
+    import statistics
+    import subprocess
+
+    from carbon_mc.bench import machine
+
+    pairs = dict(PAIRS)
+    pairs.setdefault(args.serving, args.training[0])
+    names = list(dict.fromkeys([*pairs, *pairs.values()]))
+
+    def wall(name: str) -> float:
+        cmd = ["carbon-mc", "run", name, "--draws", str(n), "--method", args.method, "--json"]
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t
+
+    for name in names:
+        wall(name)  # fills the compilation cache
+    times = {name: [] for name in names}
+    for _ in range(args.repeats):
+        for name in names:
+            times[name].append(wall(name))
+    median = {name: statistics.median(v) for name, v in times.items()}
+    result = {"num_draws": n, "method": args.method, "repeats": args.repeats, "machine": machine(), "median_s": median}
+    print(f"{'carbon-mc run ... --json':<36} {'median s':>9} {'min s':>7}")
+    for name in names:
+        print(f"{name:<36} {median[name]:>9.3f} {min(times[name]):>7.3f}")
+    for serving, training in pairs.items():
+        ratio = median[serving] / median[training]
+        result[f"{serving}_over_{training}"] = ratio
+        print(f"{serving} / {training}: {ratio:.2f}")
     print(json.dumps(result))
 
 

@@ -70,7 +70,20 @@ class RunResult:
 
     @property
     def note(self) -> str | None:
-        """One line on how the summaries were computed (streamed, or with non-finite draws dropped)."""
+        """How the summaries were computed (streamed, or with non-finite draws dropped), and for a
+        deployment the share of draws whose traffic exceeds its capacity; None when there is nothing to say."""
+        lines = [line for line in (self._drawn_note(), self._capacity_note()) if line]
+        return "\n".join(lines) or None
+
+    def _capacity_note(self) -> str | None:
+        share = self.info.get(OVER_CAPACITY_KEY)
+        if not share:
+            return None
+        return (f"in {100 * share:.1f}% of draws the stated traffic needs more accelerator time than was provisioned "
+                "(utilization above 1.001): those draws are kept with the accelerators at full-load power; the "
+                "throughput priors may be pessimistic for this deployment, or requests queued")
+
+    def _drawn_note(self) -> str | None:
         dropped = self.info.get("nonfinite_draws_dropped")
         if dropped:
             return (f"{dropped:,} of {self.info['num_draws']:,} draws were not finite and were left out "
@@ -100,10 +113,20 @@ class RunResult:
             out["calibrated"] = self.calibrated
         if self.info.get("nonfinite_draws_dropped"):
             out["nonfinite_draws_dropped"] = self.info["nonfinite_draws_dropped"]
+        if OVER_CAPACITY_KEY in self.info:
+            out[OVER_CAPACITY_KEY] = self.info[OVER_CAPACITY_KEY]
         out["draws"] = {"seed": self.seed, "num_draws": self.info["num_draws"], "method": self.info["method"],
                         "summary": self.info["summary"], "carbon_mc_version": package_version("carbon-mc"),
                         "scenario": self.scenario.name}
         return out
+
+
+# A deployment's utilization (busy / provisioned accelerator time) and the run's share of draws above 1.
+# "Above" means by more than 0.1%: a deployment given as fully busy has a utilization of 1 up to float32
+# rounding, and that is not over capacity.
+UTILIZATION = "utilization_fraction"
+OVER_CAPACITY_KEY = "over_capacity_share"
+OVER_CAPACITY_UTILIZATION = 1.001
 
 
 def calibrated_inputs(scenario: AnyScenario, calibration: str | Path) -> tuple[dict[str, Prior], dict]:
@@ -189,9 +212,12 @@ def run_scenario(
         result = stream_to_precision(sim, rel_error=rel_error, max_draws=num_draws or DEFAULT_MAX_DRAWS, seed=seed,
                                      method=method, variables=variables, progress=progress, nonfinite=nonfinite)
     else:
-        result = stream_summary(sim, num_draws=num_draws or DEFAULT_DRAWS, seed=seed, method=method, variables=variables,
+        streamed = variables + ([UTILIZATION] if UTILIZATION in sim.output_table and UTILIZATION not in variables else [])
+        result = stream_summary(sim, num_draws=num_draws or DEFAULT_DRAWS, seed=seed, method=method, variables=streamed,
                                 progress=progress, nonfinite=nonfinite)
     info = {"num_draws": int(result.attrs["num_draws"]), "method": method, "summary": "streaming_histogram"}
+    if UTILIZATION in sim.output_table and UTILIZATION in result.histograms | result.constants:
+        info[OVER_CAPACITY_KEY] = round(1.0 - result.percentile_of(UTILIZATION, OVER_CAPACITY_UTILIZATION) / 100.0, 9)
     if result.attrs.get("nonfinite_draws_dropped"):
         info["nonfinite_draws_dropped"] = int(result.attrs["nonfinite_draws_dropped"])
     if rel_error is not None:
@@ -206,19 +232,24 @@ def run_scenario(
 def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, method: str, out, keep_draws: bool, progress,
            nonfinite: str) -> RunResult:
     """Summaries from kept draws: the numbers of ``summarize(estimate(...))``, with no Dataset unless one is asked for."""
+    figures = sim.scenario.reported.figures()
+    # Without --out or kept draws, only what is reported is computed and kept (the same draws of those variables).
+    over_capacity = [UTILIZATION] if UTILIZATION in sim.output_table else []
+    needed = None if (keep_draws or out is not None) else list(dict.fromkeys([*variables, *figures, *over_capacity]))
     inputs, outputs, attrs, draw_index = kept_draws(sim, num_draws=num_draws, seed=seed, method=method, progress=progress,
-                                                    nonfinite=nonfinite)
+                                                    nonfinite=nonfinite, variables=needed)
     dropped = int(attrs.get("nonfinite_draws_dropped", 0))
     draws = functools.cache(lambda: to_dataset(sim, inputs, outputs, attrs, draw_index=draw_index))
     if out is not None:
         save_dataset(draws(), out)
     stats = {name: describe(outputs[name]) for name in variables}
     check_values({k: [v[s] for s in ("mean", "median", "p5", "p95")] for k, v in stats.items()}, "summary")
-    figures = sim.scenario.reported.figures()
     reported = {name: {"value": float(v), "percentile": percentile_of(outputs[name], v)} for name, v in figures.items()}
     info = {"num_draws": num_draws, "method": method, "summary": "exact"}
     if dropped:
         info["nonfinite_draws_dropped"] = dropped
+    if over_capacity:
+        info[OVER_CAPACITY_KEY] = float(np.mean(outputs[UTILIZATION] > OVER_CAPACITY_UTILIZATION))
 
     def dataset():
         table = sim.output_table

@@ -1,5 +1,6 @@
 """The command line on serving scenarios: run, check, compare, sensitivity, lifecycle, and one-line errors."""
 
+import numpy as np
 import pytest
 
 import carbon_mc
@@ -26,6 +27,32 @@ def test_run_json_has_the_training_summary_keys(cli_json):
     assert out["reported"]["it_energy_mwh"]["value"] == pytest.approx(0.914)
     # per day x days = deployment; per request x requests = deployment (medians of a product of draws)
     assert out["total_kgco2e_per_day"]["median"] * 18 / 1e3 == pytest.approx(out["total_tco2e"]["median"], rel=1e-4)
+
+
+def test_run_reports_the_share_of_draws_over_capacity(cli_json, capsys):
+    """A deployment given by its traffic and its hardware: draws whose throughput cannot carry that
+    traffic (utilization above 1) are kept at full-load power, and the run says how many there are."""
+    n = 20_000
+    draws = carbon_mc.estimate("bloom_176b_api", num_draws=n)
+    expected = float(np.mean(draws["utilization_fraction"].values > 1.001))
+    assert 0.0 < expected < 0.2  # BLOOM's replica was mostly idle; a few draws of slow decoding overflow it
+    exact = cli_json("run", "bloom_176b_api", "--draws", str(n))
+    assert exact["over_capacity_share"] == pytest.approx(expected, abs=1e-12)
+    streamed = cli_json("run", "bloom_176b_api", "--draws", str(n), "--stream")
+    assert streamed["over_capacity_share"] == pytest.approx(expected, abs=2 / n)  # within a histogram bin's draws
+    assert main(["run", "bloom_176b_api", "--draws", str(n)]) == 0
+    assert f"in {100 * expected:.1f}% of draws the stated traffic needs more" in " ".join(capsys.readouterr().out.split())
+    # a deployment given as fully busy sits at utilization 1 up to rounding: nothing over capacity, no note
+    assert cli_json("run", "llama31_8b_h100_vllm_batch64", "--draws", "4096")["over_capacity_share"] == 0.0
+    assert "over_capacity_share" not in cli_json("run", "gpt3_175b", "--draws", "4096")  # a training run has no traffic
+
+
+def test_run_without_out_keeps_only_what_it_reports():
+    """Restricting the kept draws to the reported variables changes no number."""
+    lean = carbon_mc.run_scenario("bloom_176b_api", num_draws=8192)
+    full = carbon_mc.run_scenario("bloom_176b_api", num_draws=8192, keep_draws=True)
+    assert lean.stats == full.stats and lean.reported == full.reported and lean.info == full.info
+    assert lean.draws is None and "requests" in full.draws
 
 
 def test_run_out_writes_netcdf_with_units(tmp_path, capsys):

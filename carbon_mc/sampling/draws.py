@@ -260,14 +260,18 @@ def estimate(
 
 
 def kept_draws(model: Simulator, *, num_draws: int, seed, method: str, chunk_size: int = DEFAULT_CHUNK, progress=None,
-               jax_devices=None, nonfinite: str = "refuse") -> tuple[dict, dict, dict, np.ndarray | None]:
+               jax_devices=None, nonfinite: str = "refuse", variables: list[str] | None = None,
+               ) -> tuple[dict, dict, dict, np.ndarray | None]:
     """(inputs, outputs, provenance attrs, draw numbers or None): the draws `estimate` keeps, after the non-finite policy.
+
+    `variables` (default: every drawn input and output) limits what is computed, kept and checked: a
+    run that reports a few outputs need not keep the others (a deployment has about fifty).
 
     Raises:
       NumericError: draws that are not finite, unless ``nonfinite="drop"``.
     """
     inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, progress=progress, method=method,
-                           jax_devices=jax_devices, nonfinite="keep")
+                           jax_devices=jax_devices, nonfinite="keep", variables=variables)
     kept, _ = finite_rows({**inputs, **outputs})
     inputs, outputs, dropped = apply_policy(inputs, outputs, nonfinite)
     attrs = provenance(model, seed=seed, num_draws=num_draws, method=METHOD_NAMES[method])
