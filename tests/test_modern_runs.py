@@ -109,7 +109,8 @@ def test_bundled_measured_runs_say_when_they_were_published_and_what_they_are():
     runs = calib.measured_runs()
     assert all(isinstance(s.reported.published, int) for s in runs)
     moe = {s.name for s in runs if s.is_moe}
-    assert moe == {"GShard-600B (MoE)", "Switch Transformer 1.5T (MoE)", "GLaM 64B/64E to 280B tokens (MoE)", "OLMoE 1B-7B 0924 (MoE)"}
+    assert moe == {"GShard-600B (MoE)", "Switch Transformer 1.5T (MoE)", "GLaM 64B/64E to 280B tokens (MoE)", "OLMoE 1B-7B 0924 (MoE)",
+                   "OLMoE development runs (Morrison 2025)"}
     table = carbon_mc.load_priors()
     assert calib.run_groups(carbon_mc.load_scenario("palm_540b"), table) == {"era": "2020+ hardware", "architecture": "dense"}
     assert calib.run_groups(carbon_mc.load_scenario("gshard_600b"), table) == {"era": "pre-2020 hardware", "architecture": "moe"}
