@@ -49,11 +49,11 @@ def test_bundled_measured_runs_are_data_and_estimates_are_not():
 def test_every_latent_converged(calibration):
     diag = calib.diagnostics(calibration)
     latents = json.loads(diag.attrs["latents"])
-    # class values, run-to-run spreads, each run's own value, the MFU size slope, FLOPs overheads, reporting error
+    # class values, run-to-run spreads, each run's own value, the MFU and power size slopes, FLOPs overheads, reporting error
     for name in ("accelerator_power_tdp_fraction_class", "server_power_w_per_device_class", "pue_class", "mfu_fraction_class",
                  "between_run_sd_power_fraction_logit", "between_run_sd_mfu_logit", "accelerator_power_tdp_fraction_run_latent",
                  "accelerator_power_tdp_fraction_run_eta", "mfu_fraction_run_latent", "mfu_fraction_run_eta",
-                 "mfu_scale_slope_logit_per_decade", "flops_overhead_fraction", "reporting_error_sd_ln",
+                 "mfu_scale_slope_logit_per_decade", "power_scale_slope_logit_per_decade", "flops_overhead_fraction", "reporting_error_sd_ln",
                  "device_time_overhead_factor", "moe_mfu_ratio"):
         assert name in latents
     for name in latents:
@@ -153,6 +153,41 @@ def test_classes_without_measured_runs_keep_their_priors(calibration, write_toml
     posterior, status = calib.calibrated_priors(calibration, carbon_mc.load_scenario("llama3_8b"))
     assert "accelerator_power_tdp_fraction" in posterior
     assert status["accelerator_power_tdp_fraction"].startswith("calibrated (nvidia_hopper_training")
+
+
+def test_power_of_a_small_model_is_shifted_by_the_calibrated_size_term(calibration, write_toml):
+    """Below power_reference_parameters a run's power is its class's new-run draws shifted by
+    slope x log10(N / N_ref) on the class prior's unconstrained scale; without a parameter count, none."""
+    from carbon_mc.calibration.model import support_link
+
+    def run(parameters):
+        size = f"parameters = {parameters}" if parameters else ""
+        path = write_toml(f"""
+            [run]
+            name = "V100 toy"
+            hardware = "v100"
+            {size}
+            devices = 4
+            days = 2
+            region = "france"
+            datacenter = "hyperscale"
+        """)
+        return calib.calibrated_priors(calibration, carbon_mc.load_scenario(path))
+
+    big, big_status = run(2e9)
+    small, small_status = run(1e7)
+    unsized, _ = run(None)
+    assert "size term" in small_status["accelerator_power_tdp_fraction"] and "size term" not in big_status["accelerator_power_tdp_fraction"]
+    base = big["accelerator_power_tdp_fraction"].distribution.values
+    np.testing.assert_array_equal(base, unsized["accelerator_power_tdp_fraction"].distribution.values)
+    g = calib.groups(calibration)
+    slope = g["posterior"]["power_scale_slope_logit_per_decade"].values.ravel()
+    assert np.all(slope >= 0) and np.median(slope) > 0
+    table = carbon_mc.load_priors()
+    link = support_link(table.quantity("accelerator_power_tdp_fraction").variants["nvidia_volta_pascal"])
+    expected = np.asarray(link(link.inv(base.astype(np.float64)) + slope * -2.0), np.float32)  # 1e7 is two decades below 1e9
+    np.testing.assert_allclose(small["accelerator_power_tdp_fraction"].distribution.values, expected, rtol=2e-6)
+    assert np.median(small["accelerator_power_tdp_fraction"].distribution.values) < np.median(base)
 
 
 def test_derived_device_time_varies_in_mfu_only(calibration):

@@ -32,6 +32,8 @@ __all__ = [
     "OVERHEAD",
     "MFU_REFERENCE",
     "MFU_SLOPE",
+    "POWER_REFERENCE",
+    "POWER_SLOPE",
     "REPORTING_ERROR",
     "RUN_SPREAD",
     "Design",
@@ -56,6 +58,10 @@ MOE_RATIO = "moe_mfu_ratio"
 GLOBAL = (OVERHEAD, MOE_RATIO)
 MFU_SLOPE = "mfu_scale_slope_logit_per_decade"
 MFU_REFERENCE = "mfu_reference_parameters"
+# Board power falls for models too small to keep the accelerator busy (the same size term as MFU's,
+# on the power fraction, with its own slope and reference size).
+POWER_SLOPE = "power_scale_slope_logit_per_decade"
+POWER_REFERENCE = "power_reference_parameters"
 REPORTING_ERROR = "reporting_error_sd_ln"
 # Whether each reported energy scope counts the host servers, and the PUE.
 _SCOPE_TERMS = {"facility": (True, True), "it": (True, False), "accelerator": (False, False), "accelerator_facility": (False, True)}
@@ -140,6 +146,7 @@ class Design:
     moe_run: np.ndarray  # (R,) bool: a mixture-of-experts run whose device time is derived (takes moe_mfu_ratio)
     mfu_run: np.ndarray  # (R,) index into the MFU run deviations, -1 if the run's device time is known
     scale_decades: np.ndarray  # (R,) min(0, log10(N / N_ref)); 0 without a parameter count
+    power_decades: np.ndarray  # (R,) min(0, log10(N / N_ref_power)); 0 without a parameter count
     tdp_w: np.ndarray
     peak_flop_per_s: np.ndarray
     host: np.ndarray  # (R,) bool: figure includes host power
@@ -190,8 +197,9 @@ def _calibrated_needs(s: Scenario, table: PriorTable) -> dict[str, str | float |
 def _run_columns(runs: Sequence[Scenario], table: PriorTable) -> dict[str, list]:
     """Per-run columns of `Design` (device time or what derives it, hardware, scope), as lists."""
     n_ref = table.quantity(MFU_REFERENCE).variants["default"].fixed_value
+    n_ref_power = table.quantity(POWER_REFERENCE).variants["default"].fixed_value
     cols: dict[str, list] = {k: [] for k in ("device_hours", "train_flop", "parameters", "tokens", "flops_run", "mfu_run",
-                                             "scale_decades", "tdp_w", "peak_flop_per_s", "host", "with_pue")}
+                                             "scale_decades", "power_decades", "tdp_w", "peak_flop_per_s", "host", "with_pue")}
     n_flops = n_mfu = 0
     for s in runs:
         spec = table.hardware_spec(s.hardware, file=s.file)
@@ -205,6 +213,7 @@ def _run_columns(runs: Sequence[Scenario], table: PriorTable) -> dict[str, list]
         cols["parameters"].append(s.compute_parameters if from_nd else np.nan)
         cols["tokens"].append(s.tokens if from_nd else np.nan)
         cols["scale_decades"].append(min(0.0, math.log10(s.compute_parameters / n_ref)) if s.parameters else 0.0)
+        cols["power_decades"].append(min(0.0, math.log10(s.compute_parameters / n_ref_power)) if s.parameters else 0.0)
         cols["tdp_w"].append(float(spec["tdp_w"]))
         cols["peak_flop_per_s"].append(float(spec["peak_flop_per_s"]))
         has_host, has_pue = _SCOPE_TERMS[s.reported.energy_scope]
@@ -239,7 +248,7 @@ def build_design(runs: Sequence[Scenario], table: PriorTable) -> Design:
         fixed[q] = np.array([v if isinstance(v, float) else np.nan for v in needs], dtype=np.float64)
     cols = _run_columns(runs, table)
     reported = np.array([s.reported.energy_mwh for s in runs], dtype=np.float64)
-    floats = {k: np.array(cols[k], dtype=np.float64) for k in ("device_hours", "train_flop", "parameters", "tokens", "scale_decades")}
+    floats = {k: np.array(cols[k], dtype=np.float64) for k in ("device_hours", "train_flop", "parameters", "tokens", "scale_decades", "power_decades")}
     return Design(
         runs=tuple(runs), names=names, classes=classes, index=index, fixed=fixed, **floats,
         flops_run=np.array(cols["flops_run"], dtype=np.int32),

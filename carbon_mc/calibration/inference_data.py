@@ -30,7 +30,7 @@ from ..errors import CarbonMCError
 from ..io import ENGINE, atomic_write
 from ..priors import PriorTable
 from ..sampling import package_version
-from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, REPORTING_ERROR, RUN_SPREAD, Design
+from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, POWER_REFERENCE, POWER_SLOPE, REPORTING_ERROR, RUN_SPREAD, Design
 from .model import class_site, support_link
 
 __all__ = [
@@ -93,7 +93,7 @@ def _posterior(d: Design, table: PriorTable, samples: dict, base: dict) -> xr.Da
         if f"{q}_run_eta" in samples:
             post[f"{q}_run_eta"] = _var((dim,), samples[f"{q}_run_eta"], "1", f"sampling coordinate of {q}_run_latent (standardised)")
             post[f"{q}_run_latent"] = _var((dim,), samples[f"{q}_run_latent"], "1", f"{q} of each run that varies in it, on its class prior's unconstrained scale")
-    for name in (MFU_SLOPE, REPORTING_ERROR, *GLOBAL):
+    for name in (MFU_SLOPE, POWER_SLOPE, REPORTING_ERROR, *GLOBAL):
         if name in samples:
             meta = table.quantity(name)
             post[name] = _var((), samples[name], meta.units, meta.long_name)
@@ -132,7 +132,8 @@ def _posterior_predictive(d: Design, table: PriorTable, samples: dict, base: dic
                 spread = samples[f"{RUN_SPREAD[q]}[{q}]"][..., i]
                 value = np.asarray(link(link.inv(jnp.asarray(value)) + spread * rng.standard_normal(value.shape)))
             cols.append(value)
-        note = f" (model size at or above {MFU_REFERENCE})" if q == "mfu_fraction" else ""
+        reference = {"mfu_fraction": MFU_REFERENCE, "accelerator_power_tdp_fraction": POWER_REFERENCE}.get(q)
+        note = f" (model size at or above {reference})" if reference else ""
         pp[f"{q}_new_run"] = xr.DataArray(_var((dim,), np.stack(cols, axis=-1), meta.units, f"{meta.long_name}: a new run of the {dim}{note}"),
                                           coords={**base, dim: [d.classes[q][i] for i in keep]})
     return xr.Dataset(pp)
@@ -154,6 +155,7 @@ def _constant_data(d: Design, table: PriorTable, observed: np.ndarray) -> xr.Dat
         "rounding_sd_ln": (("run",), d.rounding_sd_ln, {"units": "1", "long_name": "rounding error of the printed figure (natural-log sd)"}),
         "device_hours": (("run",), d.device_hours, {"units": "h", "long_name": "published device-hours (NaN where derived)"}),
         "parameters_scale_decades": (("run",), d.scale_decades, {"units": "1", "long_name": "min(0, log10(parameters / mfu_reference_parameters))"}),
+        "parameters_power_decades": (("run",), d.power_decades, {"units": "1", "long_name": "min(0, log10(parameters / power_reference_parameters))"}),
     }
     counts, varying = d.class_counts(observed), d.varying_counts(observed)
     derived = d.mfu_run >= 0

@@ -18,6 +18,10 @@ For runs r with a measured energy E_r (natural logs):
   slope s (h_r = min(0, log10(N_r / N_ref)): no size term at and above N_ref, only MFU) and the
   reporting error ε have their own priors in ``priors/calibration.toml``; the rounding error ρ_r
   comes from the figure's last written digit.
+- Board power has a size term like MFU's: below ``power_reference_parameters`` a run's power class
+  value is shifted by `power_scale_slope_logit_per_decade` x log10(N_r / N_ref,power) on the
+  unconstrained scale (small models leave the accelerator idle between kernels); runs without a
+  parameter count take none.
 - Device time is the run's own where published; else C·(1 + δ_r) / (peak · MFU_r · ρ_r) · ω, with
   δ_r the FLOPs-overhead prior, ρ_r the MoE MFU ratio (one value; 1 for a dense run) and ω the
   whole-run device-time overhead (one value for every run whose device time is derived), both
@@ -46,7 +50,7 @@ from numpyro.distributions.transforms import biject_to
 from ..errors import CarbonMCError
 from ..footprint import compute, energy, energy_on_scopes
 from ..priors import Prior, PriorTable
-from .design import CALIBRATED, MFU_SLOPE, MOE_RATIO, OVERHEAD, REPORTING_ERROR, RUN_SPREAD, Design
+from .design import CALIBRATED, MFU_SLOPE, MOE_RATIO, OVERHEAD, POWER_SLOPE, REPORTING_ERROR, RUN_SPREAD, Design
 
 __all__ = ["calibration_model", "class_site", "run_latent", "support_link"]
 
@@ -177,8 +181,16 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
     def spread(q: str, n: int):
         return numpyro.sample(f"{RUN_SPREAD[q]}[{q}]", _hyper(table, RUN_SPREAD[q]).distribution.expand([n]).to_event(1))
 
+    def sized_power(fraction, slope_decade):
+        """Each run's power class value shifted by the size term (models below the power reference size)."""
+        r = np.flatnonzero((design.index[POWER] >= 0) & (design.power_decades < 0))
+        if not len(r):
+            return fraction
+        link = _run_link(priors[POWER], design.index[POWER][r])
+        return fraction.at[r].set(link(link.inv(fraction[r]) + slope_decade * design.power_decades[r]))
+
     def power_fraction(fraction, power_spread, pue_factor, host_w, obs_mask, sd_ln):
-        """Each run's power fraction: its class value, or its own value where device time is published."""
+        """Each run's power fraction: its (size-shifted) class value, or its own value where device time is published."""
         r, idx = power_runs, design.index[POWER][power_runs]
         link = _run_link(priors[POWER], idx)
         low, high = _support_bounds(priors[POWER], idx)
@@ -218,6 +230,8 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
         pue_factor = jnp.where(design.with_pue, pue, 1.0)
         host_w = jnp.where(design.host, server_w, 0.0)
         power_spread = spread(POWER, len(power_cls)) if power_cls else None
+        if power_cls and (design.power_decades[design.index[POWER] >= 0] < 0).any():
+            fraction = sized_power(fraction, numpyro.sample(POWER_SLOPE, _hyper(table, POWER_SLOPE).distribution))
         if len(power_runs) and power_cls:
             fraction = power_fraction(fraction, power_spread, pue_factor, host_w, obs_mask, sd_ln)
         numpyro.deterministic(f"{POWER}_run", fraction)

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import CarbonMCError
 from ..priors import EmpiricalDraws, Prior, PriorTable, load_priors
 from ..scenario import Scenario
-from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, RUN_SPREAD
+from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, POWER_REFERENCE, POWER_SLOPE, RUN_SPREAD
 from .inference_data import CALIBRATION_PRIOR_FILES, groups, load_calibration
 from .model import support_link
 from .report import convergence, convergence_problem
@@ -131,8 +131,8 @@ def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = 
 
     As in the fit, a run varies from its class in one factor: its power fraction when its device
     time is published, its MFU when device time comes from FLOPs. That factor is drawn from the
-    posterior predictive for a *new* run of the class (class value plus run-to-run spread; MFU
-    shifted by the size term for the run's parameters), provided some measured run of the class
+    posterior predictive for a *new* run of the class (class value plus run-to-run spread; MFU, and
+    power below its reference size, shifted by the size term for the run's parameters), provided some measured run of the class
     varied in it; the other calibrated quantities are drawn at their class value, provided some
     measured run informed the class. Otherwise the quantity keeps its prior, and `status` says why.
 
@@ -166,6 +166,13 @@ def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = 
             decades = min(0.0, math.log10(scenario.compute_parameters / n_ref))
             link = support_link(meta.variants[cls])
             values = np.asarray(link(link.inv(jnp.asarray(values)) + g["posterior"][MFU_SLOPE].values.ravel() * decades))
+        if q == "accelerator_power_tdp_fraction" and POWER_SLOPE in g["posterior"] and scenario.compute_parameters is not None:
+            n_ref = table.quantity(POWER_REFERENCE).variants["default"].fixed_value
+            decades = min(0.0, math.log10(scenario.compute_parameters / n_ref))
+            if decades < 0:
+                link = support_link(meta.variants[cls])
+                values = np.asarray(link(link.inv(jnp.asarray(values)) + g["posterior"][POWER_SLOPE].values.ravel() * decades))
+                note += f", shifted by the size term for {scenario.compute_parameters:.3g} parameters"
         counts = g["constant_data"].get(f"{q}_class_runs")
         runs = int(counts.sel({meta.selected_by: cls})) if counts is not None and cls in counts.coords[meta.selected_by].values else 0
         out[q] = _posterior_prior(q, cls, values, runs, note, table, source)
