@@ -121,6 +121,16 @@ def _posterior_prior(q: str, cls: str, values: np.ndarray, runs: int, note: str,
     )
 
 
+def _size_shifted(values, variant: Prior, g: dict, slope: str, reference: str, parameters: float, table: PriorTable):
+    """(draws shifted by the size term, whether it applied): slope x min(0, log10(N / N_ref)) added on
+    the class prior's unconstrained scale, as in the fit (`carbon_mc.calibration.model`)."""
+    decades = min(0.0, math.log10(parameters / table.quantity(reference).variants["default"].fixed_value))
+    if decades == 0.0:
+        return values, False
+    link = support_link(variant)
+    return np.asarray(link(link.inv(jnp.asarray(values)) + g["posterior"][slope].values.ravel() * decades)), True
+
+
 def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = None, source: str = "calibration") -> tuple[dict[str, Prior], dict[str, str]]:
     """The calibrated inputs of `scenario`, and what happened to each calibrated quantity.
 
@@ -162,16 +172,10 @@ def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = 
             if scenario.compute_parameters is None:
                 status[q] = "prior (the size term needs the run's parameters)"
                 continue
-            n_ref = table.quantity(MFU_REFERENCE).variants["default"].fixed_value
-            decades = min(0.0, math.log10(scenario.compute_parameters / n_ref))
-            link = support_link(meta.variants[cls])
-            values = np.asarray(link(link.inv(jnp.asarray(values)) + g["posterior"][MFU_SLOPE].values.ravel() * decades))
+            values, _ = _size_shifted(values, meta.variants[cls], g, MFU_SLOPE, MFU_REFERENCE, scenario.compute_parameters, table)
         if q == "accelerator_power_tdp_fraction" and POWER_SLOPE in g["posterior"] and scenario.compute_parameters is not None:
-            n_ref = table.quantity(POWER_REFERENCE).variants["default"].fixed_value
-            decades = min(0.0, math.log10(scenario.compute_parameters / n_ref))
-            if decades < 0:
-                link = support_link(meta.variants[cls])
-                values = np.asarray(link(link.inv(jnp.asarray(values)) + g["posterior"][POWER_SLOPE].values.ravel() * decades))
+            values, shifted = _size_shifted(values, meta.variants[cls], g, POWER_SLOPE, POWER_REFERENCE, scenario.compute_parameters, table)
+            if shifted:
                 note += f", shifted by the size term for {scenario.compute_parameters:.3g} parameters"
         counts = g["constant_data"].get(f"{q}_class_runs")
         runs = int(counts.sel({meta.selected_by: cls})) if counts is not None and cls in counts.coords[meta.selected_by].values else 0
