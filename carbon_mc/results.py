@@ -80,8 +80,8 @@ class RunResult:
         if not share:
             return None
         return (f"in {100 * share:.1f}% of draws the stated traffic needs more accelerator time than was provisioned "
-                "(utilization above 1.001): those draws are kept with the accelerators at full-load power; the "
-                "throughput priors may be pessimistic for this deployment, or requests queued")
+                f"(utilization above {OVER_CAPACITY_UTILIZATION:g}): those draws are kept with the accelerators at full-load "
+                "power; the throughput priors may be pessimistic for this deployment, or requests queued")
 
     def _drawn_note(self) -> str | None:
         dropped = self.info.get("nonfinite_draws_dropped")
