@@ -17,7 +17,7 @@ from .units import default_quantity, parse_unit, to_quantity_units
 RUN_KEYS = {
     "name", "hardware", "device_hours", "devices", "days", "parameters", "tokens", "train_flops",
     "region", "grid_gco2_per_kwh", "datacenter", "pue", "year", "source", "description", "notes",
-    "target_loss", "compute_budget_flop", "scaling_fit", "active_parameters", "architecture",
+    "target_loss", "compute_budget_flop", "scaling_fit", "active_parameters", "architecture", "experts", "experts_per_token",
 }
 REPORTED_KEYS = {"energy_mwh", "energy_scope", "co2e_t", "co2e_scope", "basis", "source", "notes", "published", "counts"}
 # What a published figure counts: the final training run, or the whole project (experiments,
@@ -121,6 +121,8 @@ class Scenario:
     train_flops: float | None = None
     active_parameters: float | None = None  # mixture-of-experts: parameters active per token (6·N_active·D)
     architecture: str = "dense"  # "dense" | "moe" (mixture-of-experts; "moe" whenever active_parameters is given)
+    experts: int | None = None  # mixture-of-experts: experts per MoE layer (E), for the layout planner
+    experts_per_token: int | None = None  # experts each token is routed to (k of top-k), for the layout planner
     target_loss: float | None = None  # nats/token: tokens derived from the loss law (with parameters)
     compute_budget_flop: float | None = None  # training FLOPs: tokens = C / (6 N (1 + δ)) (with parameters)
     scaling_fit: str = "besiroglu_2024"  # variant of scaling_law_constants
@@ -279,6 +281,8 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
     scaling_fit = run.get("scaling_fit", "besiroglu_2024")
     sizes["active_parameters"], architecture = _active_parameters(run, file, **{k: sizes[k] for k in (
         "parameters", "tokens", "train_flops", "target_loss", "compute_budget_flop")})
+    experts, experts_per_token = fields.expert_routing(run, file, architecture=architecture, parameters=sizes["parameters"],
+                                                       active_parameters=sizes["active_parameters"])
     if sizes["target_loss"] is not None or sizes["compute_budget_flop"] is not None:
         _check_scaling_run(run, table, file, **{k: sizes[k] for k in ("parameters", "tokens", "train_flops", "target_loss",
                                                                        "compute_budget_flop")}, scaling_fit=scaling_fit)
@@ -289,7 +293,8 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
     scenario = Scenario(
         name=name, hardware=hardware, file=file, device_hours=device_hours, devices=sizes["devices"],
         parameters=sizes["parameters"], tokens=sizes["tokens"], train_flops=sizes["train_flops"],
-        active_parameters=sizes["active_parameters"], architecture=architecture,
+        active_parameters=sizes["active_parameters"], architecture=architecture, experts=experts,
+        experts_per_token=experts_per_token,
         target_loss=sizes["target_loss"], compute_budget_flop=sizes["compute_budget_flop"], scaling_fit=scaling_fit,
         region=run.get("region"), datacenter=run.get("datacenter"), year=fields.read_year(run, "year", file, "run"),
         source=run.get("source"), overrides=overrides, reported=_parse_reported(doc.get("reported"), file), sha256=sha256,

@@ -184,3 +184,31 @@ def _inside_support(table: PriorTable, name: str, value: float, file: str, key: 
     if support is not None and not support.contains(value):
         raise InputError(f"{value:g} is outside the physical bounds of {name} ({support.describe()})", file=file, key=key)
     return value
+
+
+def expert_routing(run: dict, file: str, *, architecture: str, parameters, active_parameters) -> tuple[int | None, int | None]:
+    """`experts` (E per MoE layer) and `experts_per_token` (k of top-k routing) of a mixture-of-experts run.
+
+    Both or neither; whole numbers with 1 <= k < E; only on an MoE run; and with parameters and
+    active_parameters, active >= (k/E) x parameters (the shared part is not negative). The layout
+    planner shards the experts with them (`footprint.experts`); the run's own numbers do not use them.
+    Reference: Lepikhin et al. 2020, arXiv:2006.16668, §2 (E experts, top-2); Fedus et al. 2021,
+    arXiv:2101.03961, §2.1 (top-1).
+    """
+    experts, per_token = (read_positive(run, key, file, "run", integer=True) for key in ("experts", "experts_per_token"))
+    if experts is None and per_token is None:
+        return None, None
+    if architecture != "moe":
+        given = "experts" if experts is not None else "experts_per_token"
+        raise InputError(f"a dense run has no '{given}' (give architecture = \"moe\")", file=file, key=f"run.{given}")
+    if experts is None or per_token is None:
+        missing = "experts" if experts is None else "experts_per_token"
+        raise InputError(f"'experts' and 'experts_per_token' go together: {missing} is missing", file=file, key=f"run.{missing}")
+    if per_token >= experts:
+        raise InputError(f"experts_per_token = {per_token:g} must be less than experts = {experts:g}", file=file,
+                         key="run.experts_per_token")
+    if parameters is not None and active_parameters is not None and active_parameters < per_token / experts * parameters:
+        raise InputError(f"active_parameters = {active_parameters:g} is less than experts_per_token/experts of parameters "
+                         f"({per_token / experts * parameters:g}): the shared part would be negative", file=file,
+                         key="run.active_parameters")
+    return int(experts), int(per_token)

@@ -83,6 +83,16 @@ def register(sub) -> None:
                    help="wall-clock target used to size the clusters (default 30)")
     p.add_argument("--max-devices", dest="max_devices", type=positive_int, default=32768,
                    help="largest cluster (default 32768)")
+    moe = p.add_argument_group("mixture-of-experts", "with --parameters as the totals (experts included): compute, tokens "
+                                "and loss follow the active parameters (the dense loss law at that size), memory the "
+                                "total, with the experts sharded over an expert-parallel degree e the planner picks")
+    moe.add_argument("--active-parameters", dest="active_parameters", type=_numbers, metavar="A,A,...",
+                     help="parameters active per token, one per size or one for all")
+    moe.add_argument("--experts", type=positive_int, metavar="E", help="experts per MoE layer")
+    moe.add_argument("--experts-per-token", dest="experts_per_token", type=positive_int, metavar="K",
+                     help="experts each token is routed to (top-k)")
+    moe.add_argument("--moe-layer-fraction", dest="moe_layer_fraction", type=positive_float, default=1.0, metavar="F",
+                     help="share of layers that are MoE layers (default 1; 0.5 for every other layer)")
     p.add_argument("--region", default="world", help="grid region, a key of priors/grid.toml (default world)")
     p.add_argument("--datacenter", default="hyperscale", help="PUE class, a key of priors/datacenter.toml (default hyperscale)")
     p.add_argument("--out", metavar="NC", help="write every draw to this netCDF file (.nc)")
@@ -133,7 +143,8 @@ def handle(args: argparse.Namespace) -> int:
         utilization=args.utilization, batch_policy=args.batch_policy, scaling_fit=args.scaling_fit,
         critical_batch_law=args.critical_batch_law, tokens_per_parameter=args.tokens_per_parameter, devices=args.devices,
         target_days=args.target_days, max_devices=args.max_devices, region=args.region, datacenter=args.datacenter,
-        priors=priors_table(args),
+        active_parameters=args.active_parameters, experts=args.experts, experts_per_token=args.experts_per_token,
+        moe_layer_fraction=args.moe_layer_fraction, priors=priors_table(args),
     )
     result = summary(ds)
     if args.out:
@@ -154,6 +165,13 @@ def handle(args: argparse.Namespace) -> int:
         table.add_row(hw, *cells)
     stdout.print(table)
     stdout.print("exponents: slope of ln total CO2e against ln accuracy, and against ln reducible loss (L - E), fitted per draw")
+    if "active_parameters" in ds.coords:
+        for hw in ds["hardware"].values:
+            lay = ds.sel(hardware=hw).isel(size=-1)
+            stdout.print(f"layout of the largest model on {hw}: " + ", ".join(
+                f"{k}={int(lay[v])}" for k, v in (("devices", "devices"), ("t", "tensor_parallel"), ("p", "pipeline_parallel"),
+                                                  ("d", "data_parallel"), ("e", "expert_parallel")))
+                         + f", {float(lay['memory_per_device_gb']):.1f} GB per device")
     for path, what in ((args.out, "draws"), (args.plot, "figure")):
         if path:
             stdout.print(f"{what} written to {path}")

@@ -10,7 +10,7 @@ from .outputs import HEADLINE, OUTPUTS, WITHOUT_PUE
 
 _LAZY = {"RunConstants": "model", "carbon_footprint": "model", "derived_device_hours": "model", "energy_and_emissions": "model",
          "energy_on_scopes": "model"}
-_SUBMODULES = ("compute", "emissions", "energy", "model", "scaling", "hardware", "parallelism")
+_SUBMODULES = ("compute", "emissions", "energy", "model", "scaling", "hardware", "parallelism", "experts", "layout")
 
 
 def __getattr__(name: str):

@@ -1,4 +1,4 @@
-"""Parallelism: tensor (t), pipeline (p) and data (d) parallel training of a dense transformer.
+"""Parallelism: tensor (t), pipeline (p), data (d) and expert (e) parallel training of a transformer.
 
 A training step of a (t, p, d) layout on n = t·p·d devices, with global batch B tokens cut into
 sequences of s tokens (one sequence per micro-batch), runs m = B / (s·d) micro-batches through
@@ -12,9 +12,12 @@ element-wise work that matters more for narrow models (`memory_bound_hidden_size
 communication uses ring collectives at a fraction of the nominal link bandwidth
 (`link_bandwidth_fraction`); the data-parallel gradient all-reduce overlaps the backward pass by
 `comm_overlap_fraction`. Model FLOP utilization (MFU) is model FLOPs per step over n·peak·step.
+A mixture-of-experts model adds expert parallelism (`experts`): its experts shard over e of the d
+data-parallel ranks, each MoE layer adds token all-to-alls to the busy time, and expert gradients
+are all-reduced among d/e ranks; a dense model (e = 1, no experts) takes the dense equations alone.
 
 The equations are pure jnp (they broadcast over draws, sizes and candidate layouts); `plan_layout`
-picks the memory-feasible layout and batch that train fastest at nominal (median) constants, as a
+(in `layout.py`, also reachable here) picks the memory-feasible layout and batch that train fastest at nominal (median) constants, as a
 practitioner would before a run; the draws then evaluate that layout.
 """
 
@@ -28,6 +31,7 @@ import numpy as np
 
 from ..data import data_dir
 from ..errors import CarbonMCError
+from . import experts as moe
 
 BYTES_PER_GB = 1.0e9
 ACTIVATION_BYTES = 2.0  # bf16 activations and gradients
@@ -169,6 +173,18 @@ def data_parallel_allreduce_s(parameters, tensor_parallel, pipeline_parallel, da
     return ring_allreduce_s(message, data_parallel, bandwidth_bytes_per_s)
 
 
+def expert_data_parallel_allreduce_s(expert_parameters, tensor_parallel, pipeline_parallel, data_parallel,
+                                     expert_parallel, bandwidth_bytes_per_s):
+    """Gradient all-reduce of the experts, once per step: N_exp/(t·p·e) bf16 gradients in a ring of d/e.
+
+    Each expert is held by the d/e data-parallel ranks of the other expert groups. Reference:
+    Rajbhandari et al. 2022, arXiv:2201.05596 (expert-data-parallel groups); Megatron-Core MoE
+    (expert gradients reduce over the expert-data-parallel group of size d/e).
+    """
+    return data_parallel_allreduce_s(expert_parameters, tensor_parallel, pipeline_parallel * expert_parallel,
+                                     data_parallel / expert_parallel, bandwidth_bytes_per_s)
+
+
 def group_bandwidth_bytes_per_s(group_devices, devices_per_server, intra_node_gb_per_s, inter_node_gb_per_s,
                                 link_bandwidth_fraction):
     """Per-direction bandwidth a collective among `group_devices` gets: scale-up inside a server,
@@ -195,16 +211,21 @@ class Step(NamedTuple):
     mfu_fraction: jnp.ndarray  # model FLOPs per step / (devices · peak · step time)
     hardware_flop_fraction: jnp.ndarray  # hardware FLOPs (incl. recompute) / (devices · peak · step time)
     idle_fraction: jnp.ndarray  # share of the step a device is not computing
+    expert_all_to_all_s: jnp.ndarray = 0.0  # token dispatch and combine per micro-batch (mixture-of-experts)
 
 
 def training_step(*, parameters, layers, hidden, sequence_length, batch_tokens, tensor_parallel, pipeline_parallel,
                   data_parallel, model_flop_per_token, hardware_flop_per_token, allreduces_per_layer, hardware: Hardware,
-                  kernel_peak_fraction, memory_bound_hidden_size, link_bandwidth_fraction, comm_overlap_fraction) -> Step:
+                  kernel_peak_fraction, memory_bound_hidden_size, link_bandwidth_fraction, comm_overlap_fraction,
+                  experts: moe.Experts | None = None) -> Step:
     """One step of a (t, p, d) layout: its parts, its length, and the resulting MFU and idle share.
 
     step = (max(m, 1) + p − 1)·(t_c + t_tp + t_pp) + (1 − o)·t_dp (1F1B schedule; Narayanan et al.
     2021, arXiv:2104.04473, §2.2.1 and §3). MFU = 6N(1+δ)·B / (n·peak·step) (Chowdhery et al. 2022,
-    arXiv:2204.02311, App. B).
+    arXiv:2204.02311, App. B). With `experts` (a mixture-of-experts layout) the busy time adds the
+    token all-to-alls t_a2a among the e ranks of an expert group, whose t·e devices are adjacent
+    ranks (Megatron-Core's default order tp-cp-ep-dp-pp), and t_dp all-reduces the shared
+    parameters' gradients over d and the experts' over d/e (`experts.py`).
     """
     devices = tensor_parallel * pipeline_parallel * data_parallel
     m = microbatches_per_step(batch_tokens, sequence_length, data_parallel)
@@ -220,146 +241,55 @@ def training_step(*, parameters, layers, hidden, sequence_length, batch_tokens, 
     t_tp = tensor_parallel_time_per_microbatch_s(layers, hidden, sequence_length, tensor_parallel, pipeline_parallel,
                                                  allreduces_per_layer, bw_tp)
     t_pp = pipeline_send_time_per_microbatch_s(hidden, sequence_length, tensor_parallel, pipeline_parallel, bw_pp)
-    t_dp = data_parallel_allreduce_s(parameters, tensor_parallel, pipeline_parallel, data_parallel, bw_dp)
+    busy = t_c + t_tp + t_pp
+    if experts is None:
+        t_a2a = 0.0
+        t_dp = data_parallel_allreduce_s(parameters, tensor_parallel, pipeline_parallel, data_parallel, bw_dp)
+    else:
+        bw_ep = group_bandwidth_bytes_per_s(tensor_parallel * experts.parallel, dps, hardware.intra_node_gb_per_s,
+                                            hardware.inter_node_gb_per_s, link_bandwidth_fraction)
+        t_a2a = moe.expert_all_to_all_time_per_microbatch_s(experts.layers, hidden, sequence_length, tensor_parallel,
+                                                            pipeline_parallel, experts.parallel, experts.per_token,
+                                                            experts.all_to_alls_per_layer, bw_ep)
+        busy = busy + t_a2a
+        t_dp = data_parallel_allreduce_s(parameters - experts.parameters, tensor_parallel, pipeline_parallel, data_parallel,
+                                         bw_dp) + expert_data_parallel_allreduce_s(
+            experts.parameters, tensor_parallel, pipeline_parallel, data_parallel, experts.parallel, bw_dp)
     slots = jnp.maximum(m, 1.0) + pipeline_parallel - 1.0
-    step = slots * (t_c + t_tp + t_pp) + (1.0 - comm_overlap_fraction) * t_dp
+    step = slots * busy + (1.0 - comm_overlap_fraction) * t_dp
     peak_step = devices * hardware.peak_flop_per_s * step
     mfu = model_flop_per_token * batch_tokens / peak_step
     hfu = hardware_flop_per_token * batch_tokens / peak_step
     idle = 1.0 - m * t_c / step  # busy: m micro-batches of compute (m < 1: that share of replicas busy)
     return Step(m, t_c, t_tp, t_pp, t_dp, pipeline_bubble_fraction(pipeline_parallel, jnp.maximum(m, 1.0)), step,
-                mfu, hfu, idle)
+                mfu, hfu, idle, t_a2a)
 
 
 def memory_per_device_gb(parameters, layers, hidden, sequence_length, tensor_parallel, pipeline_parallel,
-                         data_parallel, microbatches, full_recompute):
+                         data_parallel, microbatches, full_recompute, expert_parameters=0.0, expert_parallel=1.0):
     """Memory one device needs: weights and gradients, its shard of the optimizer, activations in flight.
 
-    4·N/(t·p) bytes (bf16 weights and gradients) + 12·N/(t·p·d) (fp32 master and Adam moments,
-    sharded over data-parallel ranks as in ZeRO-1 / Megatron's distributed optimizer) +
+    4·(N − N_exp)/(t·p) + 4·N_exp/(t·p·e) bytes (bf16 weights and gradients; the N_exp parameters of a
+    mixture-of-experts' experts shard over e more ranks, `experts.py`) + 12·N/(t·p·d) (fp32 master and
+    Adam moments, sharded over data-parallel ranks as in ZeRO-1 / Megatron's distributed optimizer; an
+    expert's over the d/e ranks that hold it, which is again N_exp/(t·p·d) per device) +
     min(p, m)·(l/p)·a·s·h/t bytes of activations held by the first stage under 1F1B, with a = 34
     (selective recompute) or 2 (full recompute, plus one layer's 34·s·h/t working set).
     Reference: Rajbhandari et al. 2020, arXiv:1910.02054, §3 (16 bytes per parameter for mixed-
-    precision Adam); Korthikanti et al. 2022, arXiv:2205.05198, Table 2.
+    precision Adam); Korthikanti et al. 2022, arXiv:2205.05198, Table 2; Rajbhandari et al. 2022,
+    arXiv:2201.05596 (experts sharded over expert-parallel ranks). Activations are those of the
+    dense model of the active size (the planner's layers and width).
     """
     shards = tensor_parallel * pipeline_parallel
-    states = WEIGHT_GRAD_BYTES_PER_PARAMETER * parameters / shards + OPTIMIZER_BYTES_PER_PARAMETER * parameters / (
-        shards * data_parallel
-    )
+    weights = WEIGHT_GRAD_BYTES_PER_PARAMETER * (parameters - expert_parameters) / shards
+    weights = weights + WEIGHT_GRAD_BYTES_PER_PARAMETER * expert_parameters / (shards * expert_parallel)
+    states = weights + OPTIMIZER_BYTES_PER_PARAMETER * parameters / (shards * data_parallel)
     in_flight = jnp.minimum(pipeline_parallel, jnp.maximum(microbatches, 1.0))
     per_layer = jnp.where(full_recompute, FULL_RECOMPUTE_ACTIVATION_SH, SELECTIVE_ACTIVATION_SH)
     sh_t = sequence_length * hidden / tensor_parallel
     activations = in_flight * layers / pipeline_parallel * per_layer * sh_t
     working = jnp.where(full_recompute, SELECTIVE_ACTIVATION_SH * sh_t, 0.0)
     return (states + activations + working) / BYTES_PER_GB
-
-
-# ------------------------------------------------------------------------------------------------
-# the layout a practitioner would pick
-# ------------------------------------------------------------------------------------------------
-class Layout(NamedTuple):
-    """The chosen layout and batch per model size (NumPy arrays over sizes)."""
-
-    devices: np.ndarray
-    tensor_parallel: np.ndarray
-    pipeline_parallel: np.ndarray
-    data_parallel: np.ndarray
-    batch_tokens: np.ndarray
-    full_recompute: np.ndarray  # bool
-    layers: np.ndarray
-    hidden: np.ndarray
-    memory_gb: np.ndarray  # per device, at the chosen layout
-
-
-def _powers_of_two(upto: int) -> np.ndarray:
-    return 2.0 ** np.arange(int(np.floor(np.log2(max(upto, 1)))) + 1)
-
-
-def plan_layout(*, parameters, devices, hardware: Hardware, sequence_length: float, batch_candidates, token_factor,
-                nominal: dict, hidden_per_layer_ratio: float, usable_memory_fraction: float, active_parameters=None) -> Layout:
-    """For each model size, the memory-feasible (t, p, d), recompute mode and batch that train fastest.
-
-    Searches t ∈ {1, 2, 4, ...} up to one server (tensor parallelism stays inside a server:
-    Narayanan et al. 2021, §3.2), p ∈ {1, 2, 4, ...} up to the layer count, d = n/(t·p), selective or
-    full recompute, and each candidate batch; keeps layouts whose memory fits
-    `usable_memory_fraction` of the device; minimises training time ∝ token_factor(B) · step / B.
-
-    Args:
-      parameters, devices: arrays over sizes (devices: powers of two); parameters are the total
-        (experts included): weights, gradients, optimizer states and the gradient all-reduce use them.
-      active_parameters: for mixture-of-experts models, the parameters active per token (array over
-        sizes; default: all): model FLOPs per token are 6 x active, and layers and width follow the
-        active (dense-equivalent) size. Expert parallelism is not modelled: every device holds
-        its shard of all experts.
-      batch_candidates: array (sizes, k) of global batches in tokens (NaN = not a candidate).
-      token_factor: callable (batch array of shape (sizes, k)) -> tokens needed relative to the law's D.
-      nominal: median values of `kernel_peak_fraction`, `memory_bound_hidden_size`,
-        `link_bandwidth_fraction`, `comm_overlap_fraction`, `selective_recompute_overhead_fraction`.
-    """
-    n_param = np.asarray(parameters, dtype=np.float64)
-    n_active = n_param if active_parameters is None else np.broadcast_to(np.asarray(active_parameters, dtype=np.float64), n_param.shape)
-    if np.any(n_active > n_param):
-        raise CarbonMCError("active_parameters must not exceed parameters (the total, experts included)")
-    n_dev = np.asarray(devices, dtype=np.float64)
-    layers, hidden = layers_hidden_from_parameters(n_active, hidden_per_layer_ratio)
-    t_vals = _powers_of_two(hardware.devices_per_server)
-    p_vals = _powers_of_two(int(n_dev.max()))
-    batches = np.asarray(batch_candidates, dtype=np.float64)
-    # axes: size, t, p, recompute, batch
-    S = n_param.size
-    N = n_param.reshape(S, 1, 1, 1, 1)
-    L = layers.reshape(S, 1, 1, 1, 1)
-    H = hidden.reshape(S, 1, 1, 1, 1)
-    n = n_dev.reshape(S, 1, 1, 1, 1)
-    t = t_vals.reshape(1, -1, 1, 1, 1)
-    p = p_vals.reshape(1, 1, -1, 1, 1)
-    full = np.array([False, True]).reshape(1, 1, 1, 2, 1)
-    B = batches.reshape(S, 1, 1, 1, -1)
-    d = n / (t * p)
-    valid = (d >= 1) & (p <= L) & np.isfinite(B)
-    d = np.where(valid, d, 1.0)
-    Bsafe = np.where(np.isfinite(B), B, sequence_length)
-    overhead = np.where(full, FULL_RECOMPUTE_OVERHEAD_FRACTION, nominal["selective_recompute_overhead_fraction"])
-    model_fpt = 6.0 * n_active.reshape(S, 1, 1, 1, 1)  # compute: active parameters (Kaplan et al. 2020, C = 6ND)
-    step = training_step(
-        parameters=N, layers=L, hidden=H, sequence_length=sequence_length, batch_tokens=Bsafe, tensor_parallel=t,
-        pipeline_parallel=p, data_parallel=d, model_flop_per_token=model_fpt,
-        hardware_flop_per_token=model_fpt * (1.0 + overhead),
-        allreduces_per_layer=np.where(full, TP_ALLREDUCES_PER_LAYER_FULL_RECOMPUTE, TP_ALLREDUCES_PER_LAYER),
-        hardware=hardware, kernel_peak_fraction=nominal["kernel_peak_fraction"],
-        memory_bound_hidden_size=nominal["memory_bound_hidden_size"],
-        link_bandwidth_fraction=nominal["link_bandwidth_fraction"],
-        comm_overlap_fraction=nominal["comm_overlap_fraction"],
-    )
-    mem = np.asarray(memory_per_device_gb(N, L, H, sequence_length, t, p, d, np.asarray(step.microbatches), full))
-    fits = valid & (mem <= usable_memory_fraction * hardware.memory_gb)
-    time_per_law_token = np.asarray(token_factor(np.broadcast_to(Bsafe, (S, 1, 1, 1, batches.shape[-1])))) * np.asarray(
-        step.step_s
-    ) / Bsafe
-    cost = np.where(fits, time_per_law_token, np.inf)
-    flat = cost.reshape(S, -1)
-    best = np.argmin(flat, axis=1)
-    if not np.all(np.isfinite(flat[np.arange(S), best])):
-        bad = int(np.flatnonzero(~np.isfinite(flat[np.arange(S), best]))[0])
-        raise CarbonMCError(
-            f"a {n_param[bad]:.3g}-parameter model does not fit on {int(n_dev[bad])} devices of {hardware.memory_gb:g} GB "
-            "with any tensor/pipeline layout; give more devices"
-        )
-    shape = cost.shape[1:]
-    it, ip, ir, ib = np.unravel_index(best, shape)
-    rows = np.arange(S)
-    full_grid = np.broadcast_to(full, cost.shape)
-    return Layout(
-        devices=n_dev,
-        tensor_parallel=t_vals[it],
-        pipeline_parallel=p_vals[ip],
-        data_parallel=n_dev / (t_vals[it] * p_vals[ip]),
-        batch_tokens=batches[rows, ib],
-        full_recompute=full_grid[rows, it, ip, ir, ib],
-        layers=layers,
-        hidden=hidden,
-        memory_gb=mem[rows, it, ip, ir, ib],
-    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -380,3 +310,12 @@ def load_megatron_table() -> dict[str, np.ndarray]:
     with open(path, newline="") as fh:
         rows = [r for r in csv.DictReader(line for line in fh if not line.startswith("#"))]
     return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+def __getattr__(name: str):
+    """`Layout` and `plan_layout` live in `layout.py` (they search over this module's equations)."""
+    if name in ("Layout", "plan_layout"):
+        from . import layout
+
+        return getattr(layout, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

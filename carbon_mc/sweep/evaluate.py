@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from ..footprint import compute, energy_and_emissions
+from ..footprint import experts as moe
 from ..footprint import parallelism as par
 from ..footprint import scaling as sc
 from .quantities import SWEEP_OUTPUTS
@@ -15,7 +16,12 @@ from .quantities import SWEEP_OUTPUTS
 # ------------------------------------------------------------------------------------------------
 def evaluate_draws(x, sizes, layout, hw, *, mode, utilization, law, tokens_per_parameter,
               sequence_length, grid_basis, pue_included):
-    """Every output for draws `x` (arrays (n, 1)) and sizes/layout (arrays (S,)); returns (n, S) arrays."""
+    """Every output for draws `x` (arrays (n, 1)) and sizes/layout (arrays (S,)); returns (n, S) arrays.
+
+    A layout with ``experts_per_token`` is a mixture-of-experts one: `sizes` and ``planned_parameters``
+    are then the active parameters (compute, tokens, loss), ``total_parameters`` the totals, and the
+    step adds the experts' all-to-alls and their gradient all-reduce over d/e (`footprint.experts`).
+    """
     k = sc.split_constants(x["scaling_law_constants"])
     c = {name: v[:, None] for name, v in k.items()}
     if mode == "parameters":
@@ -58,14 +64,22 @@ def evaluate_draws(x, sizes, layout, hw, *, mode, utilization, law, tokens_per_p
         full = layout["full_recompute"][None, :] > 0.5
         overhead = jnp.where(full, par.FULL_RECOMPUTE_OVERHEAD_FRACTION, x["selective_recompute_overhead_fraction"])
         model_fpt = sc.FLOP_PER_PARAMETER_TOKEN * plan_param * (1.0 + delta)
+        experts = None
+        if "experts_per_token" in layout:
+            experts = moe.Experts(
+                parameters=layout["expert_parameters"][None, :], parallel=layout["expert_parallel"][None, :],
+                layers=layout["moe_layers"][None, :], per_token=layout["experts_per_token"][None, :],
+                all_to_alls_per_layer=jnp.where(full, moe.ALL_TO_ALLS_PER_MOE_LAYER_FULL_RECOMPUTE, moe.ALL_TO_ALLS_PER_MOE_LAYER))
         step = par.training_step(
-            parameters=plan_param, layers=layout["layers"][None, :], hidden=layout["hidden"][None, :],
+            parameters=layout["total_parameters"][None, :] if experts is not None else plan_param,
+            layers=layout["layers"][None, :], hidden=layout["hidden"][None, :],
             sequence_length=sequence_length, batch_tokens=batch, tensor_parallel=layout["tensor_parallel"][None, :],
             pipeline_parallel=layout["pipeline_parallel"][None, :], data_parallel=layout["data_parallel"][None, :],
             model_flop_per_token=model_fpt, hardware_flop_per_token=model_fpt * (1.0 + overhead),
             allreduces_per_layer=jnp.where(full, par.TP_ALLREDUCES_PER_LAYER_FULL_RECOMPUTE, par.TP_ALLREDUCES_PER_LAYER),
             hardware=hw, kernel_peak_fraction=x["kernel_peak_fraction"], memory_bound_hidden_size=x["memory_bound_hidden_size"],
             link_bandwidth_fraction=x["link_bandwidth_fraction"], comm_overlap_fraction=x["comm_overlap_fraction"],
+            experts=experts,
         )
         mfu = step.mfu_fraction
         out["batch_token_factor"] = factor

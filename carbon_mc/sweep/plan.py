@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CarbonMCError, InputError, close_matches
+from ..footprint import experts as moe
 from ..footprint import parallelism as par
 from ..footprint import scaling as sc
 from ..options import (
@@ -91,7 +92,10 @@ def nominal_plan(first: dict, sizes, mode: str, tokens_per_parameter, critical_b
 
 
 def device_counts(devices, num_sizes, n_nom, d_nom, table, hardware, sizing_hardware, target_days, min_devices, max_devices,
-                   region, datacenter, scaling_fit, per_hw) -> np.ndarray:
+                   region, datacenter, scaling_fit, per_hw, total_parameters=None) -> np.ndarray:
+    """Devices per size: given, or enough for `target_days` at the nominal MFU (compute: 6·N·D with the
+    nominal N, the active one of a mixture-of-experts) and for the model states of `total_parameters`
+    (default N; an MoE's total, experts included), as powers of two."""
     if devices is not None:
         dev = np.broadcast_to(np.asarray(devices, dtype=np.float64), (num_sizes,)).copy()
         if np.any(dev < 1) or np.any(2.0 ** np.round(np.log2(dev)) != dev):
@@ -103,7 +107,8 @@ def device_counts(devices, num_sizes, n_nom, d_nom, table, hardware, sizing_hard
     for_time = flop / (float(spec["peak_flop_per_s"]) * mfu * target_days * SECONDS_PER_DAY)
     # Enough devices for the model states (16 bytes per parameter) on the smallest memory, with 2x headroom.
     smallest = min(float(table.hardware_spec(h)["memory_gb"]) * median(per_hw[h]["usable_memory_fraction"]) for h in hardware)
-    for_memory = 2.0 * (par.WEIGHT_GRAD_BYTES_PER_PARAMETER + par.OPTIMIZER_BYTES_PER_PARAMETER) * n_nom / (smallest * par.BYTES_PER_GB)
+    n_states = n_nom if total_parameters is None else total_parameters
+    for_memory = 2.0 * (par.WEIGHT_GRAD_BYTES_PER_PARAMETER + par.OPTIMIZER_BYTES_PER_PARAMETER) * n_states / (smallest * par.BYTES_PER_GB)
     dev = pow2_at_least(np.maximum(for_time, for_memory))
     return np.clip(dev, pow2_at_least(np.array(min_devices)), np.maximum(2.0 ** np.floor(np.log2(max_devices)), pow2_at_least(for_memory)))
 
@@ -122,3 +127,31 @@ def batch_candidates(policy, fixed_batch_tokens, bcrit_nom, sequence_length) -> 
         cand.append(max(float(bc), float(sequence_length)))
         out[i, : len(cand)] = cand
     return out
+
+
+def checked_experts(mode, sizes, active_parameters, experts, experts_per_token, moe_layer_fraction) -> np.ndarray | None:
+    """The active parameters per size of a mixture-of-experts sweep, its settings checked; None for a dense sweep.
+
+    A mixture-of-experts sweep gives `parameters` (totals, experts included), the active count per
+    size (or one for all), the experts per MoE layer E and the top-k; all or none of them.
+    Reference: `footprint.experts.expert_parameters` (N_exp = (N − N_act)·E/(E − k)).
+    """
+    if active_parameters is None and experts is None and experts_per_token is None:
+        if moe_layer_fraction != 1.0:
+            raise CarbonMCError("moe_layer_fraction goes with a mixture-of-experts sweep (active_parameters, experts, "
+                                "experts_per_token)")
+        return None
+    if active_parameters is None or experts is None or experts_per_token is None:
+        raise CarbonMCError("a mixture-of-experts sweep needs active_parameters, experts and experts_per_token together")
+    if mode != "parameters":
+        raise CarbonMCError("active_parameters go with parameters (total sizes, experts included), not compute budgets")
+    active = np.asarray(active_parameters, dtype=np.float64).ravel()
+    if active.size not in (1, sizes.size):
+        raise CarbonMCError(f"give one active_parameters per size ({sizes.size}) or one for all, got {active.size}")
+    active = np.broadcast_to(active, sizes.shape).copy()
+    if not np.all(np.isfinite(active)) or np.any(active <= 0) or np.any(active > sizes):
+        raise CarbonMCError("active_parameters must be positive and at most parameters (the total, experts included)")
+    if not 0.0 < moe_layer_fraction <= 1.0:
+        raise CarbonMCError(f"moe_layer_fraction must be in (0, 1], got {moe_layer_fraction:g}")
+    moe.check_routing(sizes, active, experts, experts_per_token)
+    return active

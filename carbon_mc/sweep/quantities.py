@@ -60,11 +60,13 @@ LAYOUT_OUTPUTS: dict[str, tuple[str, str]] = {
     "tensor_parallel": ("1", "tensor-parallel degree t"),
     "pipeline_parallel": ("1", "pipeline-parallel degree p"),
     "data_parallel": ("1", "data-parallel degree d"),
+    "expert_parallel": ("1", "expert-parallel degree e, a divisor of d (1: dense, or experts not sharded)"),
     "batch_tokens": ("1", "global batch in tokens"),
     "full_recompute": ("1", "1 if full activation recomputation, 0 if selective"),
     "layers": ("1", "transformer layers"),
     "hidden": ("1", "hidden size"),
     "memory_per_device_gb": ("GB", "memory per device at the chosen layout (nominal)"),
+    "expert_parameters": ("1", "parameters inside the experts, N_exp = (N - N_act) E/(E - k) (0: dense)"),
 }
 
 

@@ -7,9 +7,10 @@ arXiv:2508.06524), each built from published pieces with every constant a prior:
    compute-optimal rule (or a tokens-per-parameter ratio), accuracy from the reducible loss;
 2. hardware generations (`footprint.hardware`, priors/accelerators.toml): peak FLOP/s, TDP, memory,
    interconnect, embodied carbon;
-3. parallelism (`footprint.parallelism`): the memory-feasible tensor/pipeline/data layout and batch
-   a practitioner would pick, its bubble, communication, MFU and idle share; the critical batch size
-   sets how many extra tokens a large batch costs;
+3. parallelism (`footprint.parallelism`, `footprint.layout`): the memory-feasible tensor/pipeline/
+   data layout (and expert layout, for a mixture-of-experts) and batch a practitioner would pick, its
+   bubble, communication, MFU and idle share; the critical batch size sets how many extra tokens a
+   large batch costs;
 4. carbon (`footprint.compute`, `energy`, `emissions`): the core equations, unchanged.
 
 "Ideal" utilization runs every model at the hardware's best kernel efficiency with no
@@ -36,7 +37,7 @@ from ..options import DEFAULT_HARDWARE
 from ..priors import PriorTable, load_priors
 from ..sampling import BLOCK, uniforms
 from .evaluate import EVALUATE, HardwareConsts
-from .plan import batch_candidates, checked_settings, device_counts, nominal_plan
+from .plan import batch_candidates, checked_experts, checked_settings, device_counts, nominal_plan
 from .quantities import (
     CORE_QUANTITIES,
     CRITICAL_BATCH_QUANTITIES,
@@ -74,6 +75,10 @@ def scaling_sweep(
     datacenter: str = "hyperscale",
     pue_included: bool = True,
     market_gco2_per_kwh: float | None = None,
+    active_parameters: float | Sequence[float] | None = None,
+    experts: int | None = None,
+    experts_per_token: int | None = None,
+    moe_layer_fraction: float = 1.0,
     priors: PriorTable | None = None,
 ) -> xr.Dataset:
     """Loss, accuracy, compute, devices, time, MFU, energy and CO2e over model sizes and hardware.
@@ -104,6 +109,15 @@ def scaling_sweep(
         operational emissions, as a scenario's ``[accounting] pue_included = false`` does.
       market_gco2_per_kwh: a market-based grid factor (gCO2e/kWh) for the operational emissions
         instead of the location-based `region` (``[accounting] grid_basis = "market"``).
+      active_parameters, experts, experts_per_token: a mixture-of-experts sweep (all three, with
+        `parameters` as the totals, experts included): active parameters per size (or one for all),
+        E experts per MoE layer, k of them per token. Compute (6·N_act·D), tokens, loss and accuracy
+        follow the active count, as for the dense model of that size (the bundled loss fits are
+        dense: an MoE reaches a lower loss at the same active size, Clark et al. 2022,
+        arXiv:2202.01430, so its loss here is an upper bound); memory follows the total, with the
+        experts sharded over an expert-parallel degree e that the planner picks.
+      moe_layer_fraction: share of layers that are MoE layers (1: all; 0.5: every other one, as in
+        GShard and GLaM); it sets the number of token all-to-alls.
 
     Returns:
       Dataset over (draw, size, hardware) of `SWEEP_OUTPUTS`, the layout over (size, hardware),
@@ -132,17 +146,22 @@ def scaling_sweep(
         prior = per_hw[hardware[0]][name]
         u[name] = np.asarray(uniforms(seed, name, 0, nblocks, prior.num_columns))[:num_draws]
 
-    n_nom, d_nom, bcrit_nom, rho_nom = nominal_plan(per_hw[hardware[0]], sizes, mode, tokens_per_parameter, critical_batch_law)
+    active = checked_experts(mode, sizes, active_parameters, experts, experts_per_token, moe_layer_fraction)
+    routing = None if active is None else {"total": sizes, "experts": int(experts), "experts_per_token": int(experts_per_token),
+                                           "moe_layer_fraction": float(moe_layer_fraction)}
+    law_sizes = sizes if active is None else active  # an MoE's compute, tokens and loss follow its active parameters
+    n_nom, d_nom, bcrit_nom, rho_nom = nominal_plan(per_hw[hardware[0]], law_sizes, mode, tokens_per_parameter, critical_batch_law)
     dev = device_counts(devices, sizes.size, n_nom, d_nom, table, hardware, sizing_hardware, target_days,
-                         min_devices, max_devices, region, datacenter, scaling_fit, per_hw)
+                         min_devices, max_devices, region, datacenter, scaling_fit, per_hw,
+                         total_parameters=None if active is None else sizes)
     batches = batch_candidates(batch_policy, fixed_batch_tokens, bcrit_nom, sequence_length)
 
     outputs: dict[str, list] = {}
     layouts: dict[str, list] = {}
     inputs: dict[str, list] = {}
     for hw in hardware:
-        res, lay, drawn = sweep_hardware(table, hw, per_hw[hw], names, u, sizes, n_nom, dev, batches, bcrit_nom, rho_nom,
-                                          mode=mode, utilization=utilization, law=critical_batch_law,
+        res, lay, drawn = sweep_hardware(table, hw, per_hw[hw], names, u, law_sizes, n_nom, dev, batches, bcrit_nom, rho_nom,
+                                          mode=mode, utilization=utilization, law=critical_batch_law, routing=routing,
                                           tokens_per_parameter=tokens_per_parameter, sequence_length=sequence_length,
                                           grid_basis=grid_basis, pue_included=pue_included, market_gco2_per_kwh=market_gco2_per_kwh)
         for name, v in drawn.items():
@@ -157,7 +176,11 @@ def scaling_sweep(
         if bad:
             raise NumericError(f"scaling sweep: {bad:,} of {sum(np.size(p) for p in parts):,} values of {name} are not "
                                f"finite (NaN or inf): {WHY}; narrow the sizes or the options")
-    return to_dataset(outputs, layouts, inputs, per_hw, hardware, sizes, mode, n_nom, attrs={
+    moe_attrs = {} if routing is None else {"mixture_of_experts": json.dumps({
+        k: routing[k] for k in ("experts", "experts_per_token", "moe_layer_fraction")} | {
+        "loss_law": "the dense law at the active parameter count (an upper bound on an MoE's loss)"})}
+    return to_dataset(outputs, layouts, inputs, per_hw, hardware, sizes, mode, n_nom, active=active, attrs={
+        **moe_attrs,
         "title": "carbon-mc scaling sweep",
         "Conventions": "CF-1.10",
         "seed": int(seed),
@@ -179,16 +202,23 @@ def scaling_sweep(
 
 
 def sweep_hardware(table, hw: str, pri: dict, names, u: dict, sizes, n_nom, dev, batch_candidates, bcrit_nom, rho_nom, *, mode,
-                    utilization, law, tokens_per_parameter, sequence_length, grid_basis, pue_included, market_gco2_per_kwh):
+                    utilization, law, tokens_per_parameter, sequence_length, grid_basis, pue_included, market_gco2_per_kwh,
+                    routing=None):
     """One accelerator's curves: its layouts planned on the nominal run, then every draw through `EVALUATE`.
 
-    Returns (outputs over (draw, size), layout over size, the drawn inputs).
+    `routing` (a mixture-of-experts sweep): {"total", "experts", "experts_per_token",
+    "moe_layer_fraction"}, with `sizes` and `n_nom` the active parameters. Returns (outputs over
+    (draw, size), layout over size, the drawn inputs).
     """
     spec = table.hardware_spec(hw)
     hw_par = par.Hardware.from_spec(spec)
     nominal = {q: median(pri[q]) for q in PARALLELISM_QUANTITIES}
+    moe_args = {} if routing is None else {
+        "active_parameters": n_nom, "experts": routing["experts"], "experts_per_token": routing["experts_per_token"],
+        "moe_layer_fraction": routing["moe_layer_fraction"]}
     layout = par.plan_layout(
-        parameters=n_nom, devices=dev, hardware=hw_par, sequence_length=float(sequence_length),
+        parameters=n_nom if routing is None else routing["total"], devices=dev, hardware=hw_par,
+        sequence_length=float(sequence_length), **moe_args,
         batch_candidates=batch_candidates,
         token_factor=lambda b: sc.batch_token_factor(b, bcrit_nom.reshape(-1, 1, 1, 1, 1), rho_nom),
         nominal=nominal, hidden_per_layer_ratio=nominal["hidden_per_layer_ratio"],
@@ -196,9 +226,9 @@ def sweep_hardware(table, hw: str, pri: dict, names, u: dict, sizes, n_nom, dev,
     )
     lay = {
         "devices": layout.devices, "tensor_parallel": layout.tensor_parallel, "pipeline_parallel": layout.pipeline_parallel,
-        "data_parallel": layout.data_parallel, "batch_tokens": layout.batch_tokens,
+        "data_parallel": layout.data_parallel, "expert_parallel": layout.expert_parallel, "batch_tokens": layout.batch_tokens,
         "full_recompute": layout.full_recompute.astype(np.float64), "layers": layout.layers, "hidden": layout.hidden,
-        "memory_per_device_gb": layout.memory_gb,
+        "memory_per_device_gb": layout.memory_gb, "expert_parameters": layout.expert_parameters,
     }
     x, drawn = {}, {}
     for name in names:
@@ -208,8 +238,13 @@ def sweep_hardware(table, hw: str, pri: dict, names, u: dict, sizes, n_nom, dev,
         drawn[name] = v
     if market_gco2_per_kwh is not None:
         x["market_gco2_per_kwh"] = jnp.float32(market_gco2_per_kwh)
-    jlay = {k: jnp.asarray(v, jnp.float32) for k, v in lay.items() if k != "memory_per_device_gb"}
+    jlay = {k: jnp.asarray(v, jnp.float32) for k, v in lay.items() if k not in ("memory_per_device_gb", "expert_parameters")}
     jlay["planned_parameters"] = jnp.asarray(n_nom, jnp.float32)
+    if routing is not None:  # the keys mark a mixture-of-experts layout for EVALUATE
+        jlay |= {"total_parameters": routing["total"], "expert_parameters": layout.expert_parameters,
+                 "experts_per_token": np.full(n_nom.shape, routing["experts_per_token"]),
+                 "moe_layers": layout.layers * routing["moe_layer_fraction"]}
+        jlay = {k: jnp.asarray(v, jnp.float32) for k, v in jlay.items()}
     consts = HardwareConsts(
         peak_flop_per_s=jnp.float32(hw_par.peak_flop_per_s), memory_gb=jnp.float32(hw_par.memory_gb),
         devices_per_server=jnp.float32(hw_par.devices_per_server), intra_node_gb_per_s=jnp.float32(hw_par.intra_node_gb_per_s),
@@ -221,7 +256,7 @@ def sweep_hardware(table, hw: str, pri: dict, names, u: dict, sizes, n_nom, dev,
     return res, lay, drawn
 
 
-def to_dataset(outputs, layouts, inputs, per_hw, hardware, sizes, mode, n_nom, attrs) -> xr.Dataset:
+def to_dataset(outputs, layouts, inputs, per_hw, hardware, sizes, mode, n_nom, attrs, active=None) -> xr.Dataset:
     data_vars = {}
     for name, arrays in outputs.items():
         values = np.stack(arrays, axis=-1)  # (draw, size, hardware)
@@ -244,6 +279,9 @@ def to_dataset(outputs, layouts, inputs, per_hw, hardware, sizes, mode, n_nom, a
             data_vars[name] = xr.Variable(("draw", "hardware"), np.stack(arrays, axis=-1), attrs_in)
     if mode == "parameters":
         coords["parameters"] = ("size", sizes, {"units": "1", "long_name": "model parameters N"})
+        if active is not None:
+            coords["parameters"][2]["long_name"] = "model parameters N (total, experts included)"
+            coords["active_parameters"] = ("size", active, {"units": "1", "long_name": "parameters active per token"})
     else:
         coords["compute_budget_flop"] = ("size", sizes, {"units": "FLOP", "long_name": "compute budget C = 6·N·D"})
         coords["parameters"] = ("size", n_nom, {"units": "1", "long_name": "compute-optimal N at the prior mean constants"})
