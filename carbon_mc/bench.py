@@ -91,7 +91,13 @@ def numpy_train_flop_from_scaling(run, x: dict) -> np.ndarray:
         return np.full(np.shape(k["alpha"]), float(run.compute_budget_flop))
     gap = run.target_loss - k["loss_irreducible"] - np.exp(k["ln_a"] - k["alpha"] * np.log(run.parameters))
     tokens = np.exp((k["ln_b"] - np.log(np.where(gap > 0, gap, 1.0))) / k["beta"])
-    return compute.train_flop_from_params_tokens(run.parameters, np.where(gap > 0, tokens, np.inf), x["flops_overhead_fraction"])
+    return compute.train_flop_from_params_tokens(run.parameters, np.where(gap > 0, tokens, np.inf), numpy_flops_overhead(run, x))
+
+
+def numpy_flops_overhead(run, x: dict):
+    """δ, the attention and logit FLOPs beyond 6N (`compute.attention_logit_flops_fraction`), in NumPy."""
+    return compute.attention_logit_flops_fraction(run.parameters, x["context_length_tokens"], x["vocabulary_size"],
+                                                  x["hidden_per_layer_ratio"])
 
 
 def numpy_headline(model, x: dict) -> dict[str, np.ndarray]:
@@ -101,7 +107,7 @@ def numpy_headline(model, x: dict) -> dict[str, np.ndarray]:
     if run.train_flops is not None:
         train_flop = np.float64(run.train_flops)
     elif run.parameters is not None and run.tokens is not None:
-        train_flop = compute.train_flop_from_params_tokens(run.parameters, run.tokens, x["flops_overhead_fraction"])
+        train_flop = compute.train_flop_from_params_tokens(run.parameters, run.tokens, numpy_flops_overhead(run, x))
     elif run.target_loss is not None or run.compute_budget_flop is not None:
         train_flop = numpy_train_flop_from_scaling(run, x)
     else:

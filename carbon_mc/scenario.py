@@ -40,6 +40,8 @@ MARKET_LONG_NAME = "grid carbon intensity, market-based (GHG Protocol Scope 2, a
 ACCOUNTING_KEYS = {"grid_basis", "pue_included", MARKET_QUANTITY, "market_source", "notes"}
 CLAIM_KEYS = {"label", "value", "unit", "quantity", "source", "grid_basis", "pue_included", "notes"}
 # Quantities every run draws, and those drawn only when the run's device time must be derived.
+# What counts the FLOPs beyond 6·N per token (footprint.compute.attention_logit_flops_fraction).
+FLOP_SHAPE_QUANTITIES = ("context_length_tokens", "vocabulary_size", "hidden_per_layer_ratio")
 ALWAYS = (
     "accelerator_power_tdp_fraction",
     "server_power_w_per_device",
@@ -171,10 +173,10 @@ class Scenario:
             names += ["mfu_fraction", "device_time_overhead_factor"] + (["moe_mfu_ratio"] if self.is_moe else [])
         if self.reported.counts == "project":
             names.append("project_experiment_factor")
-        if self.derives_flop:
-            names.append("flops_overhead_fraction")
+        if self.derives_flop or self.derives_tokens:
+            names += list(FLOP_SHAPE_QUANTITIES)
         if self.derives_tokens:
-            names += ["flops_overhead_fraction", "scaling_law_constants"]
+            names.append("scaling_law_constants")
         return names
 
     def context(self, table: PriorTable) -> dict[str, str]:

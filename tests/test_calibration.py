@@ -49,11 +49,11 @@ def test_bundled_measured_runs_are_data_and_estimates_are_not():
 def test_every_latent_converged(calibration):
     diag = calib.diagnostics(calibration)
     latents = json.loads(diag.attrs["latents"])
-    # class values, run-to-run spreads, each run's own value, the MFU and power size slopes, FLOPs overheads, reporting error
+    # class values, run-to-run spreads, each run's own value, the MFU and power size slopes, context lengths and vocabularies, reporting error
     for name in ("accelerator_power_tdp_fraction_class", "server_power_w_per_device_class", "pue_class", "mfu_fraction_class",
                  "between_run_sd_power_fraction_logit", "between_run_sd_mfu_logit", "accelerator_power_tdp_fraction_run_latent",
                  "accelerator_power_tdp_fraction_run_eta", "mfu_fraction_run_latent", "mfu_fraction_run_eta",
-                 "mfu_scale_slope_logit_per_decade", "power_scale_slope_logit_per_decade", "flops_overhead_fraction", "reporting_error_sd_ln",
+                 "mfu_scale_slope_logit_per_decade", "power_scale_slope_logit_per_decade", "context_length_tokens", "vocabulary_size", "reporting_error_sd_ln",
                  "device_time_overhead_factor", "moe_mfu_ratio"):
         assert name in latents
     for name in latents:

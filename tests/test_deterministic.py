@@ -21,7 +21,7 @@ def run_fixed(name, **fixed):
     return {k: float(ds[k].values[0]) for k in ("energy_mwh", "operational_tco2e", "embodied_tco2e", "total_tco2e", "accelerator_operational_tco2e")}
 
 
-NO_EMBODIED = dict(flops_overhead_fraction=0.0, embodied_kgco2e_per_device=0.0, embodied_kgco2e_per_server=0.0,
+NO_EMBODIED = dict(context_length_tokens=0.0, vocabulary_size=0.0, embodied_kgco2e_per_device=0.0, embodied_kgco2e_per_server=0.0,
                    service_life_years=5.0, lifetime_utilization_fraction=1.0)
 
 
@@ -64,7 +64,8 @@ BLOOM_PUBLISHED = dict(
     embodied_kgco2e_per_server=2500.0,
     service_life_years=6.0,
     lifetime_utilization_fraction=0.85,
-    flops_overhead_fraction=0.0,
+    context_length_tokens=0.0,  # 6·N·D alone, as the published arithmetic
+    vocabulary_size=0.0,
 )
 
 

@@ -37,7 +37,7 @@ PRIOR_TABLES = [
     {"source": "s"},
 ]
 PRIOR_QUANTITIES = ["pue", "lifetime_utilization_fraction", "service_life_years", "accelerator_power_tdp_fraction",
-                    "grid_gco2_per_kwh", "flops_overhead_fraction"]
+                    "grid_gco2_per_kwh", "context_length_tokens", "vocabulary_size"]
 
 
 def _doc(**changes) -> dict:

@@ -27,7 +27,7 @@ MOE_RUN = """
     published = 2025
     {reported}
 """
-FIXED = dict(flops_overhead_fraction=0.0, mfu_fraction=0.4, device_time_overhead_factor=1.25, accelerator_power_tdp_fraction=0.8,
+FIXED = dict(context_length_tokens=0.0, vocabulary_size=0.0, mfu_fraction=0.4, device_time_overhead_factor=1.25, accelerator_power_tdp_fraction=0.8,
              server_power_w_per_device=0.0, pue=1.0, grid_gco2_per_kwh=100.0, embodied_kgco2e_per_device=0.0,
              embodied_kgco2e_per_server=0.0, service_life_years=5.0, lifetime_utilization_fraction=1.0)
 H100_PEAK, H100_TDP = 989.4e12, 700.0

@@ -23,7 +23,7 @@ import numpy as np
 from ..data import data_dir
 from ..errors import CarbonMCError
 from ..priors import PriorTable, load_priors, read_toml
-from ..scenario import Scenario, load_scenario
+from ..scenario import FLOP_SHAPE_QUANTITIES, Scenario, load_scenario
 
 __all__ = [
     "CALIBRATED",
@@ -142,7 +142,8 @@ class Design:
     train_flop: np.ndarray  # (R,) published FLOPs where device time is derived from them; NaN otherwise
     parameters: np.ndarray  # (R,) N and D where FLOPs come from 6·N·D·(1 + δ); NaN otherwise
     tokens: np.ndarray
-    flops_run: np.ndarray  # (R,) index into the FLOPs-overhead draws, -1 if none
+    flop_shape: dict[str, np.ndarray]  # (R,) per FLOP_SHAPE_QUANTITIES: the number a run fixes, NaN where drawn
+    flops_run: np.ndarray  # (R,) index into the runs whose FLOPs come from 6·N·D·(1 + δ), -1 if none
     moe_run: np.ndarray  # (R,) bool: a mixture-of-experts run whose device time is derived (takes moe_mfu_ratio)
     mfu_run: np.ndarray  # (R,) index into the MFU run deviations, -1 if the run's device time is known
     scale_decades: np.ndarray  # (R,) min(0, log10(N / N_ref)); 0 without a parameter count
@@ -222,6 +223,19 @@ def _run_columns(runs: Sequence[Scenario], table: PriorTable) -> dict[str, list]
     return cols
 
 
+def _flop_shape(runs: Sequence[Scenario], table: PriorTable) -> dict[str, np.ndarray]:
+    """Per quantity of the attention and logit FLOPs, each run's fixed number (NaN: drawn, or not needed)."""
+    out = {q: np.full(len(runs), np.nan) for q in FLOP_SHAPE_QUANTITIES}
+    for i, s in enumerate(runs):
+        if not (s.derives_device_time and s.derives_flop):
+            continue
+        resolved = s.resolve_priors(table)
+        for q in FLOP_SHAPE_QUANTITIES:
+            if resolved[q].is_fixed:
+                out[q][i] = resolved[q].fixed_value
+    return out
+
+
 def build_design(runs: Sequence[Scenario], table: PriorTable) -> Design:
     """Arrays for the NumPyro model from measured scenarios (see `Design`).
 
@@ -251,7 +265,7 @@ def build_design(runs: Sequence[Scenario], table: PriorTable) -> Design:
     floats = {k: np.array(cols[k], dtype=np.float64) for k in ("device_hours", "train_flop", "parameters", "tokens", "scale_decades", "power_decades")}
     return Design(
         runs=tuple(runs), names=names, classes=classes, index=index, fixed=fixed, **floats,
-        flops_run=np.array(cols["flops_run"], dtype=np.int32),
+        flop_shape=_flop_shape(runs, table), flops_run=np.array(cols["flops_run"], dtype=np.int32),
         moe_run=np.array([s.is_moe and s.derives_device_time for s in runs], dtype=bool), mfu_run=np.array(cols["mfu_run"], dtype=np.int32),
         tdp_w=np.array(cols["tdp_w"]), peak_flop_per_s=np.array(cols["peak_flop_per_s"]),
         host=np.array(cols["host"], dtype=bool), with_pue=np.array(cols["with_pue"], dtype=bool), log_reported=np.log(reported),

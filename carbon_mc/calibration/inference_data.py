@@ -29,6 +29,7 @@ import xarray as xr
 from ..errors import CarbonMCError
 from ..io import ENGINE, atomic_write
 from ..priors import PriorTable
+from ..scenario import FLOP_SHAPE_QUANTITIES
 from ..sampling import package_version
 from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, POWER_REFERENCE, POWER_SLOPE, REPORTING_ERROR, RUN_SPREAD, Design
 from .model import class_site, support_link
@@ -71,6 +72,8 @@ def _run_subsets(d: Design) -> dict[str, list[str]]:
         "run_power": [d.names[i] for i in np.flatnonzero(d.mfu_run < 0)],
         "run_mfu": [d.names[i] for i in np.flatnonzero(d.mfu_run >= 0)],
         "run_flops": [d.names[i] for i in np.flatnonzero(d.flops_run >= 0)],
+        **{f"run_{q}": [d.names[i] for i in np.flatnonzero((d.flops_run >= 0) & np.isnan(d.flop_shape[q]))]
+           for q in FLOP_SHAPE_QUANTITIES},
     }
 
 
@@ -97,9 +100,13 @@ def _posterior(d: Design, table: PriorTable, samples: dict, base: dict) -> xr.Da
         if name in samples:
             meta = table.quantity(name)
             post[name] = _var((), samples[name], meta.units, meta.long_name)
+    for q in FLOP_SHAPE_QUANTITIES:  # drawn where a run does not fix them
+        if q in samples:
+            meta = table.quantity(q)
+            post[q] = _var((f"run_{q}",), samples[q], meta.units, meta.long_name)
     if "flops_overhead_fraction" in samples:
-        meta = table.quantity("flops_overhead_fraction")
-        post["flops_overhead_fraction"] = _var(("run_flops",), samples["flops_overhead_fraction"], meta.units, meta.long_name)
+        post["flops_overhead_fraction_run"] = _var(("run_flops",), samples["flops_overhead_fraction"], "1",
+                                                   "training FLOPs per token beyond 6N (attention and logits), as a fraction of 6N, of each run")
     post["accelerator_power_tdp_fraction_run"] = _var(("run",), samples["accelerator_power_tdp_fraction_run"], "1", "accelerator power fraction of each run")
     if "mfu_fraction_run" in samples:
         post["mfu_fraction_run"] = _var(("run_mfu",), samples["mfu_fraction_run"], "1", "MFU of each run whose device time is derived")

@@ -50,6 +50,7 @@ from numpyro.distributions.transforms import biject_to
 from ..errors import CarbonMCError
 from ..footprint import compute, energy, energy_on_scopes
 from ..priors import Prior, PriorTable
+from ..scenario import FLOP_SHAPE_QUANTITIES
 from .design import CALIBRATED, MFU_SLOPE, MOE_RATIO, OVERHEAD, POWER_SLOPE, REPORTING_ERROR, RUN_SPREAD, Design
 
 __all__ = ["calibration_model", "class_site", "run_latent", "support_link"]
@@ -258,14 +259,31 @@ def _device_time_factors(design: Design, table: PriorTable):
     return overhead, jnp.where(design.moe_run, ratio, 1.0)
 
 
+def _flop_shape_values(design: Design, table: PriorTable, q: str, runs: np.ndarray):
+    """(len(runs),) values of `q` (context length, vocabulary, aspect ratio): each run's fixed number, else drawn from its prior."""
+    fixed = design.flop_shape[q][runs]
+    drawn = np.flatnonzero(np.isnan(fixed))
+    values = jnp.asarray(np.nan_to_num(fixed, nan=1.0))
+    if not len(drawn):
+        return values
+    prior = table.quantity(q).variants["default"]
+    return values.at[drawn].set(numpyro.sample(q, prior.distribution.expand([len(drawn)]).to_event(1)))
+
+
 def _train_flop(design: Design, table: PriorTable):
-    """(R,) training FLOPs: published, or 6·N·D·(1 + δ) with δ the sampled FLOPs overhead of each such run."""
+    """(R,) training FLOPs: published, or 6·N·D·(1 + δ) with δ the attention and logit FLOPs of each such run.
+
+    δ = `compute.attention_logit_flops_fraction` of the run's parameters, context length and
+    vocabulary (its own numbers where the scenario fixes them, else draws from their priors).
+    """
     flop = jnp.asarray(np.nan_to_num(design.train_flop, nan=1.0))
     flops_runs = np.flatnonzero(design.flops_run >= 0)
     if not len(flops_runs):
         return flop
-    overhead = table.quantity("flops_overhead_fraction").variants["default"]
-    delta = numpyro.sample("flops_overhead_fraction", overhead.distribution.expand([len(flops_runs)]).to_event(1))
+    shape = {q: _flop_shape_values(design, table, q, flops_runs) for q in FLOP_SHAPE_QUANTITIES}
+    delta = compute.attention_logit_flops_fraction(design.parameters[flops_runs], shape["context_length_tokens"],
+                                                   shape["vocabulary_size"], shape["hidden_per_layer_ratio"])
+    numpyro.deterministic("flops_overhead_fraction", delta)
     from_nd = compute.train_flop_from_params_tokens(
         np.nan_to_num(design.parameters, nan=1.0), np.nan_to_num(design.tokens, nan=1.0),
         jnp.zeros(design.num_runs).at[flops_runs].set(delta),

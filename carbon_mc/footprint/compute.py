@@ -11,6 +11,41 @@ SECONDS_PER_HOUR = 3600.0
 HOURS_PER_DAY = 24.0
 
 
+def transformer_width(parameters, hidden_per_layer_ratio):
+    """Width h (d_model) and depth l of a dense transformer with N = 12·l·h² and h = r·l (continuous).
+
+    l = (N / (12 r²))^{1/3}, h = r·l. Reference: Kaplan et al. 2020, arXiv:2001.08361, §2.1
+    (N ≈ 12·n_layer·d_model², embeddings excluded) and Fig. 5 (aspect ratios 20-200 train equally well);
+    `carbon_mc.footprint.parallelism.layers_hidden_from_parameters` is the whole-layer version of the
+    layout planner.
+    """
+    layers = (parameters / (12.0 * hidden_per_layer_ratio**2)) ** (1.0 / 3.0)
+    return hidden_per_layer_ratio * layers, layers
+
+
+def attention_logit_flops_fraction(parameters, context_length_tokens, vocabulary_size, hidden_per_layer_ratio):
+    """δ of C = 6·N·D·(1 + δ): the FLOPs of attention scores and of the logits, relative to 6·N.
+
+    Per token, a dense transformer of l layers and width h spends 72·l·h² FLOPs on its weight
+    matrices (= 6N, forward and backward), 12·l·h·s on attention over a context of s tokens and
+    6·h·V on the logits over a vocabulary of V tokens: δ = s/(6h) + V/(12·l·h). This is
+    Narayanan et al. 2021 (arXiv:2104.04473), eq. 3 without activation recomputation (72 instead of
+    96 FLOPs per l·h², so V/(12lh) for their V/(16lh)), and the attention term of PaLM's MFU
+    (Chowdhery et al. 2022, arXiv:2204.02311, App. B: 6N + 12·L·H·Q·T per token). Large models
+    have δ of a few percent (GPT-3: 0.03); small ones, whose width is small against the context and
+    the vocabulary, several (a 20M-parameter model at s = 4,096 and V = 100k: about 4), which is why
+    6·N·D alone undercounts their compute. N is taken without embeddings (Kaplan's convention); a
+    count that includes them overstates l and h slightly, which matters only for the smallest models [I].
+    """
+    hidden, layers = transformer_width(parameters, hidden_per_layer_ratio)
+    return attention_logit_flops_fraction_of_shape(layers, hidden, context_length_tokens, vocabulary_size)
+
+
+def attention_logit_flops_fraction_of_shape(layers, hidden, context_length_tokens, vocabulary_size):
+    """δ = s/(6h) + V/(12·l·h) for a transformer of known depth l and width h (see `attention_logit_flops_fraction`)."""
+    return context_length_tokens / (6.0 * hidden) + vocabulary_size / (12.0 * layers * hidden)
+
+
 def train_flop_from_params_tokens(parameters, tokens, flops_overhead_fraction):
     """Training FLOPs, C = 6·N·D·(1 + δ).
 

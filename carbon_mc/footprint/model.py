@@ -61,7 +61,7 @@ def _tokens_from_scaling(x: dict, run: RunConstants) -> dict:
     `scaling_law_constants` draw (footprint.scaling).
     """
     k = scaling.split_constants(x["scaling_law_constants"])
-    delta = x["flops_overhead_fraction"]
+    delta = flops_overhead_fraction(x, run.parameters)
     if run.target_loss is not None:
         tokens = scaling.tokens_for_target_loss(run.parameters, run.target_loss, **k)
         flop = compute.train_flop_from_params_tokens(run.parameters, tokens, delta)
@@ -69,7 +69,14 @@ def _tokens_from_scaling(x: dict, run: RunConstants) -> dict:
         flop = jnp.broadcast_to(jnp.asarray(run.compute_budget_flop, jnp.float32), jnp.shape(delta))
         tokens = flop / (scaling.FLOP_PER_PARAMETER_TOKEN * run.parameters * (1.0 + delta))
     loss = scaling.loss_nats(run.parameters, tokens, **k)
-    return {"train_flop": flop, "tokens": tokens, "loss_nats": loss, "reducible_loss_nats": loss - k["loss_irreducible"]}
+    return {"train_flop": flop, "tokens": tokens, "loss_nats": loss, "reducible_loss_nats": loss - k["loss_irreducible"],
+            "flops_overhead_fraction": delta}
+
+
+def flops_overhead_fraction(x: dict, parameters):
+    """δ of C = 6·N·D·(1 + δ) from the drawn context length and vocabulary (`compute.attention_logit_flops_fraction`)."""
+    return compute.attention_logit_flops_fraction(parameters, x["context_length_tokens"], x["vocabulary_size"],
+                                                  x["hidden_per_layer_ratio"])
 
 
 def carbon_footprint(x: dict, run: RunConstants) -> dict:
@@ -78,7 +85,8 @@ def carbon_footprint(x: dict, run: RunConstants) -> dict:
     if run.train_flops is not None:
         out["train_flop"] = jnp.asarray(run.train_flops, jnp.float32)
     elif run.parameters is not None and run.tokens is not None:
-        out["train_flop"] = compute.train_flop_from_params_tokens(run.parameters, run.tokens, x["flops_overhead_fraction"])
+        out["flops_overhead_fraction"] = flops_overhead_fraction(x, run.parameters)
+        out["train_flop"] = compute.train_flop_from_params_tokens(run.parameters, run.tokens, out["flops_overhead_fraction"])
     elif run.target_loss is not None or run.compute_budget_flop is not None:
         out.update(_tokens_from_scaling(x, run))
 

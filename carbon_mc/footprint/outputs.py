@@ -15,6 +15,7 @@ class Output(NamedTuple):
 
 OUTPUTS: dict[str, Output] = {
     "train_flop": Output("FLOP", "training compute"),
+    "flops_overhead_fraction": Output("1", "training FLOPs per token beyond 6N (attention and logits), as a fraction of 6N"),
     "device_hours": Output("h", "accelerator-hours of the run"),
     "wall_clock_days": Output("d", "wall-clock duration of the run"),
     "implied_mfu_fraction": Output("1", "model FLOP utilization implied by compute and device time"),

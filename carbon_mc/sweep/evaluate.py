@@ -48,8 +48,9 @@ def evaluate_draws(x, sizes, layout, hw, *, mode, utilization, law, tokens_per_p
         b_crit = sc.critical_batch_kaplan_tokens(loss, x["critical_batch_kaplan_tokens_at_unit_loss"],
                                                  x["critical_batch_kaplan_exponent"])
     out["critical_batch_tokens"] = b_crit
-    delta = x["flops_overhead_fraction"]
     plan_param = layout["planned_parameters"][None, :]
+    delta = compute.attention_logit_flops_fraction_of_shape(layout["layers"][None, :], layout["hidden"][None, :],
+                                                           sequence_length, x["vocabulary_size"])
     if utilization == "ideal":
         # No losses: the small-batch minimum of tokens (E_min = D / (1 + ρ)) at the best kernel efficiency.
         out["batch_token_factor"] = jnp.broadcast_to(1.0 / (1.0 + x["law_batch_critical_ratio"]), d_law.shape)
@@ -88,6 +89,7 @@ def evaluate_draws(x, sizes, layout, hw, *, mode, utilization, law, tokens_per_p
     out["tokens"] = tokens
     train_flop = compute.train_flop_from_params_tokens(n_param, tokens, delta)
     out["train_flop"] = train_flop
+    out["flops_overhead_fraction"] = delta
     out["effective_mfu_fraction"] = mfu
     hours = compute.device_hours_from_flop(train_flop, hw.peak_flop_per_s, mfu)
     out["device_hours"] = hours

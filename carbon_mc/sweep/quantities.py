@@ -12,8 +12,9 @@ from ..scenario import ALWAYS
 
 SECONDS_PER_DAY = 86400.0
 
-# Quantities of the core carbon chain the sweep draws: those every run draws, plus δ.
-CORE_QUANTITIES = ("flops_overhead_fraction", *ALWAYS)
+# Quantities of the core carbon chain the sweep draws: those every run draws, plus the vocabulary
+# (with the sweep's own depth, width and sequence length it gives the FLOPs beyond 6N per token).
+CORE_QUANTITIES = ("vocabulary_size", *ALWAYS)
 SCALING_QUANTITIES = (
     "scaling_law_constants",
     "accuracy_chance_error_fraction",
@@ -40,6 +41,7 @@ SWEEP_OUTPUTS: dict[str, tuple[str, str]] = {
     "tokens": ("1", "training tokens (including any extra tokens a large batch costs)"),
     "law_tokens": ("1", "training tokens the loss law needs (compute-optimal or fixed ratio)"),
     "train_flop": ("FLOP", "training compute, 6·N·D·(1 + δ)"),
+    "flops_overhead_fraction": ("1", "training FLOPs per token beyond 6N (attention and logits), δ"),
     "loss_nats": ("1", "pre-training loss L(N, D), nats per token"),
     "reducible_loss_nats": ("1", "reducible loss L − E, nats per token"),
     "accuracy_fraction": ("1", "average downstream accuracy from the loss (Gadre et al. 2024 form)"),
