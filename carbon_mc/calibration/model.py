@@ -170,7 +170,7 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
     """
     priors = {q: [table.quantity(q).variants[c] for c in design.classes[q]] for q in CALIBRATED}
     derived = design.mfu_run >= 0
-    power_runs, mfu_runs = np.flatnonzero(~derived), np.flatnonzero(derived)
+    power_runs, mfu_runs, hours_runs = np.flatnonzero(~derived), np.flatnonzero(derived), np.flatnonzero(design.hours_run >= 0)
     dh_known = np.nan_to_num(design.device_hours, nan=1.0)
     reported_w_h = np.exp(design.log_reported) * energy.WH_PER_MWH  # reported energy in Wh
 
@@ -200,26 +200,62 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
         value = run_latent(f"{POWER}_run", link, link.inv(fraction[r]), power_spread[idx], implied, slope_ln, obs_mask[r], sd_ln[r])
         return fraction.at[r].set(value)
 
-    def derived_device_hours(power_w, pue_factor, host_w, obs_mask, sd_ln):
-        """Device-hours of every run: published, or from FLOPs, peak throughput and each run's own MFU."""
+    def mfu_terms():
+        """What MFU depends on, sampled once for the derived runs and the hours runs both: MFU class
+        values, their between-run spreads, the size slope, the FLOPs, the overhead and the MoE ratio."""
         mfu_cls, mfu = class_values(MFU)
         mfu_spread = spread(MFU, len(mfu_cls))
         slope_decade = numpyro.sample(MFU_SLOPE, _hyper(table, MFU_SLOPE).distribution)
         flop = _train_flop(design, table)
-        r, idx = mfu_runs, design.index[MFU][mfu_runs]
+        overhead, ratio = _device_time_factors(design, table)
+        return {"mfu": mfu, "spread": mfu_spread, "slope": slope_decade, "flop": flop, "overhead": overhead, "ratio": ratio}
+
+    def mfu_prior(t, r):
+        """(link, support bounds, prior centre on the unconstrained scale, spread) of the MFU of runs `r`."""
+        idx = design.index[MFU][r]
         link = _run_link(priors[MFU], idx)
         low, high = _support_bounds(priors[MFU], idx)
-        overhead, ratio = _device_time_factors(design, table)
-        hours_at_full = compute.project_device_hours(compute.device_hours_from_flop(flop[r], design.peak_flop_per_s[r], 1.0), overhead)
-        needed_mfu = hours_at_full / ratio[r] * (power_w[r] + host_w[r]) * pue_factor[r] / reported_w_h[r]
+        return link, low, high, link.inv(t["mfu"][r]) + t["slope"] * design.scale_decades[r], t["spread"][idx]
+
+    def device_hours_at(t, r, mfu_value):
+        """Device-hours of runs `r` at their own (dense) MFU: C / (peak · MFU · ρ) · ω."""
+        mfu_effective = jnp.where(design.moe_run[r], compute.moe_mfu_fraction(mfu_value, t["ratio"][r]), mfu_value)
+        ideal = compute.device_hours_from_flop(t["flop"][r], design.peak_flop_per_s[r], mfu_effective)
+        return compute.project_device_hours(ideal, t["overhead"])
+
+    def hours_at_full(t, r):
+        """Device-hours of runs `r` at MFU 1 (dense) with the overhead: their hours are this / (MFU · ρ)."""
+        return compute.project_device_hours(compute.device_hours_from_flop(t["flop"][r], design.peak_flop_per_s[r], 1.0), t["overhead"]) / t["ratio"][r]
+
+    def derived_device_hours(t, power_w, pue_factor, host_w, obs_mask, sd_ln):
+        """Device-hours of every run: published, or from FLOPs, peak throughput and each run's own MFU."""
+        r = mfu_runs
+        link, low, high, loc, scale = mfu_prior(t, r)
+        needed_mfu = hours_at_full(t, r) * (power_w[r] + host_w[r]) * pue_factor[r] / reported_w_h[r]
         implied, slope = _implied(link, needed_mfu, low, high)
         slope_ln = -slope / link(implied)
-        loc = link.inv(mfu[r]) + slope_decade * design.scale_decades[r]
-        value = run_latent(f"{MFU}_run", link, loc, mfu_spread[idx], implied, slope_ln, obs_mask[r], sd_ln[r])
+        value = run_latent(f"{MFU}_run", link, loc, scale, implied, slope_ln, obs_mask[r], sd_ln[r])
         numpyro.deterministic(f"{MFU}_run", value)
-        mfu_effective = jnp.where(design.moe_run[r], compute.moe_mfu_fraction(value, ratio[r]), value)
-        ideal = compute.device_hours_from_flop(flop[r], design.peak_flop_per_s[r], mfu_effective)
-        return jnp.asarray(dh_known).at[r].set(compute.project_device_hours(ideal, overhead))
+        return jnp.asarray(dh_known).at[r].set(device_hours_at(t, r, value))
+
+    def published_device_hours(t, obs_mask, error):
+        """The published device time of the hours runs, observed against their compute and their own MFU.
+
+        Their energy is computed on the published hours (above); here the same hours, given the FLOPs,
+        the peak, the overhead and the MoE ratio, measure the run's MFU. Held-out runs drop this term
+        as they drop their energy.
+        """
+        r = hours_runs
+        link, low, high, loc, scale = mfu_prior(t, r)
+        sd_h = jnp.sqrt(error**2 + design.hours_rounding_sd_ln[r] ** 2)
+        implied, slope = _implied(link, hours_at_full(t, r) / dh_known[r], low, high)
+        slope_ln = -slope / link(implied)  # d log(hours) / du
+        value = run_latent(f"{MFU}_hours_run", link, loc, scale, implied, slope_ln, obs_mask[r], sd_h)
+        numpyro.deterministic(f"{MFU}_hours_run", value)
+        predicted = device_hours_at(t, r, value)
+        numpyro.deterministic("predicted_device_hours", predicted)
+        with numpyro.handlers.mask(mask=obs_mask[r]):
+            numpyro.sample("log_published_device_hours", dist.Normal(jnp.log(predicted), sd_h), obs=np.log(dh_known[r]))
 
     def model(obs_mask):
         power_cls, fraction = class_values(POWER)
@@ -236,11 +272,14 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
             fraction = power_fraction(fraction, power_spread, pue_factor, host_w, obs_mask, sd_ln)
         numpyro.deterministic(f"{POWER}_run", fraction)
         power_w = energy.accelerator_power_w(design.tdp_w, fraction)
-        device_hours = derived_device_hours(power_w, pue_factor, host_w, obs_mask, sd_ln) if len(mfu_runs) else jnp.asarray(dh_known)
+        t = mfu_terms() if len(mfu_runs) or len(hours_runs) else None
+        device_hours = derived_device_hours(t, power_w, pue_factor, host_w, obs_mask, sd_ln) if len(mfu_runs) else jnp.asarray(dh_known)
         scoped = _figure_scope_energy(design, device_hours, power_w, server_w, pue)
         numpyro.deterministic("predicted_energy_mwh", scoped)
         with numpyro.handlers.mask(mask=obs_mask):
             numpyro.sample("log_reported_energy_mwh", dist.Normal(jnp.log(scoped), sd_ln), obs=design.log_reported)
+        if len(hours_runs):
+            published_device_hours(t, obs_mask, error)
 
     return model
 
@@ -249,7 +288,8 @@ def _device_time_factors(design: Design, table: PriorTable):
     """The whole-run device-time overhead (one value) and each run's MoE MFU ratio (1 for dense runs).
 
     Both are sampled from their bundled priors (priors/utilization.toml): one overhead for every run
-    whose device time is derived, one MoE ratio for every such mixture-of-experts run.
+    with an MFU of its own (device time derived, or published and observed against compute), one MoE
+    ratio for every such mixture-of-experts run.
     """
     overhead = numpyro.sample(OVERHEAD, _hyper(table, OVERHEAD).distribution)
     if not design.moe_run.any():
@@ -259,7 +299,7 @@ def _device_time_factors(design: Design, table: PriorTable):
 
 
 def _train_flop(design: Design, table: PriorTable):
-    """(R,) training FLOPs: published, or 6·N·D·(1 + δ) with δ the sampled FLOPs overhead of each such run."""
+    """(R,) training FLOPs (where the model needs them): published, or 6·N·D·(1 + δ) with δ the sampled FLOPs overhead of each such run."""
     flop = jnp.asarray(np.nan_to_num(design.train_flop, nan=1.0))
     flops_runs = np.flatnonzero(design.flops_run >= 0)
     if not len(flops_runs):
