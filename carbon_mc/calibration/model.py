@@ -1,4 +1,4 @@
-"""The NumPyro calibration model: the measured runs' energies given the uncertain factors.
+"""The NumPyro calibration model: the measured runs' energies (and published device-hours) given the uncertain factors.
 
 For runs r with a measured energy E_r (natural logs):
 
@@ -24,8 +24,26 @@ For runs r with a measured energy E_r (natural logs):
   parameter count take none.
 - Device time is the run's own where published; else C·(1 + δ_r) / (peak · MFU_r · ρ_r) · ω, with
   δ_r the FLOPs-overhead prior, ρ_r the MoE MFU ratio (one value; 1 for a dense run) and ω the
-  whole-run device-time overhead (one value for every run whose device time is derived), both
+  whole-run device-time overhead (one value for every run that has an MFU of its own), both
   sampled from their priors (`OVERHEAD`, `MOE_RATIO`).
+- Published device time beside published compute. A run whose device-hours H_r are published and
+  whose compute is known too (``train_flops``, or parameters and tokens: C_r = 6·N·D·(1 + δ_r) with
+  its own FLOPs-overhead draw) measures its MFU: it gets an MFU latent of its own, on its hardware's
+  MFU class prior exactly as a derived run (class value, size term, between-run spread; the engine
+  draws no MFU for such a run, but the class is sampled for it), and the likelihood
+
+      log H_r ~ N( log( C_r / (peak · MFU_r · ρ_r) · ω / 3600 ), √(ε² + κ_r²) )
+
+  with ε the same reporting error as the energies' (one error for every published figure of a run;
+  the run's own MFU absorbs what is specific to it) and κ_r the rounding of the printed hours
+  (`carbon_mc.calibration.design.published_hours_rounding_sd_ln`). ω applies because published
+  device-hours are wall-clock time × devices, restarts and pauses included: PaLM's 8.40M chip-hours
+  are "including some downtime and repeated steps" (Chowdhery et al. 2022, App. B), 1.5 × the ideal
+  5.53M at its 46.2% MFU (docs/modern_training_priors.md §1). So these runs inform the MFU classes,
+  ω, the MFU size slope and (GLaM, GShard, Switch) the MoE ratio, which the derived runs alone
+  (all from 2024) left to their priors. Their energy is still computed on the published hours and
+  their power fraction still varies run by run; a held-out run drops its hours as it drops its
+  energy (its MFU then follows its class prior).
 - The energy scope of the figure (``[reported] energy_scope``) picks the prediction, on the
   footprint's own energy equations (`energy_on_scopes`): accelerators and host times PUE
   ("facility"), without PUE ("it"), accelerators alone ("accelerator"), or accelerators alone times
@@ -162,7 +180,9 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
 
     Run-to-run deviations: a run whose device time is published varies in its accelerator power
     fraction; a run whose device time is derived from FLOPs varies in its MFU (its energy fixes only
-    power / MFU, so one deviation per run), on the unconstrained scale of its class prior.
+    power / MFU, so one deviation per run), on the unconstrained scale of its class prior. A run whose
+    device time is published beside its compute varies in both: power through its energy, MFU through
+    its published device-hours (``log_published_device_hours``).
 
     Raises:
       CarbonMCError: the class priors of a quantity that varies run by run have supports of
