@@ -54,7 +54,7 @@ def test_every_latent_converged(calibration):
                  "between_run_sd_power_fraction_logit", "between_run_sd_mfu_logit", "accelerator_power_tdp_fraction_run_latent",
                  "accelerator_power_tdp_fraction_run_eta", "mfu_fraction_run_latent", "mfu_fraction_run_eta",
                  "mfu_scale_slope_logit_per_decade", "power_scale_slope_logit_per_decade", "context_length_tokens", "vocabulary_size", "reporting_error_sd_ln",
-                 "device_time_overhead_factor", "moe_mfu_ratio"):
+                 "device_time_overhead_factor", "moe_mfu_ratio", "mfu_fraction_hours_run_latent", "mfu_fraction_hours_run_eta"):
         assert name in latents
     for name in latents:
         assert float(diag[f"{name}_r_hat"].max()) <= 1.01, name
@@ -203,15 +203,127 @@ def test_device_time_factors_are_calibrated_where_device_time_is_derived(calibra
     # OLMoE: derived device time, mixture-of-experts: MFU, the overhead and the MoE ratio come from the fit.
     posterior, status = calib.calibrated_priors(calibration, carbon_mc.load_scenario("olmoe_0924"))
     assert {"mfu_fraction", "device_time_overhead_factor", "moe_mfu_ratio"} <= set(posterior)
-    assert status["moe_mfu_ratio"] == "calibrated (one value, 1 run)"
+    assert status["moe_mfu_ratio"] == "calibrated (one value, 4 runs)"  # GLaM, GShard, Switch (published hours), OLMoE
     g = calib.groups(calibration)
     np.testing.assert_array_equal(posterior["moe_mfu_ratio"].distribution.values, g["posterior"]["moe_mfu_ratio"].values.ravel().astype(np.float32))
     # a run with published device-hours needs neither
     posterior, status = calib.calibrated_priors(calibration, carbon_mc.load_scenario("palm_540b"))
     assert not {"device_time_overhead_factor", "moe_mfu_ratio", "mfu_fraction"} & set(status)
     shared = {r["quantity"]: r for r in calib.calibration_report(calibration)["shared"]}
-    assert shared["device_time_overhead_factor"]["measured_runs"] == sum(s.derives_device_time for s in calib.measured_runs())
-    assert shared["moe_mfu_ratio"]["measured_runs"] == 1
+    # runs with an MFU of their own: device time derived, or published beside the run's compute
+    informing = [s for s in calib.measured_runs() if s.derives_device_time or s.train_flops is not None or s.derives_flop]
+    assert shared["device_time_overhead_factor"]["measured_runs"] == len(informing)
+    assert shared["moe_mfu_ratio"]["measured_runs"] == sum(s.is_moe for s in informing) == 4
+
+
+def test_runs_with_published_hours_and_compute_inform_mfu_overhead_and_moe_ratio(calibration):
+    """Published device time beside published compute measures MFU / overhead: such runs vary in MFU
+    (their own latent) as well as in power, and inform the MFU classes, the overhead, the size slope
+    and the MoE ratio."""
+    runs = calib.measured_runs()
+    table = carbon_mc.load_priors()
+    design = calib.build_design(runs, table)
+    hours = {s.name for s in runs if s.device_hours is not None and (s.train_flops is not None or s.derives_flop)}
+    assert {design.names[i] for i in np.flatnonzero(design.hours_run >= 0)} == hours
+    assert len(hours) == 12  # Evolved NAS, GLaM, GPT-3, GShard, Meena, PaLM, Patterson's four Iowa runs, Switch, T5
+    everything = np.ones(design.num_runs, bool)
+    moe = {design.names[i] for i in np.flatnonzero(design.mfu_drawn & design.moe_run)}
+    assert moe == {"GLaM 64B/64E to 280B tokens (MoE)", "GShard-600B (MoE)", "Switch Transformer 1.5T (MoE)", "OLMoE 1B-7B 0924 (MoE)"}
+    counts = design.shared_counts(everything)
+    derived = sum(s.derives_device_time for s in runs)
+    assert counts == {"device_time_overhead_factor": derived + len(hours), "moe_mfu_ratio": 4,
+                      "mfu_scale_slope_logit_per_decade": int(np.sum(design.mfu_drawn & (design.scale_decades < 0)))}
+    # the MFU classes of the hours runs' hardware are sampled although no derived run uses them
+    assert {"tpu_v2_v3", "tpu_v4_plus", "volta", "pascal"} <= set(design.classes["mfu_fraction"])
+    g = calib.groups(calibration)
+    assert set(g["posterior"]["mfu_fraction_hours_run"].coords["run_hours"].values) == hours
+    shared = {r["quantity"]: r for r in calib.calibration_report(calibration)["shared"]}
+    assert shared["moe_mfu_ratio"]["measured_runs"] == 4
+    assert shared["mfu_scale_slope_logit_per_decade"]["measured_runs"] == counts["mfu_scale_slope_logit_per_decade"]
+    # the fit reproduces the published hours: posterior-predictive 90% intervals hold most of them
+    replicated = g["posterior_predictive"]["published_device_hours"]
+    lo, hi = replicated.quantile(0.05, dim=("chain", "draw")), replicated.quantile(0.95, dim=("chain", "draw"))
+    published = g["observed_data"]["published_device_hours"]
+    assert int(((published >= lo) & (published <= hi)).sum()) >= 10
+
+
+def _hours_run_toml(name: str, flop: float, device_hours: float, energy_mwh: float) -> str:
+    return f"""
+        [run]
+        name = "{name}"
+        hardware = "tpu_v4"
+        train_flops = {flop!r}
+        device_hours = {device_hours!r}
+        region = "france"
+        datacenter = "google"
+        [reported]
+        energy_mwh = {energy_mwh!r}
+        energy_scope = "accelerator"
+        basis = "measured"
+    """
+
+
+def test_published_hours_recover_the_mfu_they_imply(write_toml, tmp_path):
+    """Synthetic runs whose published hours imply MFU m* (given the overhead, nearly fixed here) and whose
+    energies are consistent: the posterior MFU of a run recovers m*."""
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "overhead.toml").write_text(
+        '[device_time_overhead_factor.variants.default]\ndistribution = "lognormal"\nparams = { p5 = 1.199, p95 = 1.201 }\n'
+        'description = "test: overhead fixed near 1.2"\nsource = "test"\n')
+    table = carbon_mc.load_priors(overlays=[overlay], use_env=False)
+    spec = table.hardware_spec("tpu_v4")
+    m_star, omega = 0.36, 1.2
+    fraction = table.quantity("accelerator_power_tdp_fraction").variants[spec["power_class"]].params["loc"]
+    paths = []
+    for name, flop in (("synthetic A", 1e22), ("synthetic B", 3e21)):
+        hours = flop * omega / (spec["peak_flop_per_s"] * m_star * 3600.0)
+        energy = hours * spec["tdp_w"] * fraction / 1e6
+        paths.append(write_toml(_hours_run_toml(name, flop, hours, energy), name=f"{name[-1]}.toml"))
+    runs = calib.measured_runs(paths, priors=table)
+    cal = calib.Calibrator(runs, priors=table, num_chains=2, num_warmup=500, num_samples=1000)
+    assert list(cal.design.hours_run) == [0, 1] and list(cal.design.mfu_run) == [-1, -1]
+    g = calib.groups(cal.fit(seed=0))
+    mfu = g["posterior"]["mfu_fraction_hours_run"].sel(run_hours="synthetic A").values.ravel()
+    sd = float(mfu.std())
+    prior = table.quantity("mfu_fraction").variants["tpu_v4_plus"]
+    assert abs(float(np.median(mfu)) - m_star) <= 2.0 * sd
+    assert abs(prior.params["loc"] - m_star) > 4.0 * sd  # away from the class prior's centre: the hours moved it
+    # held out, run A's MFU is its class's (learnt from B) plus a between-run deviation: its own hours no longer inform it
+    held = calib.groups(cal.fit(seed=0, held_out=["synthetic A"]))
+    assert float(held["posterior"]["mfu_fraction_hours_run"].sel(run_hours="synthetic A").values.std()) > 2.0 * sd
+    assert int(held["constant_data"]["device_time_overhead_factor_runs"]) == 1
+
+
+def test_held_out_runs_contribute_no_hours_likelihood():
+    """The log density does not depend on a held-out run's published hours (energy and hours both dropped);
+    it does where the run is observed."""
+    from dataclasses import replace
+
+    import jax
+    import numpyro
+    from numpyro.infer.util import log_density
+
+    table = carbon_mc.load_priors()
+    design = calib.build_design(calib.measured_runs(), table)
+    name = "GLaM 64B/64E to 280B tokens (MoE)"
+    i = design.names.index(name)
+    assert design.hours_run[i] >= 0
+    moved = replace(design, device_hours=np.where(np.arange(design.num_runs) == i, 2.0 * design.device_hours, design.device_hours))
+    held_out = np.arange(design.num_runs) != i
+    observed = np.ones(design.num_runs, bool)
+
+    def latents(mask):
+        tr = numpyro.handlers.trace(numpyro.handlers.seed(calib.calibration_model(design, table), jax.random.key(1))).get_trace(mask)
+        return {k: v["value"] for k, v in tr.items() if v["type"] == "sample" and not v["is_observed"]}
+
+    def density(d, mask, params):
+        return float(log_density(calib.calibration_model(d, table), (mask,), {}, params)[0])
+
+    params = latents(held_out)
+    assert density(design, held_out, params) == density(moved, held_out, params)
+    params = latents(observed)
+    assert density(design, observed, params) != density(moved, observed, params)
 
 
 def test_calibration_fitted_with_other_priors_is_refused(calibration):

@@ -4,7 +4,8 @@
   (``basis = "measured"``), read from ``models/`` or a given directory or list of files;
 - `rounding_sd_ln`: the rounding error of a printed figure, from its last written digit;
 - `Design` and `build_design`: per run the class of each calibrated quantity, its device time (or
-  what derives it: FLOPs, peak throughput, MFU) and the scope of its figure.
+  what derives it: FLOPs, peak throughput, MFU), the scope of its figure, and, where a run
+  publishes its device time and its compute both, what the published device time says about MFU.
 
 The names of the calibrated quantities and of the hyperpriors (``priors/calibration.toml``) are
 defined here, once, for every module of the package.
@@ -39,6 +40,8 @@ __all__ = [
     "Design",
     "build_design",
     "measured_runs",
+    "observes_hours",
+    "published_hours_rounding_sd_ln",
     "rounding_sd_ln",
     "scenario_files",
 ]
@@ -139,13 +142,17 @@ class Design:
     index: dict[str, np.ndarray]
     fixed: dict[str, np.ndarray]
     device_hours: np.ndarray  # (R,), NaN where derived from FLOPs and MFU
-    train_flop: np.ndarray  # (R,) published FLOPs where device time is derived from them; NaN otherwise
+    # FLOPs wherever the model needs them: runs whose device time is derived, and runs whose published
+    # device time is observed against their compute (`hours_run`).
+    train_flop: np.ndarray  # (R,) published FLOPs of such a run; NaN otherwise
     parameters: np.ndarray  # (R,) N and D where FLOPs come from 6·N·D·(1 + δ); NaN otherwise
     tokens: np.ndarray
     flop_shape: dict[str, np.ndarray]  # (R,) per FLOP_SHAPE_QUANTITIES: the number a run fixes, NaN where drawn
     flops_run: np.ndarray  # (R,) index into the runs whose FLOPs come from 6·N·D·(1 + δ), -1 if none
-    moe_run: np.ndarray  # (R,) bool: a mixture-of-experts run whose device time is derived (takes moe_mfu_ratio)
+    moe_run: np.ndarray  # (R,) bool: a mixture-of-experts run whose MFU the model draws (derived or hours run; takes moe_mfu_ratio)
     mfu_run: np.ndarray  # (R,) index into the MFU run deviations, -1 if the run's device time is known
+    hours_run: np.ndarray  # (R,) index into the published-device-time observations, -1 if none
+    hours_rounding_sd_ln: np.ndarray  # (R,) rounding error of the published device time (natural-log sd); NaN if not observed
     scale_decades: np.ndarray  # (R,) min(0, log10(N / N_ref)); 0 without a parameter count
     power_decades: np.ndarray  # (R,) min(0, log10(N / N_ref_power)); 0 without a parameter count
     tdp_w: np.ndarray
@@ -160,19 +167,62 @@ class Design:
     def num_runs(self) -> int:
         return len(self.names)
 
+    @property
+    def mfu_drawn(self) -> np.ndarray:
+        """(R,) bool: runs with an MFU of their own in the model (device time derived, or published and observed against compute)."""
+        return (self.mfu_run >= 0) | (self.hours_run >= 0)
+
     def class_counts(self, observed: np.ndarray) -> dict[str, np.ndarray]:
         """Per quantity, how many observed runs inform each class."""
         return {q: np.array([int(np.sum((self.index[q] == i) & observed)) for i in range(len(c))]) for q, c in self.classes.items()}
 
     def varying_counts(self, observed: np.ndarray) -> dict[str, np.ndarray]:
-        """Per quantity with run-to-run spread, how many observed runs of each class vary in it."""
-        varies = {"accelerator_power_tdp_fraction": self.mfu_run < 0, "mfu_fraction": self.mfu_run >= 0}
+        """Per quantity with run-to-run spread, how many observed runs of each class vary in it.
+
+        A run whose device time was published varies in its power fraction (its energy) and, where its
+        compute is known too, in its MFU (its device time); a run whose device time is derived, in its MFU.
+        """
+        varies = {"accelerator_power_tdp_fraction": self.mfu_run < 0, "mfu_fraction": self.mfu_drawn}
         return {q: np.array([int(np.sum((self.index[q] == i) & observed & varies[q])) for i in range(len(self.classes[q]))])
                 for q in RUN_SPREAD}
 
+    def shared_counts(self, observed: np.ndarray) -> dict[str, int]:
+        """How many observed runs inform each one-value quantity: the device-time overhead and the MFU
+        size slope (runs with an MFU of their own; the slope only those below the reference size), and
+        the MoE ratio (such runs that are mixture-of-experts)."""
+        drawn = self.mfu_drawn & observed
+        return {OVERHEAD: int(drawn.sum()), MOE_RATIO: int((drawn & self.moe_run).sum()),
+                MFU_SLOPE: int((drawn & (self.scale_decades < 0)).sum())}
+
+
+def observes_hours(s: Scenario) -> bool:
+    """True when run `s` publishes its device time and its compute both (``train_flops``, or
+    parameters and tokens), so that its device time measures its MFU, and it leaves the MFU prior alone
+    (a run that fixes or replaces ``mfu_fraction`` takes no such observation)."""
+    has_compute = s.train_flops is not None or s.derives_flop
+    return not s.derives_device_time and has_compute and "mfu_fraction" not in s.overrides
+
+
+def published_hours_rounding_sd_ln(s: Scenario) -> float:
+    """Rounding error (natural-log sd) of a run's published device time.
+
+    The device-hours may have been printed as they are, per device, or as days of ``devices``
+    devices; the coarsest of these that reads as a short decimal (the hours themselves always, the
+    others where they have at most six significant digits) is taken as the printed figure, and
+    `rounding_sd_ln` of it (the device count being exact).
+    """
+    hours = float(s.device_hours)
+    per_device = [hours / s.devices, hours / s.devices / 24.0] if s.devices else []
+    printed = [hours] + [float(f"{v:.6g}") for v in per_device if math.isclose(float(f"{v:.6g}"), v, rel_tol=1e-9)]
+    return max(rounding_sd_ln(v) for v in printed)
+
 
 def _calibrated_needs(s: Scenario, table: PriorTable) -> dict[str, str | float | None]:
-    """Per calibrated quantity, what run `s` uses: its class name, a number it fixes, or None (unused)."""
+    """Per calibrated quantity, what run `s` uses: its class name, a number it fixes, or None (unused).
+
+    A run whose published device time is observed against its compute (`observes_hours`) uses the
+    MFU class of its hardware, although the engine draws no MFU for it.
+    """
     has_host, has_pue = _SCOPE_TERMS[s.reported.energy_scope]
     used = {"accelerator_power_tdp_fraction": True, "server_power_w_per_device": has_host, "pue": has_pue,
             "mfu_fraction": s.derives_device_time}
@@ -180,6 +230,9 @@ def _calibrated_needs(s: Scenario, table: PriorTable) -> dict[str, str | float |
     ctx = s.context(table)
     out: dict[str, str | float | None] = {}
     for q in CALIBRATED:
+        if q == "mfu_fraction" and observes_hours(s):
+            out[q] = ctx[table.quantity(q).selected_by]
+            continue
         if not used[q]:
             out[q] = None
             continue
@@ -199,18 +252,24 @@ def _run_columns(runs: Sequence[Scenario], table: PriorTable) -> dict[str, list]
     """Per-run columns of `Design` (device time or what derives it, hardware, scope), as lists."""
     n_ref = table.quantity(MFU_REFERENCE).variants["default"].fixed_value
     n_ref_power = table.quantity(POWER_REFERENCE).variants["default"].fixed_value
-    cols: dict[str, list] = {k: [] for k in ("device_hours", "train_flop", "parameters", "tokens", "flops_run", "mfu_run",
-                                             "scale_decades", "power_decades", "tdp_w", "peak_flop_per_s", "host", "with_pue")}
-    n_flops = n_mfu = 0
+    cols: dict[str, list] = {k: [] for k in ("device_hours", "train_flop", "parameters", "tokens", "flops_run", "mfu_run", "hours_run",
+                                             "hours_rounding_sd_ln", "scale_decades", "power_decades", "tdp_w", "peak_flop_per_s",
+                                             "host", "with_pue")}
+    n_flops = n_mfu = n_hours = 0
     for s in runs:
         spec = table.hardware_spec(s.hardware, file=s.file)
-        from_nd = s.derives_device_time and s.derives_flop
+        hours = observes_hours(s)
+        needs_flop = s.derives_device_time or hours
+        from_nd = needs_flop and s.derives_flop
         cols["device_hours"].append(np.nan if s.derives_device_time else s.device_hours)
-        cols["train_flop"].append((s.train_flops if s.train_flops is not None else np.nan) if s.derives_device_time else np.nan)
+        cols["train_flop"].append((s.train_flops if s.train_flops is not None else np.nan) if needs_flop else np.nan)
         cols["flops_run"].append(n_flops if from_nd else -1)
         cols["mfu_run"].append(n_mfu if s.derives_device_time else -1)
+        cols["hours_run"].append(n_hours if hours else -1)
+        cols["hours_rounding_sd_ln"].append(published_hours_rounding_sd_ln(s) if hours else np.nan)
         n_flops += bool(from_nd)
         n_mfu += bool(s.derives_device_time)
+        n_hours += bool(hours)
         cols["parameters"].append(s.compute_parameters if from_nd else np.nan)
         cols["tokens"].append(s.tokens if from_nd else np.nan)
         cols["scale_decades"].append(min(0.0, math.log10(s.compute_parameters / n_ref)) if s.parameters else 0.0)
@@ -227,7 +286,7 @@ def _flop_shape(runs: Sequence[Scenario], table: PriorTable) -> dict[str, np.nda
     """Per quantity of the attention and logit FLOPs, each run's fixed number (NaN: drawn, or not needed)."""
     out = {q: np.full(len(runs), np.nan) for q in FLOP_SHAPE_QUANTITIES}
     for i, s in enumerate(runs):
-        if not (s.derives_device_time and s.derives_flop):
+        if not ((s.derives_device_time or observes_hours(s)) and s.derives_flop):
             continue
         resolved = s.resolve_priors(table)
         for q in FLOP_SHAPE_QUANTITIES:
@@ -262,11 +321,14 @@ def build_design(runs: Sequence[Scenario], table: PriorTable) -> Design:
         fixed[q] = np.array([v if isinstance(v, float) else np.nan for v in needs], dtype=np.float64)
     cols = _run_columns(runs, table)
     reported = np.array([s.reported.energy_mwh for s in runs], dtype=np.float64)
-    floats = {k: np.array(cols[k], dtype=np.float64) for k in ("device_hours", "train_flop", "parameters", "tokens", "scale_decades", "power_decades")}
+    floats = {k: np.array(cols[k], dtype=np.float64) for k in ("device_hours", "train_flop", "parameters", "tokens", "scale_decades",
+                                                                "power_decades", "hours_rounding_sd_ln")}
     return Design(
         runs=tuple(runs), names=names, classes=classes, index=index, fixed=fixed, **floats,
         flop_shape=_flop_shape(runs, table), flops_run=np.array(cols["flops_run"], dtype=np.int32),
-        moe_run=np.array([s.is_moe and s.derives_device_time for s in runs], dtype=bool), mfu_run=np.array(cols["mfu_run"], dtype=np.int32),
+        hours_run=np.array(cols["hours_run"], dtype=np.int32),
+        moe_run=np.array([s.is_moe and (s.derives_device_time or observes_hours(s)) for s in runs], dtype=bool),
+        mfu_run=np.array(cols["mfu_run"], dtype=np.int32),
         tdp_w=np.array(cols["tdp_w"]), peak_flop_per_s=np.array(cols["peak_flop_per_s"]),
         host=np.array(cols["host"], dtype=bool), with_pue=np.array(cols["with_pue"], dtype=bool), log_reported=np.log(reported),
         rounding_sd_ln=np.array([rounding_sd_ln(v) for v in reported]), scopes=tuple(s.reported.energy_scope for s in runs),

@@ -1,7 +1,9 @@
 """The samples of a fit as ArviZ InferenceData, on disk as netCDF, and their convergence diagnostics.
 
 `build_inference_data` turns the samples of one fit into the groups posterior,
-posterior_predictive, observed_data, constant_data and sample_stats. ``posterior_predictive`` holds,
+posterior_predictive, observed_data, constant_data and sample_stats; the runs whose published
+device-hours are observed against their compute (dimension ``run_hours``) have their MFU
+(``mfu_fraction_hours_run``), their predicted and replicated device-hours and the published ones. ``posterior_predictive`` holds,
 for each calibrated quantity and class with data, ``<quantity>_new_run``: the value for a *new* run
 of that class (class value plus a fresh run-to-run deviation, for the varying factors only where
 some run of the class varied in it), which `carbon_mc.calibration.calibrated_priors` hands to the
@@ -74,6 +76,7 @@ def _run_subsets(d: Design) -> dict[str, list[str]]:
         "run_flops": [d.names[i] for i in np.flatnonzero(d.flops_run >= 0)],
         **{f"run_{q}": [d.names[i] for i in np.flatnonzero((d.flops_run >= 0) & np.isnan(d.flop_shape[q]))]
            for q in FLOP_SHAPE_QUANTITIES},
+        "run_hours": [d.names[i] for i in np.flatnonzero(d.hours_run >= 0)],
     }
 
 
@@ -92,10 +95,12 @@ def _posterior(d: Design, table: PriorTable, samples: dict, base: dict) -> xr.Da
         if q in RUN_SPREAD and f"{RUN_SPREAD[q]}[{q}]" in samples:
             hyper = table.quantity(RUN_SPREAD[q])
             post[RUN_SPREAD[q]] = _var((dim,), samples[f"{RUN_SPREAD[q]}[{q}]"], hyper.units, hyper.long_name)
-    for q, dim in (("accelerator_power_tdp_fraction", "run_power"), ("mfu_fraction", "run_mfu")):
-        if f"{q}_run_eta" in samples:
-            post[f"{q}_run_eta"] = _var((dim,), samples[f"{q}_run_eta"], "1", f"sampling coordinate of {q}_run_latent (standardised)")
-            post[f"{q}_run_latent"] = _var((dim,), samples[f"{q}_run_latent"], "1", f"{q} of each run that varies in it, on its class prior's unconstrained scale")
+    for q, run, dim in (("accelerator_power_tdp_fraction", "run", "run_power"), ("mfu_fraction", "run", "run_mfu"),
+                        ("mfu_fraction", "hours_run", "run_hours")):
+        if f"{q}_{run}_eta" in samples:
+            post[f"{q}_{run}_eta"] = _var((dim,), samples[f"{q}_{run}_eta"], "1", f"sampling coordinate of {q}_{run}_latent (standardised)")
+            post[f"{q}_{run}_latent"] = _var((dim,), samples[f"{q}_{run}_latent"], "1",
+                                             f"{q} of each run that varies in it ({dim}), on its class prior's unconstrained scale")
     for name in (MFU_SLOPE, POWER_SLOPE, REPORTING_ERROR, *GLOBAL):
         if name in samples:
             meta = table.quantity(name)
@@ -110,6 +115,11 @@ def _posterior(d: Design, table: PriorTable, samples: dict, base: dict) -> xr.Da
     post["accelerator_power_tdp_fraction_run"] = _var(("run",), samples["accelerator_power_tdp_fraction_run"], "1", "accelerator power fraction of each run")
     if "mfu_fraction_run" in samples:
         post["mfu_fraction_run"] = _var(("run_mfu",), samples["mfu_fraction_run"], "1", "MFU of each run whose device time is derived")
+    if "mfu_fraction_hours_run" in samples:
+        post["mfu_fraction_hours_run"] = _var(("run_hours",), samples["mfu_fraction_hours_run"], "1",
+                                              "MFU (dense, before the MoE ratio) of each run whose published device time is observed against its compute")
+        post["predicted_device_hours"] = _var(("run_hours",), samples["predicted_device_hours"], "h",
+                                              "device-hours of each such run from its compute, its MFU, the MoE ratio and the overhead")
     post["predicted_energy_mwh"] = _var(("run",), samples["predicted_energy_mwh"], "MWh", "energy of each run on the scope of its reported figure")
     used = {dim for v in post.values() for dim in v.dims}
     coords = {k: v for k, v in {**_run_subsets(d), **_class_coords(d, table)}.items() if k in used}
@@ -126,6 +136,7 @@ def _posterior_predictive(d: Design, table: PriorTable, samples: dict, base: dic
     replicated = samples["predicted_energy_mwh"] * np.exp(sd * rng.standard_normal(sd.shape))
     pp = {"reported_energy_mwh": xr.DataArray(_var(("run",), replicated, "MWh", "replicated reported energy (reporting and rounding error included)"),
                                               coords={**base, "run": list(d.names)})}
+    hours = d.hours_run >= 0
     for q in CALIBRATED:
         keep = [i for i, n in enumerate(varying[q] if q in RUN_SPREAD else counts[q]) if n > 0]
         if not keep:
@@ -143,13 +154,20 @@ def _posterior_predictive(d: Design, table: PriorTable, samples: dict, base: dic
         note = f" (model size at or above {reference})" if reference else ""
         pp[f"{q}_new_run"] = xr.DataArray(_var((dim,), np.stack(cols, axis=-1), meta.units, f"{meta.long_name}: a new run of the {dim}{note}"),
                                           coords={**base, dim: [d.classes[q][i] for i in keep]})
+    if "predicted_device_hours" in samples:  # drawn last, so that the draws above do not depend on it
+        sd_h = np.sqrt(samples[REPORTING_ERROR][..., None] ** 2 + d.hours_rounding_sd_ln[hours] ** 2)
+        replicated_h = samples["predicted_device_hours"] * np.exp(sd_h * rng.standard_normal(sd_h.shape))
+        pp["published_device_hours"] = xr.DataArray(_var(("run_hours",), replicated_h, "h", "replicated published device-hours (reporting and rounding error included)"),
+                                                    coords={**base, "run_hours": [d.names[i] for i in np.flatnonzero(hours)]})
     return xr.Dataset(pp)
 
 
 def _observed_data(d: Design) -> xr.Dataset:
+    hours = d.hours_run >= 0
     return xr.Dataset(
-        {"reported_energy_mwh": (("run",), np.exp(d.log_reported), {"units": "MWh", "long_name": "published energy, on the scope in constant_data.energy_scope"})},
-        coords={"run": list(d.names)},
+        {"reported_energy_mwh": (("run",), np.exp(d.log_reported), {"units": "MWh", "long_name": "published energy, on the scope in constant_data.energy_scope"}),
+         "published_device_hours": (("run_hours",), d.device_hours[hours], {"units": "h", "long_name": "published device-hours of the runs whose compute is known too"})},
+        coords={"run": list(d.names), "run_hours": [d.names[i] for i in np.flatnonzero(hours)]},
     )
 
 
@@ -163,18 +181,20 @@ def _constant_data(d: Design, table: PriorTable, observed: np.ndarray) -> xr.Dat
         "device_hours": (("run",), d.device_hours, {"units": "h", "long_name": "published device-hours (NaN where derived)"}),
         "parameters_scale_decades": (("run",), d.scale_decades, {"units": "1", "long_name": "min(0, log10(parameters / mfu_reference_parameters))"}),
         "parameters_power_decades": (("run",), d.power_decades, {"units": "1", "long_name": "min(0, log10(parameters / power_reference_parameters))"}),
+        "hours_rounding_sd_ln": (("run_hours",), d.hours_rounding_sd_ln[d.hours_run >= 0],
+                                 {"units": "1", "long_name": "rounding error of the published device-hours (natural-log sd)"}),
     }
     counts, varying = d.class_counts(observed), d.varying_counts(observed)
-    derived = d.mfu_run >= 0
-    for q, runs in zip(GLOBAL, (derived, d.moe_run)):
-        constant[f"{q}_runs"] = ((), int(np.sum(runs & observed)), {"long_name": f"observed runs informing {q}"})
+    for q, n in d.shared_counts(observed).items():
+        constant[f"{q}_runs"] = ((), n, {"long_name": f"observed runs informing {q} (device time derived, or published with the run's compute)"})
     for q in CALIBRATED:
         if d.classes[q]:
             dim = table.quantity(q).selected_by
             constant[f"{q}_class_runs"] = ((dim,), counts[q], {"long_name": f"observed runs informing each {dim}"})
             if q in RUN_SPREAD:
                 constant[f"{q}_class_varying_runs"] = ((dim,), varying[q], {"long_name": f"observed runs of each {dim} that vary in {q}"})
-    return xr.Dataset(constant, coords={"run": list(d.names), **_class_coords(d, table)})
+    return xr.Dataset(constant, coords={"run": list(d.names), "run_hours": [d.names[i] for i in np.flatnonzero(d.hours_run >= 0)],
+                                        **_class_coords(d, table)})
 
 
 def _attrs(d: Design, table: PriorTable, settings: dict, observed: np.ndarray, seed: int, chains: int) -> dict:
@@ -286,7 +306,7 @@ def diagnostics(idata) -> xr.Dataset:
     """
     az = import_arviz()
     post = groups(idata)["posterior"]
-    latents = [v for v in post.data_vars if not v.endswith("_run") and v != "predicted_energy_mwh"]
+    latents = [v for v in post.data_vars if not v.endswith("_run") and v not in ("predicted_energy_mwh", "predicted_device_hours")]
     rhat = az.rhat(post[latents])
     ess = az.ess(post[latents], method="bulk")
     out = xr.Dataset({f"{v}_r_hat": rhat[v] for v in latents} | {f"{v}_ess_bulk": ess[v] for v in latents})

@@ -1,4 +1,4 @@
-"""The NumPyro calibration model: the measured runs' energies given the uncertain factors.
+"""The NumPyro calibration model: the measured runs' energies (and published device-hours) given the uncertain factors.
 
 For runs r with a measured energy E_r (natural logs):
 
@@ -24,8 +24,26 @@ For runs r with a measured energy E_r (natural logs):
   parameter count take none.
 - Device time is the run's own where published; else C·(1 + δ_r) / (peak · MFU_r · ρ_r) · ω, with
   δ_r the FLOPs-overhead prior, ρ_r the MoE MFU ratio (one value; 1 for a dense run) and ω the
-  whole-run device-time overhead (one value for every run whose device time is derived), both
+  whole-run device-time overhead (one value for every run that has an MFU of its own), both
   sampled from their priors (`OVERHEAD`, `MOE_RATIO`).
+- Published device time beside published compute. A run whose device-hours H_r are published and
+  whose compute is known too (``train_flops``, or parameters and tokens: C_r = 6·N·D·(1 + δ_r) with
+  its own FLOPs-overhead draw) measures its MFU: it gets an MFU latent of its own, on its hardware's
+  MFU class prior exactly as a derived run (class value, size term, between-run spread; the engine
+  draws no MFU for such a run, but the class is sampled for it), and the likelihood
+
+      log H_r ~ N( log( C_r / (peak · MFU_r · ρ_r) · ω / 3600 ), √(ε² + κ_r²) )
+
+  with ε the same reporting error as the energies' (one error for every published figure of a run;
+  the run's own MFU absorbs what is specific to it) and κ_r the rounding of the printed hours
+  (`carbon_mc.calibration.design.published_hours_rounding_sd_ln`). ω applies because published
+  device-hours are wall-clock time × devices, restarts and pauses included: PaLM's 8.40M chip-hours
+  are "including some downtime and repeated steps" (Chowdhery et al. 2022, App. B), 1.5 × the ideal
+  5.53M at its 46.2% MFU (docs/modern_training_priors.md §1). So these runs inform the MFU classes,
+  ω, the MFU size slope and (GLaM, GShard, Switch) the MoE ratio, which the derived runs alone
+  (all from 2024) left to their priors. Their energy is still computed on the published hours and
+  their power fraction still varies run by run; a held-out run drops its hours as it drops its
+  energy (its MFU then follows its class prior).
 - The energy scope of the figure (``[reported] energy_scope``) picks the prediction, on the
   footprint's own energy equations (`energy_on_scopes`): accelerators and host times PUE
   ("facility"), without PUE ("it"), accelerators alone ("accelerator"), or accelerators alone times
@@ -163,7 +181,9 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
 
     Run-to-run deviations: a run whose device time is published varies in its accelerator power
     fraction; a run whose device time is derived from FLOPs varies in its MFU (its energy fixes only
-    power / MFU, so one deviation per run), on the unconstrained scale of its class prior.
+    power / MFU, so one deviation per run), on the unconstrained scale of its class prior. A run whose
+    device time is published beside its compute varies in both: power through its energy, MFU through
+    its published device-hours (``log_published_device_hours``).
 
     Raises:
       CarbonMCError: the class priors of a quantity that varies run by run have supports of
@@ -171,7 +191,7 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
     """
     priors = {q: [table.quantity(q).variants[c] for c in design.classes[q]] for q in CALIBRATED}
     derived = design.mfu_run >= 0
-    power_runs, mfu_runs = np.flatnonzero(~derived), np.flatnonzero(derived)
+    power_runs, mfu_runs, hours_runs = np.flatnonzero(~derived), np.flatnonzero(derived), np.flatnonzero(design.hours_run >= 0)
     dh_known = np.nan_to_num(design.device_hours, nan=1.0)
     reported_w_h = np.exp(design.log_reported) * energy.WH_PER_MWH  # reported energy in Wh
 
@@ -201,26 +221,62 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
         value = run_latent(f"{POWER}_run", link, link.inv(fraction[r]), power_spread[idx], implied, slope_ln, obs_mask[r], sd_ln[r])
         return fraction.at[r].set(value)
 
-    def derived_device_hours(power_w, pue_factor, host_w, obs_mask, sd_ln):
-        """Device-hours of every run: published, or from FLOPs, peak throughput and each run's own MFU."""
+    def mfu_terms():
+        """What MFU depends on, sampled once for the derived runs and the hours runs both: MFU class
+        values, their between-run spreads, the size slope, the FLOPs, the overhead and the MoE ratio."""
         mfu_cls, mfu = class_values(MFU)
         mfu_spread = spread(MFU, len(mfu_cls))
         slope_decade = numpyro.sample(MFU_SLOPE, _hyper(table, MFU_SLOPE).distribution)
         flop = _train_flop(design, table)
-        r, idx = mfu_runs, design.index[MFU][mfu_runs]
+        overhead, ratio = _device_time_factors(design, table)
+        return {"mfu": mfu, "spread": mfu_spread, "slope": slope_decade, "flop": flop, "overhead": overhead, "ratio": ratio}
+
+    def mfu_prior(t, r):
+        """(link, support bounds, prior centre on the unconstrained scale, spread) of the MFU of runs `r`."""
+        idx = design.index[MFU][r]
         link = _run_link(priors[MFU], idx)
         low, high = _support_bounds(priors[MFU], idx)
-        overhead, ratio = _device_time_factors(design, table)
-        hours_at_full = compute.project_device_hours(compute.device_hours_from_flop(flop[r], design.peak_flop_per_s[r], 1.0), overhead)
-        needed_mfu = hours_at_full / ratio[r] * (power_w[r] + host_w[r]) * pue_factor[r] / reported_w_h[r]
+        return link, low, high, link.inv(t["mfu"][r]) + t["slope"] * design.scale_decades[r], t["spread"][idx]
+
+    def device_hours_at(t, r, mfu_value):
+        """Device-hours of runs `r` at their own (dense) MFU: C / (peak · MFU · ρ) · ω."""
+        mfu_effective = jnp.where(design.moe_run[r], compute.moe_mfu_fraction(mfu_value, t["ratio"][r]), mfu_value)
+        ideal = compute.device_hours_from_flop(t["flop"][r], design.peak_flop_per_s[r], mfu_effective)
+        return compute.project_device_hours(ideal, t["overhead"])
+
+    def hours_at_full(t, r):
+        """Device-hours of runs `r` at MFU 1 (dense) with the overhead: their hours are this / (MFU · ρ)."""
+        return compute.project_device_hours(compute.device_hours_from_flop(t["flop"][r], design.peak_flop_per_s[r], 1.0), t["overhead"]) / t["ratio"][r]
+
+    def derived_device_hours(t, power_w, pue_factor, host_w, obs_mask, sd_ln):
+        """Device-hours of every run: published, or from FLOPs, peak throughput and each run's own MFU."""
+        r = mfu_runs
+        link, low, high, loc, scale = mfu_prior(t, r)
+        needed_mfu = hours_at_full(t, r) * (power_w[r] + host_w[r]) * pue_factor[r] / reported_w_h[r]
         implied, slope = _implied(link, needed_mfu, low, high)
         slope_ln = -slope / link(implied)
-        loc = link.inv(mfu[r]) + slope_decade * design.scale_decades[r]
-        value = run_latent(f"{MFU}_run", link, loc, mfu_spread[idx], implied, slope_ln, obs_mask[r], sd_ln[r])
+        value = run_latent(f"{MFU}_run", link, loc, scale, implied, slope_ln, obs_mask[r], sd_ln[r])
         numpyro.deterministic(f"{MFU}_run", value)
-        mfu_effective = jnp.where(design.moe_run[r], compute.moe_mfu_fraction(value, ratio[r]), value)
-        ideal = compute.device_hours_from_flop(flop[r], design.peak_flop_per_s[r], mfu_effective)
-        return jnp.asarray(dh_known).at[r].set(compute.project_device_hours(ideal, overhead))
+        return jnp.asarray(dh_known).at[r].set(device_hours_at(t, r, value))
+
+    def published_device_hours(t, obs_mask, error):
+        """The published device time of the hours runs, observed against their compute and their own MFU.
+
+        Their energy is computed on the published hours (above); here the same hours, given the FLOPs,
+        the peak, the overhead and the MoE ratio, measure the run's MFU. Held-out runs drop this term
+        as they drop their energy.
+        """
+        r = hours_runs
+        link, low, high, loc, scale = mfu_prior(t, r)
+        sd_h = jnp.sqrt(error**2 + design.hours_rounding_sd_ln[r] ** 2)
+        implied, slope = _implied(link, hours_at_full(t, r) / dh_known[r], low, high)
+        slope_ln = -slope / link(implied)  # d log(hours) / du
+        value = run_latent(f"{MFU}_hours_run", link, loc, scale, implied, slope_ln, obs_mask[r], sd_h)
+        numpyro.deterministic(f"{MFU}_hours_run", value)
+        predicted = device_hours_at(t, r, value)
+        numpyro.deterministic("predicted_device_hours", predicted)
+        with numpyro.handlers.mask(mask=obs_mask[r]):
+            numpyro.sample("log_published_device_hours", dist.Normal(jnp.log(predicted), sd_h), obs=np.log(dh_known[r]))
 
     def model(obs_mask):
         power_cls, fraction = class_values(POWER)
@@ -237,11 +293,14 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
             fraction = power_fraction(fraction, power_spread, pue_factor, host_w, obs_mask, sd_ln)
         numpyro.deterministic(f"{POWER}_run", fraction)
         power_w = energy.accelerator_power_w(design.tdp_w, fraction)
-        device_hours = derived_device_hours(power_w, pue_factor, host_w, obs_mask, sd_ln) if len(mfu_runs) else jnp.asarray(dh_known)
+        t = mfu_terms() if len(mfu_runs) or len(hours_runs) else None
+        device_hours = derived_device_hours(t, power_w, pue_factor, host_w, obs_mask, sd_ln) if len(mfu_runs) else jnp.asarray(dh_known)
         scoped = _figure_scope_energy(design, device_hours, power_w, server_w, pue)
         numpyro.deterministic("predicted_energy_mwh", scoped)
         with numpyro.handlers.mask(mask=obs_mask):
             numpyro.sample("log_reported_energy_mwh", dist.Normal(jnp.log(scoped), sd_ln), obs=design.log_reported)
+        if len(hours_runs):
+            published_device_hours(t, obs_mask, error)
 
     return model
 
@@ -250,7 +309,8 @@ def _device_time_factors(design: Design, table: PriorTable):
     """The whole-run device-time overhead (one value) and each run's MoE MFU ratio (1 for dense runs).
 
     Both are sampled from their bundled priors (priors/utilization.toml): one overhead for every run
-    whose device time is derived, one MoE ratio for every such mixture-of-experts run.
+    with an MFU of its own (device time derived, or published and observed against compute), one MoE
+    ratio for every such mixture-of-experts run.
     """
     overhead = numpyro.sample(OVERHEAD, _hyper(table, OVERHEAD).distribution)
     if not design.moe_run.any():
@@ -271,7 +331,7 @@ def _flop_shape_values(design: Design, table: PriorTable, q: str, runs: np.ndarr
 
 
 def _train_flop(design: Design, table: PriorTable):
-    """(R,) training FLOPs: published, or 6·N·D·(1 + δ) with δ the attention and logit FLOPs of each such run.
+    """(R,) training FLOPs where the model needs them: published, or 6·N·D·(1 + δ) with δ the attention and logit FLOPs of each such run.
 
     δ = `compute.attention_logit_flops_fraction` of the run's parameters, context length and
     vocabulary (its own numbers where the scenario fixes them, else draws from their priors).

@@ -84,7 +84,7 @@ def _class_draws(g: dict, scenario: Scenario, q: str, cls: str, selector: str) -
         return post[f"{q}_class"].sel({selector: cls}).values.ravel(), ", class value"
     var = f"{q}_new_run"
     if var not in pp or cls not in pp[var].coords[selector].values:
-        why = "whose device time was published" if q == "accelerator_power_tdp_fraction" else "with device time from FLOPs"
+        why = "whose device time was published" if q == "accelerator_power_tdp_fraction" else "with device time from FLOPs or published beside its FLOPs"
         return None, (f"prior (no measured run of {selector} {cls!r} {why})" if q in RUN_SPREAD and informed
                       else f"prior (no measured run of {selector} {cls!r})")
     return pp[var].sel({selector: cls}).values.ravel(), ""

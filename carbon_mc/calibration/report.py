@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..priors import PriorTable, load_priors
-from .design import CALIBRATED, GLOBAL, measured_runs
+from .design import CALIBRATED, GLOBAL, MFU_SLOPE, measured_runs
 from .fit import DEFAULTS, Calibrator
 from .inference_data import diagnostics, groups, save_calibration
 
@@ -75,11 +75,14 @@ def _classes(g: dict, table: PriorTable) -> list[dict]:
 
 
 def _shared(g: dict, table: PriorTable) -> list[dict]:
-    """Per one-value quantity (device-time overhead, MoE MFU ratio) the fit sampled: prior and posterior (median and 90%)."""
+    """Per one-value quantity (device-time overhead, MoE MFU ratio, MFU size slope) the fit sampled: prior and
+    posterior (median and 90%), and how many observed runs inform it (runs with an MFU of their own: device
+    time derived, or published beside the run's compute; the MoE ones for the ratio, those below the
+    reference size for the slope)."""
     u = (np.arange(20_000) + 0.5) / 20_000
     out = []
-    for q in GLOBAL:
-        if q not in g["posterior"]:
+    for q in (*GLOBAL, MFU_SLOPE):
+        if q not in g["posterior"] or f"{q}_runs" not in g["constant_data"]:
             continue
         meta = table.quantity(q)
         out.append({"quantity": q, "units": meta.units, "measured_runs": int(g["constant_data"][f"{q}_runs"]),
@@ -91,7 +94,7 @@ def calibration_report(idata, table: PriorTable | None = None) -> dict:
     """JSON-ready summary of a calibration: diagnostics, and per calibrated class prior vs posterior.
 
     Keys: ``runs``, ``settings``, ``diagnostics`` (`convergence`), ``classes`` and ``shared`` (the
-    one-value quantities: whole-run device-time overhead, MoE MFU ratio).
+    one-value quantities: whole-run device-time overhead, MoE MFU ratio, MFU size slope).
     """
     table = table or load_priors()
     g = groups(idata)

@@ -47,10 +47,13 @@ def handle(args: argparse.Namespace) -> int:
     table_out = Table(title=f"Calibrated factors ({rep['runs']} measured runs; new run of the class vs prior, median and 90%)")
     for col in ("quantity", "class", "runs", "prior", "class value", "new run"):
         table_out.add_column(col, justify="right" if col == "runs" else "left")
+    def show(s):
+        return f"{fmt(s['median'])} ({fmt(s['p5'])} – {fmt(s['p95'])})"
+
     for c in rep["classes"]:
-        def show(s):
-            return f"{fmt(s['median'])} ({fmt(s['p5'])} – {fmt(s['p95'])})"
         table_out.add_row(c["quantity"], c["class"], str(c["measured_runs"]), show(c["prior"]), show(c["class_value"]), show(c["new_run"]))
+    for c in rep["shared"]:
+        table_out.add_row(c["quantity"], "(one value)", str(c["measured_runs"]), show(c["prior"]), show(c["posterior"]), show(c["posterior"]))
     stdout.print(table_out)
     ok = convergence_problem(d) is None
     below = f"  [below r_hat <= {CONVERGENCE['max_r_hat']} / ESS >= {CONVERGENCE['min_ess_bulk']}: draw more samples]"
