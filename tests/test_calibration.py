@@ -185,7 +185,7 @@ def test_power_of_a_small_model_is_shifted_by_the_calibrated_size_term(calibrati
     assert np.all(slope >= 0) and np.median(slope) > 0
     table = carbon_mc.load_priors()
     link = support_link(table.quantity("accelerator_power_tdp_fraction").variants["nvidia_volta"])
-    expected = np.asarray(link(link.inv(base.astype(np.float64)) + slope * -2.0), np.float32)  # 1e7 is two decades below 1e9
+    expected = np.asarray(link(link.inv(base.astype(np.float64)) + slope * -1.0), np.float32)  # 1e7 is one decade below power_reference_parameters (1e8)
     np.testing.assert_allclose(small["accelerator_power_tdp_fraction"].distribution.values, expected, rtol=2e-6)
     assert np.median(small["accelerator_power_tdp_fraction"].distribution.values) < np.median(base)
 
