@@ -29,7 +29,7 @@ from .sampling.histograms import summary_dataset
 from .scenario import Scenario
 from .scenarios import AnyScenario, load_any_scenario
 from .serving_scenario import ServingScenario
-from .summary import describe, percentile_of
+from .summary import describe_all, percentile_of
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -242,7 +242,7 @@ def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, metho
     draws = functools.cache(lambda: to_dataset(sim, inputs, outputs, attrs, draw_index=draw_index))
     if out is not None:
         save_dataset(draws(), out)
-    stats = {name: describe(outputs[name]) for name in variables}
+    stats = describe_all({name: outputs[name] for name in variables})
     check_values({k: [v[s] for s in ("mean", "median", "p5", "p95")] for k, v in stats.items()}, "summary")
     reported = {name: {"value": float(v), "percentile": percentile_of(outputs[name], v)} for name, v in figures.items()}
     info = {"num_draws": num_draws, "method": method, "summary": "exact"}

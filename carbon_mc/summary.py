@@ -6,6 +6,8 @@ the HDI), since ``jnp.quantile`` sorts on every call and takes seconds on 10^7 v
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -73,9 +75,15 @@ def arviz_hdi(x: np.ndarray, prob: float) -> np.ndarray:
 
 
 def describe(values: np.ndarray) -> dict[str, float]:
-    """The `STATS` of one array of draws."""
-    x = np.asarray(values, dtype=np.float64).ravel()
-    x = np.sort(x[np.isfinite(x)])  # non-finite draws (e.g. an unreachable target loss) are counted by `summarize`
+    """The `STATS` of one array of draws.
+
+    The draws are sorted in their own dtype and then widened to float64 (the same sorted values as
+    sorting a float64 copy, since widening keeps order: a float32 sort of 10^6 draws takes about
+    half the time), so every statistic is computed in float64.
+    """
+    x = np.asarray(values).ravel()
+    x = x[np.isfinite(x)]  # non-finite draws (e.g. an unreachable target loss) are counted by `summarize`
+    x = np.sort(x).astype(np.float64, copy=False)
     if x.size == 0:
         return {name: float("nan") for name in STATS}
     out = {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0}
@@ -83,6 +91,15 @@ def describe(values: np.ndarray) -> dict[str, float]:
     out.update({name: float(q) for name, q in zip(QUANTILES, qs)})
     out["hdi90_lower"], out["hdi90_upper"] = hdi(x, 0.9, sorted_values=True)
     return out
+
+
+def describe_all(arrays: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """`describe` of several arrays of draws, on all CPU cores (NumPy's sort releases the GIL); same numbers."""
+    workers = min(len(arrays), os.cpu_count() or 1)
+    if workers <= 1:
+        return {name: describe(v) for name, v in arrays.items()}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip(arrays, pool.map(describe, arrays.values())))
 
 
 def summarize(ds: xr.Dataset, variables: list[str] | None = None) -> xr.Dataset:
@@ -104,8 +121,9 @@ def summarize(ds: xr.Dataset, variables: list[str] | None = None) -> xr.Dataset:
         raise InputError(f"no variable {', '.join(map(repr, missing))} in the dataset; valid: {', '.join(map(str, ds.data_vars))}")
     names = variables or [n for n, v in ds.data_vars.items() if "draw" in v.dims]
     data_vars = {}
+    described = describe_all({name: ds[name].values for name in names})
     for name in names:
-        stats = describe(ds[name].values)
+        stats = described[name]
         attrs = {k: v for k, v in ds[name].attrs.items() if k in ("units", "long_name", "role", "source")}
         nonfinite = int(np.count_nonzero(~np.isfinite(ds[name].values)))
         if nonfinite:
