@@ -31,6 +31,7 @@ import numpy as np
 
 from ..data import data_dir
 from ..errors import CarbonMCError
+from . import compute
 from . import experts as moe
 
 BYTES_PER_GB = 1.0e9
@@ -81,7 +82,8 @@ def layers_hidden_from_parameters(parameters, hidden_per_layer_ratio):
     NumPy: the layout planner needs whole layers.
     """
     n = np.asarray(parameters, dtype=np.float64)
-    layers = np.maximum(1.0, np.round((n / (12.0 * hidden_per_layer_ratio**2)) ** (1.0 / 3.0)))
+    _, continuous_layers = compute.transformer_width(n, hidden_per_layer_ratio)
+    layers = np.maximum(1.0, np.round(continuous_layers))
     hidden = np.sqrt(n / (12.0 * layers))
     return layers, hidden
 
