@@ -148,6 +148,23 @@ def test_grouped_metrics_count_misses_by_side():
     assert g["era"]["pre-2020 hardware"]["num_runs"] == 1 and g["era"]["pre-2020 hardware"]["coverage90"] == 1.0
 
 
+@pytest.mark.parametrize("under, over", [(0, 0), (1, 0), (0, 1), (2, 0), (1, 3), (0, 4), (3, 3), (7, 1), (0, 12)])
+def test_sign_test_p_matches_scipy_binomtest(under, over):
+    from scipy.stats import binomtest
+
+    expected = 1.0 if under + over == 0 else binomtest(under, under + over, 0.5, alternative="two-sided").pvalue
+    assert calib.sign_test_p(under, over) == pytest.approx(expected, rel=1e-12)
+
+
+def test_sign_test_p_by_hand_and_in_metrics():
+    assert calib.sign_test_p(1, 0) == 1.0  # one miss is always on one side
+    assert calib.sign_test_p(1, 3) == pytest.approx(2 * (1 + 4) / 16)  # P(split at least 1/3) both ways
+    assert calib.sign_test_p(0, 4) == pytest.approx(2 / 16)
+    rows = [_row(99.0), _row(97.0), _row(98.0), _row(2.0), _row(50.0)]
+    g = calib.grouped_metrics(rows, "priors", calib.MODERN_TARGETS)
+    assert g["all"]["misses_sign_test_p"] == pytest.approx(calib.sign_test_p(3, 1)) == pytest.approx(0.625)
+
+
 def test_forward_in_time_calibrates_only_on_earlier_runs():
     cal = calib.Calibrator(num_chains=1, num_warmup=100, num_samples=100)
     result = calib.forward_in_time([2025], calibrator=cal, num_chains=1, num_draws=2000)

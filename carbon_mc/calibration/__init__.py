@@ -23,7 +23,7 @@ from .design import CALIBRATED, Design, build_design, measured_runs, rounding_sd
 from .fit import DEFAULTS, Calibrator, fit_calibration, fit_many
 from .inference_data import diagnostics, from_groups, groups, import_arviz, load_calibration, save_calibration
 from .forward import CUTOFFS, MODERN_TARGETS, forward_in_time, grouped_metrics, run_groups, split_by_year
-from .loo import calibration_curve, claims, leave_one_out, metrics, predict, validation_report
+from .loo import calibration_curve, claims, leave_one_out, metrics, predict, sign_test_p, validation_report
 from .model import calibration_model
 from .posterior import STREAM, calibrated_priors, check_converged, check_priors_match, load_calibrated_priors
 from .report import CONVERGENCE, calibrate_and_save, calibration_report, convergence, convergence_problem
@@ -66,6 +66,7 @@ __all__ = [
     "run_groups",
     "save_calibration",
     "scenario_files",
+    "sign_test_p",
     "split_by_year",
     "validation_report",
 ]

@@ -40,7 +40,7 @@ from .fit import DEFAULTS, Calibrator
 from .inference_data import groups
 from .posterior import calibrated_priors
 
-__all__ = ["LEVELS", "TARGETS", "calibration_curve", "claims", "leave_one_out", "metrics", "predict", "prediction_row", "validation_report"]
+__all__ = ["LEVELS", "TARGETS", "calibration_curve", "claims", "leave_one_out", "metrics", "predict", "prediction_row", "sign_test_p", "validation_report"]
 
 # Nominal coverages of the calibration curve, and the targets of the report.
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
@@ -67,10 +67,22 @@ def calibration_curve(percentiles: Sequence[float], levels: Sequence[float] = LE
     return [{"nominal": float(level), "observed": float(np.mean(np.abs(pct - 50.0) <= 50.0 * level))} for level in levels]
 
 
+def sign_test_p(under: int, over: int) -> float:
+    """Two-sided exact sign test: the chance that misses split at least this unevenly between the two
+    sides if each miss fell on either side with probability 1/2 (1.0 for no miss or one miss).
+
+    Conover, Practical Nonparametric Statistics, 3rd ed., §3.4 (the sign test). It says what the
+    two-thirds rule cannot with few misses: one miss is always all on one side, at p = 1.
+    """
+    n = under + over
+    tail = sum(math.comb(n, k) for k in range(min(under, over) + 1)) / 2.0**n
+    return float(min(1.0, 2.0 * tail))
+
+
 def metrics(rows: Sequence[dict], method: str, targets: dict | None = None) -> dict:
     """Coverage of the 90% intervals, median |log10 error|, median p95/p5, the calibration curve and the
     side of each miss (``misses``: ``under``, the figure above the 95th percentile; ``over``, below the
-    5th) of one method, against `targets` (default `TARGETS`; with ``one_side_share_max``, no side may
+    5th; ``misses_sign_test_p``: `sign_test_p` of that split) of one method, against `targets` (default `TARGETS`; with ``one_side_share_max``, no side may
     hold more than that share of the misses)."""
     targets = TARGETS if targets is None else targets
     preds = [r[method] for r in rows]
@@ -90,6 +102,7 @@ def metrics(rows: Sequence[dict], method: str, targets: dict | None = None) -> d
         "median_abs_log10_error": mae,
         "median_p95_over_p5": float(np.median([p["p95_over_p5"] for p in preds])),
         "misses": {"under": int(under), "over": int(over)},
+        "misses_sign_test_p": sign_test_p(int(under), int(over)),
         "targets_met": met,
         "calibration_curve": calibration_curve(pct),
     }

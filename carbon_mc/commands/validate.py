@@ -45,15 +45,17 @@ def _row(pred: dict) -> tuple[str, str, str]:
 
 
 def _print_groups(title: str, summary: dict) -> None:
-    """One table: per method and group, runs, coverage, median |log10 error|, p95/p5 and misses by side."""
+    """One table: per method and group, runs, coverage, median |log10 error|, p95/p5, misses by side and
+    the sign test's p of that split (`calibration.loo.sign_test_p`)."""
     t = Table(title=f"{title} (targets: coverage 80%–98%, median |log10 error| <= 0.10, no side > 2/3 of misses)")
-    for col in ("method", "group", "runs", "90% coverage", "median |log10 error|", "median p95/p5", "under / over"):
+    for col in ("method", "group", "runs", "90% coverage", "median |log10 error|", "median p95/p5", "under / over", "sign test p"):
         t.add_column(col, justify="left" if col in ("method", "group") else "right")
     for method, split in summary.items():
         groups = [("all", split["all"])] + [(g, m) for key in ("era", "architecture") for g, m in split[key].items()]
         for name, m in groups:
             t.add_row(method, name, str(m["num_runs"]), f"{m['coverage90']:.0%}", f"{m['median_abs_log10_error']:.3f}",
-                      f"{m['median_p95_over_p5']:.2f}", f"{m['misses']['under']} / {m['misses']['over']}")
+                      f"{m['median_p95_over_p5']:.2f}", f"{m['misses']['under']} / {m['misses']['over']}",
+                      f"{m['misses_sign_test_p']:.2f}")
     stdout.print(t)
 
 
