@@ -12,7 +12,8 @@ from carbon_mc.sweep import scaling_sweep
 
 A100 = par.Hardware(312e12, 80.0, 8, 600.0, 25.0)
 NOMINAL = {"kernel_peak_fraction": 0.6, "memory_bound_hidden_size": 300.0, "link_bandwidth_fraction": 0.75,
-           "comm_overlap_fraction": 0.6, "selective_recompute_overhead_fraction": 0.03}
+           "comm_overlap_fraction": 0.6, "selective_recompute_overhead_fraction": 0.03,
+           "expert_all_to_all_overlap_fraction": 0.0}
 
 
 def _plan(parameters, devices, active_parameters=None, **moe_args):
@@ -61,7 +62,7 @@ def test_all_to_all_time_is_zero_at_e1_and_matches_the_formula():
 
 
 def test_step_adds_the_all_to_alls_over_the_expert_group_bandwidth():
-    ex = moe.Experts(parameters=8e9, parallel=8.0, layers=24.0, per_token=2.0, all_to_alls_per_layer=4.0)
+    ex = moe.Experts(parameters=8e9, parallel=8.0, layers=24.0, per_token=2.0, all_to_alls_per_layer=4.0, all_to_all_overlap_fraction=0.0)
     inside = _step(ex)  # t·e = 8 devices: one server, NVLink at 300 GB/s one way x 0.75
     message = 2 * 2 * 4096 * 2048
     assert float(inside.expert_all_to_all_s) == pytest.approx(24 * 4 * 7 / 8 * message / (300e9 * 0.75), rel=1e-5)
@@ -73,10 +74,46 @@ def test_step_adds_the_all_to_alls_over_the_expert_group_bandwidth():
     assert float(_step().expert_all_to_all_s) == 0.0
 
 
+def test_only_the_all_to_alls_not_hidden_behind_compute_lengthen_the_step():
+    ex = moe.Experts(parameters=8e9, parallel=8.0, layers=24.0, per_token=2.0, all_to_alls_per_layer=4.0,
+                     all_to_all_overlap_fraction=0.0)
+    m = 256 / 64
+    base = _step(ex._replace(parameters=8e9, parallel=1.0))  # e = 1: no all-to-all, the same gradient split
+    exposed = _step(ex)
+    for o in (0.25, 0.6, 1.0):
+        step = _step(ex._replace(all_to_all_overlap_fraction=o))
+        assert float(step.expert_all_to_all_s) == float(exposed.expert_all_to_all_s)  # the traffic is the same
+        busy = step.compute_s + step.tensor_parallel_s + step.pipeline_send_s + (1 - o) * step.expert_all_to_all_s
+        assert float(step.step_s) == pytest.approx(float(m * busy + 0.5 * step.data_parallel_s), rel=1e-6)
+    hidden = _step(ex._replace(all_to_all_overlap_fraction=1.0))
+    # all of it hidden: the step is that of e = 8 without all-to-alls (its gradients still all-reduce over d/e)
+    no_a2a = m * (hidden.compute_s + hidden.tensor_parallel_s + hidden.pipeline_send_s) + 0.5 * hidden.data_parallel_s
+    assert float(hidden.step_s) == pytest.approx(float(no_a2a), rel=1e-6)
+    assert float(exposed.step_s) > float(hidden.step_s)
+    assert float(base.expert_all_to_all_s) == 0.0
+
+
+def test_hidden_all_to_alls_let_the_planner_shard_experts_it_kept_whole():
+    # OLMoE's shape (6.9B in all, 1.3B active, 8 of 64 experts; Muennighoff et al. 2024, arXiv:2409.02060)
+    # on 256 A100s: with every all-to-all exposed, the planner shards the model over tensor and pipeline
+    # ranks and keeps every expert on every rank (e = 1); with them hidden, sharding experts costs no
+    # time and removes the tensor and pipeline traffic, so it spreads the 64 experts over 64 ranks.
+    kw = dict(active_parameters=1.3e9, experts=64, experts_per_token=8)
+    plans = {}
+    for o in (0.0, 1.0):
+        plans[o] = par.plan_layout(parameters=np.atleast_1d(6.9e9), devices=np.atleast_1d(256.0), hardware=A100,
+                                   sequence_length=4096.0, batch_candidates=np.full((1, 1), 2.0**22),
+                                   token_factor=lambda b: np.ones_like(b), hidden_per_layer_ratio=128.0,
+                                   nominal=NOMINAL | {"expert_all_to_all_overlap_fraction": o}, usable_memory_fraction=0.9, **kw)
+    exposed, hidden = plans[0.0], plans[1.0]
+    assert float(exposed.expert_parallel[0]) == 1.0 and float(exposed.tensor_parallel[0] * exposed.pipeline_parallel[0]) > 1
+    assert float(hidden.expert_parallel[0]) == 64.0 and float(hidden.tensor_parallel[0] * hidden.pipeline_parallel[0]) == 1
+
+
 def test_expert_gradients_are_all_reduced_over_d_over_e():
     bw = 25e9 * 0.75  # 64 devices span servers
     ring = lambda nbytes, k: 2 * (k - 1) / k * nbytes / bw  # noqa: E731
-    ex = moe.Experts(parameters=8e9, parallel=8.0, layers=24.0, per_token=2.0, all_to_alls_per_layer=4.0)
+    ex = moe.Experts(parameters=8e9, parallel=8.0, layers=24.0, per_token=2.0, all_to_alls_per_layer=4.0, all_to_all_overlap_fraction=0.0)
     step = _step(ex)
     assert float(step.data_parallel_s) == pytest.approx(ring(2 * 2e9, 64) + ring(2 * 8e9 / 8, 8), rel=1e-5)
     # e = d: each expert lives on one rank of the stage, its gradients need no all-reduce
@@ -88,7 +125,7 @@ def test_expert_gradients_are_all_reduced_over_d_over_e():
 
 def test_experts_held_whole_on_every_rank_give_the_dense_step_bit_for_bit():
     dense = _step()
-    same = _step(moe.Experts(parameters=0.0, parallel=1.0, layers=24.0, per_token=2.0, all_to_alls_per_layer=4.0))
+    same = _step(moe.Experts(parameters=0.0, parallel=1.0, layers=24.0, per_token=2.0, all_to_alls_per_layer=4.0, all_to_all_overlap_fraction=0.0))
     assert float(same.step_s) == float(dense.step_s) and float(same.data_parallel_s) == float(dense.data_parallel_s)
 
 

@@ -43,7 +43,9 @@ class Experts(NamedTuple):
     parameters: N_exp, the parameters inside the experts (all of them, every MoE layer);
     parallel: the expert-parallel degree e (1: every device holds all experts of its stage);
     layers: the MoE layers of the model; per_token: k, experts each token visits;
-    all_to_alls_per_layer: `ALL_TO_ALLS_PER_MOE_LAYER` or its full-recompute count.
+    all_to_alls_per_layer: `ALL_TO_ALLS_PER_MOE_LAYER` or its full-recompute count;
+    all_to_all_overlap_fraction: the share of the all-to-alls' time hidden behind compute (prior
+    `expert_all_to_all_overlap_fraction`, priors/scaling.toml); the rest adds to each micro-batch.
     """
 
     parameters: jnp.ndarray
@@ -51,6 +53,7 @@ class Experts(NamedTuple):
     layers: jnp.ndarray
     per_token: jnp.ndarray
     all_to_alls_per_layer: jnp.ndarray
+    all_to_all_overlap_fraction: jnp.ndarray
 
 
 def expert_parameters(parameters, active_parameters, experts, experts_per_token):
@@ -93,7 +96,7 @@ def all_to_all_s(message_bytes, participants, bandwidth_bytes_per_s):
 def expert_all_to_all_time_per_microbatch_s(moe_layers, hidden, sequence_length, tensor_parallel, pipeline_parallel,
                                             expert_parallel, experts_per_token, all_to_alls_per_layer,
                                             bandwidth_bytes_per_s):
-    """Token dispatch and combine of one micro-batch on one pipeline stage (not overlapped with compute).
+    """Token dispatch and combine of one micro-batch on one pipeline stage (all of it, hidden or not).
 
     (l_moe/p) MoE layers × `all_to_alls_per_layer` all-to-alls among the e ranks of an expert group;
     each device sends its s/t tokens (sequence parallelism splits them over the tensor group) to k

@@ -75,7 +75,8 @@ def plan_layout(*, parameters, devices, hardware: Hardware, sequence_length: flo
       batch_candidates: array (sizes, k) of global batches in tokens (NaN = not a candidate).
       token_factor: callable (batch array of shape (sizes, k)) -> tokens needed relative to the law's D.
       nominal: median values of `kernel_peak_fraction`, `memory_bound_hidden_size`,
-        `link_bandwidth_fraction`, `comm_overlap_fraction`, `selective_recompute_overhead_fraction`.
+        `link_bandwidth_fraction`, `comm_overlap_fraction`, `selective_recompute_overhead_fraction`;
+        with experts also `expert_all_to_all_overlap_fraction`.
     """
     n_param = np.asarray(parameters, dtype=np.float64)
     n_active = n_param if active_parameters is None else np.broadcast_to(np.asarray(active_parameters, dtype=np.float64), n_param.shape)
@@ -111,7 +112,8 @@ def plan_layout(*, parameters, devices, hardware: Hardware, sequence_length: flo
     n_exp = 0.0 if routing is None else routing[2].reshape(S, 1, 1, 1, 1, 1)
     experts_in_step = None if routing is None else moe.Experts(
         parameters=n_exp, parallel=e, layers=L * moe_layer_fraction, per_token=routing[1].reshape(S, 1, 1, 1, 1, 1),
-        all_to_alls_per_layer=np.where(full, moe.ALL_TO_ALLS_PER_MOE_LAYER_FULL_RECOMPUTE, moe.ALL_TO_ALLS_PER_MOE_LAYER))
+        all_to_alls_per_layer=np.where(full, moe.ALL_TO_ALLS_PER_MOE_LAYER_FULL_RECOMPUTE, moe.ALL_TO_ALLS_PER_MOE_LAYER),
+        all_to_all_overlap_fraction=nominal["expert_all_to_all_overlap_fraction"])
     step = training_step(
         parameters=N, layers=L, hidden=H, sequence_length=sequence_length, batch_tokens=Bsafe, tensor_parallel=t,
         pipeline_parallel=p, data_parallel=d, model_flop_per_token=model_fpt,

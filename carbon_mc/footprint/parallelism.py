@@ -213,7 +213,7 @@ class Step(NamedTuple):
     mfu_fraction: jnp.ndarray  # model FLOPs per step / (devices · peak · step time)
     hardware_flop_fraction: jnp.ndarray  # hardware FLOPs (incl. recompute) / (devices · peak · step time)
     idle_fraction: jnp.ndarray  # share of the step a device is not computing
-    expert_all_to_all_s: jnp.ndarray = 0.0  # token dispatch and combine per micro-batch (mixture-of-experts)
+    expert_all_to_all_s: jnp.ndarray = 0.0  # token dispatch and combine per micro-batch, hidden or not (mixture-of-experts)
 
 
 def training_step(*, parameters, layers, hidden, sequence_length, batch_tokens, tensor_parallel, pipeline_parallel,
@@ -225,7 +225,9 @@ def training_step(*, parameters, layers, hidden, sequence_length, batch_tokens, 
     step = (max(m, 1) + p − 1)·(t_c + t_tp + t_pp) + (1 − o)·t_dp (1F1B schedule; Narayanan et al.
     2021, arXiv:2104.04473, §2.2.1 and §3). MFU = 6N(1+δ)·B / (n·peak·step) (Chowdhery et al. 2022,
     arXiv:2204.02311, App. B). With `experts` (a mixture-of-experts layout) the busy time adds the
-    token all-to-alls t_a2a among the e ranks of an expert group, whose t·e devices are adjacent
+    share (1 − o_a2a) of the token all-to-alls t_a2a not hidden behind compute (DeepSeek-AI 2024,
+    arXiv:2412.19437, §3.2.1; Hwang et al. 2023, arXiv:2206.03382), among the e ranks of an expert
+    group, whose t·e devices are adjacent
     ranks (Megatron-Core's default order tp-cp-ep-dp-pp), and t_dp all-reduces the shared
     parameters' gradients over d and the experts' over d/e (`experts.py`).
     """
@@ -253,7 +255,7 @@ def training_step(*, parameters, layers, hidden, sequence_length, batch_tokens, 
         t_a2a = moe.expert_all_to_all_time_per_microbatch_s(experts.layers, hidden, sequence_length, tensor_parallel,
                                                             pipeline_parallel, experts.parallel, experts.per_token,
                                                             experts.all_to_alls_per_layer, bw_ep)
-        busy = busy + t_a2a
+        busy = busy + (1.0 - experts.all_to_all_overlap_fraction) * t_a2a  # the share not hidden behind compute
         t_dp = data_parallel_allreduce_s(parameters - experts.parameters, tensor_parallel, pipeline_parallel, data_parallel,
                                          bw_dp) + expert_data_parallel_allreduce_s(
             experts.parameters, tensor_parallel, pipeline_parallel, data_parallel, experts.parallel, bw_dp)

@@ -11,6 +11,7 @@ from .megatron import megatron_check
 from .quantities import (
                          CORE_QUANTITIES,
                          CRITICAL_BATCH_QUANTITIES,
+                         EXPERT_QUANTITIES,
                          LAYOUT_OUTPUTS,
                          PARALLELISM_QUANTITIES,
                          SCALING_QUANTITIES,
@@ -18,5 +19,5 @@ from .quantities import (
 )
 from .run import scaling_sweep
 
-__all__ = ["CORE_QUANTITIES", "CRITICAL_BATCH_QUANTITIES", "LAYOUT_OUTPUTS", "PARALLELISM_QUANTITIES", "SCALING_QUANTITIES",
+__all__ = ["CORE_QUANTITIES", "CRITICAL_BATCH_QUANTITIES", "EXPERT_QUANTITIES", "LAYOUT_OUTPUTS", "PARALLELISM_QUANTITIES", "SCALING_QUANTITIES",
            "SWEEP_OUTPUTS", "carbon_exponents", "loglog_fit", "megatron_check", "scaling_sweep"]

@@ -70,7 +70,8 @@ def evaluate_draws(x, sizes, layout, hw, *, mode, utilization, law, tokens_per_p
             experts = moe.Experts(
                 parameters=layout["expert_parameters"][None, :], parallel=layout["expert_parallel"][None, :],
                 layers=layout["moe_layers"][None, :], per_token=layout["experts_per_token"][None, :],
-                all_to_alls_per_layer=jnp.where(full, moe.ALL_TO_ALLS_PER_MOE_LAYER_FULL_RECOMPUTE, moe.ALL_TO_ALLS_PER_MOE_LAYER))
+                all_to_alls_per_layer=jnp.where(full, moe.ALL_TO_ALLS_PER_MOE_LAYER_FULL_RECOMPUTE, moe.ALL_TO_ALLS_PER_MOE_LAYER),
+                all_to_all_overlap_fraction=x["expert_all_to_all_overlap_fraction"])
         step = par.training_step(
             parameters=layout["total_parameters"][None, :] if experts is not None else plan_param,
             layers=layout["layers"][None, :], hidden=layout["hidden"][None, :],

@@ -31,6 +31,8 @@ PARALLELISM_QUANTITIES = (
     "hidden_per_layer_ratio",
     "usable_memory_fraction",
 )
+# Drawn only for a mixture-of-experts sweep (with `experts`): its token all-to-alls' hidden share.
+EXPERT_QUANTITIES = ("expert_all_to_all_overlap_fraction",)
 CRITICAL_BATCH_QUANTITIES = {
     "data_power_law": ("critical_batch_tokens_at_1e12", "critical_batch_data_exponent"),
     "kaplan_2020": ("critical_batch_kaplan_tokens_at_unit_loss", "critical_batch_kaplan_exponent"),

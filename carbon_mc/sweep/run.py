@@ -41,6 +41,7 @@ from .plan import batch_candidates, checked_experts, checked_settings, device_co
 from .quantities import (
     CORE_QUANTITIES,
     CRITICAL_BATCH_QUANTITIES,
+    EXPERT_QUANTITIES,
     LAYOUT_OUTPUTS,
     PARALLELISM_QUANTITIES,
     SCALING_QUANTITIES,
@@ -136,7 +137,9 @@ def scaling_sweep(
         raise CarbonMCError(f"market_gco2_per_kwh must be a finite number >= 0, got {market_gco2_per_kwh}")
     grid_basis = "location" if market_gco2_per_kwh is None else "market"
     core = tuple(q for q in CORE_QUANTITIES if pue_included or q != "pue")
-    names = (*core, *SCALING_QUANTITIES, *PARALLELISM_QUANTITIES, *CRITICAL_BATCH_QUANTITIES[critical_batch_law])
+    active = checked_experts(mode, sizes, active_parameters, experts, experts_per_token, moe_layer_fraction)
+    names = (*core, *SCALING_QUANTITIES, *PARALLELISM_QUANTITIES, *(EXPERT_QUANTITIES if active is not None else ()),
+             *CRITICAL_BATCH_QUANTITIES[critical_batch_law])
     per_hw = {hw: priors_for(table, names, context(table, hw, region, datacenter, scaling_fit)) for hw in hardware}
 
     # Draws: one stream per input name, shared by every size and accelerator.
@@ -146,7 +149,6 @@ def scaling_sweep(
         prior = per_hw[hardware[0]][name]
         u[name] = np.asarray(uniforms(seed, name, 0, nblocks, prior.num_columns))[:num_draws]
 
-    active = checked_experts(mode, sizes, active_parameters, experts, experts_per_token, moe_layer_fraction)
     routing = None if active is None else {"total": sizes, "experts": int(experts), "experts_per_token": int(experts_per_token),
                                            "moe_layer_fraction": float(moe_layer_fraction)}
     law_sizes = sizes if active is None else active  # an MoE's compute, tokens and loss follow its active parameters
@@ -212,7 +214,7 @@ def sweep_hardware(table, hw: str, pri: dict, names, u: dict, sizes, n_nom, dev,
     """
     spec = table.hardware_spec(hw)
     hw_par = par.Hardware.from_spec(spec)
-    nominal = {q: median(pri[q]) for q in PARALLELISM_QUANTITIES}
+    nominal = {q: median(pri[q]) for q in (*PARALLELISM_QUANTITIES, *(EXPERT_QUANTITIES if routing is not None else ()))}
     moe_args = {} if routing is None else {
         "active_parameters": n_nom, "experts": routing["experts"], "experts_per_token": routing["experts_per_token"],
         "moe_layer_fraction": routing["moe_layer_fraction"]}
