@@ -82,8 +82,9 @@ def sign_test_p(under: int, over: int) -> float:
 def metrics(rows: Sequence[dict], method: str, targets: dict | None = None) -> dict:
     """Coverage of the 90% intervals, median |log10 error|, median p95/p5, the calibration curve and the
     side of each miss (``misses``: ``under``, the figure above the 95th percentile; ``over``, below the
-    5th; ``misses_sign_test_p``: `sign_test_p` of that split) of one method, against `targets` (default `TARGETS`; with ``one_side_share_max``, no side may
-    hold more than that share of the misses)."""
+    5th; ``misses_sign_test_p``: `sign_test_p` of that split) of one method, against `targets`
+    (default `TARGETS`; with ``one_side_share_max``, no side may hold more than that share of the
+    misses)."""
     targets = TARGETS if targets is None else targets
     preds = [r[method] for r in rows]
     pct = [p["percentile"] for p in preds]

@@ -227,9 +227,8 @@ def training_step(*, parameters, layers, hidden, sequence_length, batch_tokens, 
     arXiv:2204.02311, App. B). With `experts` (a mixture-of-experts layout) the busy time adds the
     share (1 − o_a2a) of the token all-to-alls t_a2a not hidden behind compute (DeepSeek-AI 2024,
     arXiv:2412.19437, §3.2.1; Hwang et al. 2023, arXiv:2206.03382), among the e ranks of an expert
-    group, whose t·e devices are adjacent
-    ranks (Megatron-Core's default order tp-cp-ep-dp-pp), and t_dp all-reduces the shared
-    parameters' gradients over d and the experts' over d/e (`experts.py`).
+    group, whose t·e devices are adjacent ranks (Megatron-Core's default order tp-cp-ep-dp-pp), and
+    t_dp all-reduces the shared parameters' gradients over d and the experts' over d/e (`experts.py`).
     """
     devices = tensor_parallel * pipeline_parallel * data_parallel
     m = microbatches_per_step(batch_tokens, sequence_length, data_parallel)
