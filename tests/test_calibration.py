@@ -371,6 +371,18 @@ def test_validate_json_has_the_promised_fields(calibration_file, tmp_path, capsy
     assert result["targets"] == {"coverage90_min": 0.8, "coverage90_max": 0.98, "median_abs_log10_error_max": 0.15}
 
 
+def test_validate_tables_fit_an_80_column_terminal(calibration_file, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    args = ["validate", "--runs", "Meena 2.6B", "--chains", "1", "--draws", "4096", "--no-claims", "--cutoffs"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("method"))
+    assert header.split() == ["method", "group", "runs", "cover", "|log10|", "p95/p5", "misses", "sign", "p"]
+    rows = [line for line in out.splitlines() if line.startswith(("priors ", "calibrated "))]
+    assert rows and all("…" not in line and len(line) <= 80 for line in rows)
+    assert any(line.split()[1:3] == ["pre-2020", "hardware"] for line in rows)  # group names whole, on one line
+
+
 def test_calibration_curve_counts_central_intervals():
     from carbon_mc.calibration import calibration_curve
 

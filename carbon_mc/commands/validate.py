@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from rich import box
 from rich.table import Table
 
 from ..io import check_writable, save_text
@@ -47,9 +48,12 @@ def _row(pred: dict) -> tuple[str, str, str]:
 def _print_groups(title: str, summary: dict) -> None:
     """One table: per method and group, runs, coverage, median |log10 error|, p95/p5, misses by side and
     the sign test's p of that split (`calibration.loo.sign_test_p`)."""
-    t = Table(title=f"{title} (targets: coverage 80%–98%, median |log10 error| <= 0.10, no side > 2/3 of misses)")
-    for col in ("method", "group", "runs", "90% coverage", "median |log10 error|", "median p95/p5", "under / over", "sign test p"):
-        t.add_column(col, justify="left" if col in ("method", "group") else "right")
+    t = Table(title=f"{title} (coverage of the 90% intervals, medians of |log10 error| and p95/p5, misses under / over and "
+                    f"the sign test's p; targets: coverage 80%–98%, median |log10 error| <= 0.10, no side > 2/3 of misses)",
+              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    # short headers: eight columns fit an 80-column terminal (the title says which medians they are)
+    for col in ("method", "group", "runs", "cover", "|log10|", "p95/p5", "misses", "sign p"):
+        t.add_column(col, justify="left" if col in ("method", "group") else "right", no_wrap=True, min_width=len(col))
     for method, split in summary.items():
         groups = [("all", split["all"])] + [(g, m) for key in ("era", "architecture") for g, m in split[key].items()]
         for name, m in groups:
