@@ -38,10 +38,10 @@ def main() -> None:
     import jax
     import jax.numpy as jnp
 
-    from carbon_mc.bench import machine
+    from carbon_mc.sampling.benchmark import machine
     from carbon_mc.sampling import ndtri_f32, threefry_uniforms
     from carbon_mc.sampling.histograms import FLOAT_SHIFT, Histogram, plan_bins
-    from carbon_mc.summary import hdi
+    from carbon_mc.results.statistics import hdi
 
     chunk = 1 << 20
     key = jax.random.key(0)

@@ -1,7 +1,7 @@
 """Benchmark: ArviZ's HDI against the former hand-written one, and the time of `carbon-mc report`.
 
 1. The 90% HDI of 10^6 float32 draws (lognormal, normal, gamma): the sorted-window search that
-   `carbon_mc.summary.hdi` used before, and ArviZ's (`arviz.hdi`), which it now calls; both
+   `carbon_mc.results.statistics.hdi` used before, and ArviZ's (`arviz.hdi`), which it now calls; both
    intervals are printed, so their agreement is seen, with the best of 7 timings.
 2. `carbon-mc report SCENARIO --html ...` end to end (a fresh process: imports, draws, checks,
    Sobol' indices, figures, page), best of `--repeats`.
@@ -32,7 +32,7 @@ def best(fn, repeats=7):
 
 
 def sorted_window_hdi(values, prob=0.9):
-    """The former `carbon_mc.summary.hdi`: sort in float64, narrowest window of floor(prob n) draws."""
+    """The former `carbon_mc.results.statistics.hdi`: sort in float64, narrowest window of floor(prob n) draws."""
     x = np.sort(np.asarray(values, dtype=np.float64))
     k = int(np.floor(prob * x.size))
     i = int(np.argmin(x[k:] - x[: x.size - k]))
@@ -40,7 +40,7 @@ def sorted_window_hdi(values, prob=0.9):
 
 
 def bench_hdi(n: int) -> None:
-    from carbon_mc.summary import hdi
+    from carbon_mc.results.statistics import hdi
 
     rng = np.random.default_rng(0)
     samples = {"lognormal": rng.lognormal(6, 0.3, n), "normal": rng.normal(600, 90, n), "gamma": rng.gamma(2.0, 30.0, n)}

@@ -85,9 +85,9 @@ def main() -> None:
     parser.add_argument("--scenarios", default="", help="comma-separated scenarios for part B (default: every bundled one)")
     args = parser.parse_args()
 
-    from carbon_mc.bench import machine
+    from carbon_mc.sampling.benchmark import machine
     from carbon_mc.data import data_dir
-    from carbon_mc.scenario import load_scenario
+    from carbon_mc.scenarios.training import load_scenario
 
     result = {"machine": machine(), "rel_error": args.rel_error, "spread": {}, "time_to_precision": {}, "skipped": {}}
     sizes = [1 << 12, 1 << 14, 1 << 16, 1 << 18]

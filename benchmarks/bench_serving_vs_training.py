@@ -45,7 +45,7 @@ def main() -> None:
     if args.commands:
         return commands(args, n)
 
-    from carbon_mc.bench import machine
+    from carbon_mc.sampling.benchmark import machine
     from carbon_mc.footprint import HEADLINE
     from carbon_mc.sampling import build_simulator, estimate_summary
 
@@ -107,7 +107,7 @@ def commands(args, n: int) -> None:
     import statistics
     import subprocess
 
-    from carbon_mc.bench import machine
+    from carbon_mc.sampling.benchmark import machine
 
     pairs = dict(PAIRS)
     pairs.setdefault(args.serving, args.training[0])

@@ -23,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     n = int(args.draws)
 
-    from carbon_mc.bench import machine
+    from carbon_mc.sampling.benchmark import machine
     from carbon_mc.sampling import build_simulator, stream_summary
     from carbon_mc.footprint import HEADLINE
 

@@ -9,7 +9,9 @@ same default sampler (randomized quasi-Monte Carlo) and give the same numbers.
 
 import importlib
 
-from . import _interrupt  # noqa: F401  (first: Ctrl-C while the command line imports exits 130 quietly)
+# isort: off
+from .io import signals  # noqa: F401  (first: Ctrl-C while the command line imports exits 130 quietly)
+# isort: on
 from ._version import __version__
 from .errors import CarbonMCError, InputError, NumericError, OutputError
 
@@ -20,17 +22,17 @@ _EXPORTS = {
     "calibrated_priors": "calibration", "fit_calibration": "calibration", "leave_one_out": "calibration",
     "load_calibration": "calibration", "measured_runs": "calibration", "save_calibration": "calibration",
     "Claim": "claims", "check_claim": "claims", "check_claims": "claims",
-    "compare": "comparison",
-    "load_dataset": "io", "save_dataset": "io",
+    "compare": "joint.paired",
+    "load_dataset": "io.files", "save_dataset": "io.files",
     "load_priors": "priors",
-    "RunResult": "results", "run_scenario": "results",
+    "RunResult": "results.run", "run_scenario": "results.run",
     "Simulator": "sampling", "build_simulator": "sampling", "draw": "sampling", "estimate": "sampling",
     "estimate_summary": "sampling", "to_inference_data": "sampling",
-    "Scenario": "scenario", "load_scenario": "scenario", "parse_scenario": "scenario",
+    "Scenario": "scenarios", "load_scenario": "scenarios", "parse_scenario": "scenarios",
     "sensitivity": "sobol",
-    "hdi": "summary", "percentile_of": "summary", "summarize": "summary",
-    "lifecycle": "life_cycle", "load_any_scenario": "scenarios",
-    "ServingScenario": "serving_scenario", "load_serving_scenario": "serving_scenario",
+    "hdi": "results.statistics", "percentile_of": "results.statistics", "summarize": "results.statistics",
+    "lifecycle": "joint.training_and_serving", "load_any_scenario": "scenarios",
+    "ServingScenario": "scenarios", "load_serving_scenario": "scenarios",
     "carbon_exponents": "sweep", "megatron_check": "sweep", "scaling_sweep": "sweep",
 }
 
@@ -48,7 +50,6 @@ def __dir__():
 
 
 __all__ = [
-    "__version__",
     "CarbonMCError",
     "Claim",
     "InputError",
@@ -58,6 +59,7 @@ __all__ = [
     "Scenario",
     "ServingScenario",
     "Simulator",
+    "__version__",
     "build_simulator",
     "calibrated_priors",
     "carbon_exponents",

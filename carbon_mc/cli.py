@@ -12,10 +12,10 @@ import argparse
 import importlib
 import sys
 
-from . import _interrupt
 from ._version import __version__
-from .cache import enable_compilation_cache
 from .errors import CarbonMCError, OutputError
+from .io import signals
+from .io.cache import enable_compilation_cache
 
 # Subcommand -> (module under carbon_mc.commands, one-line help). Only the module of the command
 # being run is imported, and each imports its library on demand, so `carbon-mc --help` and every
@@ -36,7 +36,7 @@ COMMANDS = {
     "cache": ("cache", "show or clear the compilation cache"),
 }
 EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = _interrupt.EXIT_INTERRUPTED
+EXIT_INTERRUPTED = signals.EXIT_INTERRUPTED
 OUTPUT_ARGS = ("out", "plot", "model_card", "csv", "csv_draws", "html", "report")  # argument destinations that name files to write
 
 
@@ -84,7 +84,7 @@ def check_shared(args: argparse.Namespace) -> None:
 
     if getattr(args, "seed", None) is not None:
         check_seed(args.seed)
-    from .io import check_writable
+    from .io.files import check_writable
 
     for dest in OUTPUT_ARGS:
         value = getattr(args, dest, None)
@@ -96,12 +96,12 @@ def check_shared(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _interrupt.release()
-    previous = _interrupt.guard_command()
+    signals.release()
+    previous = signals.guard_command()
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser(_command_of(argv)).parse_args(argv)
-        from .io import all_or_none
+        from .io.files import all_or_none
 
         check_shared(args)
         enable_compilation_cache()
@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"carbon-mc: error: {where}{one_line(str(exc.strerror or exc), 300)}", file=sys.stderr)
         return EXIT_USER_ERROR
     finally:
-        if not _interrupt.is_console_script():  # a caller in the same process gets its own Ctrl-C back
-            _interrupt.restore(previous)
+        if not signals.is_console_script():  # a caller in the same process gets its own Ctrl-C back
+            signals.restore(previous)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from carbon_mc.bench import numpy_headline, numpy_inputs, numpy_model_check, numpy_reference
+from carbon_mc.sampling.benchmark import numpy_headline, numpy_inputs, numpy_model_check, numpy_reference
 from carbon_mc.cli import main
 from carbon_mc.sampling import build_simulator, stream_summary
 from carbon_mc.footprint import HEADLINE

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from carbon_mc.catalog import jax_quantiles, prior_quantiles, scipy_distribution
+from carbon_mc.priors.catalog import jax_quantiles, prior_quantiles, scipy_distribution
 from carbon_mc.cli import main
 
 OVERLAYS = Path(__file__).parent / "data" / "priors_overlay"

@@ -9,7 +9,7 @@ import scipy.stats as st
 import carbon_mc
 from carbon_mc import CarbonMCError
 from carbon_mc.cli import main
-from carbon_mc.comparison import B_STREAM_SUFFIX, compare
+from carbon_mc.joint.paired import B_STREAM_SUFFIX, compare
 from carbon_mc.sampling import build_simulator, draw
 
 N = 20_000

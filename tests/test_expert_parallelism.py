@@ -8,6 +8,7 @@ from carbon_mc import CarbonMCError
 from carbon_mc.cli import main
 from carbon_mc.footprint import experts as moe
 from carbon_mc.footprint import parallelism as par
+from carbon_mc.footprint.layout import plan_layout
 from carbon_mc.sweep import scaling_sweep
 
 A100 = par.Hardware(312e12, 80.0, 8, 600.0, 25.0)
@@ -17,7 +18,7 @@ NOMINAL = {"kernel_peak_fraction": 0.6, "memory_bound_hidden_size": 300.0, "link
 
 
 def _plan(parameters, devices, active_parameters=None, **moe_args):
-    return par.plan_layout(parameters=np.atleast_1d(parameters), devices=np.atleast_1d(devices), hardware=A100,
+    return plan_layout(parameters=np.atleast_1d(parameters), devices=np.atleast_1d(devices), hardware=A100,
                            sequence_length=4096.0, batch_candidates=np.full((np.size(parameters), 1), 2.0**22),
                            token_factor=lambda b: np.ones_like(b), nominal=NOMINAL, hidden_per_layer_ratio=128.0,
                            usable_memory_fraction=0.9, active_parameters=active_parameters, **moe_args)
@@ -101,7 +102,7 @@ def test_hidden_all_to_alls_let_the_planner_shard_experts_it_kept_whole():
     kw = dict(active_parameters=1.3e9, experts=64, experts_per_token=8)
     plans = {}
     for o in (0.0, 1.0):
-        plans[o] = par.plan_layout(parameters=np.atleast_1d(6.9e9), devices=np.atleast_1d(256.0), hardware=A100,
+        plans[o] = plan_layout(parameters=np.atleast_1d(6.9e9), devices=np.atleast_1d(256.0), hardware=A100,
                                    sequence_length=4096.0, batch_candidates=np.full((1, 1), 2.0**22),
                                    token_factor=lambda b: np.ones_like(b), hidden_per_layer_ratio=128.0,
                                    nominal=NOMINAL | {"expert_all_to_all_overlap_fraction": o}, usable_memory_fraction=0.9, **kw)

@@ -8,7 +8,7 @@ import xarray as xr
 
 import carbon_mc
 from carbon_mc.errors import CarbonMCError
-from carbon_mc.export import write_csv
+from carbon_mc.io.tables import write_csv
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import carbon_mc
-from carbon_mc.finite import apply_policy
+from carbon_mc.results.finite import apply_policy
 from carbon_mc.sampling import evaluate, uniform_columns
 from hostile import BASE_RUN, HEADLINE, assert_contract, invoke, toml_document
 

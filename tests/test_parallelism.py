@@ -6,6 +6,7 @@ import pytest
 
 from carbon_mc import CarbonMCError
 from carbon_mc.footprint import parallelism as par
+from carbon_mc.footprint.layout import plan_layout
 from carbon_mc.sweep import megatron_check
 
 A100 = par.Hardware(312e12, 80.0, 8, 600.0, 25.0)
@@ -94,7 +95,7 @@ def test_megatron_flop_count():
 def _plan(parameters, devices, batch=2.0**22, hw=A100, active_parameters=None):
     nominal = {"kernel_peak_fraction": 0.6, "memory_bound_hidden_size": 300.0, "link_bandwidth_fraction": 0.75,
                "comm_overlap_fraction": 0.6, "selective_recompute_overhead_fraction": 0.03}
-    return par.plan_layout(parameters=np.atleast_1d(parameters), devices=np.atleast_1d(devices), hardware=hw,
+    return plan_layout(parameters=np.atleast_1d(parameters), devices=np.atleast_1d(devices), hardware=hw,
                            sequence_length=4096.0, batch_candidates=np.full((np.size(parameters), 1), batch),
                            token_factor=lambda b: np.ones_like(b), nominal=nominal, hidden_per_layer_ratio=128.0,
                            usable_memory_fraction=0.9, active_parameters=active_parameters)

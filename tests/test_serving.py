@@ -10,8 +10,8 @@ from carbon_mc import CarbonMCError
 from carbon_mc.footprint import lifecycle
 from carbon_mc.footprint import serving as sv
 from carbon_mc.sampling import build_simulator, draw, evaluate
-from carbon_mc.serving_scenario import load_serving_scenario, parse_serving_scenario
-from carbon_mc.summary import percentile_of
+from carbon_mc.scenarios.deployment import load_serving_scenario, parse_serving_scenario
+from carbon_mc.results.statistics import percentile_of
 
 SERVING = Path(__file__).resolve().parents[1] / "models" / "serving"
 BUNDLED = sorted(SERVING.glob("*.toml"))
@@ -121,7 +121,7 @@ def test_bloom_api_at_prior_medians_lands_near_the_paper(table):
     scenario, out = _run(SERVING / "bloom_176b_api.toml", table)
     assert scenario.requests == 230_768 and scenario.days == 18 and scenario.devices_per_replica == 16
     paper = {"it_energy_mwh": 0.914, "it_operational_kgco2e_per_day": 19.0, "accelerator_energy_mwh": 0.65082}
-    assert scenario.reported["it_energy_mwh"] == pytest.approx(0.914)
+    assert scenario.reported.figures()["it_energy_mwh"] == pytest.approx(0.914)
     for q, value in paper.items():
         ratio = float(out[q]) / value
         assert 0.5 < ratio < 2.5, (q, ratio)  # at the medians: GPU energy ~0.93x, IT ~1.4x (the host prior against CodeCarbon's modelled host)
@@ -214,7 +214,7 @@ def test_serving_priors_load_with_units_and_sources(table):
 # ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def calibration():
-    from carbon_mc import serving_calibration as sc
+    from carbon_mc.calibration import serving as sc
 
     return sc.fit(seed=0)
 
@@ -223,12 +223,12 @@ def test_calibration_converges(calibration):
     assert len(calibration.data.label) == 40 and len(calibration.data.group_names) == 4
     assert max(calibration.r_hat.values()) <= 1.01, calibration.r_hat
     assert min(calibration.ess_bulk.values()) >= 400, calibration.ess_bulk
-    draws = __import__("carbon_mc.serving_calibration", fromlist=["x"]).posterior_serving_draws(calibration, 1000)
+    draws = __import__("carbon_mc.calibration.serving", fromlist=["x"]).posterior_serving_draws(calibration, 1000)
     assert all(np.all((v > 0) & (v < 1)) for v in draws.values())
 
 
 def test_calibration_held_out_coverage_is_computed():
-    from carbon_mc import serving_calibration as sc
+    from carbon_mc.calibration import serving as sc
 
     v = sc.validate(folds=2, num_chains=2, num_warmup=250, num_samples=250)
     assert v.points == 40 and v.folds == 2

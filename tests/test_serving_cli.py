@@ -5,7 +5,7 @@ import pytest
 
 import carbon_mc
 from carbon_mc.cli import main
-from carbon_mc.results import JSON_STATS
+from carbon_mc.results.run import JSON_STATS
 
 BLOOM_API = "models/serving/bloom_176b_api.toml"
 

@@ -7,12 +7,12 @@ import pytest
 
 import carbon_mc
 from carbon_mc import CarbonMCError
-from carbon_mc.comparison import B_STREAM_SUFFIX
+from carbon_mc.joint.paired import B_STREAM_SUFFIX
 from carbon_mc.footprint.lifecycle import LIFECYCLE_OUTPUTS
 from carbon_mc.footprint.serving import SERVING_HEADLINE, SERVING_OUTPUTS, ServingConstants, serving_footprint
 from carbon_mc.sampling import build_simulator, draw, estimate, estimate_summary
 from carbon_mc.scenarios import bundled_names, load_any_scenario
-from carbon_mc.serving_scenario import ServingScenario
+from carbon_mc.scenarios.deployment import ServingScenario
 
 SERVING = Path(__file__).resolve().parents[1] / "models" / "serving"
 BLOOM_API = SERVING / "bloom_176b_api.toml"

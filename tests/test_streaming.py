@@ -10,7 +10,7 @@ import carbon_mc
 from carbon_mc.sampling import BLOCK, build_simulator, draw, stream_summary, stream_to_precision
 from carbon_mc.footprint import HEADLINE
 from carbon_mc.sampling.histograms import FLOAT_SHIFT, Histogram, plan_bins
-from carbon_mc.summary import STATS, QUANTILES, describe
+from carbon_mc.results.statistics import STATS, QUANTILES, describe
 
 REL_BIN = 2.0 ** -(23 - FLOAT_SHIFT)  # widest float bin, relative to its values
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from carbon_mc.summary import arviz_hdi, hdi, hdi_of_sorted
+from carbon_mc.results.statistics import arviz_hdi, hdi, hdi_of_sorted
 
 
 @pytest.mark.parametrize("n", [2, 10, 1001, 100_000])

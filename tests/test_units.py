@@ -5,7 +5,7 @@ import math
 import pytest
 
 from carbon_mc import CarbonMCError
-from carbon_mc.units import CHECKABLE, UNITS, convert, default_quantity, parse_unit, to_quantity_units
+from carbon_mc.scenarios.units import CHECKABLE, UNITS, convert, default_quantity, parse_unit, to_quantity_units
 
 LB_KG = 0.45359237  # international avoirdupois pound, exact by definition (1959 agreement)
 

@@ -12,8 +12,11 @@ engine draws instead of the priors. One module per concern:
   and its `diagnostics`;
 - `report`: the convergence thresholds and the calibration report (``carbon-mc calibrate``);
 - `posterior`: the posterior as engine inputs (`calibrated_priors`, ``carbon-mc run --calibrated``);
-- `loo`: leave-one-out validation and published claims (``carbon-mc validate``);
-- `forward`: forward-in-time validation (calibrate on runs published before a year, predict the rest).
+- `metrics`: predictions of a measured run's figure and the validation metrics over many runs;
+- `loo`: leave-one-out validation and published claims;
+- `forward`: forward-in-time validation (calibrate on runs published before a year, predict the rest);
+- `validation`: what ``carbon-mc validate`` reports (all three);
+- `serving`: the serving model's throughput and power relations fitted to measured deployments.
 
 >>> idata = fit_calibration(seed=0)
 >>> posterior, status = calibrated_priors(idata, carbon_mc.load_scenario("t5_11b"))
@@ -21,19 +24,21 @@ engine draws instead of the priors. One module per concern:
 
 from .design import CALIBRATED, Design, build_design, measured_runs, rounding_sd_ln, scenario_files
 from .fit import DEFAULTS, Calibrator, fit_calibration, fit_many
+from .forward import CUTOFFS, forward_in_time, split_by_year
 from .inference_data import diagnostics, from_groups, groups, import_arviz, load_calibration, save_calibration
-from .forward import CUTOFFS, MODERN_TARGETS, forward_in_time, grouped_metrics, run_groups, split_by_year
-from .loo import calibration_curve, claims, leave_one_out, metrics, predict, sign_test_p, validation_report
+from .loo import claims, leave_one_out
+from .metrics import MODERN_TARGETS, calibration_curve, grouped_metrics, metrics, predict, run_groups, sign_test_p
 from .model import calibration_model
 from .posterior import STREAM, calibrated_priors, check_converged, check_priors_match, load_calibrated_priors
 from .report import CONVERGENCE, calibrate_and_save, calibration_report, convergence, convergence_problem
+from .validation import validation_report
 
 __all__ = [
     "CALIBRATED",
     "CONVERGENCE",
     "CUTOFFS",
-    "MODERN_TARGETS",
     "DEFAULTS",
+    "MODERN_TARGETS",
     "STREAM",
     "Calibrator",
     "Design",

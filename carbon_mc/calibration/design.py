@@ -24,21 +24,22 @@ import numpy as np
 from ..data import data_dir
 from ..errors import CarbonMCError
 from ..priors import PriorTable, load_priors, read_toml
-from ..scenario import FLOP_SHAPE_QUANTITIES, Scenario, load_scenario
+from ..scenarios.training import FLOP_SHAPE_QUANTITIES, Scenario, load_scenario
 
 __all__ = [
     "CALIBRATED",
     "GLOBAL",
-    "MOE_RATIO",
-    "OVERHEAD",
     "MFU_REFERENCE",
     "MFU_SLOPE",
+    "MOE_RATIO",
+    "OVERHEAD",
     "POWER_REFERENCE",
     "POWER_SLOPE",
     "REPORTING_ERROR",
     "RUN_SPREAD",
     "Design",
     "build_design",
+    "class_selector",
     "measured_runs",
     "observes_hours",
     "published_hours_rounding_sd_ln",
@@ -124,7 +125,10 @@ def rounding_sd_ln(value: float) -> float:
     The figure is taken as rounded to its last written decimal place (to units for whole numbers):
     an error uniform on ± half a unit of that place, sd = half-unit / √3, relative to the value.
     """
-    exponent = min(0, Decimal(repr(float(value))).normalize().as_tuple().exponent)
+    exponent = Decimal(repr(float(value))).normalize().as_tuple().exponent
+    if not isinstance(exponent, int):  # 'n', 'N' or 'F': a NaN or an infinity has no last written digit
+        raise CarbonMCError(f"a printed figure must be a finite number, got {value!r}")
+    exponent = min(0, exponent)
     return 0.5 * 10.0**exponent / math.sqrt(3.0) / float(value)
 
 
@@ -195,6 +199,18 @@ class Design:
                 MFU_SLOPE: int((drawn & (self.scale_decades < 0)).sum())}
 
 
+def class_selector(table: PriorTable, q: str) -> str:
+    """The run key (``power_class``, ``datacenter``, ...) that selects the class of calibrated quantity `q`.
+
+    Raises:
+      CarbonMCError: `table` gives `q` no ``selected_by`` (a calibrated quantity is calibrated per class).
+    """
+    meta = table.quantity(q)
+    if meta.selected_by is None:
+        raise CarbonMCError(f"the calibrated quantity {q} needs a selected_by key (its classes)", file=meta.file, key=f"{q}.selected_by")
+    return meta.selected_by
+
+
 def observes_hours(s: Scenario) -> bool:
     """True when run `s` publishes its device time and its compute both (``train_flops``, or
     parameters and tokens), so that its device time measures its MFU, and it leaves the MFU prior alone
@@ -211,6 +227,8 @@ def published_hours_rounding_sd_ln(s: Scenario) -> float:
     others where they have at most six significant digits) is taken as the printed figure, and
     `rounding_sd_ln` of it (the device count being exact).
     """
+    if s.device_hours is None:
+        raise CarbonMCError("the run's device time is derived, not published", file=s.file, key="run.device_hours")
     hours = float(s.device_hours)
     per_device = [hours / s.devices, hours / s.devices / 24.0] if s.devices else []
     printed = [hours] + [float(f"{v:.6g}") for v in per_device if math.isclose(float(f"{v:.6g}"), v, rel_tol=1e-9)]
@@ -231,7 +249,7 @@ def _calibrated_needs(s: Scenario, table: PriorTable) -> dict[str, str | float |
     out: dict[str, str | float | None] = {}
     for q in CALIBRATED:
         if q == "mfu_fraction" and observes_hours(s):
-            out[q] = ctx[table.quantity(q).selected_by]
+            out[q] = ctx[class_selector(table, q)]
             continue
         if not used[q]:
             out[q] = None
@@ -244,7 +262,7 @@ def _calibrated_needs(s: Scenario, table: PriorTable) -> dict[str, str | float |
                 raise CarbonMCError(f"a calibration run may fix {q} to a number but not replace its prior", file=s.file, key=f"priors.{q}")
             out[q] = prior.fixed_value
         else:
-            out[q] = ctx[table.quantity(q).selected_by]
+            out[q] = ctx[class_selector(table, q)]
     return out
 
 
@@ -272,8 +290,9 @@ def _run_columns(runs: Sequence[Scenario], table: PriorTable) -> dict[str, list]
         n_hours += bool(hours)
         cols["parameters"].append(s.compute_parameters if from_nd else np.nan)
         cols["tokens"].append(s.tokens if from_nd else np.nan)
-        cols["scale_decades"].append(min(0.0, math.log10(s.compute_parameters / n_ref)) if s.parameters else 0.0)
-        cols["power_decades"].append(min(0.0, math.log10(s.compute_parameters / n_ref_power)) if s.parameters else 0.0)
+        n = s.compute_parameters  # given wherever s.parameters is
+        cols["scale_decades"].append(min(0.0, math.log10(n / n_ref)) if s.parameters and n is not None else 0.0)
+        cols["power_decades"].append(min(0.0, math.log10(n / n_ref_power)) if s.parameters and n is not None else 0.0)
         cols["tdp_w"].append(float(spec["tdp_w"]))
         cols["peak_flop_per_s"].append(float(spec["peak_flop_per_s"]))
         has_host, has_pue = _SCOPE_TERMS[s.reported.energy_scope]

@@ -23,7 +23,7 @@ from numpyro.infer.util import get_potential_fn
 
 from ..errors import CarbonMCError, close_matches
 from ..priors import PriorTable, load_priors
-from ..scenario import Scenario
+from ..scenarios.training import Scenario
 from .design import build_design, measured_runs
 from .inference_data import build_inference_data
 from .model import calibration_model
@@ -114,7 +114,7 @@ class Calibrator:
         num_warmup, num_samples = self.settings["num_warmup"], self.settings["num_samples"]
 
         def chain(rng_key, z_init, observed):
-            init_key, run_key = jax.random.split(rng_key)
+            _init_key, run_key = jax.random.split(rng_key)
             state = init_kernel(z_init, num_warmup, target_accept_prob=self.settings["target_accept_prob"],
                                 max_tree_depth=self.settings["max_tree_depth"], model_args=(observed,), rng_key=run_key)
 
@@ -136,7 +136,7 @@ class Calibrator:
         """Starting points, one per chain: uniform in (-1, 1) on the unconstrained scale (numpyro's init_to_uniform)."""
         sites = self._programs()["sites"]
         keys = jax.random.split(rng_key, len(sites))
-        return {name: jax.random.uniform(k, (num,) + shape, minval=-1.0, maxval=1.0) for k, (name, shape) in zip(keys, sites.items())}
+        return {name: jax.random.uniform(k, (num, *shape), minval=-1.0, maxval=1.0) for k, (name, shape) in zip(keys, sites.items())}
 
     def _site_shapes(self) -> dict[str, tuple]:
         """{latent sample site: shape on the unconstrained scale}, from an abstract trace of the model."""

@@ -4,7 +4,7 @@ Leave-one-out lets the calibration learn from runs published after the one it pr
 predicting a new run cannot. For a cut-off year Y, `forward_in_time` fits the calibration on the
 measured runs whose figure was published before Y (``[reported] published``) and predicts each
 run published in Y or later, from the priors alone and with that calibration, as leave-one-out
-does (`carbon_mc.calibration.loo.prediction_row`). The summaries are split by era (the
+does (`carbon_mc.calibration.metrics.prediction_row`). The summaries are split by era (the
 accelerator's generation) and by architecture (dense or mixture-of-experts), and count on which
 side each miss falls: a model that always under-estimates is not fixed by wider intervals.
 """
@@ -15,27 +15,15 @@ from collections.abc import Callable, Sequence
 
 from ..errors import CarbonMCError
 from ..priors import PriorTable, load_priors
-from ..scenario import Scenario
+from ..scenarios.training import Scenario
 from .fit import DEFAULTS, Calibrator
+from .metrics import METHODS, MODERN_TARGETS, grouped_metrics, prediction_row
 
-__all__ = ["CUTOFFS", "MODERN_HARDWARE_YEAR", "MODERN_TARGETS", "forward_in_time", "grouped_metrics", "run_groups", "split_by_year"]
+__all__ = ["CUTOFFS", "forward_in_time", "split_by_year"]
 
 # Default cut-off years: before 2022 the data are Patterson et al. 2021's TPU/GPU runs and GLaM;
 # from 2022 on Dodge et al., PaLM, OLMo and OLMo 2; from 2024 on only the H100/A100/MI250X runs.
 CUTOFFS = (2022, 2024)
-# Accelerators released from this year on (A100, MI250X, H100, TPU v4, ...) are the "modern" era.
-MODERN_HARDWARE_YEAR = 2020
-# Targets of the forward-in-time report (and of the grouped leave-one-out summaries).
-MODERN_TARGETS = {"coverage90_min": 0.80, "coverage90_max": 0.98, "median_abs_log10_error_max": 0.10, "one_side_share_max": 2 / 3}
-
-
-def run_groups(scenario: Scenario, table: PriorTable) -> dict[str, str]:
-    """The groups of a run for the split summaries: ``era`` (by its accelerator's year) and ``architecture``."""
-    year = int(table.hardware_spec(scenario.hardware, file=scenario.file)["year"])
-    era = f"{MODERN_HARDWARE_YEAR}+ hardware" if year >= MODERN_HARDWARE_YEAR else f"pre-{MODERN_HARDWARE_YEAR} hardware"
-    return {"era": era, "architecture": "moe" if scenario.is_moe else "dense"}
-
-
 def split_by_year(runs: Sequence[Scenario], cutoff: int) -> tuple[list[str], list[str]]:
     """(names published before `cutoff`, names published in `cutoff` or later).
 
@@ -53,16 +41,6 @@ def split_by_year(runs: Sequence[Scenario], cutoff: int) -> tuple[list[str], lis
         raise CarbonMCError(f"cut-off {cutoff} leaves no run on one side (runs were published in {', '.join(map(str, years))}); "
                             f"pick a year in {years[0] + 1}-{years[-1]}")
     return before, after
-
-
-def grouped_metrics(rows: Sequence[dict], method: str, targets: dict) -> dict:
-    """`carbon_mc.calibration.metrics` of `method` over all rows and per era and per architecture."""
-    from .loo import metrics
-
-    out = {"all": metrics(rows, method, targets)}
-    for key in ("era", "architecture"):
-        out[key] = {g: metrics([r for r in rows if r[key] == g], method, targets) for g in sorted({r[key] for r in rows})}
-    return out
 
 
 def forward_in_time(
@@ -91,8 +69,6 @@ def forward_in_time(
     Raises:
       CarbonMCError: a run without ``published``, or a cut-off that leaves one side empty (before any fitting).
     """
-    from .loo import METHODS, prediction_row
-
     table = priors or load_priors()
     cal = calibrator or Calibrator(priors=table)
     splits = [(int(y), *split_by_year(cal.runs, int(y))) for y in cutoffs]

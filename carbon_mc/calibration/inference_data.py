@@ -29,10 +29,10 @@ import numpyro
 import xarray as xr
 
 from ..errors import CarbonMCError
-from ..io import ENGINE, atomic_write
+from ..io.files import ENGINE, atomic_write
 from ..priors import PriorTable
-from ..scenario import FLOP_SHAPE_QUANTITIES
 from ..sampling import package_version
+from ..scenarios.training import FLOP_SHAPE_QUANTITIES
 from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, POWER_REFERENCE, POWER_SLOPE, REPORTING_ERROR, RUN_SPREAD, Design
 from .model import class_site, support_link
 
@@ -201,7 +201,7 @@ def _attrs(d: Design, table: PriorTable, settings: dict, observed: np.ndarray, s
     """Provenance of a fit: versions, sampler settings, runs held out, hashes of the priors and scenarios."""
     return {
         "title": "carbon-mc calibration: posterior of the uncertain factors given measured training runs",
-        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "carbon_mc_version": package_version("carbon-mc"),
         "numpyro_version": numpyro.__version__,
         "jax_version": jax.__version__,

@@ -23,136 +23,19 @@ so a seed gives the same numbers as ``carbon-mc run FILE --method mc --seed S [-
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import CarbonMCError
 from ..priors import PriorTable, load_priors
-from ..sampling import build_simulator, evaluate, uniform_columns
-from ..scenario import ENERGY_SCOPES, Scenario, load_scenario
-from ..summary import percentile_of
+from ..scenarios.training import Scenario, load_scenario
 from .design import scenario_files
 from .fit import DEFAULTS, Calibrator
-from .inference_data import groups
+from .metrics import METHODS, MODERN_TARGETS, TARGETS, grouped_metrics, metrics, predict, prediction_row, prediction_summary
 from .posterior import calibrated_priors
 
-__all__ = ["LEVELS", "TARGETS", "calibration_curve", "claims", "leave_one_out", "metrics", "predict", "prediction_row", "sign_test_p", "validation_report"]
-
-# Nominal coverages of the calibration curve, and the targets of the report.
-LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
-TARGETS = {"coverage90_min": 0.80, "coverage90_max": 0.98, "median_abs_log10_error_max": 0.15}
-METHODS = ("priors", "calibrated")
-
-
-def _prediction(values: np.ndarray, reported: float) -> dict:
-    """Median, 90% interval, percentile of the figure, |log10 error| and p95/p5 of one predictive distribution."""
-    v = np.asarray(values, np.float64)
-    v = v[np.isfinite(v)]
-    p5, median, p95 = np.quantile(v, [0.05, 0.5, 0.95])
-    return {
-        "median": float(median), "p5": float(p5), "p95": float(p95),
-        "percentile": float(percentile_of(v, reported)),
-        "abs_log10_error": float(abs(math.log10(median / reported))),
-        "p95_over_p5": float(p95 / p5),
-    }
-
-
-def calibration_curve(percentiles: Sequence[float], levels: Sequence[float] = LEVELS) -> list[dict]:
-    """For each nominal coverage L, the share of figures inside the central L interval (|pct - 50| <= 50 L)."""
-    pct = np.asarray(percentiles, np.float64)
-    return [{"nominal": float(level), "observed": float(np.mean(np.abs(pct - 50.0) <= 50.0 * level))} for level in levels]
-
-
-def sign_test_p(under: int, over: int) -> float:
-    """Two-sided exact sign test: the chance that misses split at least this unevenly between the two
-    sides if each miss fell on either side with probability 1/2 (1.0 for no miss or one miss).
-
-    Conover, Practical Nonparametric Statistics, 3rd ed., §3.4 (the sign test). It says what the
-    two-thirds rule cannot with few misses: one miss is always all on one side, at p = 1.
-    """
-    n = under + over
-    tail = sum(math.comb(n, k) for k in range(min(under, over) + 1)) / 2.0**n
-    return float(min(1.0, 2.0 * tail))
-
-
-def metrics(rows: Sequence[dict], method: str, targets: dict | None = None) -> dict:
-    """Coverage of the 90% intervals, median |log10 error|, median p95/p5, the calibration curve and the
-    side of each miss (``misses``: ``under``, the figure above the 95th percentile; ``over``, below the
-    5th; ``misses_sign_test_p``: `sign_test_p` of that split) of one method, against `targets`
-    (default `TARGETS`; with ``one_side_share_max``, no side may hold more than that share of the
-    misses)."""
-    targets = TARGETS if targets is None else targets
-    preds = [r[method] for r in rows]
-    pct = [p["percentile"] for p in preds]
-    coverage = float(np.mean([5.0 <= x <= 95.0 for x in pct]))
-    mae = float(np.median([p["abs_log10_error"] for p in preds]))
-    under, over = sum(x > 95.0 for x in pct), sum(x < 5.0 for x in pct)
-    met = {
-        "coverage90": targets["coverage90_min"] <= coverage <= targets["coverage90_max"],
-        "median_abs_log10_error": mae <= targets["median_abs_log10_error_max"],
-    }
-    if "one_side_share_max" in targets:
-        met["no_systematic_sign"] = max(under, over) <= targets["one_side_share_max"] * (under + over)
-    return {
-        "num_runs": len(preds),
-        "coverage90": coverage,
-        "median_abs_log10_error": mae,
-        "median_p95_over_p5": float(np.median([p["p95_over_p5"] for p in preds])),
-        "misses": {"under": int(under), "over": int(over)},
-        "misses_sign_test_p": sign_test_p(int(under), int(over)),
-        "targets_met": met,
-        "calibration_curve": calibration_curve(pct),
-    }
-
-
-def predict(scenario: Scenario, variables: Sequence[str], *, num_draws: int, seed: int, posterior=None, priors: PriorTable | None = None) -> dict[str, np.ndarray]:
-    """The first `num_draws` Monte Carlo draws of some outputs: the numbers of ``estimate(..., method="mc")``.
-
-    Runs the engine's model op by op instead of compiling a program per scenario: every scenario
-    then reuses the same compiled operations, which makes a leave-one-out over many runs (each
-    with its own calibrated inputs) cheap.
-
-    Raises:
-      CarbonMCError: the scenario cannot be simulated (an unknown variable, a prior it cannot resolve).
-    """
-    sim = build_simulator(scenario, priors=priors, posterior=posterior)
-    out = evaluate(sim, uniform_columns(sim, num_draws=num_draws, seed=seed, method="mc"), variables)
-    return {k: np.broadcast_to(np.asarray(out[k]), (num_draws,)) for k in variables}
-
-
-def _draw_figure(scenario: Scenario, variable: str, *, num_draws: int, seed: int, posterior=None, priors=None) -> np.ndarray:
-    return predict(scenario, [variable], num_draws=num_draws, seed=seed, posterior=posterior, priors=priors)[variable]
-
-
-def prediction_row(scenario: Scenario, fit, *, seed: int, num_draws: int, priors: PriorTable, source: str) -> dict:
-    """One held-out run's predictions of its published energy: priors alone, and calibrated by `fit`.
-
-    The row also names what the run is (its publication year, the era of its accelerator, dense or
-    mixture-of-experts) for the grouped summaries of `carbon_mc.calibration.forward`.
-    """
-    from .forward import run_groups
-
-    variable = ENERGY_SCOPES[scenario.reported.energy_scope]
-    reported = float(scenario.reported.energy_mwh)
-    posterior, status = calibrated_priors(fit, scenario, priors=priors, source=source)
-    return {
-        "name": scenario.name,
-        "file": Path(scenario.file).name,
-        "energy_scope": scenario.reported.energy_scope,
-        "variable": variable,
-        "reported": reported,
-        "published": scenario.reported.published,
-        **run_groups(scenario, priors),
-        "priors": _prediction(_draw_figure(scenario, variable, num_draws=num_draws, seed=seed, priors=priors), reported),
-        "calibrated": _prediction(_draw_figure(scenario, variable, num_draws=num_draws, seed=seed, posterior=posterior, priors=priors), reported),
-        "calibrated_inputs": status,
-        "divergences": int(groups(fit)["sample_stats"]["diverging"].sum()),
-    }
-
+__all__ = ["claims", "leave_one_out"]
 
 def leave_one_out(
     runs: Sequence[Scenario] | None = None,
@@ -204,8 +87,6 @@ def leave_one_out(
                                        source=f"leave-one-out refit without {name!r}"))
             if progress is not None:
                 progress(len(rows), len(names), name)
-    from .forward import MODERN_TARGETS, grouped_metrics
-
     return {
         "runs": rows,
         "summary": {m: metrics(rows, m) for m in METHODS},
@@ -248,61 +129,10 @@ def claims(
             out.append({
                 "name": scenario.name, "file": path.name, "variable": variable, "reported": float(value),
                 "source": scenario.reported.source,
-                "priors": _prediction(before[variable], value),
-                "calibrated": _prediction(after[variable], value),
+                "priors": prediction_summary(before[variable], value),
+                "calibrated": prediction_summary(after[variable], value),
                 "calibrated_inputs": status,
             })
     if not out:
         raise CarbonMCError("no scenario with an estimated figure ([reported] basis = \"estimated\")")
     return out
-
-
-def validation_report(
-    *,
-    hold_out: Iterable[str] | None = None,
-    seed: int = DEFAULTS["seed"],
-    num_draws: int = 20_000,
-    num_chains: int = 2,
-    num_warmup: int = DEFAULTS["num_warmup"],
-    num_samples: int = DEFAULTS["num_samples"],
-    with_claims: bool = True,
-    cutoffs: Sequence[int] = (),
-    priors: PriorTable | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> dict:
-    """What ``carbon-mc validate`` reports: `leave_one_out` over the bundled measured runs, with
-    `cutoffs` the forward-in-time validation at those years (`carbon_mc.calibration.forward_in_time`),
-    and with `with_claims` the published estimates (`claims`) under a calibration fitted on every measured run.
-
-    Every refit and the full fit share one `Calibrator` (one compiled program). `progress(message)`
-    is called after each held-out run and before the full fit.
-
-    Returns:
-      `leave_one_out`'s dict, plus ``forward_in_time`` with `cutoffs` and ``claims`` (a list, see
-      `claims`) with `with_claims`.
-
-    Raises:
-      CarbonMCError: a name in `hold_out` is not a measured run (before any fitting), or as `Calibrator`.
-    """
-    table = priors or load_priors()
-    cal = Calibrator(priors=table, num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples)
-
-    def held_out(done, total, name):
-        if progress is not None:
-            progress(f"[{done}/{total}] held out: {name}")
-
-    from .forward import forward_in_time, split_by_year
-
-    for year in cutoffs:  # a bad cut-off fails before any fitting
-        split_by_year(cal.runs, int(year))
-    result = leave_one_out(calibrator=cal, hold_out=hold_out, seed=seed, num_draws=num_draws, num_chains=num_chains,
-                           priors=table, progress=held_out)
-    if cutoffs:
-        result["forward_in_time"] = forward_in_time(cutoffs, calibrator=cal, seed=seed, num_draws=num_draws,
-                                                    num_chains=num_chains, priors=table, progress=progress)
-    if with_claims:
-        if progress is not None:
-            progress("fitting on every measured run for the published estimates")
-        full = cal.fit(seed=seed)
-        result["claims"] = claims(full, seed=seed, num_draws=num_draws, priors=table, source="calibration on every measured run")
-    return result

@@ -68,7 +68,7 @@ from numpyro.distributions.transforms import biject_to
 from ..errors import CarbonMCError
 from ..footprint import compute, energy, energy_on_scopes
 from ..priors import Prior, PriorTable
-from ..scenario import FLOP_SHAPE_QUANTITIES
+from ..scenarios.training import FLOP_SHAPE_QUANTITIES
 from .design import CALIBRATED, MFU_SLOPE, MOE_RATIO, OVERHEAD, POWER_SLOPE, REPORTING_ERROR, RUN_SPREAD, Design
 
 __all__ = ["calibration_model", "class_site", "run_latent", "support_link"]

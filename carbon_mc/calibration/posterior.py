@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import CarbonMCError
 from ..priors import EmpiricalDraws, Prior, PriorTable, load_priors
-from ..scenario import Scenario
+from ..scenarios.training import Scenario
 from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, POWER_REFERENCE, POWER_SLOPE, RUN_SPREAD
 from .inference_data import CALIBRATION_PRIOR_FILES, groups, load_calibration
 from .model import support_link

@@ -16,12 +16,12 @@ import numpy as np
 
 from ..errors import CarbonMCError, close_matches
 from ..priors import PriorTable
+from ..results.statistics import percentile_of
 from ..sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, Simulator, build_simulator, draw
-from ..scenario import CO2E_SCOPES, ENERGY_SCOPES, Claim, Scenario
 from ..scenarios import AnyScenario, load_any_scenario
-from ..serving_scenario import ServingScenario
-from ..summary import percentile_of
-from ..units import CHECKABLE, SERVING_CHECKABLE, default_quantity, parse_unit, quantity_units, to_quantity_units
+from ..scenarios.deployment import ServingScenario
+from ..scenarios.training import Claim, Scenario
+from ..scenarios.units import CHECKABLE, SERVING_CHECKABLE, default_quantity, parse_unit, to_quantity_units
 from .model_card import ModelCardFields, card_quantity, model_card_from_draws
 from .reach import input_columns, input_shifts, reach_factors
 from .result import ClaimCheck, ScenarioCheck
@@ -81,28 +81,10 @@ def checkable(scenario: AnyScenario) -> tuple[str, ...]:
     return SERVING_CHECKABLE if isinstance(scenario, ServingScenario) else CHECKABLE
 
 
-def _serving_claims(scenario: ServingScenario) -> list[Claim]:
-    """A deployment's [[claims]] and [reported] figures, each on its own serving output (and so its scope)."""
-    claims = [Claim(c.value, quantity_units(c.quantity), c.quantity, label=c.label, source=c.source) for c in scenario.claims]
-    for quantity, value in scenario.reported.figures().items():
-        claims.append(Claim(value, quantity_units(quantity), quantity, label=f"reported {quantity}",
-                            source=scenario.reported.source))
-    return claims
-
-
 def scenario_claims(scenario: AnyScenario) -> list[Claim]:
-    """The claims a scenario carries: its [[claims]], then the figures of its [reported] block."""
-    if isinstance(scenario, ServingScenario):
-        return _serving_claims(scenario)
-    claims = list(scenario.claims)
-    rep = scenario.reported
-    if rep.energy_mwh is not None:
-        quantity = ENERGY_SCOPES[rep.energy_scope]  # compare like with like: the figure's own energy scope
-        claims.append(Claim(rep.energy_mwh, "MWh", quantity, label=f"reported energy ({rep.energy_scope})", source=rep.source))
-    if rep.co2e_t is not None:
-        claims.append(Claim(rep.co2e_t, "t", CO2E_SCOPES[rep.co2e_scope], label=f"reported {rep.co2e_scope} CO2e",
-                            source=rep.source))
-    return claims
+    """The claims a scenario carries: its [[claims]], then the figures of its [reported] block, each on
+    its own output (and so its own scope: compare like with like)."""
+    return [*scenario.claims, *scenario.reported.claims()]
 
 
 def make_claim(value: float, unit: str, quantity: str | None = None, **extra) -> Claim:

@@ -32,7 +32,8 @@ def split_front_matter(text: str, *, file: str = "<model card>") -> tuple[list[s
 
 def _without_key(front: list[str]) -> tuple[list[str], int]:
     """`front` without its top-level `KEY` entry (the key's line and the indented lines under it), and where it was."""
-    out, where, skipping = [], len(front), False
+    out: list[str] = []
+    where, skipping = len(front), False
     for line in front:
         top_level = bool(line) and not line[0].isspace() and not line.startswith("#")
         if skipping and top_level:

@@ -23,7 +23,7 @@ from ..errors import CarbonMCError
 from ..footprint import OUTPUTS
 from ..priors import Prior, load_priors
 from ..sampling import Simulator, package_version
-from ..scenario import Scenario
+from ..scenarios.training import Scenario
 
 __all__ = ["OPERATIONAL", "ModelCardFields", "card_quantity", "location_name", "model_card_block", "model_card_from_draws"]
 

@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..results.statistics import percentile_of
 from ..sampling import Simulator
-from ..summary import percentile_of
 
 __all__ = ["MAX_FACTOR", "InputShift", "ReachFactors", "input_columns", "input_shifts", "ks_distance", "reach_factors"]
 
@@ -171,7 +171,10 @@ def _directions(g: Callable[[np.ndarray], float], names: list[str]) -> dict[str,
     """+1 where multiplying an input by 2 moves the extreme draw toward the claim, -1 dividing, else 0."""
     k = len(names)
     base = g(np.zeros(k))
-    closer = lambda v: v > base + 1e-6 * abs(base)  # beyond float32 rounding
+
+    def closer(v):
+        return v > base + 1e-6 * abs(base)  # beyond float32 rounding
+
     step = math.log(2.0)
     directions = {}
     for i, name in enumerate(names):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..footprint import WITHOUT_PUE
-from ..scenario import Claim
+from ..scenarios.training import Claim
 from .reach import InputShift, ReachFactors
 
 __all__ = ["ClaimCheck", "ScenarioCheck"]

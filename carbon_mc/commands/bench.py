@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import positive_int, print_json
+from .common import positive_int, print_json
 
 
 def register(sub) -> None:
@@ -23,8 +23,8 @@ def register(sub) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..bench import format_table, run_benchmark
-    from ..scenario import load_scenario
+    from ..sampling.benchmark import format_table, run_benchmark
+    from ..scenarios.training import load_scenario
 
     load_scenario(args.scenario)  # a bad scenario fails here, before any timing
     result = run_benchmark(args.scenario, num_draws=args.draws, numpyro_draws=args.numpyro_draws,

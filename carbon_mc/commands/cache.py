@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..cache import ENV_SWITCH, cache_dir, cache_enabled, cache_size, clear_cache
-from ._common import print_json, stdout
+from ..io.cache import ENV_SWITCH, cache_dir, cache_enabled, cache_size, clear_cache
+from .common import print_json, stdout
 
 
 def register(sub) -> None:

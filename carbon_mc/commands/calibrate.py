@@ -7,8 +7,8 @@ import argparse
 from rich.table import Table
 
 from ..errors import CarbonMCError
-from ..io import check_writable
-from ._common import fmt, positive_int, print_json, require_suffix, stdout
+from ..io.files import check_writable
+from .common import fmt, positive_int, print_json, require_suffix, stdout
 
 
 def register(sub) -> None:

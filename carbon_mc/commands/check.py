@@ -10,9 +10,9 @@ from rich import box
 from rich.table import Table
 
 from ..errors import CarbonMCError
-from ..io import check_writable, save_text
-from ..units import ALL_CHECKABLE
-from ._common import (
+from ..io.files import check_writable, save_text
+from ..scenarios.units import ALL_CHECKABLE
+from .common import (
     add_priors_flag,
     fmt,
     nonnegative_float,

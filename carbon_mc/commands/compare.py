@@ -6,9 +6,10 @@ import argparse
 
 from rich.table import Table
 
-from ..io import check_writable
-from ..units import ALL_CHECKABLE
-from ._common import (
+from ..io.files import check_writable
+from ..scenarios.units import ALL_CHECKABLE
+from .check import PLOT_SUFFIXES, add_accounting_flags, pue_flag
+from .common import (
     add_priors_flag,
     fmt,
     positive_int,
@@ -18,7 +19,6 @@ from ._common import (
     save_plot,
     stdout,
 )
-from .check import PLOT_SUFFIXES, add_accounting_flags, pue_flag
 
 
 def register(sub) -> None:
@@ -52,7 +52,7 @@ def handle(args: argparse.Namespace) -> int:
     require_suffix(args.plot, PLOT_SUFFIXES, "--plot")
     if args.plot:
         check_writable(args.plot)
-    from ..comparison import compare
+    from ..joint.paired import compare
 
     c = compare(args.a, args.b, quantity=args.quantity, num_draws=args.draws, seed=args.seed,
                 common_random_numbers=not args.independent, grid_basis=args.basis, pue_included=pue_flag(args),

@@ -6,7 +6,8 @@ Nothing heavy is imported at module level, so ``carbon-mc --help`` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from ._common import positive_float, positive_int
+
+from .common import positive_float, positive_int
 
 CLOUD_DATACENTERS = {"gcp": "google", "aws": "aws", "azure": "microsoft_azure"}  # CodeCarbon cloud_provider -> pue variant
 
@@ -81,8 +82,8 @@ def _grid(args) -> int:
     from ..errors import CarbonMCError
     from ..ingest import annual_prior, read_grid_csv, run_prior, toml_document
     from ..ingest.tables import parse_time
-    from ..io import save_text
-    from ._common import print_json, stdout
+    from ..io.files import save_text
+    from .common import print_json, stdout
 
     if (args.start is None) != (args.end is None):
         raise CarbonMCError("give both --start and --end, or neither (then the spread is year-to-year)", key="--start")
@@ -199,7 +200,7 @@ def _datacenter(args, run):
 
 
 def _report(args, run, hardware, tdp, where, how) -> None:
-    from ._common import fmt, print_json, stdout
+    from .common import fmt, print_json, stdout
 
     fraction = run.tdp_fraction(tdp)
     summary = {

@@ -7,8 +7,8 @@ import argparse
 from rich.table import Table
 
 from ..errors import CarbonMCError
-from ..io import check_writable
-from ._common import fmt, positive_int, print_json, require_suffix, stdout
+from ..io.files import check_writable
+from .common import fmt, positive_int, print_json, require_suffix, stdout
 
 STATS = ("median", "p5", "p95", "mean")
 
@@ -43,9 +43,9 @@ def register(sub) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..io import save_dataset
-    from ..life_cycle import lifecycle
-    from ..summary import summarize
+    from ..io.files import save_dataset
+    from ..joint.training_and_serving import lifecycle
+    from ..results.statistics import summarize
 
     if len(args.files) > 2:
         raise CarbonMCError(f"give TRAINING SERVING or SERVING alone, not {len(args.files)} files")

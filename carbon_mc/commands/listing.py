@@ -23,10 +23,10 @@ def register(sub) -> None:
 
 
 def handle(args) -> int:
-    from ..catalog import rows_for
     from ..data import data_dir
     from ..priors import load_priors
-    from ._common import print_json, stdout
+    from ..priors.catalog import rows_for
+    from .common import print_json, stdout
 
     table = load_priors(overlays=args.priors)
     rows = rows_for(args.kind, table, data_dir("models"))
@@ -38,7 +38,7 @@ def handle(args) -> int:
 
 
 def _num(x) -> str:
-    from ._common import fmt
+    from .common import fmt
 
     return "" if x is None else fmt(float(x))
 

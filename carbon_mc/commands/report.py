@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..io import check_writable
+from ..io.files import check_writable
 from ..options import REPORT_BASE_DRAWS as DEFAULT_BASE_DRAWS
 from ..options import REPORT_DRAWS as DEFAULT_DRAWS
-from ._common import add_priors_flag, positive_int, priors_table, require_suffix, stdout
+from .common import add_priors_flag, positive_int, priors_table, require_suffix, stdout
 
 
 def register(sub) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import CarbonMCError
-from ..io import check_writable
+from ..io.files import check_writable
 from ..options import (
     DEFAULT_DRAWS,
     DEFAULT_MAX_DRAWS,
@@ -13,7 +13,7 @@ from ..options import (
     METHODS,
     STREAM_THRESHOLD,
 )
-from ._common import (
+from .common import (
     add_priors_flag,
     fmt,
     positive_int,
@@ -80,7 +80,7 @@ def _rel_error(text: str) -> float:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..results import run_scenario
+    from ..results.run import run_scenario
 
     require_suffix(args.out, (".nc",), "--out")
     require_suffix(args.csv, (".csv",), "--csv")
@@ -111,7 +111,7 @@ def write_csv_files(result, summary_path: str | None, draws_path: str | None) ->
     """Write the run's summaries and/or its draws of the reported quantities as CSV; the paths written."""
     if not (summary_path or draws_path):
         return []
-    from ..export import write_csv
+    from ..io.tables import write_csv
 
     written = []
     if summary_path:

@@ -8,7 +8,7 @@ import math
 from rich.table import Table
 
 from ..errors import CarbonMCError
-from ..io import check_writable
+from ..io.files import check_writable
 from ..options import (
     BATCH_POLICIES,
     CRITICAL_BATCH_LAWS,
@@ -17,7 +17,7 @@ from ..options import (
     SCALING_FITS,
     UTILIZATIONS,
 )
-from ._common import (
+from .common import (
     add_priors_flag,
     fmt,
     positive_float,
@@ -126,7 +126,7 @@ def summary(ds) -> dict:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..io import save_dataset
+    from ..io.files import save_dataset
     from ..sweep import scaling_sweep
 
     require_suffix(args.out, (".nc",), "--out")

@@ -10,10 +10,10 @@ from rich import box
 from rich.table import Table
 
 from ..errors import CarbonMCError
-from ..io import check_writable
+from ..io.files import check_writable
 from ..options import CI_METHODS, DEFAULT_NUM_BASE, MIN_NUM_BASE
 from ..options import SOBOL_SAMPLERS as SAMPLERS
-from ._common import (
+from .common import (
     add_priors_flag,
     positive_int,
     print_json,
@@ -111,7 +111,7 @@ def report(ds) -> dict:
     if "second_order_index" in ds:
         labels = [str(v) for v in ds["input"].values]
         pairs = []
-        for i, j in ((i, j) for i in range(len(labels)) for j in range(i + 1, len(labels))):
+        for i, j in ((a, b) for a in range(len(labels)) for b in range(a + 1, len(labels))):
             sel = {"input": labels[i], "other_input": labels[j]}
             ci = ds["second_order_index_ci"].sel(sel)
             pairs.append({"inputs": [labels[i], labels[j]], "S2": float(ds["second_order_index"].sel(sel)),
@@ -174,7 +174,7 @@ def print_table(ds) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..io import save_dataset
+    from ..io.files import save_dataset
     from ..scenarios import load_any_scenario
     from ..sobol import check_num_base, sensitivity
 

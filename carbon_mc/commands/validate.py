@@ -8,8 +8,8 @@ import json
 from rich import box
 from rich.table import Table
 
-from ..io import check_writable, save_text
-from ._common import fmt, positive_int, print_json, require_suffix, stderr, stdout
+from ..io.files import check_writable, save_text
+from .common import fmt, positive_int, print_json, require_suffix, stderr, stdout
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 

@@ -8,6 +8,7 @@ run description (Python-level), so the function traces once under `jax.jit`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import jax.numpy as jnp
 
 from . import compute, emissions, energy, scaling

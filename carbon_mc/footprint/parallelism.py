@@ -17,7 +17,7 @@ data-parallel ranks, each MoE layer adds token all-to-alls to the busy time, and
 are all-reduced among d/e ranks; a dense model (e = 1, no experts) takes the dense equations alone.
 
 The equations are pure jnp (they broadcast over draws, sizes and candidate layouts); `plan_layout`
-(in `layout.py`, also reachable here) picks the memory-feasible layout and batch that train fastest at nominal (median) constants, as a
+(in `layout.py`) picks the memory-feasible layout and batch that train fastest at nominal (median) constants, as a
 practitioner would before a run; the draws then evaluate that layout.
 """
 
@@ -311,14 +311,6 @@ def load_megatron_table() -> dict[str, np.ndarray]:
     """
     path = data_dir("models") / "reference" / "megatron_narayanan2021_table1.csv"
     with open(path, newline="") as fh:
-        rows = [r for r in csv.DictReader(line for line in fh if not line.startswith("#"))]
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
     return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
 
-
-def __getattr__(name: str):
-    """`Layout` and `plan_layout` live in `layout.py` (they search over this module's equations)."""
-    if name in ("Layout", "plan_layout"):
-        from . import layout
-
-        return getattr(layout, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,7 +28,7 @@ class GpuName:
 def parse_gpu_name(name: str) -> GpuName:
     """Model, memory sizes and form factor of a GPU name ("NVIDIA H100 80GB HBM3" -> h100, {80}, None)."""
     text = name.lower().replace("-", " ").replace("_", " ").replace(",", " ")
-    memory = set()
+    memory: set[int] = set()
     for group in re.findall(r"(\d+(?:\s*/\s*\d+)*)\s*gb\b", text):
         memory.update(int(m) for m in re.split(r"\s*/\s*", group))
     text = re.sub(r"(\d+(?:\s*/\s*\d+)*)\s*gb\b", " ", text)

@@ -14,6 +14,7 @@ intensity the bundled priors hold: the prior's description says so.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,7 +71,7 @@ def read_grid_csv(path: str | Path, *, basis: str = "lca") -> GridSeries:
 def _sorted(series: GridSeries) -> GridSeries:
     order = sorted(range(len(series.times)), key=lambda i: series.times[i])
     times = tuple(series.times[i] for i in order)
-    if any(b == a for a, b in zip(times, times[1:])):
+    if any(b == a for a, b in itertools.pairwise(times)):
         raise CarbonMCError("the same time appears twice; one zone per file", file=series.file)
     values = series.g_per_kwh[order]
     if np.any(values <= 0):
@@ -80,7 +81,7 @@ def _sorted(series: GridSeries) -> GridSeries:
 
 def _durations_h(times: tuple[datetime, ...]) -> np.ndarray:
     """How long each sample holds, in hours; the last one holds the median spacing."""
-    gaps = np.array([(b - a).total_seconds() / 3600 for a, b in zip(times, times[1:])])
+    gaps = np.array([(b - a).total_seconds() / 3600 for a, b in itertools.pairwise(times)])
     last = float(np.median(gaps)) if gaps.size else 1.0
     return np.append(gaps, last)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ..io import save_text
-from ..scenario import parse_scenario
+from ..io.files import save_text
+from ..scenarios.training import parse_scenario
 
 
 @dataclass
@@ -87,7 +87,7 @@ def scenario_sections(run: MeasuredRun, *, hardware: str, tdp_w: float, region: 
         run_table["year"] = run.start.year
     run_table["source"] = source
     reported = {"energy_mwh": _sig(run.energy_kwh / 1000.0), "energy_scope": run.energy_scope, "basis": "measured", "source": source}
-    sections = [("run", run_table), ("reported", reported)]
+    sections: list[tuple[str, dict]] = [("run", run_table), ("reported", reported)]
     priors = {}
     if grid_prior is not None:
         priors["grid_gco2_per_kwh"] = grid_prior

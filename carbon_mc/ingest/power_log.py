@@ -14,7 +14,7 @@ between is unknown), as is a missing reading ("[N/A]"): neither is counted as ze
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +77,7 @@ def _dmon_samples(path: Path, interval_s: float | None):
     if "POWER" not in fields:
         raise CarbonMCError(f"no POWER field in the dmon header ({' '.join(fields)}): run dcgmi dmon -e 155", file=str(path), key="row 1")
     column = fields.index("POWER")
-    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
     samples: dict[str, list] = {}
     for number, line in enumerate(lines, start=1):
         parts = line.split()

@@ -8,8 +8,9 @@ from __future__ import annotations
 import csv
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Literal, overload
 
 from ..errors import CarbonMCError
 
@@ -29,12 +30,21 @@ class Row(dict):
         where = f"row {self.line}" + (f", column {self.headers.get(column, column)!r}" if column else "")
         return CarbonMCError(message, file=self.file, key=where)
 
+    @overload
+    def text(self, column: str, *, required: Literal[True] = True) -> str: ...
+    @overload
+    def text(self, column: str, *, required: bool) -> str | None: ...
     def text(self, column: str, *, required: bool = True) -> str | None:
         value = (self.get(column) or "").strip()
         if not value and required:
             raise self.error(column, "empty cell")
         return value or None
 
+    @overload
+    def number(self, column: str, *, unit: str | None = None, required: Literal[True] = True,
+               positive: bool = False) -> float: ...
+    @overload
+    def number(self, column: str, *, unit: str | None = None, required: bool, positive: bool = False) -> float | None: ...
     def number(self, column: str, *, unit: str | None = None, required: bool = True, positive: bool = False) -> float | None:
         """The cell as a float; a unit written in the cell ("612.4 W") must be `unit`."""
         raw = self.text(column, required=required)
@@ -74,7 +84,7 @@ def parse_time(raw: str, utc_offset: timedelta | None = None, error=None) -> dat
         raise (error(message) if error else CarbonMCError(message))
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=timezone(utc_offset or timedelta(0)))
-    return stamp.astimezone(timezone.utc)
+    return stamp.astimezone(UTC)
 
 
 def normalize_header(name: str) -> tuple[str, str | None]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..footprint import OUTPUTS
-from ..io import atomic_write
+from ..io.files import atomic_write
 
 
 def save_figure(fig, path: str | Path, *, dpi: int = 120) -> Path:

@@ -51,7 +51,7 @@ def plot_calibration(result: dict, *, path: str | Path | None = None):
     ax_cov.legend(loc="upper left", fontsize=8, frameon=False)
 
     rows = sorted(result["runs"], key=lambda r: r["reported"])
-    lo = min(min(r[m]["p5"] for m in result["summary"]) for r in rows + [])
+    lo = min(min(r[m]["p5"] for m in result["summary"]) for r in [*rows])
     lo = min(lo, min(r["reported"] for r in rows))
     hi = max(max(max(r[m]["p95"] for m in result["summary"]) for r in rows), max(r["reported"] for r in rows))
     for k, method in enumerate(result["summary"]):

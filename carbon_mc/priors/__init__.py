@@ -6,8 +6,22 @@ from .loader import PRIORS_ENV, Prior, PriorTable, Quantity, build_prior, read_t
 from .overlay import apply_overlay
 
 __all__ = [
-    "FAMILIES", "PRIORS_ENV", "EmpiricalDraws", "Family", "JointNormal", "Prior", "PriorTable", "Quantity", "Triangular", "check_params",
-    "apply_overlay", "build_distribution", "build_prior", "env_overlay_dirs", "load_priors", "read_toml",
+    "FAMILIES",
+    "PRIORS_ENV",
+    "EmpiricalDraws",
+    "Family",
+    "JointNormal",
+    "Prior",
+    "PriorTable",
+    "Quantity",
+    "Triangular",
+    "apply_overlay",
+    "build_distribution",
+    "build_prior",
+    "check_params",
+    "env_overlay_dirs",
+    "load_priors",
+    "read_toml",
 ]
 
 

@@ -8,6 +8,7 @@ argument checks cost a default run about a second and a half on a 2-core CPU (BE
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import jax.numpy as jnp
 import numpyro.distributions as dist
@@ -21,8 +22,8 @@ class Triangular(dist.Distribution):
     Reference: Johnson, Kotz & Balakrishnan, *Continuous Univariate Distributions* vol. 2, ch. 26.
     """
 
-    arg_constraints = {"low": constraints.real, "peak": constraints.real, "high": constraints.real}
-    reparametrized_params = ["low", "peak", "high"]
+    arg_constraints: ClassVar[dict] = {"low": constraints.real, "peak": constraints.real, "high": constraints.real}
+    reparametrized_params: ClassVar[list[str]] = ["low", "peak", "high"]
 
     def __init__(self, low, peak, high, *, validate_args=None):
         self.low, self.peak, self.high = promote_shapes(low, peak, high)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..io import save_text
+from ..io.files import save_text
 from ..priors import PriorTable
 from .content import DEFAULT_BASE_DRAWS, DEFAULT_DRAWS, ScenarioReport, scenario_report
 from .html import render_page

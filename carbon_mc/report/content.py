@@ -19,8 +19,8 @@ from ..claims import ModelCardFields, check_scenario
 from ..claims.result import ClaimCheck
 from ..options import REPORT_BASE_DRAWS, REPORT_DRAWS
 from ..priors import PriorTable
-from ..results import RunResult, run_scenario
-from ..scenario import Scenario, load_scenario
+from ..results.run import RunResult, run_scenario
+from ..scenarios.training import Scenario, load_scenario
 from ..sobol import ranking, sensitivity
 
 __all__ = ["DEFAULT_BASE_DRAWS", "DEFAULT_DRAWS", "ScenarioReport", "assumptions", "scenario_report"]

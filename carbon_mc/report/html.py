@@ -161,7 +161,7 @@ def _section(r: ScenarioReport) -> str:
 def render_page(reports: list[ScenarioReport], *, title: str | None = None) -> str:
     """The whole page: a title, one section per scenario, and a footer naming carbon-mc's version and the date."""
     title = title or "Carbon footprint: " + ", ".join(r.scenario.name for r in reports)
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return ("<!DOCTYPE html>\n"
             f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"

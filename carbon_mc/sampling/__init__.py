@@ -30,7 +30,6 @@ from .streams import BLOCK, stream_id, uniforms
 from .summaries import STREAM_THRESHOLD, estimate_summary, stream_summary, stream_to_precision
 
 __all__ = [
-    "to_inference_data",
     "BLOCK",
     "COMMON_RANDOM_NUMBERS_METHOD",
     "DEFAULT_CHUNK",
@@ -45,9 +44,9 @@ __all__ = [
     "draw",
     "estimate",
     "estimate_summary",
+    "evaluate",
     "initialize_distributed",
     "kept_draws",
-    "evaluate",
     "mesh_of",
     "output_shapes",
     "package_version",
@@ -57,6 +56,7 @@ __all__ = [
     "stream_summary",
     "stream_to_precision",
     "to_dataset",
+    "to_inference_data",
     "uniform_columns",
     "uniforms",
 ]

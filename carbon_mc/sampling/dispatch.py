@@ -105,7 +105,7 @@ def draw_kernel(model: Simulator, mesh, nblk: int, keep: tuple[str, ...]):
 
     def local(drawn):
         values = {**drawn, **model.outputs(model.with_fixed(drawn))}
-        return {k: jnp.broadcast_to(values[k], (n,) + tuple(jnp.shape(values[k])[1:])) for k in keep}
+        return {k: jnp.broadcast_to(values[k], (n, *tuple(jnp.shape(values[k])[1:]))) for k in keep}
 
     in_specs = ({k: _P("draw") for k in drawn_names},)
     return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=in_specs, out_specs={k: _P("draw") for k in keep}))

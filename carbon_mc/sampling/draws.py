@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import datetime
 import functools
 import hashlib
@@ -11,17 +9,18 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
 
 from ..errors import CarbonMCError, InputError
-from ..finite import apply_policy, check_policy, finite_rows
 from ..priors import Prior, PriorTable
+from ..results.finite import apply_policy, check_policy, finite_rows
 from ..scenarios import AnyScenario
 from .args import check_chunk_size, check_num_draws, check_seed
-from .inference_data import to_inference_data
 from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes
+from .inference_data import to_inference_data
 from .samplers import DEFAULT_METHOD, METHOD_NAMES, check_method, sampler
 from .simulator import Simulator, build_simulator
 from .streams import BLOCK
@@ -106,7 +105,7 @@ def _memory_bytes() -> float:
         return float("inf")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def package_version(module: str) -> str:
     """The installed version of distribution `module`, or "unknown"."""
     from importlib.metadata import PackageNotFoundError, version
@@ -120,7 +119,7 @@ def package_version(module: str) -> str:
 def provenance(model: Simulator, *, seed, num_draws: int, method: str = METHOD_NAMES[DEFAULT_METHOD]) -> dict:
     """CF-style global attributes: versions, seed, draws, and every prior with its source."""
     s = model.scenario
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     version = package_version("carbon-mc")
     return {
         "title": f"carbon-mc estimate: {s.name}",

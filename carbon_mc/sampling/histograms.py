@@ -37,16 +37,15 @@ need the underflow or overflow bin (the pilot missed a far tail) raises instead 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import functools
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import NumericError
-from ..summary import STATS, QUANTILES
+from ..results.statistics import QUANTILES, STATS
 
 if TYPE_CHECKING:  # xarray is imported where a Dataset is built: a run that only prints does without it
     import xarray as xr
@@ -114,7 +113,7 @@ def plan_bins(pilot: np.ndarray) -> BinSpec:
     if lo > 0 and hi * FLOAT_MARGIN < float(np.finfo(np.float32).max):
         base = _float_bits(lo / FLOAT_MARGIN) >> FLOAT_SHIFT
         top = _float_bits(hi * FLOAT_MARGIN) >> FLOAT_SHIFT
-        return BinSpec("float", bins=1 << int(math.ceil(math.log2(top - base + 1))), base=base)
+        return BinSpec("float", bins=1 << math.ceil(math.log2(top - base + 1)), base=base)
     span = hi - lo
     if span <= 0:
         span = max(abs(lo) * 1e-3, 1e-3)

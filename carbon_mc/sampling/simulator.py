@@ -20,9 +20,9 @@ from ..errors import CarbonMCError
 from ..footprint import HEADLINE, OUTPUTS, RunConstants, carbon_footprint
 from ..footprint.serving import SERVING_HEADLINE, SERVING_OUTPUTS, ServingConstants, serving_footprint
 from ..priors import Prior, PriorTable, load_priors
-from ..scenario import Scenario
 from ..scenarios import AnyScenario, load_any_scenario
-from ..serving_scenario import ServingScenario
+from ..scenarios.deployment import ServingScenario
+from ..scenarios.training import Scenario
 
 
 @dataclass(frozen=True)

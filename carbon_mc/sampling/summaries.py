@@ -6,24 +6,23 @@ so that memory does not grow with the number of draws.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..errors import CarbonMCError, InputError
-from ..finite import check_policy, check_stream
 from ..options import STREAM_THRESHOLD  # noqa: F401  (re-exported)
 from ..priors import Prior, PriorTable
+from ..results.finite import check_policy, check_stream
+from ..results.statistics import QUANTILES
 from ..scenarios import AnyScenario
-from ..summary import QUANTILES
-from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes, summary_kernel, to_host
 from .args import check_chunk_size, check_num_draws, check_seed
+from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes, summary_kernel, to_host
 from .draws import DEFAULT_CHUNK, provenance
 from .histograms import PILOT_DRAWS, Histogram, StreamSummary, plan_bins
 from .samplers import DEFAULT_METHOD, METHOD_NAMES, check_method, sampler

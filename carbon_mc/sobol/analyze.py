@@ -20,14 +20,14 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-from jax.experimental import multihost_utils
 import numpy as np
 import xarray as xr
+from jax.experimental import multihost_utils
 
-from ..sampling import DEFAULT_CHUNK, Simulator, build_simulator, evaluate, output_shapes, provenance, stream_id
 from ..errors import CarbonMCError, NumericError, close_matches
 from ..options import CI_METHODS, DEFAULT_NUM_BASE, MIN_NUM_BASE
 from ..priors import PriorTable
+from ..sampling import DEFAULT_CHUNK, Simulator, build_simulator, evaluate, output_shapes, provenance, stream_id
 from ..scenarios import AnyScenario
 from . import estimators
 from .design import (
@@ -356,7 +356,7 @@ def sobol_indices(
     _check_settings(sampler, conf_level, num_resamples, ci_method, seed)
     num_base = check_num_base(num_base, sampler)
     if not isinstance(columns, Mapping):
-        columns = {name: 1 for name in columns}
+        columns = dict.fromkeys(columns, 1)
     grouping = resolve_groups(columns, groups, fixed=fixed)
     f_a, f_b, f_ab, f_ba = evaluate_design(
         fn, grouping, num_base=num_base, seed=int(seed), sampler=sampler, second_order=second_order, chunk_size=chunk_size, progress=progress

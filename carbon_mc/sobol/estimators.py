@@ -83,7 +83,7 @@ def indices_from_means(means, num_groups: int, second_order: bool = False) -> di
     var = output_variance(means[..., 0], means[..., 1], means[..., 2], means[..., 3])[..., None]
     out = {"S1": means[..., 4 : 4 + g] / var, "ST": means[..., 4 + g : 4 + 2 * g] / var}
     if second_order:
-        v_jk = means[..., 4 + 2 * g :].reshape(means.shape[:-1] + (g, g)) / var[..., None]
+        v_jk = means[..., 4 + 2 * g :].reshape((*means.shape[:-1], g, g)) / var[..., None]
         s1 = out["S1"]
         s2 = v_jk - s1[..., :, None] - s1[..., None, :]
         upper = jnp.triu(jnp.ones((g, g), bool), 1)

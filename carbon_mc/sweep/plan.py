@@ -18,7 +18,6 @@ from ..options import (
 from ..priors.support import INPUT_MAX
 from .quantities import CRITICAL_BATCH_QUANTITIES, SECONDS_PER_DAY, context, median
 
-
 # the public sweep
 # ------------------------------------------------------------------------------------------------
 MAX_SWEEP_PARAMETERS = 1e18  # larger models overflow the layout search's integer device counts

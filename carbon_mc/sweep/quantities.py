@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..priors import Prior, PriorTable
-from ..scenario import ALWAYS
+from ..scenarios.training import ALWAYS
 
 SECONDS_PER_DAY = 86400.0
 

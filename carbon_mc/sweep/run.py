@@ -30,11 +30,12 @@ import numpy as np
 import xarray as xr
 
 from ..errors import CarbonMCError, NumericError
-from ..finite import WHY
 from ..footprint import parallelism as par
 from ..footprint import scaling as sc
+from ..footprint.layout import plan_layout
 from ..options import DEFAULT_HARDWARE
 from ..priors import PriorTable, load_priors
+from ..results.finite import WHY
 from ..sampling import BLOCK, uniforms
 from .evaluate import EVALUATE, HardwareConsts
 from .plan import batch_candidates, checked_experts, checked_settings, device_counts, nominal_plan
@@ -218,7 +219,7 @@ def sweep_hardware(table, hw: str, pri: dict, names, u: dict, sizes, n_nom, dev,
     moe_args = {} if routing is None else {
         "active_parameters": n_nom, "experts": routing["experts"], "experts_per_token": routing["experts_per_token"],
         "moe_layer_fraction": routing["moe_layer_fraction"]}
-    layout = par.plan_layout(
+    layout = plan_layout(
         parameters=n_nom if routing is None else routing["total"], devices=dev, hardware=hw_par,
         sequence_length=float(sequence_length), **moe_args,
         batch_candidates=batch_candidates,

@@ -10,6 +10,7 @@ import sys
 
 from ..errors import CarbonMCError, NumericError
 
+
 class _LazyConsole:
     """A rich Console made on first use: a command that prints only JSON never imports rich."""
 
@@ -90,7 +91,7 @@ def fmt(x: float) -> str:
     """Three significant figures, thousands separated, no scientific notation for everyday sizes."""
     if x == 0 or not math.isfinite(x):
         return f"{x:g}"
-    digits = max(0, 2 - int(math.floor(math.log10(abs(x)))))
+    digits = max(0, 2 - math.floor(math.log10(abs(x))))
     if abs(x) >= 1e9 or abs(x) < 1e-4:
         return f"{x:.3g}"
     return f"{round(x, digits):,.{digits}f}"

@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .comparison import B_STREAM_SUFFIX, shared_inputs
-from .errors import CarbonMCError
-from .footprint.lifecycle import LIFECYCLE_OUTPUTS, lifecycle_footprint
-from .priors import PriorTable, load_priors
-from .sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, build_simulator, draw, provenance
-from .scenario import Scenario
-from .scenarios import AnyScenario, load_any_scenario
-from .serving_scenario import ServingScenario
+from ..errors import CarbonMCError
+from ..footprint.lifecycle import LIFECYCLE_OUTPUTS, lifecycle_footprint
+from ..priors import PriorTable, load_priors
+from ..sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, build_simulator, draw, provenance
+from ..scenarios import AnyScenario, load_any_scenario
+from ..scenarios.deployment import ServingScenario
+from ..scenarios.training import Scenario
+from .paired import B_STREAM_SUFFIX, shared_inputs
 
 __all__ = ["LIFECYCLE_OUTPUTS", "lifecycle"]
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from .errors import InputError, close_matches, shown
-from .footprint import OUTPUTS
-from .footprint.serving_outputs import SERVING_OUTPUTS
+from ..errors import InputError, close_matches, shown
+from ..footprint import OUTPUTS
+from ..footprint.serving_outputs import SERVING_OUTPUTS
 
 
 class Unit(NamedTuple):

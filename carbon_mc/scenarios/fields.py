@@ -2,19 +2,19 @@
 
 Every reader takes the table it reads from, the key, the file and where the table sits (``"run"``,
 ``"claims[0]"``), and raises an `InputError` naming ``file: where.key``, what is wrong (the value
-echoed, cut to a readable length) and what would be valid. `carbon_mc.scenario.parse_scenario`
-composes them.
+echoed, cut to a readable length) and what would be valid. The parsers of both kinds
+(`carbon_mc.scenarios.training`, `carbon_mc.scenarios.deployment`) compose them.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
-from .errors import InputError, close_matches, shown
-from .priors import PriorTable
-from .priors.support import INPUT_MAX, INPUT_MIN
+from ..errors import InputError, close_matches, shown
+from ..priors import PriorTable
+from ..priors.support import INPUT_MAX, INPUT_MIN
 
 SECTIONS = ("run", "reported", "priors", "accounting", "claims")
 SIZES = ("device_hours", "devices", "days", "parameters", "tokens", "train_flops", "target_loss", "compute_budget_flop")
@@ -26,6 +26,16 @@ def _key(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
+def check_sections(doc: Any, sections, file: str) -> None:
+    """`doc` is a table of sections, each one of `sections`."""
+    if not isinstance(doc, dict):
+        raise InputError(f"a scenario must be a table of sections, got {type(doc).__name__}", file=file)
+    for section in doc:
+        if section not in sections:
+            valid = ", ".join(f"[[{s}]]" if s == "claims" else f"[{s}]" for s in sections)
+            raise InputError(f"unknown section [{section}]; valid: {valid}", file=file, key=section)
+
+
 def check_keys(block: dict, allowed, file: str, where: str) -> None:
     """Every key of `block` is one of `allowed`, else the first unknown one with close matches."""
     for key in block:
@@ -33,6 +43,10 @@ def check_keys(block: dict, allowed, file: str, where: str) -> None:
             raise InputError(f"unknown key; {close_matches(key, allowed)}", file=file, key=_key(where, key))
 
 
+@overload
+def read_table(doc: dict, key: str, file: str, *, required: Literal[True], label: str | None = None) -> dict: ...
+@overload
+def read_table(doc: dict, key: str, file: str, *, required: bool = False, label: str | None = None) -> dict | None: ...
 def read_table(doc: dict, key: str, file: str, *, required: bool = False, label: str | None = None) -> dict | None:
     """The sub-table `key` of `doc` (None when absent and not required)."""
     label = label or f"[{key}]"
@@ -45,6 +59,10 @@ def read_table(doc: dict, key: str, file: str, *, required: bool = False, label:
     return doc[key]
 
 
+@overload
+def read_str(block: dict, key: str, file: str, where: str, *, required: Literal[True]) -> str: ...
+@overload
+def read_str(block: dict, key: str, file: str, where: str, *, required: bool = False) -> str | None: ...
 def read_str(block: dict, key: str, file: str, where: str, *, required: bool = False) -> str | None:
     """A non-empty string, or None when absent and not required."""
     if key not in block:
@@ -64,6 +82,10 @@ def read_bool(block: dict, key: str, file: str, where: str) -> bool | None:
     return value
 
 
+@overload
+def read_choice(block: dict, key: str, choices, file: str, where: str, default: str) -> str: ...
+@overload
+def read_choice(block: dict, key: str, choices, file: str, where: str, default: None = None) -> str | None: ...
 def read_choice(block: dict, key: str, choices, file: str, where: str, default: str | None = None) -> str | None:
     """One of `choices` (a string), `default` when absent."""
     if key not in block:
@@ -102,6 +124,13 @@ def read_positive(block: dict, key: str, file: str, where: str, *, integer: bool
     """A finite number > 0 inside float32's usable range, or None when absent."""
     if key not in block:
         return None
+    return check_number(block[key], file, _key(where, key), positive=True, integer=integer)
+
+
+def require_positive(block: dict, key: str, file: str, where: str, *, integer: bool = False) -> float:
+    """A finite number > 0 inside float32's usable range; its absence is an error."""
+    if key not in block:
+        raise InputError(f"missing {key!r}", file=file, key=where)
     return check_number(block[key], file, _key(where, key), positive=True, integer=integer)
 
 
@@ -150,8 +179,9 @@ def device_time(sizes: dict, file: str) -> float | None:
     return device_hours
 
 
-def prior_overrides(priors: dict | None, run: dict, table: PriorTable, file: str) -> dict[str, Any]:
-    """[priors] overrides (numbers or prior tables) and the [run] numbers that stand in for priors.
+def prior_overrides(priors: dict | None, run: dict, table: PriorTable, file: str, *, section: str = "run") -> dict[str, Any]:
+    """[priors] overrides (numbers or prior tables) and the numbers of the kind's own table ([run] or
+    [serving]) that stand in for priors.
 
     A number is checked here against the quantity's support; a table when its prior is built.
     """
@@ -166,16 +196,16 @@ def prior_overrides(priors: dict | None, run: dict, table: PriorTable, file: str
         overrides[name] = value
     for number, choice in RUN_NUMBERS.items():
         if choice in run and number in run:
-            raise InputError(f"give either {choice!r} or {number!r}, not both", file=file, key=f"run.{number}")
+            raise InputError(f"give either {choice!r} or {number!r}, not both", file=file, key=f"{section}.{number}")
         if number in run:
-            value = _inside_support(table, number, check_number(run[number], file, f"run.{number}"), file, f"run.{number}")
+            value = _inside_support(table, number, check_number(run[number], file, f"{section}.{number}"), file, f"{section}.{number}")
             if number in overrides:
-                raise InputError(f"{number} is given in both [run] and [priors]", file=file, key=f"priors.{number}")
-            overrides[number] = {"value": value, "source": f"[run] {number} in {Path(file).name}"}
+                raise InputError(f"{number} is given in both [{section}] and [priors]", file=file, key=f"priors.{number}")
+            overrides[number] = {"value": value, "source": f"[{section}] {number} in {Path(file).name}"}
         elif choice in run:
-            read_str(run, choice, file, "run")
+            read_str(run, choice, file, section)
         elif number not in overrides:
-            raise InputError(f"missing: give {choice!r} (a key of the priors) or {number!r} (a number)", file=file, key="run")
+            raise InputError(f"missing: give {choice!r} (a key of the priors) or {number!r} (a number)", file=file, key=section)
     return overrides
 
 

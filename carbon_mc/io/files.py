@@ -13,14 +13,15 @@ import contextvars
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Final
 
-from .errors import CarbonMCError, InputError, OutputError
+from ..errors import CarbonMCError, InputError, OutputError
 
 if TYPE_CHECKING:
     import xarray as xr
 
-ENGINE = "h5netcdf"
+ENGINE: Final = "h5netcdf"  # Final keeps the literal type that xarray's `engine` parameter takes
 _STAGED: contextvars.ContextVar[list | None] = contextvars.ContextVar("carbon_mc_staged_outputs", default=None)
 # Temporary files that exist right now (being written or staged), so that an interrupt handler can
 # remove them before the process leaves (`discard_temporary`).
@@ -80,7 +81,7 @@ def _umask_mode() -> int:
 
 
 @contextlib.contextmanager
-def all_or_none():
+def all_or_none() -> Iterator[None]:
     """Outputs written inside are renamed into place only when the block ends without an error.
 
     On any exception (KeyboardInterrupt included) every staged temporary file is removed and no
@@ -151,7 +152,7 @@ def atomic_write(path: str | Path, write) -> Path:
     return path
 
 
-def save_dataset(ds: "xr.Dataset", path: str | Path) -> Path:
+def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     """Write `ds` to netCDF at `path` via a temporary file and an atomic rename.
 
     Raises:
@@ -169,7 +170,7 @@ def save_text(text: str, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-def load_dataset(path: str | Path) -> "xr.Dataset":
+def load_dataset(path: str | Path) -> xr.Dataset:
     """Read a result written by `save_dataset` fully into memory.
 
     Raises:

@@ -10,6 +10,7 @@ raise KeyboardInterrupt and every pending output is removed on the way out. Libr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -29,14 +30,12 @@ def is_console_script() -> bool:
 
 def guard_imports() -> None:
     if is_console_script() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        try:
+        with contextlib.suppress(ValueError):  # not the main thread
             signal.signal(signal.SIGINT, _leave)
-        except ValueError:  # not the main thread
-            pass
 
 
 def _discard_and_leave(signum, frame) -> None:
-    from .io import discard_temporary  # loaded by the time a command runs
+    from .files import discard_temporary  # loaded by the time a command runs
 
     discard_temporary()
     _leave(signum, frame)

@@ -15,7 +15,7 @@ import numpy as np
 if TYPE_CHECKING:  # xarray is imported where a Dataset is built: a run that only prints does without it
     import xarray as xr
 
-from .errors import InputError
+from ..errors import InputError
 
 STATS = ("mean", "sd", "median", "p5", "p95", "p2_5", "p97_5", "hdi90_lower", "hdi90_upper")
 QUANTILES = {"median": 0.5, "p5": 0.05, "p95": 0.95, "p2_5": 0.025, "p97_5": 0.975}

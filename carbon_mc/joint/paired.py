@@ -25,14 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, Simulator, build_simulator, draw
-from .errors import CarbonMCError, close_matches
-from .finite import apply_policy, check_policy
-from .priors import Prior, PriorTable
-from .scenario import Scenario
-from .scenarios import AnyScenario, load_any_scenario
-from .serving_scenario import ServingScenario
-from .units import CHECKABLE, SERVING_CHECKABLE
+from ..errors import CarbonMCError, close_matches
+from ..priors import Prior, PriorTable
+from ..results.finite import apply_policy, check_policy
+from ..sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, Simulator, build_simulator, draw
+from ..scenarios import AnyScenario, load_any_scenario
+from ..scenarios.deployment import ServingScenario
+from ..scenarios.training import Scenario
+from ..scenarios.units import CHECKABLE, SERVING_CHECKABLE
 
 __all__ = ["B_STREAM_SUFFIX", "Comparison", "compare", "shared_inputs"]
 

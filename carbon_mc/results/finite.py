@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError, NumericError
+from ..errors import InputError, NumericError
 
 POLICIES = ("refuse", "drop")
 WHY = ("an input at a value where the chain divides by zero, a product beyond float32's range (3.4e38), or a "

@@ -38,10 +38,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .sampling import BLOCK, build_simulator, draw, mesh_of, package_version, sampler, stream_summary
-from .sampling.dispatch import Dispatcher, dispatch_blocks
-from .footprint import HEADLINE, compute, emissions, energy, scaling
-from .summary import QUANTILES, hdi
+from ..footprint import HEADLINE, compute, emissions, energy, scaling
+from ..results.statistics import QUANTILES, hdi
+from . import BLOCK, build_simulator, draw, mesh_of, package_version, sampler, stream_summary
+from .dispatch import Dispatcher, dispatch_blocks
 
 REFERENCE_CHUNK = 1 << 20
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from .priors import Prior, PriorTable
+from . import Prior, PriorTable
 
 KINDS = ("hardware", "regions", "datacenters", "scenarios", "priors")
 INTERVAL = (0.05, 0.5, 0.95)  # the quantiles shown for a prior: 90% interval and median
@@ -47,7 +47,7 @@ def scipy_distribution(d):
     from numpyro import distributions as nd
     from scipy import stats
 
-    from .priors.distributions import Triangular
+    from .distributions import Triangular
 
     f = lambda x: float(np.asarray(x))  # noqa: E731
     if isinstance(d, nd.LogNormal):

@@ -16,20 +16,30 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import CarbonMCError, InputError, OutputError
+from ..errors import CarbonMCError, InputError, OutputError
+from ..footprint import HEADLINE, OUTPUTS
+from ..io.files import save_dataset
+from ..options import DEFAULT_DRAWS, DEFAULT_MAX_DRAWS
+from ..priors import Prior, PriorTable
+from ..sampling import (
+    DEFAULT_METHOD,
+    STREAM_THRESHOLD,
+    build_simulator,
+    check_method,
+    kept_draws,
+    output_shapes,
+    package_version,
+    stream_summary,
+    stream_to_precision,
+    to_dataset,
+)
+from ..sampling.args import check_num_draws, check_seed
+from ..sampling.histograms import summary_dataset
+from ..scenarios import AnyScenario, load_any_scenario
+from ..scenarios.deployment import ServingScenario
+from ..scenarios.training import Scenario
 from .finite import check_policy, check_values
-from .footprint import HEADLINE, OUTPUTS
-from .io import save_dataset
-from .options import DEFAULT_DRAWS, DEFAULT_MAX_DRAWS
-from .priors import Prior, PriorTable
-from .sampling import (DEFAULT_METHOD, kept_draws, STREAM_THRESHOLD, build_simulator, check_method, output_shapes,
-                       package_version, stream_summary, stream_to_precision, to_dataset)
-from .sampling.args import check_num_draws, check_seed
-from .sampling.histograms import summary_dataset
-from .scenario import Scenario
-from .scenarios import AnyScenario, load_any_scenario
-from .serving_scenario import ServingScenario
-from .summary import describe_all, percentile_of
+from .statistics import describe_all, percentile_of
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -140,7 +150,7 @@ def calibrated_inputs(scenario: AnyScenario, calibration: str | Path) -> tuple[d
         raise CarbonMCError("--calibrated draws a training calibration's inputs; a serving scenario has none of them",
                             file=scenario.file)
     # The calibration needs ArviZ and NumPyro (about 1.5 s to import): only a calibrated run pays for them.
-    from .calibration import load_calibrated_priors
+    from ..calibration import load_calibrated_priors
 
     posterior, status = load_calibrated_priors(calibration, scenario)
     return posterior, {"file": str(calibration), "inputs": status}
