@@ -30,19 +30,21 @@ def cli(*args):
 @pytest.mark.parametrize("name,key", [
     ("NVIDIA A100-SXM4-80GB", "a100_80gb"), ("NVIDIA A100-SXM4-40GB", "a100_40gb"), ("NVIDIA H100 80GB HBM3", "h100_sxm"),
     ("Tesla V100-SXM2-32GB", "v100"), ("NVIDIA H200", "h200"), ("AMD Instinct MI250X", "mi250x"), ("h800", "h800"),
+    # PCIe cards are parts of their own (300 W, not the 400 W SXM part), named as nvidia-smi prints them
+    ("NVIDIA A100 80GB PCIe", "a100_80gb_pcie"), ("NVIDIA H100 PCIe", "h100_pcie"), ("NVIDIA GeForce RTX 3090", "rtx_3090"),
+    ("Tesla T4", "t4"), ("NVIDIA L4", "l4"), ("NVIDIA GH200 480GB", "gh200"), ("NVIDIA A100-PCIE-40GB", "a100_40gb_pcie"),
 ])
 def test_gpu_names_match_accelerators(table, name, key):
     assert match_hardware(name, table.hardware) == key
 
 
 @pytest.mark.parametrize("name,needle", [
-    ("NVIDIA A100 80GB PCIe", "close: a100_40gb, a100_80gb"),   # 300 W part: not taken for the 400 W SXM
-    ("NVIDIA H100 PCIe", "close: h100_sxm"),
-    ("NVIDIA A100", "matches several accelerators (a100_40gb, a100_80gb)"),
-    ("NVIDIA GeForce RTX 3090", "carbon-mc list hardware"),
+    ("NVIDIA H100 96GB SXM9", "close: h100_nvl, h100_pcie, h100_sxm (but memory or form factor differ)"),
+    ("NVIDIA A100", "names several accelerators (a100_40gb, a100_40gb_pcie, a100_80gb, a100_80gb_pcie)"),
+    ("NVIDIA Quadro P400", "carbon-mc list hardware"),
 ])
 def test_unknown_or_ambiguous_gpu_is_an_error(table, name, needle):
-    with pytest.raises(CarbonMCError, match="GPU") as info:
+    with pytest.raises(CarbonMCError) as info:
         match_hardware(name, table.hardware)
     assert needle in str(info.value)
 
@@ -126,8 +128,6 @@ def test_fix_power_fraction_writes_the_measured_fraction(tmp_path):
 @pytest.mark.parametrize("args,needles", [
     (["power-log", str(DATA / "nvidia_smi_missing.csv"), "--region", "france", "--pue", "1.1"],
      ["nvidia_smi_missing.csv", "row 5, column 'power.draw [W]'", "'[N/A]'"]),
-    (["power-log", str(DATA / "nvidia_smi_pcie.csv"), "--region", "france", "--pue", "1.1"],
-     ["nvidia_smi_pcie.csv", "NVIDIA A100 80GB PCIe", "priors overlay"]),
     (["power-log", str(DATA / "dcgmi_dmon.txt"), "--region", "france", "--pue", "1.1", "--hardware", "h100_sxm"],
      ["dcgmi_dmon.txt", "--interval"]),
     (["power-log", str(DATA / "nvidia_smi_nounits.csv"), "--region", "france", "--pue", "1.1", "--max-gap", "5"],

@@ -89,6 +89,7 @@ GOOD_Q = """
 units = "1"
 long_name = "power usage effectiveness"
 selected_by = "datacenter"
+support = { low = 1.0 }
 [pue.variants.hyperscale]
 distribution = "uniform"
 params = { low = 1.05, high = 1.2 }
@@ -136,3 +137,75 @@ def test_bundled_data_found_from_installed_layout():
 
     assert (data_dir("priors") / "accelerators.toml").exists()
     assert any(data_dir("models").glob("*.toml"))
+
+
+# --- bounds are structural: every quantity declares its support -------------------------------------
+def test_every_bundled_quantity_declares_its_support():
+    table = load_priors()
+    missing = [name for name, q in table.quantities.items() if q.support is None]
+    assert missing == []
+    joint = table.quantities["scaling_law_constants"].support
+    assert {name for name, _ in joint.components} == {"loss_irreducible", "ln_a", "ln_b", "alpha", "beta"}
+
+
+def test_a_quantity_without_support_is_refused(tmp_path):
+    msg = loader_error(tmp_path, GOOD_Q.replace("support = { low = 1.0 }\n", ""))
+    assert "bad.toml: pue" in msg and "missing 'support'" in msg and "{ low = 0.0 }" in msg
+
+
+JOINT_Q = """
+[law]
+units = "1"
+long_name = "two constants"
+support = SUPPORT
+[law.variants.default]
+distribution = "multivariate_normal"
+params = { components = ["e", "alpha"], mean = [1.8, 0.30], sd = [0.03, 0.05], corr = [[1.0, 0.5], [0.5, 1.0]] }
+description = "test"
+source = "test source"
+"""
+
+
+def test_joint_support_checks_each_marginal(tmp_path):
+    ok = JOINT_Q.replace("SUPPORT", "{ components = { e = { above = 0.0 }, alpha = { above = 0.0 } } }")
+    (tmp_path / "ok.toml").write_text(ok)
+    assert load_priors(tmp_path).quantities["law"].support.bounded
+    # alpha's normal marginal reaches 0.30 - 5.33 x 0.05 = 0.034 > 0; with high = 0.5 its upper tail (0.57) leaves
+    msg = loader_error(tmp_path, JOINT_Q.replace("SUPPORT", "{ components = { e = { above = 0.0 }, alpha = { above = 0.0, high = 0.5 } } }"))
+    assert "component alpha" in msg and "<= 0.5" in msg
+    msg = loader_error(tmp_path, JOINT_Q.replace("SUPPORT", "{ components = { e = { above = 0.0 } } }"))
+    assert "every component" in msg and "missing alpha" in msg
+    msg = loader_error(tmp_path, JOINT_Q.replace("SUPPORT", "{ low = 0.0 }"))
+    assert "by component" in msg
+
+
+@pytest.mark.parametrize("quantity, value", [
+    ("serving_host_power_w_per_device", -100.0), ("serving_busy_fraction", 5.0), ("memory_bandwidth_fraction", 3.0),
+    ("decode_mfu_fraction", -0.2), ("output_tokens_per_request", -5.0), ("serving_over_provisioning_factor", 0.5),
+])
+def test_serving_overrides_outside_their_bounds_are_refused(tmp_path, quantity, value):
+    from carbon_mc.data import data_dir
+    from carbon_mc.scenarios import load_any_scenario
+
+    text = (data_dir("models") / "serving" / "bloom_176b_api.toml").read_text()
+    path = tmp_path / "bad.toml"
+    path.write_text(text + f"\n[priors]\n{quantity} = {value}\n" if "[priors]" not in text else
+                    text.replace("[priors]\n", f"[priors]\n{quantity} = {value}\n", 1))
+    with pytest.raises(CarbonMCError) as info:
+        load_any_scenario(path)
+    assert f"priors.{quantity}" in str(info.value) and "outside" in str(info.value)
+
+
+@pytest.mark.parametrize("quantity, value", [("device_time_overhead_factor", -1.0), ("moe_mfu_ratio", -0.5),
+                                             ("project_experiment_factor", 0.0)])
+def test_training_overrides_outside_their_bounds_are_refused(tmp_path, quantity, value):
+    from carbon_mc.data import data_dir
+    from carbon_mc.scenarios import load_any_scenario
+
+    text = (data_dir("models") / "olmoe_0924.toml").read_text()
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace("[priors]\n", f"[priors]\n{quantity} = {value}\n", 1) if "[priors]" in text
+                    else text + f"\n[priors]\n{quantity} = {value}\n")
+    with pytest.raises(CarbonMCError) as info:
+        load_any_scenario(path)
+    assert f"priors.{quantity}" in str(info.value) and "outside" in str(info.value)

@@ -1,6 +1,8 @@
 """Match a GPU name as drivers and trackers print it ("NVIDIA A100-SXM4-80GB") to an accelerator key.
 
-Names are compared by their parts: the model ("a100", "h100", "mi300x"), the memory ("80gb") and the
+The alias table (priors/hardware_aliases.toml, `carbon_mc.priors.hardware_names`) is asked first: the
+strings nvidia-smi, DCGM, CodeCarbon, rocm-smi and torch print, and cloud instance types. A name it
+does not know is then compared by their parts: the model ("a100", "h100", "mi300x"), the memory ("80gb") and the
 form factor ("sxm", "pcie", "nvl"). A name matches an accelerator of the prior table (bundled or from
 an overlay) when the models agree, the memory agrees where both give one, and the form factors agree
 where both give one. No match, or more than one, is an error naming the close candidates: a PCIe
@@ -12,7 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import CarbonMCError
+from ..errors import CarbonMCError, InputError
+from ..priors.hardware_names import AmbiguousNameError, resolve
 
 VENDOR_WORDS = {"nvidia", "tesla", "amd", "instinct", "google", "geforce", "grace", "hopper", "superchip", "oam"}
 FORM_FACTORS = {"sxm": "sxm", "sxm2": "sxm", "sxm3": "sxm", "sxm4": "sxm", "sxm5": "sxm", "pcie": "pcie", "nvl": "nvl"}
@@ -56,6 +59,12 @@ def match_hardware(name: str, hardware: dict[str, dict], *, file: str | None = N
     """The accelerator key of `hardware` (the prior table's) that GPU `name` denotes; else an error."""
     if name in hardware:
         return name
+    try:
+        return resolve(name, hardware, file=file, key=key).key
+    except AmbiguousNameError:
+        raise
+    except InputError:
+        pass  # not in the alias table: compare the name's parts
     reported = parse_gpu_name(name)
     hits = sorted(k for k, spec in hardware.items() if compatible(reported, parse_gpu_name(spec["name"])))
     if len(hits) == 1:

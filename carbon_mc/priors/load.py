@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..data import data_dir
 from ..errors import InputError
-from .loader import PRIORS_ENV, PriorTable, Quantity, load_hardware, load_quantity, read_toml
-from .overlay import apply_overlay
+from .loader import PRIORS_ENV, PriorTable, Quantity, is_name_table, load_hardware, load_quantity, read_toml
+from .overlay import apply_overlay, overlay_quantity
 
 
 def load_priors(directory: str | Path | None = None, *, overlays=(), use_env: bool = True) -> PriorTable:
@@ -99,6 +99,8 @@ def _load_dir(directory: Path) -> PriorTable:
     origins = {}
     for path in files:
         hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        if is_name_table(path):  # names of places or devices (priors.places, priors.hardware_names), no quantity
+            continue
         doc = read_toml(path)
         file = path.name
         if "hardware" in doc:
@@ -108,9 +110,20 @@ def _load_dir(directory: Path) -> PriorTable:
             origins.update({f"hardware.{key}": file for key in hw})
             continue
         for name, table in doc.items():
-            if name in quantities:
-                raise InputError(f"quantity defined twice (also in {quantities[name].file})", file=file, key=name)
-            quantities[name] = load_quantity(name, table, file)
-            origins.update({f"{name}.{v}": file for v in quantities[name].variants})
+            if name in quantities:  # a second bundled file adds variants (e.g. grid_places.toml)
+                quantities[name] = _merge_bundled(quantities[name], table, file)
+            else:
+                quantities[name] = load_quantity(name, table, file)
+            variants = table.get("variants", {}) if isinstance(table, dict) else {}
+            origins.update({f"{name}.{v}": file for v in variants})
     return PriorTable(quantities, hardware, hardware_units, hashes, origins)
+
+
+def _merge_bundled(base: Quantity, table, file: str) -> Quantity:
+    """`base` with another bundled file's variants added: same units, long_name, selector and support; none redefined."""
+    variants = table.get("variants") if isinstance(table, dict) else None
+    twice = sorted(set(variants or {}) & set(base.variants))
+    if twice:
+        raise InputError(f"variant(s) defined twice (also in {base.file}): {', '.join(twice[:5])}", file=file, key=base.name)
+    return overlay_quantity(base, table, file)
 

@@ -170,6 +170,14 @@ class PriorTable:
         return self.hardware[key]
 
 
+NAME_TABLE_SUFFIX = "_aliases.toml"
+
+
+def is_name_table(path: Path) -> bool:
+    """True for a file of names (``*_aliases.toml``: hardware_aliases, place_aliases), not of priors."""
+    return path.name.endswith(NAME_TABLE_SUFFIX)
+
+
 def read_toml(path: Path) -> dict:
     """Parse a TOML file; a malformed, unreadable, non-UTF-8 or BOM-prefixed file is an `InputError` naming it."""
     try:
@@ -257,7 +265,11 @@ def load_quantity(name: str, table: Any, file: str) -> Quantity:
     selected_by = table.get("selected_by")
     if selected_by is not None and (not isinstance(selected_by, str) or selected_by not in SELECTORS):
         raise InputError(f"unknown selected_by {shown(selected_by)}; valid: {', '.join(SELECTORS)}", file=file, key=f"{name}.selected_by")
-    support = parse_support(table.get("support"), file=file, key=f"{name}.support")
+    if "support" not in table:
+        raise InputError("missing 'support': every quantity declares its physical bounds, e.g. support = { low = 0.0 } "
+                         "(>=), { above = 0.0 } (>), { low = 0.0, high = 1.0 }, or {} for any real value",
+                         file=file, key=name)
+    support = parse_support(table["support"], file=file, key=f"{name}.support")
     variants = table["variants"]
     if not isinstance(variants, dict) or not variants:
         raise InputError("needs at least one variant", file=file, key=f"{name}.variants")

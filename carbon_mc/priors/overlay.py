@@ -16,6 +16,7 @@ from .loader import (
     PriorTable,
     Quantity,
     build_variants,
+    is_name_table,
     load_hardware,
     load_quantity,
     read_toml,
@@ -47,6 +48,8 @@ def apply_overlay(table: PriorTable, directory: str | Path) -> PriorTable:
     for path in files:
         file = str(path)
         hashes[file] = hashlib.sha256(path.read_bytes()).hexdigest()
+        if is_name_table(path):
+            continue
         doc = read_toml(path)
         if "hardware" in doc or "fields" in doc:
             _check_hardware_doc(doc, units, file)
@@ -61,7 +64,7 @@ def apply_overlay(table: PriorTable, directory: str | Path) -> PriorTable:
             if name in defined_here:
                 raise InputError(f"quantity defined twice in one overlay (also in {defined_here[name]})", file=file, key=name)
             defined_here[name] = file
-            quantity = _overlay_quantity(quantities[name], entry, file) if name in quantities else load_quantity(name, entry, file)
+            quantity = overlay_quantity(quantities[name], entry, file) if name in quantities else load_quantity(name, entry, file)
             quantities[name] = quantity
             variants = entry.get("variants", {}) if isinstance(entry, dict) else {}
             origins.update({f"{name}.{v}": file for v in variants})
@@ -85,7 +88,7 @@ def _check_hardware_doc(doc: dict, units: dict, file: str) -> None:
             raise InputError(f"units {unit!r} differ from the bundled {units[fname]!r}", file=file, key=f"fields.{fname}")
 
 
-def _overlay_quantity(base: Quantity, entry, file: str) -> Quantity:
+def overlay_quantity(base: Quantity, entry, file: str) -> Quantity:
     """`base` with the overlay's variants added or replaced; its units, name and selector unchanged."""
     name = base.name
     if not isinstance(entry, dict):
@@ -130,7 +133,8 @@ def check_selectable(table: PriorTable, key: str, *, file: str | None = None) ->
             raise InputError(
                 f"no variant of {quantity.name} for {what}: add [{quantity.name}.variants.{choice}] (with units "
                 f"{quantity.units!r}, a description and a source) to an overlay, or use one of "
-                f"{', '.join(sorted(quantity.variants))}", file=file, key=f"hardware.{key}.{selector}" if selector != "hardware" else f"hardware.{key}",
+                f"{', '.join(sorted(quantity.variants))}", file=file,
+                key=f"hardware.{key}.{selector}" if selector != "hardware" else f"hardware.{key}",
             )
 
 

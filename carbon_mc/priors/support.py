@@ -1,12 +1,15 @@
 """Physical bounds as data: each quantity's admissible support, and the float32 range of inputs.
 
-A quantity in ``priors/*.toml`` may carry ``support = { low = 1.0 }`` (inclusive), ``above = 0.0``
-(exclusive) and ``high = 1.0`` (inclusive). Every prior of that quantity, bundled, from an overlay or
+Every quantity in ``priors/*.toml`` (bundled, overlay) declares ``support``: ``{ low = 1.0 }``
+(inclusive), ``above = 0.0`` (exclusive) and ``high = 1.0`` (inclusive), or ``{}`` for a quantity
+that may take any real value (a logarithm); a joint prior declares one per component
+(``support = { components = { alpha = { above = 0.0 }, ln_a = {} } }``). A quantity without one is
+refused when the priors are loaded. Every prior of that quantity, bundled, from an overlay or
 from a scenario's ``[priors]``, must keep every draw the engine can make inside: a fixed value inside
 the bounds, a bounded family (uniform, triangular, truncated normal) with both ends inside, and a
 family with unbounded tails (normal, lognormal) with its quantiles at the samplers' extreme uniforms
 (2^-24 and 1 - 2^-24) inside. Otherwise the prior is refused, naming the truncation that would fix
-it: nothing is truncated silently. A joint (multivariate normal) prior has no per-quantity bounds.
+it: nothing is truncated silently. A joint (multivariate normal) prior is checked component by component, on each normal marginal.
 
 The engine computes in float32 (largest finite value 3.4e38). The chain multiplies inputs (FLOPs by
 seconds by watts by grams per kWh), so every number a user gives must lie within
@@ -26,6 +29,7 @@ INPUT_MIN = 1e-30  # nonzero |x| below this underflows to zero or a denormal in 
 _U_EDGE = 2.0**-24  # the samplers' uniforms lie in [2^-24, 1 - 2^-24]
 _Z_EDGE = 5.3267  # standard normal quantile of 1 - 2^-24, rounded up
 SUPPORT_KEYS = ("low", "above", "high")
+JOINT_KEY = "components"
 
 
 def check_magnitude(value: float, what: str = "value") -> float:
@@ -47,6 +51,7 @@ class Support:
     low: float | None = None
     above: float | None = None
     high: float | None = None
+    components: tuple[tuple[str, Support], ...] = ()  # a joint prior's: (component, its support)
 
     def describe(self) -> str:
         parts = []
@@ -60,7 +65,7 @@ class Support:
 
     @property
     def bounded(self) -> bool:
-        return any(v is not None for v in (self.low, self.above, self.high))
+        return any(v is not None for v in (self.low, self.above, self.high)) or any(c.bounded for _, c in self.components)
 
     def contains(self, x: float) -> bool:
         return (
@@ -79,6 +84,10 @@ class Support:
         """
         if not self.bounded:
             return None
+        if family == "multivariate_normal":
+            return self._joint_problem(spec)
+        if self.components:
+            return f"a support by components is for a joint prior, not a {family} one"
         ends = prior_range(family, params, spec)
         if ends is None:
             return (f"a {family} prior has no per-quantity bounds, but this quantity must be {self.describe()}; "
@@ -98,6 +107,24 @@ class Support:
                 [f"high = {self.high:g}"] if high_bad else [])
             message += f"; truncate it explicitly (truncated_normal with {' and '.join(fix)})"
         return message
+
+
+    def _joint_problem(self, spec) -> str | None:
+        """Why a joint normal prior's draws could leave a component's support, or None."""
+        names = spec["components"]
+        declared = dict(self.components)
+        if not declared:
+            return "a joint prior needs its support by component: support = { components = { name = { ... }, ... } }"
+        if set(declared) != set(names):
+            missing, extra = sorted(set(names) - set(declared)), sorted(set(declared) - set(names))
+            return (f"the support must name every component of the joint prior ({', '.join(names)}; give {{}} for an "
+                    f"unbounded one): missing {', '.join(missing) or 'none'}, unknown {', '.join(extra) or 'none'}")
+        for i, name in enumerate(names):
+            sd = math.sqrt(spec["cov"][i][i])
+            problem = declared[name].problem("normal", {"loc": spec["mean"][i], "scale": sd}, None)
+            if problem is not None:
+                return f"component {name}: {problem.split('; truncate')[0]}"
+        return None
 
 
 def prior_range(family: str, params, spec) -> tuple[float, float] | None:
@@ -145,6 +172,15 @@ def parse_support(value, *, file: str, key: str) -> Support | None:
     """The ``support`` table of a quantity, type-checked; None when absent."""
     if value is None:
         return None
+    if isinstance(value, dict) and JOINT_KEY in value:
+        if set(value) != {JOINT_KEY} or not isinstance(value[JOINT_KEY], dict):
+            raise InputError("a joint support is { components = { name = { low/above/high }, ... } } and nothing else",
+                             file=file, key=key)
+        parts = []
+        for name, bounds in value[JOINT_KEY].items():
+            part = parse_support(bounds, file=file, key=f"{key}.{JOINT_KEY}.{name}")
+            parts.append((name, part or Support()))
+        return Support(components=tuple(parts))
     if not isinstance(value, dict):
         raise InputError(f"must be a table such as {{ low = 1.0 }}, got {shown(value)}", file=file, key=key)
     bounds = {}
