@@ -95,6 +95,21 @@ def check_shared(args: argparse.Namespace) -> None:
         raise OutputError(f"two outputs name the same file: {', '.join(paths)}")
 
 
+def show_notes() -> None:
+    """Warnings of the library (a place that fell back to a wider grid, a year past the data) as
+    one line each on stderr: ``carbon-mc: note: ...``."""
+    import logging
+
+    class ToStderr(logging.Handler):  # the stderr of the moment (a caller may have replaced it)
+        def emit(self, record: logging.LogRecord) -> None:
+            print(f"carbon-mc: note: {record.getMessage()}", file=sys.stderr)
+
+    logger = logging.getLogger("carbon_mc")
+    if not any(type(h).__name__ == "ToStderr" for h in logger.handlers):
+        logger.addHandler(ToStderr())
+        logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     signals.release()
     previous = signals.guard_command()
@@ -104,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         from .io.files import all_or_none
 
         check_shared(args)
+        show_notes()
         enable_compilation_cache()
         with all_or_none():
             return int(args.handler(args) or 0)

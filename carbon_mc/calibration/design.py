@@ -125,10 +125,10 @@ def rounding_sd_ln(value: float) -> float:
     The figure is taken as rounded to its last written decimal place (to units for whole numbers):
     an error uniform on ± half a unit of that place, sd = half-unit / √3, relative to the value.
     """
-    exponent = Decimal(repr(float(value))).normalize().as_tuple().exponent
-    if not isinstance(exponent, int):  # 'n', 'N' or 'F': a NaN or an infinity has no last written digit
+    written = Decimal(repr(float(value))).normalize().as_tuple().exponent
+    if not isinstance(written, int):  # 'n', 'N' or 'F': a NaN or an infinity has no last written digit
         raise CarbonMCError(f"a printed figure must be a finite number, got {value!r}")
-    exponent = min(0, exponent)
+    exponent = min(0, written)
     return 0.5 * 10.0**exponent / math.sqrt(3.0) / float(value)
 
 
@@ -255,7 +255,8 @@ def _calibrated_needs(s: Scenario, table: PriorTable) -> dict[str, str | float |
             out[q] = None
             continue
         if q not in needed:
-            raise CarbonMCError(f"the reported energy scope {s.reported.energy_scope!r} needs {q}, which this run does not draw", file=s.file, key="reported.energy_scope")
+            raise CarbonMCError(f"the reported energy scope {s.reported.energy_scope!r} needs {q}, which this run does not draw",
+                                file=s.file, key="reported.energy_scope")
         if q in s.overrides:
             prior = s.resolve_priors(table)[q]
             if not prior.is_fixed:

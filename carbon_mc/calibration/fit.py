@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypedDict
 
 import jax
 import jax.numpy as jnp
@@ -30,11 +31,32 @@ from .model import calibration_model
 
 __all__ = ["DEFAULTS", "Calibrator", "fit_calibration", "fit_many"]
 
+
+class SamplerDefaults(TypedDict):
+    """The type of `DEFAULTS`."""
+
+    num_chains: int
+    num_warmup: int
+    num_samples: int
+    seed: int
+    target_accept_prob: float
+
+
+class SamplerSettings(TypedDict):
+    """The type of `Calibrator.settings`: the sampler settings, stored with every fit."""
+
+    num_chains: int
+    num_warmup: int
+    num_samples: int
+    target_accept_prob: float
+    max_tree_depth: int
+
+
 # target_accept_prob 0.98: on the bundled 35 runs (4 chains x 1,000) NUTS diverged 4, 6 and 10 times
 # in 4,000 transitions at 0.9 (seeds 0, 1, 2), 8, 4 and 2 times at 0.95, 1, 0 and 0 times at 0.98,
 # mostly where OLMo 1B's low implied MFU meets wide MFU class spreads. The cost, on a 2-core CPU:
 # `carbon-mc calibrate` 16 s -> 41 s, `carbon-mc validate` 2 min 48 s -> 6 min 23 s.
-DEFAULTS = {"num_chains": 4, "num_warmup": 500, "num_samples": 1000, "seed": 0, "target_accept_prob": 0.98}
+DEFAULTS: SamplerDefaults = {"num_chains": 4, "num_warmup": 500, "num_samples": 1000, "seed": 0, "target_accept_prob": 0.98}
 _PROGRAMS: dict = {}  # compiled chain programs, shared by Calibrators of the same runs, priors and settings
 
 
@@ -69,8 +91,8 @@ class Calibrator:
         self.table = priors or load_priors()
         self.runs = tuple(runs) if runs is not None else tuple(measured_runs(priors=self.table))
         self.design = build_design(self.runs, self.table)
-        self.settings = {"num_chains": num_chains, "num_warmup": num_warmup, "num_samples": num_samples,
-                         "target_accept_prob": target_accept_prob, "max_tree_depth": max_tree_depth}
+        self.settings: SamplerSettings = {"num_chains": num_chains, "num_warmup": num_warmup, "num_samples": num_samples,
+                                          "target_accept_prob": target_accept_prob, "max_tree_depth": max_tree_depth}
         self.model = calibration_model(self.design, self.table)
         self._compiled: dict = {}
 

@@ -30,14 +30,16 @@ def split_by_year(runs: Sequence[Scenario], cutoff: int) -> tuple[list[str], lis
     Raises:
       CarbonMCError: a run does not say when its figure was published, or one side of the split is empty.
     """
+    published: list[tuple[str, int]] = []
     for s in runs:
         if s.reported.published is None:
             raise CarbonMCError("forward-in-time validation needs the year the figure was published: add "
                                 "published = <year> to [reported]", file=s.file, key="reported.published")
-    before = [s.name for s in runs if s.reported.published < cutoff]
-    after = [s.name for s in runs if s.reported.published >= cutoff]
+        published.append((s.name, s.reported.published))
+    before = [name for name, year in published if year < cutoff]
+    after = [name for name, year in published if year >= cutoff]
     if not before or not after:
-        years = sorted({s.reported.published for s in runs})
+        years = sorted({year for _, year in published})
         raise CarbonMCError(f"cut-off {cutoff} leaves no run on one side (runs were published in {', '.join(map(str, years))}); "
                             f"pick a year in {years[0] + 1}-{years[-1]}")
     return before, after

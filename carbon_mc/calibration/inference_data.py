@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import json
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import jax
@@ -33,7 +34,18 @@ from ..io.files import ENGINE, atomic_write
 from ..priors import PriorTable
 from ..sampling import package_version
 from ..scenarios.training import FLOP_SHAPE_QUANTITIES
-from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, POWER_REFERENCE, POWER_SLOPE, REPORTING_ERROR, RUN_SPREAD, Design
+from .design import (
+    CALIBRATED,
+    GLOBAL,
+    MFU_REFERENCE,
+    MFU_SLOPE,
+    POWER_REFERENCE,
+    POWER_SLOPE,
+    REPORTING_ERROR,
+    RUN_SPREAD,
+    Design,
+    class_selector,
+)
 from .model import class_site, support_link
 
 __all__ = [
@@ -81,7 +93,7 @@ def _run_subsets(d: Design) -> dict[str, list[str]]:
 
 
 def _class_coords(d: Design, table: PriorTable) -> dict[str, list[str]]:
-    return {table.quantity(q).selected_by: list(d.classes[q]) for q in CALIBRATED if d.classes[q]}
+    return {class_selector(table, q): list(d.classes[q]) for q in CALIBRATED if d.classes[q]}
 
 
 def _posterior(d: Design, table: PriorTable, samples: dict, base: dict) -> xr.Dataset:
@@ -89,7 +101,7 @@ def _posterior(d: Design, table: PriorTable, samples: dict, base: dict) -> xr.Da
     for q in CALIBRATED:
         if not d.classes[q]:
             continue
-        meta, dim = table.quantity(q), table.quantity(q).selected_by
+        meta, dim = table.quantity(q), class_selector(table, q)
         post[f"{q}_class"] = _var((dim,), np.stack([samples[class_site(q, c)] for c in d.classes[q]], axis=-1),
                                   meta.units, f"{meta.long_name}: typical value of the {dim}")
         if q in RUN_SPREAD and f"{RUN_SPREAD[q]}[{q}]" in samples:
@@ -112,12 +124,14 @@ def _posterior(d: Design, table: PriorTable, samples: dict, base: dict) -> xr.Da
     if "flops_overhead_fraction" in samples:
         post["flops_overhead_fraction_run"] = _var(("run_flops",), samples["flops_overhead_fraction"], "1",
                                                    "training FLOPs per token beyond 6N (attention and logits), as a fraction of 6N, of each run")
-    post["accelerator_power_tdp_fraction_run"] = _var(("run",), samples["accelerator_power_tdp_fraction_run"], "1", "accelerator power fraction of each run")
+    post["accelerator_power_tdp_fraction_run"] = _var(("run",), samples["accelerator_power_tdp_fraction_run"], "1",
+                                                      "accelerator power fraction of each run")
     if "mfu_fraction_run" in samples:
         post["mfu_fraction_run"] = _var(("run_mfu",), samples["mfu_fraction_run"], "1", "MFU of each run whose device time is derived")
     if "mfu_fraction_hours_run" in samples:
         post["mfu_fraction_hours_run"] = _var(("run_hours",), samples["mfu_fraction_hours_run"], "1",
-                                              "MFU (dense, before the MoE ratio) of each run whose published device time is observed against its compute")
+                                              "MFU (dense, before the MoE ratio) of each run whose published device time "
+                                              "is observed against its compute")
         post["predicted_device_hours"] = _var(("run_hours",), samples["predicted_device_hours"], "h",
                                               "device-hours of each such run from its compute, its MFU, the MoE ratio and the overhead")
     post["predicted_energy_mwh"] = _var(("run",), samples["predicted_energy_mwh"], "MWh", "energy of each run on the scope of its reported figure")
@@ -141,7 +155,7 @@ def _posterior_predictive(d: Design, table: PriorTable, samples: dict, base: dic
         keep = [i for i, n in enumerate(varying[q] if q in RUN_SPREAD else counts[q]) if n > 0]
         if not keep:
             continue
-        meta, dim = table.quantity(q), table.quantity(q).selected_by
+        meta, dim = table.quantity(q), class_selector(table, q)
         cols = []
         for i in keep:
             value = samples[class_site(q, d.classes[q][i])]
@@ -157,7 +171,8 @@ def _posterior_predictive(d: Design, table: PriorTable, samples: dict, base: dic
     if "predicted_device_hours" in samples:  # drawn last, so that the draws above do not depend on it
         sd_h = np.sqrt(samples[REPORTING_ERROR][..., None] ** 2 + d.hours_rounding_sd_ln[hours] ** 2)
         replicated_h = samples["predicted_device_hours"] * np.exp(sd_h * rng.standard_normal(sd_h.shape))
-        pp["published_device_hours"] = xr.DataArray(_var(("run_hours",), replicated_h, "h", "replicated published device-hours (reporting and rounding error included)"),
+        pp["published_device_hours"] = xr.DataArray(_var(("run_hours",), replicated_h, "h",
+                                                         "replicated published device-hours (reporting and rounding error included)"),
                                                     coords={**base, "run_hours": [d.names[i] for i in np.flatnonzero(hours)]})
     return xr.Dataset(pp)
 
@@ -165,14 +180,16 @@ def _posterior_predictive(d: Design, table: PriorTable, samples: dict, base: dic
 def _observed_data(d: Design) -> xr.Dataset:
     hours = d.hours_run >= 0
     return xr.Dataset(
-        {"reported_energy_mwh": (("run",), np.exp(d.log_reported), {"units": "MWh", "long_name": "published energy, on the scope in constant_data.energy_scope"}),
-         "published_device_hours": (("run_hours",), d.device_hours[hours], {"units": "h", "long_name": "published device-hours of the runs whose compute is known too"})},
+        {"reported_energy_mwh": (("run",), np.exp(d.log_reported),
+                                 {"units": "MWh", "long_name": "published energy, on the scope in constant_data.energy_scope"}),
+         "published_device_hours": (("run_hours",), d.device_hours[hours],
+                                    {"units": "h", "long_name": "published device-hours of the runs whose compute is known too"})},
         coords={"run": list(d.names), "run_hours": [d.names[i] for i in np.flatnonzero(hours)]},
     )
 
 
 def _constant_data(d: Design, table: PriorTable, observed: np.ndarray) -> xr.Dataset:
-    constant = {
+    constant: dict[str, tuple] = {  # xarray's (dims, values[, attrs]) form of each variable
         "energy_scope": (("run",), np.array(d.scopes, dtype=object)),
         "scenario_file": (("run",), np.array([Path(s.file).name for s in d.runs], dtype=object)),
         "hardware": (("run",), np.array([s.hardware for s in d.runs], dtype=object)),
@@ -180,7 +197,8 @@ def _constant_data(d: Design, table: PriorTable, observed: np.ndarray) -> xr.Dat
         "rounding_sd_ln": (("run",), d.rounding_sd_ln, {"units": "1", "long_name": "rounding error of the printed figure (natural-log sd)"}),
         "device_hours": (("run",), d.device_hours, {"units": "h", "long_name": "published device-hours (NaN where derived)"}),
         "parameters_scale_decades": (("run",), d.scale_decades, {"units": "1", "long_name": "min(0, log10(parameters / mfu_reference_parameters))"}),
-        "parameters_power_decades": (("run",), d.power_decades, {"units": "1", "long_name": "min(0, log10(parameters / power_reference_parameters))"}),
+        "parameters_power_decades": (("run",), d.power_decades,
+                                     {"units": "1", "long_name": "min(0, log10(parameters / power_reference_parameters))"}),
         "hours_rounding_sd_ln": (("run_hours",), d.hours_rounding_sd_ln[d.hours_run >= 0],
                                  {"units": "1", "long_name": "rounding error of the published device-hours (natural-log sd)"}),
     }
@@ -189,7 +207,7 @@ def _constant_data(d: Design, table: PriorTable, observed: np.ndarray) -> xr.Dat
         constant[f"{q}_runs"] = ((), n, {"long_name": f"observed runs informing {q} (device time derived, or published with the run's compute)"})
     for q in CALIBRATED:
         if d.classes[q]:
-            dim = table.quantity(q).selected_by
+            dim = class_selector(table, q)
             constant[f"{q}_class_runs"] = ((dim,), counts[q], {"long_name": f"observed runs informing each {dim}"})
             if q in RUN_SPREAD:
                 constant[f"{q}_class_varying_runs"] = ((dim,), varying[q], {"long_name": f"observed runs of each {dim} that vary in {q}"})
@@ -197,7 +215,7 @@ def _constant_data(d: Design, table: PriorTable, observed: np.ndarray) -> xr.Dat
                                         **_class_coords(d, table)})
 
 
-def _attrs(d: Design, table: PriorTable, settings: dict, observed: np.ndarray, seed: int, chains: int) -> dict:
+def _attrs(d: Design, table: PriorTable, settings: Mapping[str, object], observed: np.ndarray, seed: int, chains: int) -> dict:
     """Provenance of a fit: versions, sampler settings, runs held out, hashes of the priors and scenarios."""
     return {
         "title": "carbon-mc calibration: posterior of the uncertain factors given measured training runs",
@@ -218,7 +236,8 @@ def _attrs(d: Design, table: PriorTable, settings: dict, observed: np.ndarray, s
     }
 
 
-def build_inference_data(design: Design, table: PriorTable, settings: dict, samples: dict, extra: dict, observed: np.ndarray, seed: int):
+def build_inference_data(design: Design, table: PriorTable, settings: Mapping[str, object], samples: dict, extra: dict, observed: np.ndarray,
+                         seed: int):
     """Samples of one fit -> InferenceData (ArviZ 0.x) or DataTree (ArviZ 1.x).
 
     Args:
@@ -306,7 +325,7 @@ def diagnostics(idata) -> xr.Dataset:
     """
     az = import_arviz()
     post = groups(idata)["posterior"]
-    latents = [v for v in post.data_vars if not v.endswith("_run") and v not in ("predicted_energy_mwh", "predicted_device_hours")]
+    latents = [str(v) for v in post.data_vars if not str(v).endswith("_run") and v not in ("predicted_energy_mwh", "predicted_device_hours")]
     rhat = az.rhat(post[latents])
     ess = az.ess(post[latents], method="bulk")
     out = xr.Dataset({f"{v}_r_hat": rhat[v] for v in latents} | {f"{v}_ess_bulk": ess[v] for v in latents})

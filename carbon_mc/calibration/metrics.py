@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import CarbonMCError
 from ..priors import PriorTable
 from ..results.statistics import percentile_of
 from ..sampling import build_simulator, evaluate, uniform_columns
@@ -99,7 +100,8 @@ def metrics(rows: Sequence[dict], method: str, targets: dict | None = None) -> d
     }
 
 
-def predict(scenario: Scenario, variables: Sequence[str], *, num_draws: int, seed: int, posterior=None, priors: PriorTable | None = None) -> dict[str, np.ndarray]:
+def predict(scenario: Scenario, variables: Sequence[str], *, num_draws: int, seed: int, posterior=None,
+            priors: PriorTable | None = None) -> dict[str, np.ndarray]:
     """The first `num_draws` Monte Carlo draws of some outputs: the numbers of ``estimate(..., method="mc")``.
 
     Runs the engine's model op by op instead of compiling a program per scenario: every scenario
@@ -125,6 +127,9 @@ def prediction_row(scenario: Scenario, fit, *, seed: int, num_draws: int, priors
     mixture-of-experts) for the grouped summaries of `carbon_mc.calibration.forward`.
     """
     variable = ENERGY_SCOPES[scenario.reported.energy_scope]
+    if scenario.reported.energy_mwh is None:
+        raise CarbonMCError("a held-out run needs a reported energy to compare the predictions with", file=scenario.file,
+                            key="reported.energy_mwh")
     reported = float(scenario.reported.energy_mwh)
     posterior, status = calibrated_priors(fit, scenario, priors=priors, source=source)
     return {
@@ -136,7 +141,8 @@ def prediction_row(scenario: Scenario, fit, *, seed: int, num_draws: int, priors
         "published": scenario.reported.published,
         **run_groups(scenario, priors),
         "priors": prediction_summary(_draw_figure(scenario, variable, num_draws=num_draws, seed=seed, priors=priors), reported),
-        "calibrated": prediction_summary(_draw_figure(scenario, variable, num_draws=num_draws, seed=seed, posterior=posterior, priors=priors), reported),
+        "calibrated": prediction_summary(
+            _draw_figure(scenario, variable, num_draws=num_draws, seed=seed, posterior=posterior, priors=priors), reported),
         "calibrated_inputs": status,
         "divergences": int(groups(fit)["sample_stats"]["diverging"].sum()),
     }

@@ -146,7 +146,8 @@ def _implied(link, value, low, high):
     `low` and `high` may be infinite (one-sided or unbounded supports).
     """
     two_sided = np.isfinite(low) & np.isfinite(high)
-    margin = np.where(two_sided, 0.01 * np.where(two_sided, high - low, 1.0), 1e-3 * np.maximum(1.0, np.abs(np.nan_to_num(low, posinf=0.0, neginf=0.0))))
+    margin = np.where(two_sided, 0.01 * np.where(two_sided, high - low, 1.0),
+                      1e-3 * np.maximum(1.0, np.abs(np.nan_to_num(low, posinf=0.0, neginf=0.0))))
     inner = jnp.clip(value, low + margin, high - margin)
     u_inner = link.inv(inner)
     du_dvalue = jnp.exp(-link.log_abs_det_jacobian(u_inner, inner))
@@ -246,7 +247,8 @@ def calibration_model(design: Design, table: PriorTable) -> Callable:
 
     def hours_at_full(t, r):
         """Device-hours of runs `r` at MFU 1 (dense) with the overhead: their hours are this / (MFU · ρ)."""
-        return compute.project_device_hours(compute.device_hours_from_flop(t["flop"][r], design.peak_flop_per_s[r], 1.0), t["overhead"]) / t["ratio"][r]
+        ideal = compute.device_hours_from_flop(t["flop"][r], design.peak_flop_per_s[r], 1.0)
+        return compute.project_device_hours(ideal, t["overhead"]) / t["ratio"][r]
 
     def derived_device_hours(t, power_w, pue_factor, host_w, obs_mask, sd_ln):
         """Device-hours of every run: published, or from FLOPs, peak throughput and each run's own MFU."""

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import CarbonMCError
 from ..priors import EmpiricalDraws, Prior, PriorTable, load_priors
 from ..scenarios.training import Scenario
-from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, POWER_REFERENCE, POWER_SLOPE, RUN_SPREAD
+from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, POWER_REFERENCE, POWER_SLOPE, RUN_SPREAD, class_selector
 from .inference_data import CALIBRATION_PRIOR_FILES, groups, load_calibration
 from .model import support_link
 from .report import convergence, convergence_problem
@@ -84,7 +84,8 @@ def _class_draws(g: dict, scenario: Scenario, q: str, cls: str, selector: str) -
         return post[f"{q}_class"].sel({selector: cls}).values.ravel(), ", class value"
     var = f"{q}_new_run"
     if var not in pp or cls not in pp[var].coords[selector].values:
-        why = "whose device time was published" if q == "accelerator_power_tdp_fraction" else "with device time from FLOPs or published beside its FLOPs"
+        why = ("whose device time was published" if q == "accelerator_power_tdp_fraction"
+               else "with device time from FLOPs or published beside its FLOPs")
         return None, (f"prior (no measured run of {selector} {cls!r} {why})" if q in RUN_SPREAD and informed
                       else f"prior (no measured run of {selector} {cls!r})")
     return pp[var].sel({selector: cls}).values.ravel(), ""
@@ -131,7 +132,8 @@ def _size_shifted(values, variant: Prior, g: dict, slope: str, reference: str, p
     return np.asarray(link(link.inv(jnp.asarray(values)) + g["posterior"][slope].values.ravel() * decades)), True
 
 
-def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = None, source: str = "calibration") -> tuple[dict[str, Prior], dict[str, str]]:
+def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = None,
+                      source: str = "calibration") -> tuple[dict[str, Prior], dict[str, str]]:
     """The calibrated inputs of `scenario`, and what happened to each calibrated quantity.
 
     Returns ``(posterior, status)``: `posterior` maps quantity names to Priors the engine draws
@@ -157,12 +159,15 @@ def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = 
     out: dict[str, Prior] = {}
     status: dict[str, str] = {}
     for q in (q for q in CALIBRATED if q in needed):
-        meta = table.quantity(q)
-        cls = ctx.get(meta.selected_by)
+        meta, selector = table.quantity(q), class_selector(table, q)
+        cls = ctx.get(selector)
         if q in scenario.overrides:
             status[q] = "prior (fixed or replaced in the scenario)"
             continue
-        values, note = _class_draws(g, scenario, q, cls, meta.selected_by)
+        if cls is None:  # the run names no class of q (no such key), so no measured run is of its class
+            status[q] = f"prior (no measured run of {selector} None)"
+            continue
+        values, note = _class_draws(g, scenario, q, cls, selector)
         if values is None and q == "mfu_fraction" and _below_reference(scenario, table):
             values, note = _prior_draws(meta.variants[cls], g), f", class prior (no measured run of {cls!r}) with the calibrated size term"
         if values is None:
@@ -178,7 +183,7 @@ def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = 
             if shifted:
                 note += f", shifted by the size term for {scenario.compute_parameters:.3g} parameters"
         counts = g["constant_data"].get(f"{q}_class_runs")
-        runs = int(counts.sel({meta.selected_by: cls})) if counts is not None and cls in counts.coords[meta.selected_by].values else 0
+        runs = int(counts.sel({selector: cls})) if counts is not None and cls in counts.coords[selector].values else 0
         out[q] = _posterior_prior(q, cls, values, runs, note, table, source)
         status[q] = f"calibrated ({cls}, {runs} run{'s' if runs != 1 else ''}{note})"
     for q in (q for q in GLOBAL if q in needed):

@@ -29,8 +29,8 @@ def convergence(idata) -> dict:
     g = groups(idata)
     diag = diagnostics(idata)
     return {
-        "max_r_hat": max(float(diag[v].max()) for v in diag.data_vars if v.endswith("_r_hat")),
-        "min_ess_bulk": min(float(diag[v].min()) for v in diag.data_vars if v.endswith("_ess_bulk")),
+        "max_r_hat": max(float(diag[v].max()) for v in diag.data_vars if str(v).endswith("_r_hat")),
+        "min_ess_bulk": min(float(diag[v].min()) for v in diag.data_vars if str(v).endswith("_ess_bulk")),
         "divergences": int(diag.attrs["divergences"]),
         "draws": int(g["posterior"].sizes["chain"] * g["posterior"].sizes["draw"]),
     }

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import csv
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -88,8 +88,9 @@ class Measurements(NamedTuple):
 
     def subset(self, idx) -> Measurements:
         idx = np.asarray(idx)
-        return self._replace(**{k: (v[idx] if isinstance(v, np.ndarray) else ([v[i] for i in idx] if k == "label" else v))
-                                for k, v in self._asdict().items()})
+        fields: dict[str, Any] = {k: (v[idx] if isinstance(v, np.ndarray) else ([v[i] for i in idx] if k == "label" else v))
+                                  for k, v in self._asdict().items()}
+        return self._replace(**fields)
 
 
 def load_measurements(path=None, *, priors=None) -> Measurements:

@@ -113,7 +113,7 @@ def _as_claim(claim: Claim | float, unit: str | None, quantity: str | None, **ex
 
 
 def select_claims(
-    scenario: Scenario, claim: Claim | float | None = None, unit: str | None = None, *,
+    scenario: AnyScenario, claim: Claim | float | None = None, unit: str | None = None, *,
     quantity: str | None = None, source: str = "given",
 ) -> list[Claim]:
     """The claims to check: `claim` alone if given, else those `scenario` carries on `quantity` (default: all).
@@ -189,7 +189,7 @@ def check_claim(
     return _analyse(model, inputs, outputs, claim, seed=seed, tail_fraction=tail_fraction)
 
 
-def _draws_on(cache: dict, scenario: Scenario, grid_basis: str | None, pue_included: bool | None, **how) -> tuple:
+def _draws_on(cache: dict, scenario: AnyScenario, grid_basis: str | None, pue_included: bool | None, **how) -> tuple:
     """`simulate` on an accounting basis, once per effective basis (`cache`: {(basis, pue): draws})."""
     effective = scenario.with_accounting(grid_basis=grid_basis, pue_included=pue_included).accounting
     key = (effective.grid_basis, effective.pue_included)
@@ -198,7 +198,7 @@ def _draws_on(cache: dict, scenario: Scenario, grid_basis: str | None, pue_inclu
     return cache[key]
 
 
-def _check_each(scenario: Scenario, claims: Sequence[Claim], cache: dict, *, grid_basis, pue_included, **how) -> list[ClaimCheck]:
+def _check_each(scenario: AnyScenario, claims: Sequence[Claim], cache: dict, *, grid_basis, pue_included, **how) -> list[ClaimCheck]:
     results = []
     for claim in claims:
         basis = claim.grid_basis if grid_basis is None else grid_basis
@@ -279,6 +279,7 @@ def check_scenario(
     checks = _check_each(scenario, claims, cache, grid_basis=grid_basis, pue_included=pue_included, **how)
     card = None
     if model_card is not None:
+        assert isinstance(scenario, Scenario)  # a serving scenario with a model card was refused above
         model, _, outputs = _draws_on(cache, scenario, grid_basis, pue_included, **how)
         kept = len(next(iter(outputs.values())))  # fewer than num_draws when non-finite draws were dropped
         card = model_card_from_draws(scenario, model, outputs, card_quantity(quantity), num_draws=kept,

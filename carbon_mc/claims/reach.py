@@ -129,10 +129,15 @@ def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(fa - fb)))
 
 
+def _p5_median_p95(x: np.ndarray) -> tuple[float, float, float]:
+    p5, p50, p95 = (float(v) for v in np.quantile(x, [0.05, 0.5, 0.95]))
+    return p5, p50, p95
+
+
 def _shift(name: str, units: str, x: np.ndarray, selected: np.ndarray) -> InputShift:
     sub = x[selected]
-    prior = tuple(float(v) for v in np.quantile(x, [0.05, 0.5, 0.95]))
-    cond = tuple(float(v) for v in np.quantile(sub, [0.05, 0.5, 0.95]))
+    prior = _p5_median_p95(x)
+    cond = _p5_median_p95(sub)
     ratio = cond[1] / prior[1] if prior[1] != 0 else math.nan
     return InputShift(name, units, prior, cond, ratio, float(percentile_of(x, cond[1])), ks_distance(sub, x))
 

@@ -12,7 +12,8 @@ def register(sub) -> None:
     p = sub.add_parser("bench", help="measure the engine's throughput against a NumPy reference, the random-variate floor and NumPyro",
                        description="Measure, in one process, the engine end to end (draws, model, summaries), a plain-NumPy "
                                    "reference of the same model, the floor (drawing only the model's random variates; and, stricter, "
-                                   "the uniforms alone) and NumPyro's Predictive; print the draws per second, their ratios, the device and the versions.")
+                                   "the uniforms alone) and NumPyro's Predictive; print the draws per second, their ratios, "
+                                   "the device and the versions.")
     p.add_argument("--scenario", default="llama_65b", help="bundled scenario or TOML path (default llama_65b)")
     p.add_argument("--draws", type=positive_int, default=10_000_000, help="draws for the engine, the reference and the floor (default 1e7)")
     p.add_argument("--numpyro-draws", type=positive_int, default=10_000, help="draws for NumPyro's Predictive (default 1e4)")

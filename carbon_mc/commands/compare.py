@@ -24,7 +24,8 @@ from .common import (
 def register(sub) -> None:
     p = sub.add_parser(
         "compare", help="compare two scenarios (B / A, B - A, P(B < A)) with common random numbers",
-        description="Compare two training-run scenarios, or two deployments (serving scenarios): the distribution of B / A and B - A and P(B < A). Inputs "
+        description="Compare two training-run scenarios, or two deployments (serving scenarios): the distribution of "
+                    "B / A and B - A and P(B < A). Inputs "
                     "both scenarios draw from the same prior are drawn once and used by both (common random "
                     "numbers), so the comparison is sharper than two independent runs; inputs whose priors "
                     "differ (two regions' grids) are drawn independently.",

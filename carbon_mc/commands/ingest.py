@@ -156,27 +156,59 @@ def _where(args, run, table):
         series = read_grid_csv(args.grid, basis=args.grid_basis)
         prior = run_prior(series, run.start, run.end) if run.start and run.end else annual_prior(series)
         return None, prior, prior["description"]
-    variants = table.quantities["grid_gco2_per_kwh"].variants
     if args.region:
-        table.select("grid_gco2_per_kwh", {"region": args.region}, file=None)  # unknown keys fail with close matches
-        return args.region, None, f"Grid: region {args.region!r} given on the command line."
+        from ..scenarios.common import resolve_region
+
+        key, _ = resolve_region(args.region, table, "--region", "--region")  # any place name; unknown -> close matches
+        return key, None, f"Grid: region {key!r} ({args.region!r} given on the command line)."
     loc = run.location
-    for label, key in _location_keys(loc):
-        if key in variants:
-            return key, None, f"Grid: region {key!r}, from CodeCarbon's {label}."
+    tried = []
+    for label, name in _location_names(loc):
+        key = _place_key(name, table)
+        if key is not None:
+            if any(t[0] != label for t in tried):  # a more specific place was named but has no grid
+                import logging
+
+                logging.getLogger("carbon_mc").warning(
+                    "%s: CodeCarbon's %s not known as a grid (%s): using its %s, %r", Path(run.file).name,
+                    " and ".join(sorted({t[0] for t in tried})), ", ".join(repr(t[1]) for t in tried), label, key)
+            return key, None, f"Grid: region {key!r}, from CodeCarbon's {label} {name!r}."
+        tried.append((label, name))
     found = ", ".join(f"{k} {v!r}" for k, v in loc.items() if v) or "no location"
-    raise CarbonMCError(f"no grid region for this run ({found}): give --region KEY (`carbon-mc list regions`) or --grid CSV",
-                        file=run.file)
+    raise CarbonMCError(f"no grid region for this run ({found}): give --region NAME (`carbon-mc list regions --search ...`) "
+                        "or --grid CSV", file=run.file)
 
 
-def _location_keys(loc: dict):
-    norm = lambda s: s.strip().lower().replace(" ", "_").replace("-", "_")  # noqa: E731
-    if loc.get("cloud_provider") and loc.get("cloud_region"):
-        yield "cloud region", f"{loc['cloud_provider'].strip().lower()}-{loc['cloud_region'].strip().lower()}"
-    if loc.get("region"):
-        yield "region", norm(loc["region"])
+def _place_key(name: str, table) -> str | None:
+    """The grid variant a place name resolves to (exactly or via the place aliases), or None."""
+    from ..errors import InputError
+    from ..priors.places import resolve
+
+    variants = table.quantities["grid_gco2_per_kwh"].variants
+    if name in variants:
+        return name
+    try:
+        place = resolve(name, available=variants)
+    except InputError:
+        return None
+    return None if place.fell_back else place.key
+
+
+def _location_names(loc: dict):
+    """Place names in CodeCarbon's location columns, most specific first: the cloud region (as
+    provider:region, then the older provider-region keys), the region, the country by name and by
+    ISO code."""
+    provider, cloud_region = (loc.get("cloud_provider") or "").strip().lower(), (loc.get("cloud_region") or "").strip().lower()
+    if provider and cloud_region:
+        yield "cloud region", f"{provider}:{cloud_region}"
+        yield "cloud region", f"{provider}-{cloud_region}"
+    region, iso = (loc.get("region") or "").strip(), (loc.get("country_iso_code") or "").strip()
+    if region:
+        yield "region", region
     if loc.get("country_name"):
-        yield "country", norm(loc["country_name"])
+        yield "country", loc["country_name"].strip()
+    if iso:
+        yield "country", iso
 
 
 def _datacenter(args, run):

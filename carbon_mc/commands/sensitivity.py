@@ -161,7 +161,8 @@ def print_table(ds) -> None:
     per_row = evaluations_per_base_row(g, bool(a["second_order"]))
     s1 = float(ds["sobol_index"].sel(index="S1").sum())
     stdout.print(f"{a['num_base']:,} base draws x {per_row} = {a['num_evaluations']:,} model evaluations, seed {a['seed']}; "
-                 + (f"{level} bootstrap {a['ci_method']} intervals from {a['num_resamples']:,} resamples." if a["num_resamples"] else "no intervals."))
+                 + (f"{level} bootstrap {a['ci_method']} intervals from {a['num_resamples']:,} resamples."
+                    if a["num_resamples"] else "no intervals."))
     for line in grouped:
         stdout.print(f"group {line}")
     stdout.print(f"S1 sums to {s1:.3f}, so interactions between inputs account for about {max(0.0, 1.0 - s1):.0%} of the variance.")

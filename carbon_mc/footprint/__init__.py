@@ -21,4 +21,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["HEADLINE", "OUTPUTS", "WITHOUT_PUE", "RunConstants", "carbon_footprint", "compute", "derived_device_hours", "emissions", "energy", "energy_and_emissions", "energy_on_scopes"]
+__all__ = ["HEADLINE", "OUTPUTS", "WITHOUT_PUE", "RunConstants", "carbon_footprint", "compute", "derived_device_hours", "emissions",
+           "energy", "energy_and_emissions", "energy_on_scopes"]

@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from ..errors import CarbonMCError
 
@@ -48,12 +49,12 @@ class Experts(NamedTuple):
     `expert_all_to_all_overlap_fraction`, priors/scaling.toml); the rest adds to each micro-batch.
     """
 
-    parameters: jnp.ndarray
-    parallel: jnp.ndarray
-    layers: jnp.ndarray
-    per_token: jnp.ndarray
-    all_to_alls_per_layer: jnp.ndarray
-    all_to_all_overlap_fraction: jnp.ndarray
+    parameters: ArrayLike
+    parallel: ArrayLike
+    layers: ArrayLike
+    per_token: ArrayLike
+    all_to_alls_per_layer: ArrayLike
+    all_to_all_overlap_fraction: ArrayLike
 
 
 def expert_parameters(parameters, active_parameters, experts, experts_per_token):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
+from ..errors import InputError
 from . import compute, emissions, energy, scaling
 from .outputs import HEADLINE, OUTPUTS, WITHOUT_PUE, Output  # noqa: F401  (re-exported)
 
@@ -61,6 +62,8 @@ def _tokens_from_scaling(x: dict, run: RunConstants) -> dict:
     compute budget: D = C / (6 N (1 + δ)). The loss law's constants are the joint
     `scaling_law_constants` draw (footprint.scaling).
     """
+    if run.parameters is None:  # the scenario's loader asks for parameters beside a target loss or a compute budget
+        raise InputError("a target loss or a compute budget needs the run's parameters", key="run.parameters")
     k = scaling.split_constants(x["scaling_law_constants"])
     delta = flops_overhead_fraction(x, run.parameters)
     if run.target_loss is not None:

@@ -213,7 +213,7 @@ class Step(NamedTuple):
     mfu_fraction: jnp.ndarray  # model FLOPs per step / (devices · peak · step time)
     hardware_flop_fraction: jnp.ndarray  # hardware FLOPs (incl. recompute) / (devices · peak · step time)
     idle_fraction: jnp.ndarray  # share of the step a device is not computing
-    expert_all_to_all_s: jnp.ndarray = 0.0  # token dispatch and combine per micro-batch, hidden or not (mixture-of-experts)
+    expert_all_to_all_s: jnp.ndarray | float = 0.0  # token dispatch and combine per micro-batch, hidden or not (mixture-of-experts)
 
 
 def training_step(*, parameters, layers, hidden, sequence_length, batch_tokens, tensor_parallel, pipeline_parallel,

@@ -49,13 +49,14 @@ def read_power_log(path, *, interval_s: float | None = None, max_gap_s: float = 
     return _integrate(str(path), tool, samples, names, max_gap_s)
 
 
-def _csv_samples(path, aliases, time_col, device_col, power_col, name_col, utc_offset):
+def _csv_samples(path: Path, aliases: dict[str, tuple[str, ...]], time_col: str, device_col: str, power_col: str, name_col: str,
+                 utc_offset: timedelta | None) -> tuple[dict[str, list[tuple[datetime, float, Row]]], set[str]]:
     rows, units = read_rows(path, required=(time_col, device_col, power_col), aliases=aliases)
     unit = units.get(power_col, "W")
     if unit != "W":
         raise rows[0].error(power_col, f"power must be in W, the header says {unit!r}")
     samples: dict[str, list[tuple[datetime, float, Row]]] = {}
-    names = set()
+    names: set[str] = set()
     for row in rows:
         device = row.text(device_col)
         if "Hostname" in row and row.get("Hostname"):

@@ -12,8 +12,8 @@ import contextlib
 import contextvars
 import os
 import tempfile
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from ..errors import CarbonMCError, InputError, OutputError

@@ -30,7 +30,7 @@ def table_of(ds: xr.Dataset) -> tuple[list[str], list[list]]:
     """(header, rows) of a summary or draws Dataset: one row per ``stat`` or ``draw``."""
     dims = [d for d in ROW_DIMS if d in ds.dims]
     if len(dims) != 1:
-        raise CarbonMCError(f"expected a Dataset over 'stat' (a summary) or 'draw' (draws), got dims {sorted(ds.dims)}")
+        raise CarbonMCError(f"expected a Dataset over 'stat' (a summary) or 'draw' (draws), got dims {sorted(map(str, ds.dims))}")
     dim = dims[0]
     n = ds.sizes[dim]
     names, columns = [], []
@@ -40,7 +40,7 @@ def table_of(ds: xr.Dataset) -> tuple[list[str], list[list]]:
             raise CarbonMCError(f"variable {name!r} has dims {variable.dims}: only ({dim!r},) or scalars fit one CSV column")
         values = np.asarray(variable.values)
         columns.append(np.broadcast_to(values, (n,)) if values.ndim == 0 else values)
-        names.append(column_name(name, variable))
+        names.append(column_name(str(name), variable))
     index = ds[dim].values if dim in ds.coords else np.arange(n)
     header = [dim, *names]
     rows = [[_cell(index[i]), *(_cell(col[i]) for col in columns)] for i in range(n)]

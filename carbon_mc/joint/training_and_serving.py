@@ -15,6 +15,7 @@ as in `carbon_mc.compare`); inputs whose priors differ are drawn independently.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -89,7 +90,7 @@ def lifecycle(
     shared = shared_inputs(mt, ms)
     separate = [n for n in ms.stochastic if n not in shared]
     ms = ms.with_streams({n: ms.stream(n) + B_STREAM_SUFFIX for n in separate})
-    how = {"num_draws": num_draws, "seed": seed, "chunk_size": chunk_size, "method": COMMON_RANDOM_NUMBERS_METHOD}
+    how: dict[str, Any] = {"num_draws": num_draws, "seed": seed, "chunk_size": chunk_size, "method": COMMON_RANDOM_NUMBERS_METHOD}
     _, out_t = draw(mt, variables=["total_tco2e"], **how)
     _, out_s = draw(ms, variables=SERVING_NEEDS, **how)
     values = lifecycle_footprint({k: np.asarray(v, np.float64) for k, v in out_t.items()},

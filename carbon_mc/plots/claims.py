@@ -64,7 +64,7 @@ def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
     ax = axes[0]
     positive = np.all(y > 0) and c > 0
     span = max(c, float(y.max())) / min(c, float(y.min())) if positive else 1.0
-    log = positive and span > 20
+    log = bool(positive and span > 20)
     lo, hi = min(float(y.min()), c), max(float(y.max()), c)
     ax.hist(y, bins=_bins(y, log), color=PRIOR_COLOR, alpha=0.8, density=False)
     if log:
@@ -125,7 +125,7 @@ def plot_comparison(comparison, *, independent=None, path: str | Path | None = N
     r = ratio[finite]
     pieces = [r] + ([independent.ratio[np.isfinite(independent.ratio)]] if independent is not None else [])
     allr = np.concatenate(pieces)
-    log = allr.size > 0 and np.all(allr > 0) and allr.max() / allr.min() > 100
+    log = bool(allr.size > 0 and np.all(allr > 0) and allr.max() / allr.min() > 100)
     lo, hi = (float(np.quantile(allr, 0.0005)), float(np.quantile(allr, 0.9995))) if allr.size else (0.0, 1.0)
     bins = _bins(allr, log, lo, hi)
     if independent is not None:

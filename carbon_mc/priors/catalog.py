@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from . import Prior, PriorTable
 
@@ -25,10 +26,12 @@ def prior_quantiles(prior: Prior) -> tuple[float, float, float] | None:
     if prior.components:
         return None
     if prior.is_fixed:
-        return (prior.fixed_value,) * 3
+        value = prior.fixed_value
+        return value, value, value
     frozen = scipy_distribution(prior.distribution)
     if frozen is not None:
-        return tuple(float(v) for v in frozen.ppf(INTERVAL))
+        p5, p50, p95 = (float(v) for v in frozen.ppf(INTERVAL))
+        return p5, p50, p95
     return jax_quantiles(prior)
 
 
@@ -38,7 +41,8 @@ def jax_quantiles(prior: Prior) -> tuple[float, float, float]:
     import numpy as np
 
     values = np.asarray(prior.icdf(jnp.asarray(INTERVAL, dtype=jnp.float32)), dtype=float)
-    return tuple(float(v) for v in values)
+    p5, p50, p95 = (float(v) for v in values)
+    return p5, p50, p95
 
 
 def scipy_distribution(d):
@@ -71,7 +75,7 @@ def scipy_distribution(d):
 def variant_row(prior: Prior, origin: str | None = None) -> dict:
     """One variant of a quantity: distribution, params, median and 90% interval, units, year, source."""
     q = prior_quantiles(prior)
-    row = {
+    row: dict[str, Any] = {
         "quantity": prior.quantity,
         "variant": prior.variant,
         "distribution": prior.family,

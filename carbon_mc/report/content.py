@@ -97,4 +97,7 @@ def scenario_report(
     indices = sensitivity(scenario, output="total_tco2e", num_base=base_draws, seed=seed, num_resamples=num_resamples,
                           priors=priors)
     how = {k: indices.attrs[k] for k in ("num_base", "num_evaluations", "num_resamples", "conf_level", "sampler")}
-    return ScenarioReport(scenario, run, checked.checks, checked.model_card, ranking(indices), how, assumptions(run.draws))
+    assert checked.model_card is not None  # check_scenario writes a card whenever model_card is given
+    draws = run.draws
+    assert draws is not None  # run_scenario keeps the draws when keep_draws=True
+    return ScenarioReport(scenario, run, checked.checks, checked.model_card, ranking(indices), how, assumptions(draws))

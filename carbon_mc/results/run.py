@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -113,7 +113,7 @@ class RunResult:
         stats = {name: {k: float(self.stats[name][k]) for k in JSON_STATS} for name in self.variables}
         for name in self.variables:
             stats[name]["units"] = self.output_table[name].units
-        out = {name: stats[name] for name in self.headline}
+        out: dict[str, Any] = {name: stats[name] for name in self.headline}
         if self.reported:
             out["reported"] = self.reported
         if self.info["summary"] == "streaming_histogram":
@@ -121,6 +121,9 @@ class RunResult:
         out.update({name: stats[name] for name in self.variables if name not in self.headline})
         if self.calibrated is not None:
             out["calibrated"] = self.calibrated
+        notes = self.scenario.notes()
+        if notes:
+            out["notes"] = notes
         if self.info.get("nonfinite_draws_dropped"):
             out["nonfinite_draws_dropped"] = self.info["nonfinite_draws_dropped"]
         if OVER_CAPACITY_KEY in self.info:
@@ -274,14 +277,14 @@ def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, metho
                      draws if (keep_draws or out is not None) else None, headline=sim.headline, output_table=sim.output_table)
 
 
-def out_bytes(scenario: Scenario, num_draws: int) -> int:
+def out_bytes(scenario: AnyScenario, num_draws: int) -> int:
     """About how many bytes `estimate` keeps (and `--out` writes) for `num_draws` draws of `scenario`."""
     sim = build_simulator(scenario)
     columns = sum(k for _, k in sim.columns) + sum(1 for shape in output_shapes(sim).values() if shape != ())
     return 4 * num_draws * (columns + 2)  # float32 values, plus the draw coordinate (int64)
 
 
-def check_out_size(scenario: Scenario, num_draws: int) -> None:
+def check_out_size(scenario: AnyScenario, num_draws: int) -> None:
     """Refuse, before any draw, an `out` file beyond `OUT_LIMIT_BYTES` (suggesting ``--force`` or ``--stream``)."""
     size = out_bytes(scenario, num_draws)
     if size > OUT_LIMIT_BYTES:

@@ -119,7 +119,7 @@ def summarize(ds: xr.Dataset, variables: list[str] | None = None) -> xr.Dataset:
     missing = [v for v in (variables or []) if v not in ds]
     if missing:
         raise InputError(f"no variable {', '.join(map(repr, missing))} in the dataset; valid: {', '.join(map(str, ds.data_vars))}")
-    names = variables or [n for n, v in ds.data_vars.items() if "draw" in v.dims]
+    names = variables or [str(n) for n, v in ds.data_vars.items() if "draw" in v.dims]
     data_vars = {}
     described = describe_all({name: ds[name].values for name in names})
     for name in names:

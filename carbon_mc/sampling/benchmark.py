@@ -33,6 +33,7 @@ import math
 import os
 import platform
 import time
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -104,6 +105,7 @@ def numpy_headline(model, x: dict) -> dict[str, np.ndarray]:
     """The headline outputs of the carbon model (`carbon_mc.footprint.model.carbon_footprint`) in NumPy."""
     run = model.run
     x = {**{k: np.float64(v) for k, v in model.fixed.items()}, **x}
+    train_flop: np.float64 | np.ndarray | None  # one number, or one per draw
     if run.train_flops is not None:
         train_flop = np.float64(run.train_flops)
     elif run.parameters is not None and run.tokens is not None:
@@ -278,15 +280,15 @@ def run_benchmark(
     reference_draws = reference_draws or num_draws
     names = list(HEADLINE)
     columns = sum(model.priors[n].num_columns for n in model.stochastic)
-    result = {"scenario": scenario, "method": method, "num_draws": num_draws, "drawn_columns": columns,
+    result: dict[str, Any] = {"scenario": scenario, "method": method, "num_draws": num_draws, "drawn_columns": columns,
               "summarized": names, "machine": machine(), "timings_s": {}, "draws_per_s": {}}
-    t = result["timings_s"]
+    t: dict[str, float] = result["timings_s"]
 
     stream_summary(model, num_draws=min(num_draws, 1 << 20), seed=1, variables=names, method=method)  # compile
     floor_draws(model, min(num_draws, 1 << 20), method=method)  # compile
     uniforms_only(model, min(num_draws, 1 << 20), method=method)  # compile
     # the engine and both floors alternate, so that a change in the machine's load hits all alike
-    rounds = {"engine": [], "floor": [], "uniforms_only": []}
+    rounds: dict[str, list[float]] = {"engine": [], "floor": [], "uniforms_only": []}
     for _ in range(repeats):
         rounds["engine"].append(_best(lambda: stream_summary(model, num_draws=num_draws, seed=1, variables=names, method=method).to_dataset(), 1))
         rounds["floor"].append(_best(lambda: floor_draws(model, num_draws, method=method), 1))
@@ -297,7 +299,8 @@ def run_benchmark(
     jax_random_uniforms(columns, 1 << 16)
     t["jax_random_uniform"] = _best(lambda: jax_random_uniforms(columns, num_draws), 1)
     rng = np.random.default_rng(0)
-    t["numpy_uniform_f64"] = _best(lambda: [rng.random(min(REFERENCE_CHUNK, num_draws - s)) for s in range(0, num_draws, REFERENCE_CHUNK) for _ in range(columns)], 1)
+    t["numpy_uniform_f64"] = _best(lambda: [rng.random(min(REFERENCE_CHUNK, num_draws - s))
+                                            for s in range(0, num_draws, REFERENCE_CHUNK) for _ in range(columns)], 1)
     t["numpy"] = _best(lambda: numpy_reference(model, reference_draws), max(1, repeats - 1))
     predictive = numpyro_predictive(model, numpyro_draws)
     predictive(0)  # the first call traces and compiles
@@ -305,7 +308,7 @@ def run_benchmark(
 
     counts = {"engine": num_draws, "floor": num_draws, "uniforms_only": num_draws, "jax_random_uniform": num_draws,
               "numpy_uniform_f64": num_draws, "numpy": reference_draws, "numpyro_predictive": numpyro_draws}
-    rate = result["draws_per_s"]
+    rate: dict[str, float] = result["draws_per_s"]
     for k, v in t.items():
         rate[k] = counts[k] / v
     result["ratios"] = {

@@ -136,7 +136,8 @@ def provenance(model: Simulator, *, seed, num_draws: int, method: str = METHOD_N
         "seed": int(seed) if isinstance(seed, (int, np.integer)) else -1,
         "num_draws": int(num_draws),
         "method": method,
-        "random_streams": f"threefry2x32-20 counter streams (jnp); per input fold_in(key, crc32(name)); two draws per counter; blocks of {BLOCK} draws"
+        "random_streams": (f"threefry2x32-20 counter streams (jnp); per input fold_in(key, crc32(name)); two draws per counter; "
+                           f"blocks of {BLOCK} draws")
         + (f"; streams renamed {json.dumps(model.streams, sort_keys=True)}" if model.streams else ""),
         "scenario_name": s.name,
         "scenario_file": Path(s.file).name,
@@ -194,7 +195,7 @@ def to_dataset(model: Simulator, inputs: dict, outputs: dict, attrs: dict, draw_
         meta = model.output_table[name]
         data_vars[name] = xr.Variable(("draw",), values, {"units": meta.units, "long_name": meta.long_name, "role": "output"})
     n = len(next(iter(outputs.values())))
-    coords = {"draw": np.arange(n) if draw_index is None else np.asarray(draw_index)}
+    coords: dict[str, np.ndarray | list[str]] = {"draw": np.arange(n) if draw_index is None else np.asarray(draw_index)}
     for name, prior in model.priors.items():
         if prior.components and not prior.is_fixed:
             coords[f"{name}_component"] = list(prior.components)

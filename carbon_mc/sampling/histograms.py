@@ -129,7 +129,9 @@ class Histogram:
     """
 
     spec: BinSpec
-    counts: np.ndarray = field(default=None)  # int64 (bins + 2,)
+    # int64 (bins + 2,); the default None is a sentinel that __post_init__ replaces by zeros, so every
+    # instance holds an array, which is what the annotation describes (a dataclass cannot say so otherwise)
+    counts: np.ndarray = field(default=None)  # type: ignore[arg-type]
     nonfinite: int = 0
 
     def __post_init__(self):
@@ -227,16 +229,17 @@ class Histogram:
         self._in_range("hdi")
         e, cum = self._e, self._cum
         mass = float(math.floor(prob * self.n))
-        lows, highs = [], []
+        low_parts: list[np.ndarray] = []
+        high_parts: list[np.ndarray] = []
         ok = cum + mass <= cum[-1]  # left end on an edge
         if ok.any():
-            lows.append(e[ok])
-            highs.append(self._inverse(cum[ok] + mass, lowest=True))
+            low_parts.append(e[ok])
+            high_parts.append(self._inverse(cum[ok] + mass, lowest=True))
         ok = cum - mass >= cum[0]  # right end on an edge
         if ok.any():
-            lows.append(self._inverse(cum[ok] - mass, lowest=False))
-            highs.append(e[ok])
-        lows, highs = np.concatenate(lows), np.concatenate(highs)
+            low_parts.append(self._inverse(cum[ok] - mass, lowest=False))
+            high_parts.append(e[ok])
+        lows, highs = np.concatenate(low_parts), np.concatenate(high_parts)
         i = int(np.argmin(highs - lows))
         return float(lows[i]), float(highs[i])
 

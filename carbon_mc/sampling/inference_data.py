@@ -84,7 +84,7 @@ def to_inference_data(ds: xr.Dataset):
     import xarray as xr
 
     if "draw" not in ds.dims:
-        raise ValueError(f"expected draws over 'draw' (carbon_mc.estimate), got dims {sorted(ds.dims)}")
+        raise ValueError(f"expected draws over 'draw' (carbon_mc.estimate), got dims {sorted(map(str, ds.dims))}")
     drawn, constants = split_constants(ds)
     prior = _prior_group(drawn)
     if arviz_major_version() >= 1:

@@ -85,7 +85,8 @@ def sampler(model: Simulator, seed=0, method: str = "mc", *, last_index: int | N
         direction, shift = replicate_tables(width, seed_words(seed), replicates)
         return Sampler("qmc", (direction, shift), _qmc_uniforms,
                        f"scrambled Sobol' (Joe-Kuo directions, linear matrix scramble + digital shift, scipy) over {width} columns "
-                       "in model order" + (f"; {replicates} independent scramblings, block b in replicate b mod {replicates}" if replicates > 1 else ""))
+                       "in model order"
+                       + (f"; {replicates} independent scramblings, block b in replicate b mod {replicates}" if replicates > 1 else ""))
     raise CarbonMCError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
 
 

@@ -86,7 +86,8 @@ class Simulator:
         Inputs that share a random stream (see `with_streams`) share its rows: each takes the rows
         of the first input on that stream, as the Monte Carlo and QMC samplers both lay them out.
         """
-        out, row, first_row = {}, 0, {}
+        out, row = {}, 0
+        first_row: dict[str, int] = {}  # random stream -> its first row
         for name, k in self.columns:
             start = first_row.setdefault(self.stream(name), row)
             out[name] = self.icdf(name, u[start] if k == 1 else u[start : start + k].T)

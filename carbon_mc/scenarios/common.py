@@ -9,15 +9,22 @@ table ([run] or [serving]), which quantities it draws, and which outputs a figur
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import InputError, shown
-from ..priors import Prior, PriorTable, build_prior, load_priors, read_toml
+from ..priors import Prior, PriorTable, build_prior, load_priors, places, read_toml
+from ..priors.hardware_names import resolve as resolve_device_name
 from . import fields
 from .units import convert, quantity_units, to_quantity_units
+
+LOG = logging.getLogger("carbon_mc")
+GRID_QUANTITY = "grid_gco2_per_kwh"
+FALLBACK_SIGMA_LN = 0.3  # widening of a fallback grid when fewer than two narrower grids tell its spread
 
 # Accounting switches ([accounting], and per claim in [[claims]]): which grid factor, and whether
 # energy includes the data centre's overhead (PUE). Published figures differ on both.
@@ -244,12 +251,85 @@ def market_prior(accounting: Accounting, table: PriorTable, context: dict[str, s
                        support=grid.support, key=key)
 
 
+def resolve_hardware(text: str, table: PriorTable, file: str, key: str) -> str:
+    """The accelerator key `text` names: a key of the prior table, or a name as tools print it
+    ("NVIDIA H100 80GB HBM3", "Tesla T4") or an instance type (priors/hardware_aliases.toml)."""
+    if text in table.hardware:
+        return text
+    return resolve_device_name(text, table.hardware, file=file, key=key).key
+
+
+def resolve_region(text: str, table: PriorTable, file: str, key: str) -> tuple[str, str | None]:
+    """(grid variant key, the place the name matched when it had to fall back to a wider grid, else None).
+
+    A variant key of the prior table (bundled or overlay) is taken as it is; any other name goes
+    through `carbon_mc.priors.places.resolve` (countries by name or ISO code, US states, cloud
+    regions as their CLIs print them, common spellings). Unknown names are an error with close matches.
+    """
+    grid = table.quantity(GRID_QUANTITY)
+    if text in grid.variants:
+        return text, None
+    try:
+        place = places.resolve(text, available=grid.variants)
+    except InputError as exc:
+        raise InputError(exc.message, file=file, key=key) from None
+    return place.key, place.matched if place.fell_back else None
+
+
+def fallback_spread_ln(key: str) -> float:
+    """The spread (sd of ln of the medians) of the grids narrower than `key` (the places a fallback could be)."""
+    table = places.place_table()
+    medians = [float(entry["params"]["median"]) for name, entry in table.variants.items()
+               if name != key and key in places.fallback_chain(name, table)[1:]
+               and entry.get("distribution") == "lognormal" and float(entry["params"].get("median", 0)) > 0]
+    if len(medians) < 2:
+        return FALLBACK_SIGMA_LN
+    logs = [math.log(m) for m in medians]
+    mean = sum(logs) / len(logs)
+    return math.sqrt(sum((v - mean) ** 2 for v in logs) / (len(logs) - 1))
+
+
+def grid_prior(base: Prior, key: str, year: int | None, fell_back_from: str | None, file: str) -> tuple[Prior, list[str]]:
+    """The location-based grid prior of place `key` for the run's `year`, and what was done to it.
+
+    A generated place (with values by year, priors/grid_places.toml) takes that year's value; a year
+    past its data follows the recent trend with a wider sigma (`carbon_mc.priors.places.year_value`).
+    A place that fell back to a wider grid widens by the spread of the grids it could be. A
+    hand-written variant (priors/grid.toml) is used as written: its width already covers its years.
+    """
+    notes: list[str] = []
+    if base.family != "lognormal" or base.spec is None:
+        return base, notes
+    spec = base.spec
+    median, sigma = float(spec["median"]), float(spec["sigma"])
+    table = places.place_table()
+    if year is not None and "by_year" in table.variants.get(key, {}):
+        value = places.year_value(key, year, table)
+        median, sigma = value.median, max(sigma, value.sigma)
+        if value.extrapolated or value.data_year != year:
+            notes.append(value.note)
+    if fell_back_from is not None:
+        spread = fallback_spread_ln(key)
+        widened = math.sqrt(sigma**2 + spread**2)
+        notes.append(f"{fell_back_from} has no grid intensity of its own: using {key}, sigma widened {sigma:.3f} -> "
+                     f"{widened:.3f} by the spread of the grids it could be")
+        sigma = widened
+    if median == float(spec["median"]) and sigma == float(spec["sigma"]):
+        return base, notes
+    entry = {"distribution": "lognormal", "params": {"median": median, "sigma": sigma},
+             "source": f"{base.source}; for {year if year is not None else 'the latest year'}: {'; '.join(notes) or key}",
+             "description": base.description}
+    return build_prior(base.quantity, base.variant, entry, units=base.units, long_name=base.long_name, file=file), notes
+
+
 class ScenarioBase:
     """Behaviour both kinds share; each kind is a frozen dataclass with `name`, `hardware`, `file`,
     `region`, `datacenter`, `overrides`, `accounting`, `claims` and `reported`, and its own
     `needed_quantities()`."""
 
     scaling_fit = "besiroglu_2024"  # a training run's own field; a deployment selects with the default
+    region_fell_back_from: str | None = None  # the place named, when its grid is a wider one's
+    year: int | None
     file: str
     hardware: str
     region: str | None
@@ -285,9 +365,27 @@ class ScenarioBase:
                 resolved[name] = market_prior(self.accounting, table, ctx, self.file)
             elif name in self.overrides:
                 resolved[name] = override_prior(name, self.overrides[name], table, self.file)
+            elif name == GRID_QUANTITY and self.region is not None:
+                resolved[name] = self.grid(table, ctx)[0]
             else:
                 resolved[name] = table.select(name, ctx, file=self.file)
         return resolved
+
+    def grid(self, table: PriorTable, ctx: dict[str, str] | None = None) -> tuple[Prior, list[str]]:
+        """The grid prior of the scenario's region and year, and the notes on how it was chosen."""
+        base = table.select(GRID_QUANTITY, ctx or self.context(table), file=self.file)
+        return grid_prior(base, str(self.region), self.year, self.region_fell_back_from, self.file)
+
+    def announce_notes(self, table: PriorTable) -> None:
+        """Say each note once, as a warning of the ``carbon_mc`` logger (the command line prints it)."""
+        for note in self.notes(table):
+            LOG.warning("%s: %s", Path(self.file).name, note)
+
+    def notes(self, table: PriorTable | None = None) -> list[str]:
+        """What the user should know about how the scenario's inputs were chosen (a fallback, an extrapolated year)."""
+        if self.region is None or GRID_QUANTITY in self.overrides:
+            return []
+        return self.grid(table or load_priors())[1]
 
     def check_overrides(self, table: PriorTable) -> None:
         """Every override is a valid prior inside its bounds, used by this scenario or not."""
@@ -346,6 +444,8 @@ def read_scenario_file(path: Path) -> tuple[dict, str]:
 
 
 __all__ = [
-    "Accounting", "Claim", "Reported", "ReportedFigure", "ScenarioBase", "market_prior",
-    "override_prior", "parse_accounting", "parse_claims", "parse_reported", "read_scenario_file", "scenario_path",
+    "Accounting", "Claim", "Reported", "ReportedFigure", "ScenarioBase", "grid_prior", "market_prior",
+    "override_prior", "parse_accounting", "parse_claims", "parse_reported", "read_scenario_file", "resolve_hardware",
+    "resolve_region",
+    "scenario_path",
 ]

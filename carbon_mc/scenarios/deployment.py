@@ -30,6 +30,8 @@ from .common import (
     parse_claims,
     parse_reported,
     read_scenario_file,
+    resolve_hardware,
+    resolve_region,
     scenario_path,
 )
 from .units import convert, parse_unit
@@ -71,7 +73,8 @@ class ServingScenario(ScenarioBase):
     provisioned_device_hours: float | None = None
     input_tokens: float | None = None
     output_tokens: float | None = None
-    region: str | None = None
+    region: str | None = None  # a grid variant key (the name given, resolved)
+    region_fell_back_from: str | None = None  # the place named, when only a wider grid has a value
     datacenter: str | None = None
     year: int | None = None
     source: str | None = None
@@ -130,6 +133,7 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
     block = fields.read_table(doc, "serving", file, required=True)
     fields.check_keys(block, SERVING_KEYS, file, "serving")
     name, hardware = (fields.read_str(block, key, file, "serving", required=True) for key in ("name", "hardware"))
+    hardware = resolve_hardware(hardware, table, file, "serving.hardware")
     spec = table.hardware_spec(hardware, file=file)
     bandwidth = table.quantity("memory_bandwidth_gb_per_s")
     if hardware not in bandwidth.variants:
@@ -175,6 +179,7 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
     input_tokens = _tokens(block, "input_tokens", file, overrides)
     output_tokens = _tokens(block, "output_tokens", file, overrides)
     year = fields.read_year(block, "year", file, "serving")
+    region, fell_back = resolve_region(block["region"], table, file, "serving.region") if "region" in block else (None, None)
     for key in ("model", "source", "description", "notes"):
         fields.read_str(block, key, file, "serving")
     reported = parse_reported(doc.get("reported"), file, REPORTED_FIGURES, extra_keys=("requests",))
@@ -184,13 +189,15 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
         bytes_per_parameter=bytes_per_parameter, compute_speedup=speedup, devices_per_replica=n, batch=batch, days=days,
         memory_bandwidth_gb_per_s=bandwidth.variants[hardware].fixed_value, file=file, model=block.get("model"),
         replicas=replicas, requests=requests, provisioned_device_hours=device_hours, input_tokens=input_tokens,
-        output_tokens=output_tokens, region=block.get("region"), datacenter=block.get("datacenter"), year=year,
+        output_tokens=output_tokens, region=region, region_fell_back_from=fell_back, datacenter=block.get("datacenter"),
+        year=year,
         source=block.get("source"), overrides=overrides, accounting=parse_accounting(doc.get("accounting"), file),
         reported=reported, claims=parse_claims(doc.get("claims"), file, claim_value, required=("value", "unit", "quantity", "source")),
         sha256=sha256,
     )
     scenario.check_overrides(table)
     scenario.resolve_priors(table)  # unknown region / datacenter / bad override fail here, at load time
+    scenario.announce_notes(table)
     scenario.check_claims_computable(table)
     return scenario
 

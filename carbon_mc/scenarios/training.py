@@ -26,6 +26,8 @@ from .common import (
     parse_claims,
     parse_reported,
     read_scenario_file,
+    resolve_hardware,
+    resolve_region,
     scenario_path,
 )
 from .units import default_quantity, parse_unit, to_quantity_units
@@ -77,7 +79,8 @@ class Scenario(ScenarioBase):
     target_loss: float | None = None  # nats/token: tokens derived from the loss law (with parameters)
     compute_budget_flop: float | None = None  # training FLOPs: tokens = C / (6 N (1 + δ)) (with parameters)
     scaling_fit: str = "besiroglu_2024"  # variant of scaling_law_constants
-    region: str | None = None
+    region: str | None = None  # a grid variant key (the name given, resolved: "Spain", "us-east-1" -> its key)
+    region_fell_back_from: str | None = None  # the place named, when only a wider grid has a value
     datacenter: str | None = None
     year: int | None = None
     source: str | None = None
@@ -142,7 +145,7 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
     run = fields.read_table(doc, "run", file, required=True)
     fields.check_keys(run, RUN_KEYS, file, "run")
     name, hardware = (fields.read_str(run, key, file, "run", required=True) for key in ("name", "hardware"))
-    table.hardware_spec(hardware, file=file)
+    hardware = resolve_hardware(hardware, table, file, "run.hardware")
     sizes = {key: fields.read_positive(run, key, file, "run", integer=key == "devices") for key in fields.SIZES}
     scaling_fit = run.get("scaling_fit", "besiroglu_2024")
     sizes["active_parameters"], architecture = _active_parameters(run, file, **{k: sizes[k] for k in (
@@ -156,19 +159,22 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
     overrides = fields.prior_overrides(fields.read_table(doc, "priors", file), run, table, file)
     for key in ("region", "datacenter", "source", "description", "notes", "scaling_fit"):
         fields.read_str(run, key, file, "run")
+    region, fell_back = resolve_region(run["region"], table, file, "run.region") if "region" in run else (None, None)
     scenario = Scenario(
         name=name, hardware=hardware, file=file, device_hours=device_hours, devices=sizes["devices"],
         parameters=sizes["parameters"], tokens=sizes["tokens"], train_flops=sizes["train_flops"],
         active_parameters=sizes["active_parameters"], architecture=architecture, experts=experts,
         experts_per_token=experts_per_token,
         target_loss=sizes["target_loss"], compute_budget_flop=sizes["compute_budget_flop"], scaling_fit=scaling_fit,
-        region=run.get("region"), datacenter=run.get("datacenter"), year=fields.read_year(run, "year", file, "run"),
+        region=region, region_fell_back_from=fell_back, datacenter=run.get("datacenter"),
+        year=fields.read_year(run, "year", file, "run"),
         source=run.get("source"), overrides=overrides, sha256=sha256,
         reported=parse_reported(doc.get("reported"), file, REPORTED_FIGURES, extra_keys=("published", "counts")),
         accounting=parse_accounting(doc.get("accounting"), file), claims=parse_claims(doc.get("claims"), file, claim_value),
     )
     scenario.check_overrides(table)
     scenario.resolve_priors(table)  # unknown region / datacenter fail here, at load time
+    scenario.announce_notes(table)
     scenario.check_claims_computable(table)
     return scenario
 

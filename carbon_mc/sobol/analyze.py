@@ -17,6 +17,7 @@ import json
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -74,7 +75,8 @@ def check_num_base(num_base, sampler: str = "sobol", *, warn: bool = True) -> in
         raise CarbonMCError(f"the number of base draws must be a whole number, got {num_base!r}")
     num_base = int(num_base)
     if num_base < MIN_NUM_BASE:
-        raise CarbonMCError(f"the number of base draws must be at least {MIN_NUM_BASE} (fewer is too few for the estimators and their bootstrap), got {num_base}")
+        raise CarbonMCError(f"the number of base draws must be at least {MIN_NUM_BASE} (fewer is too few for the estimators and "
+                            f"their bootstrap), got {num_base}")
     if num_base > MAX_NUM_BASE:
         raise CarbonMCError(f"the number of base draws must be at most 2**30 = {MAX_NUM_BASE:,}, got {num_base:,}")
     if sampler == "sobol" and not is_power_of_two(num_base):
@@ -228,7 +230,8 @@ def _index_variables(point: dict, interval, names, members, output: str, conf_le
             ("input", "other_input"), point["S2"], {"units": "1", "long_name": f"second-order Sobol' index of {output} (NaN on the diagonal)"}
         )
         data_vars["second_order_index_ci"] = xr.Variable(
-            ("input", "other_input", "ci_bound"), np.stack(interval("S2"), axis=-1), {**ci_attrs, "long_name": ci_attrs["long_name"].replace("Sobol'", "second-order Sobol'")}
+            ("input", "other_input", "ci_bound"), np.stack(interval("S2"), axis=-1),
+            {**ci_attrs, "long_name": ci_attrs["long_name"].replace("Sobol'", "second-order Sobol'")}
         )
         coords["other_input"] = names
     return data_vars, coords
@@ -481,7 +484,7 @@ def ranking(ds: xr.Dataset) -> list[dict]:
     for label in ds["input"].values:
         est = ds["sobol_index"].sel(input=label)
         ci = ds["sobol_index_ci"].sel(input=label)
-        row = {"input": str(label), "members": str(ds["members"].sel(input=label).item()).split(",")}
+        row: dict[str, Any] = {"input": str(label), "members": str(ds["members"].sel(input=label).item()).split(",")}
         for k in INDICES:
             row[k] = float(est.sel(index=k))
             row[f"{k}_lower"] = float(ci.sel(index=k, ci_bound="lower"))

@@ -166,7 +166,7 @@ def resolve_groups(
     """
     if not columns:
         raise CarbonMCError("no drawn inputs: every input is fixed, so there is no variance to apportion")
-    fixed = set(fixed)
+    fixed_names = set(fixed)
     order = list(columns)
     group_of_input: dict[str, str] = {}
     for gname, names in (groups or {}).items():
@@ -179,10 +179,10 @@ def resolve_groups(
         if gname in columns and gname not in names:
             raise CarbonMCError(f"group name {gname!r} is also an input outside the group; rename the group")
         for name in names:
-            if name in fixed:
+            if name in fixed_names:
                 continue
             if name not in columns:
-                raise CarbonMCError(f"unknown input {name!r} in group {gname!r}; {close_matches(name, list(columns) + list(fixed))}")
+                raise CarbonMCError(f"unknown input {name!r} in group {gname!r}; {close_matches(name, list(columns) + list(fixed_names))}")
             if name in group_of_input and group_of_input[name] != gname:
                 raise CarbonMCError(f"input {name!r} is in two groups: {group_of_input[name]!r} and {gname!r}")
             group_of_input[name] = gname

@@ -45,10 +45,10 @@ def sobol_g(u, a: Sequence[float]):
     Small a_i make input i important. Reference: Saltelli & Sobol' 1995, Reliab. Eng. Syst. Saf.
     50:225; Saltelli et al. 2010, §5.
     """
-    a = jnp.asarray(a, jnp.float32)
+    coeffs = jnp.asarray(a, jnp.float32)
     if isinstance(u, dict):
-        u = jnp.stack([u[f"x{i + 1}"] for i in range(a.shape[0])], axis=-1)
-    return jnp.prod((jnp.abs(4.0 * u - 2.0) + a) / (1.0 + a), axis=-1)
+        u = jnp.stack([u[f"x{i + 1}"] for i in range(coeffs.shape[0])], axis=-1)
+    return jnp.prod((jnp.abs(4.0 * u - 2.0) + coeffs) / (1.0 + coeffs), axis=-1)
 
 
 def sobol_g_indices(a: Sequence[float]) -> dict[str, np.ndarray]:

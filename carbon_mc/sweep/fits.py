@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import xarray as xr
 
@@ -13,7 +15,8 @@ from ..errors import InputError
 # ------------------------------------------------------------------------------------------------
 def loglog_fit(x: xr.DataArray, y: xr.DataArray, dim: str = "size") -> xr.Dataset:
     """Per-draw least-squares slope and R² of ln y against ln x along `dim`."""
-    lx, ly = np.log(x), np.log(y)
+    # np.log of a DataArray is a DataArray (xarray's __array_ufunc__); NumPy's stubs say ndarray
+    lx, ly = cast(xr.DataArray, np.log(x)), cast(xr.DataArray, np.log(y))
     mx, my = lx.mean(dim), ly.mean(dim)
     sxx = ((lx - mx) ** 2).sum(dim)
     sxy = ((lx - mx) * (ly - my)).sum(dim)

@@ -24,10 +24,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+from jax.typing import ArrayLike
 
 from ..errors import CarbonMCError, NumericError
 from ..footprint import parallelism as par
@@ -150,8 +152,11 @@ def scaling_sweep(
         prior = per_hw[hardware[0]][name]
         u[name] = np.asarray(uniforms(seed, name, 0, nblocks, prior.num_columns))[:num_draws]
 
-    routing = None if active is None else {"total": sizes, "experts": int(experts), "experts_per_token": int(experts_per_token),
-                                           "moe_layer_fraction": float(moe_layer_fraction)}
+    routing: dict[str, Any] | None = None
+    if active is not None:
+        assert experts is not None and experts_per_token is not None  # checked_experts returns active counts only with both
+        routing = {"total": sizes, "experts": int(experts), "experts_per_token": int(experts_per_token),
+                   "moe_layer_fraction": float(moe_layer_fraction)}
     law_sizes = sizes if active is None else active  # an MoE's compute, tokens and loss follow its active parameters
     n_nom, d_nom, bcrit_nom, rho_nom = nominal_plan(per_hw[hardware[0]], law_sizes, mode, tokens_per_parameter, critical_batch_law)
     dev = device_counts(devices, sizes.size, n_nom, d_nom, table, hardware, sizing_hardware, target_days,
@@ -241,9 +246,11 @@ def sweep_hardware(table, hw: str, pri: dict, names, u: dict, sizes, n_nom, dev,
         drawn[name] = v
     if market_gco2_per_kwh is not None:
         x["market_gco2_per_kwh"] = jnp.float32(market_gco2_per_kwh)
-    jlay = {k: jnp.asarray(v, jnp.float32) for k, v in lay.items() if k not in ("memory_per_device_gb", "expert_parameters")}
+    jlay: dict[str, ArrayLike] = {k: jnp.asarray(v, jnp.float32) for k, v in lay.items()
+                                  if k not in ("memory_per_device_gb", "expert_parameters")}
     jlay["planned_parameters"] = jnp.asarray(n_nom, jnp.float32)
     if routing is not None:  # the keys mark a mixture-of-experts layout for EVALUATE
+        assert layout.expert_parameters is not None  # plan_layout always gives them (zeros for a dense model)
         jlay |= {"total_parameters": routing["total"], "expert_parameters": layout.expert_parameters,
                  "experts_per_token": np.full(n_nom.shape, routing["experts_per_token"]),
                  "moe_layers": layout.layers * routing["moe_layer_fraction"]}
@@ -269,7 +276,8 @@ def to_dataset(outputs, layouts, inputs, per_hw, hardware, sizes, mode, n_nom, a
         units, long_name = LAYOUT_OUTPUTS[name]
         data_vars[name] = xr.Variable(("size", "hardware"), np.stack(arrays, axis=-1),
                                       {"units": units, "long_name": long_name, "role": "layout"})
-    coords = {"draw": np.arange(next(iter(outputs.values()))[0].shape[0]), "size": np.arange(sizes.size), "hardware": list(hardware)}
+    coords: dict[str, Any] = {"draw": np.arange(next(iter(outputs.values()))[0].shape[0]), "size": np.arange(sizes.size),
+                              "hardware": list(hardware)}
     for name, arrays in inputs.items():
         prior = per_hw[hardware[0]][name]
         attrs_in = {"units": prior.units, "long_name": prior.long_name, "distribution": prior.family, "role": "input",
