@@ -269,6 +269,8 @@ def check_scenario(
     scenario = _load(scenario, priors)
     if model_card is not None and isinstance(scenario, ServingScenario):
         raise CarbonMCError("a model card reports a training run's CO2e; this is a serving scenario", file=scenario.file)
+    if model_card is not None and model_card.geographical_location:
+        scenario = scenario.at_place(model_card.geographical_location, priors)  # the card's number on the place it names
     claims = select_claims(scenario, claim, unit, quantity=quantity, source=source)
     if not claims and model_card is None:
         what = f" on {quantity}" if quantity else ""

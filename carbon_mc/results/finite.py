@@ -51,16 +51,42 @@ def finite_rows(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, in
     return mask, counts
 
 
-def apply_policy(inputs: dict, outputs: dict, nonfinite: str = "refuse") -> tuple[dict, dict, int]:
-    """(inputs, outputs, draws dropped): the draws unchanged when all finite, else refused or dropped.
+NEGATIVE_WHY = ("every output of the chain is an energy, a mass of CO2e, a time, a count or a share, none of which can be "
+                "negative: an input outside its physical bounds reached the chain")
+
+
+def check_non_negative(outputs: dict) -> None:
+    """Refuse outputs with negative draws (the output gate: physical quantities are >= 0), naming them.
 
     Raises:
-      NumericError: some draws are not finite and the policy is "refuse", or no draw is finite.
+      NumericError: some draw of some output is negative.
+    """
+    bad = {}
+    for name, values in outputs.items():
+        arr = np.asarray(values)
+        if arr.size and arr.dtype.kind == "f":
+            n = int(np.count_nonzero(arr < 0))
+            if n:
+                bad[name] = (n, float(np.nanmin(arr)))
+    if bad:
+        names = ", ".join(f"{k} ({n:,} draws, down to {lo:.4g})" for k, (n, lo) in sorted(bad.items(), key=lambda kv: -kv[1][0])[:4])
+        raise NumericError(f"negative draws in {names}: {NEGATIVE_WHY}; nothing was written")
+
+
+def apply_policy(inputs: dict, outputs: dict, nonfinite: str = "refuse") -> tuple[dict, dict, int]:
+    """(inputs, outputs, draws dropped): the draws unchanged when all finite, else refused or dropped.
+    Outputs with negative draws are refused whatever the policy (`check_non_negative`).
+
+    Raises:
+      NumericError: some draws are not finite and the policy is "refuse", or no draw is finite, or
+        an output has negative draws.
     """
     check_policy(nonfinite)
     arrays = {**inputs, **outputs}
     if nonfinite == "keep" or not arrays:
         return inputs, outputs, 0
+    with np.errstate(invalid="ignore"):
+        check_non_negative(outputs)
     mask, counts = finite_rows(arrays)
     dropped = int(mask.size - np.count_nonzero(mask))
     if not dropped:
@@ -82,6 +108,12 @@ def check_stream(histograms: dict, constants: dict, total: int, nonfinite: str =
     for name, value in constants.items():
         if not np.isfinite(value):
             raise NumericError(f"{name} is {value} in every draw: {WHY}; narrow the run's numbers")
+    for name, value in constants.items():
+        if value < 0:
+            raise NumericError(f"{name} is {value:g} in every draw: {NEGATIVE_WHY}")
+    for name, hist in histograms.items():
+        if hist.has_negative():
+            raise NumericError(f"negative draws in {name}: {NEGATIVE_WHY}")
     counts = {k: int(h.nonfinite) for k, h in histograms.items()}
     worst = max(counts.values(), default=0)
     if worst and nonfinite == "refuse":

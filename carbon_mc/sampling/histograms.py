@@ -150,6 +150,15 @@ class Histogram:
         """Finite draws counted."""
         return int(self.counts.sum())
 
+    def has_negative(self) -> bool:
+        """True when the bins show a draw below 0: one below a range starting at or under 0, or in a bin whose
+        upper edge is at or under 0 (linear bins; float bins start above 0 by construction, so they cannot tell)."""
+        if self.spec.kind != "linear" or not self.n:
+            return False
+        if self.counts[0] and self.spec.lo <= 0:
+            return True
+        return bool(self._c.size and self._c[0] and self._e[1] <= 0)
+
     def merge(self, other: Histogram) -> Histogram:
         """Counts of both (same bins required): exact."""
         if other.spec != self.spec:

@@ -272,8 +272,27 @@ def resolve_region(text: str, table: PriorTable, file: str, key: str) -> tuple[s
     try:
         place = places.resolve(text, available=grid.variants)
     except InputError as exc:
-        raise InputError(exc.message, file=file, key=key) from None
+        if "," not in text:
+            raise InputError(exc.message, file=file, key=key) from None
+        return _resolve_qualified(text, grid.variants, exc, file, key)
     return place.key, place.matched if place.fell_back else None
+
+
+def _resolve_qualified(text: str, available, error: InputError, file: str, key: str) -> tuple[str, str | None]:
+    """"Quebec, Canada", "Austin, Texas, USA": the first part inside the last one, else the last one
+    (a fallback to the wider place, widened and said so); the last part unknown -> the original error."""
+    head, tail = text.split(",", 1)[0].strip(), text.rsplit(",", 1)[-1].strip()
+    try:
+        wider = places.resolve(tail, available=available)
+    except InputError:
+        raise InputError(error.message, file=file, key=key) from None
+    try:
+        narrow = places.resolve(head, available=available)
+    except InputError:
+        return wider.key, head
+    if wider.key in narrow.chain:
+        return narrow.key, narrow.matched if narrow.fell_back else None
+    return wider.key, head
 
 
 def fallback_spread_ln(key: str) -> float:
@@ -386,6 +405,22 @@ class ScenarioBase:
         if self.region is None or GRID_QUANTITY in self.overrides:
             return []
         return self.grid(table or load_priors())[1]
+
+    def at_place(self, place: str, table: PriorTable | None = None):
+        """A copy computed at `place` (any name `resolve_region` takes): what a model card's
+        location must mean. Refused when the scenario fixes its grid factor as a number, which
+        would leave the card's number computed elsewhere than the place it names."""
+        table = table or load_priors()
+        if GRID_QUANTITY in self.overrides:
+            raise InputError(f"the location {place!r} cannot be computed on: the scenario fixes {GRID_QUANTITY} itself; "
+                             "give the run's region instead of the number, or leave the location to the scenario",
+                             file=self.file, key="--location")
+        key, fell_back = resolve_region(place, table, self.file, "--location")
+        if key == self.region:
+            return self
+        moved = replace(self, region=key, region_fell_back_from=fell_back)  # type: ignore[type-var]
+        moved.resolve_priors(table)
+        return moved
 
     def check_overrides(self, table: PriorTable) -> None:
         """Every override is a valid prior inside its bounds, used by this scenario or not."""

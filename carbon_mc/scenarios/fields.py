@@ -22,6 +22,44 @@ SIZES = ("device_hours", "devices", "days", "parameters", "tokens", "train_flops
 RUN_NUMBERS = {"grid_gco2_per_kwh": "region", "pue": "datacenter"}
 
 
+# Physical ranges of the numbers a scenario states, checked at one place (`read_positive` and
+# `require_positive`): beyond these a figure is a typo or a unit slip, not a run. Each upper bound
+# is one to two orders of magnitude above the largest published case, and says why.
+FIELD_RANGES: dict[str, tuple[float, str]] = {
+    "days": (36_525.0, "100 years"),
+    "devices": (1e8, "more accelerators than exist"),
+    "devices_per_replica": (1e6, "more accelerators than any cluster holds"),
+    "replicas": (1e8, "more accelerators than exist"),
+    "device_hours": (1e14, "10^8 accelerators for 100 years"),
+    "parameters": (1e16, "10^4 times the largest model published"),
+    "active_parameters": (1e16, "10^4 times the largest model published"),
+    "tokens": (1e18, "10^4 times the largest training set published"),
+    "train_flops": (1e30, "10^4 times the largest training run published"),
+    "compute_budget_flop": (1e30, "10^4 times the largest training run published"),
+    "target_loss": (100.0, "nats per token; a uniform guess over 10^43 tokens"),
+    "experts": (1e6, "experts per MoE layer"),
+    "experts_per_token": (1e6, "experts per token"),
+    "batch": (1e6, "requests decoded together"),
+    "requests": (1e16, "a request per person per second for 50 years"),
+    "requests_per_day": (1e14, "10^4 requests per person per day"),
+    "input_tokens": (1e8, "tokens per request"),
+    "output_tokens": (1e8, "tokens per request"),
+    "energy_mwh": (1e9, "1,000 TWh: a country's yearly electricity"),
+    "co2e_t": (1e10, "a tenth of the world's yearly emissions"),
+    "energy_kwh": (1e12, "1,000 TWh: a country's yearly electricity"),
+    "co2e_kg": (1e13, "a tenth of the world's yearly emissions"),
+}
+
+
+def check_range(value: float, key: str, file: str, full_key: str) -> float:
+    """`value` if within the physical range of field `key` (`FIELD_RANGES`), else an error naming the bound."""
+    bound = FIELD_RANGES.get(key)
+    if bound is not None and value > bound[0]:
+        raise InputError(f"{value:g} is beyond the physical range of {key} (at most {bound[0]:g}: {bound[1]}); "
+                         "check the number and its units", file=file, key=full_key)
+    return value
+
+
 def _key(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
@@ -124,14 +162,16 @@ def read_positive(block: dict, key: str, file: str, where: str, *, integer: bool
     """A finite number > 0 inside float32's usable range, or None when absent."""
     if key not in block:
         return None
-    return check_number(block[key], file, _key(where, key), positive=True, integer=integer)
+    value = check_number(block[key], file, _key(where, key), positive=True, integer=integer)
+    return check_range(value, key, file, _key(where, key))
 
 
 def require_positive(block: dict, key: str, file: str, where: str, *, integer: bool = False) -> float:
     """A finite number > 0 inside float32's usable range; its absence is an error."""
     if key not in block:
         raise InputError(f"missing {key!r}", file=file, key=where)
-    return check_number(block[key], file, _key(where, key), positive=True, integer=integer)
+    value = check_number(block[key], file, _key(where, key), positive=True, integer=integer)
+    return check_range(value, key, file, _key(where, key))
 
 
 def read_year(block: dict, key: str, file: str, where: str) -> int | None:
@@ -159,7 +199,7 @@ def device_time(sizes: dict, file: str) -> float | None:
     if days is not None and devices is None:
         raise InputError("'days' needs 'devices' to fix device time", file=file, key="run.days")
     if devices is not None and days is not None:
-        from_days = check_number(devices * days * 24.0, file, "run.days", positive=True)
+        from_days = check_range(check_number(devices * days * 24.0, file, "run.days", positive=True), "device_hours", file, "run.days")
         if device_hours is not None and abs(from_days / device_hours - 1.0) > 0.01:
             raise InputError(f"device_hours = {device_hours:g} contradicts devices × days × 24 = {from_days:g} (more than 1% apart)",
                              file=file, key="run.device_hours")
