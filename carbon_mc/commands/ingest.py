@@ -110,6 +110,7 @@ def _grid(args) -> int:
 def _scenario(args) -> int:
     from ..errors import CarbonMCError
     from ..ingest import (
+        check_power,
         match_hardware,
         read_codecarbon,
         read_power_log,
@@ -136,6 +137,7 @@ def _scenario(args) -> int:
     region, grid_prior, where = _where(args, run, table)
     datacenter, pue, how = _datacenter(args, run)
     tdp = table.hardware[hardware]["tdp_w"]
+    check_power(run, hardware, tdp)  # board power within [0, 2 x TDP], before anything is written
     sections, comments = scenario_sections(run, hardware=hardware, tdp_w=tdp, region=region, grid_prior=grid_prior,
                                            datacenter=datacenter, pue=pue, fix_power_fraction=getattr(args, "fix_power_fraction", False))
     comments += [where, how]
@@ -157,7 +159,7 @@ def _where(args, run, table):
         prior = run_prior(series, run.start, run.end) if run.start and run.end else annual_prior(series)
         return None, prior, prior["description"]
     if args.region:
-        from ..scenarios.common import resolve_region
+        from ..scenarios.where import resolve_region
 
         key, _ = resolve_region(args.region, table, "--region", "--region")  # any place name; unknown -> close matches
         return key, None, f"Grid: region {key!r} ({args.region!r} given on the command line)."

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from ..data import data_dir
 from ..errors import InputError, close_matches, shown
-from ..priors import PriorTable, read_toml
-from .common import Accounting, Claim, Reported, scenario_path
+from ..priors import PriorTable
+from .common import Accounting, Claim, Reported, read_scenario_file, scenario_path
 from .deployment import ServingScenario, load_serving_scenario, parse_serving_scenario
 from .training import Scenario, load_scenario, parse_scenario
 
@@ -43,7 +43,8 @@ def _bundled(name: str) -> Path:
 
 def is_serving_file(path: str | Path) -> bool:
     """True when the TOML file at `path` describes a deployment (has a ``[serving]`` table)."""
-    return "serving" in read_toml(Path(path))
+    doc, _ = read_scenario_file(Path(path))
+    return "serving" in doc
 
 
 def load_any_scenario(path: str | Path, *, priors: PriorTable | None = None) -> AnyScenario:
@@ -54,9 +55,9 @@ def load_any_scenario(path: str | Path, *, priors: PriorTable | None = None) -> 
         UTF-8 TOML, or an invalid scenario.
     """
     path = scenario_path(path, _bundled)
-    if is_serving_file(path):
-        return load_serving_scenario(path, priors=priors)
-    return load_scenario(path, priors=priors)
+    doc, sha = read_scenario_file(path)  # read once (a pipe cannot be read twice), then parsed as its kind
+    parse = parse_serving_scenario if "serving" in doc else parse_scenario
+    return parse(doc, file=str(path), table=priors, sha256=sha)
 
 
 __all__ = [

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from ..errors import InputError, shown
-from ..priors import Prior, PriorTable, build_prior, load_priors, places, read_toml
-from ..priors.hardware_names import resolve as resolve_device_name
+from ..priors import Prior, PriorTable, build_prior, load_priors
 from . import fields
 from .units import convert, quantity_units, to_quantity_units
+from .where import GRID_QUANTITY, grid_prior, resolve_region
 
 LOG = logging.getLogger("carbon_mc")
-GRID_QUANTITY = "grid_gco2_per_kwh"
-FALLBACK_SIGMA_LN = 0.3  # widening of a fallback grid when fewer than two narrower grids tell its spread
 
 # Accounting switches ([accounting], and per claim in [[claims]]): which grid factor, and whether
 # energy includes the data centre's overhead (PUE). Published figures differ on both.
@@ -251,96 +249,6 @@ def market_prior(accounting: Accounting, table: PriorTable, context: dict[str, s
                        support=grid.support, key=key)
 
 
-def resolve_hardware(text: str, table: PriorTable, file: str, key: str) -> str:
-    """The accelerator key `text` names: a key of the prior table, or a name as tools print it
-    ("NVIDIA H100 80GB HBM3", "Tesla T4") or an instance type (priors/hardware_aliases.toml)."""
-    if text in table.hardware:
-        return text
-    return resolve_device_name(text, table.hardware, file=file, key=key).key
-
-
-def resolve_region(text: str, table: PriorTable, file: str, key: str) -> tuple[str, str | None]:
-    """(grid variant key, the place the name matched when it had to fall back to a wider grid, else None).
-
-    A variant key of the prior table (bundled or overlay) is taken as it is; any other name goes
-    through `carbon_mc.priors.places.resolve` (countries by name or ISO code, US states, cloud
-    regions as their CLIs print them, common spellings). Unknown names are an error with close matches.
-    """
-    grid = table.quantity(GRID_QUANTITY)
-    if text in grid.variants:
-        return text, None
-    try:
-        place = places.resolve(text, available=grid.variants)
-    except InputError as exc:
-        if "," not in text:
-            raise InputError(exc.message, file=file, key=key) from None
-        return _resolve_qualified(text, grid.variants, exc, file, key)
-    return place.key, place.matched if place.fell_back else None
-
-
-def _resolve_qualified(text: str, available, error: InputError, file: str, key: str) -> tuple[str, str | None]:
-    """"Quebec, Canada", "Austin, Texas, USA": the first part inside the last one, else the last one
-    (a fallback to the wider place, widened and said so); the last part unknown -> the original error."""
-    head, tail = text.split(",", 1)[0].strip(), text.rsplit(",", 1)[-1].strip()
-    try:
-        wider = places.resolve(tail, available=available)
-    except InputError:
-        raise InputError(error.message, file=file, key=key) from None
-    try:
-        narrow = places.resolve(head, available=available)
-    except InputError:
-        return wider.key, head
-    if wider.key in narrow.chain:
-        return narrow.key, narrow.matched if narrow.fell_back else None
-    return wider.key, head
-
-
-def fallback_spread_ln(key: str) -> float:
-    """The spread (sd of ln of the medians) of the grids narrower than `key` (the places a fallback could be)."""
-    table = places.place_table()
-    medians = [float(entry["params"]["median"]) for name, entry in table.variants.items()
-               if name != key and key in places.fallback_chain(name, table)[1:]
-               and entry.get("distribution") == "lognormal" and float(entry["params"].get("median", 0)) > 0]
-    if len(medians) < 2:
-        return FALLBACK_SIGMA_LN
-    logs = [math.log(m) for m in medians]
-    mean = sum(logs) / len(logs)
-    return math.sqrt(sum((v - mean) ** 2 for v in logs) / (len(logs) - 1))
-
-
-def grid_prior(base: Prior, key: str, year: int | None, fell_back_from: str | None, file: str) -> tuple[Prior, list[str]]:
-    """The location-based grid prior of place `key` for the run's `year`, and what was done to it.
-
-    A generated place (with values by year, priors/grid_places.toml) takes that year's value; a year
-    past its data follows the recent trend with a wider sigma (`carbon_mc.priors.places.year_value`).
-    A place that fell back to a wider grid widens by the spread of the grids it could be. A
-    hand-written variant (priors/grid.toml) is used as written: its width already covers its years.
-    """
-    notes: list[str] = []
-    if base.family != "lognormal" or base.spec is None:
-        return base, notes
-    spec = base.spec
-    median, sigma = float(spec["median"]), float(spec["sigma"])
-    table = places.place_table()
-    if year is not None and "by_year" in table.variants.get(key, {}):
-        value = places.year_value(key, year, table)
-        median, sigma = value.median, max(sigma, value.sigma)
-        if value.extrapolated or value.data_year != year:
-            notes.append(value.note)
-    if fell_back_from is not None:
-        spread = fallback_spread_ln(key)
-        widened = math.sqrt(sigma**2 + spread**2)
-        notes.append(f"{fell_back_from} has no grid intensity of its own: using {key}, sigma widened {sigma:.3f} -> "
-                     f"{widened:.3f} by the spread of the grids it could be")
-        sigma = widened
-    if median == float(spec["median"]) and sigma == float(spec["sigma"]):
-        return base, notes
-    entry = {"distribution": "lognormal", "params": {"median": median, "sigma": sigma},
-             "source": f"{base.source}; for {year if year is not None else 'the latest year'}: {'; '.join(notes) or key}",
-             "description": base.description}
-    return build_prior(base.quantity, base.variant, entry, units=base.units, long_name=base.long_name, file=file), notes
-
-
 class ScenarioBase:
     """Behaviour both kinds share; each kind is a frozen dataclass with `name`, `hardware`, `file`,
     `region`, `datacenter`, `overrides`, `accounting`, `claims` and `reported`, and its own
@@ -406,7 +314,7 @@ class ScenarioBase:
             return []
         return self.grid(table or load_priors())[1]
 
-    def at_place(self, place: str, table: PriorTable | None = None):
+    def at_place(self, place: str, table: PriorTable | None = None) -> Self:
         """A copy computed at `place` (any name `resolve_region` takes): what a model card's
         location must mean. Refused when the scenario fixes its grid factor as a number, which
         would leave the card's number computed elsewhere than the place it names."""
@@ -427,7 +335,7 @@ class ScenarioBase:
         for name, value in self.overrides.items():
             override_prior(name, value, table, self.file)
 
-    def with_accounting(self, *, grid_basis: str | None = None, pue_included: bool | None = None):
+    def with_accounting(self, *, grid_basis: str | None = None, pue_included: bool | None = None) -> Self:
         """A copy counted on another basis; None keeps the scenario's own setting."""
         if grid_basis is not None and grid_basis not in GRID_BASES:
             raise InputError(f"unknown grid basis {grid_basis!r}; valid: {', '.join(GRID_BASES)}", file=self.file)
@@ -438,7 +346,7 @@ class ScenarioBase:
         )
         return replace(self, accounting=accounting)  # type: ignore[type-var]
 
-    def with_priors(self, **overrides: Any):
+    def with_priors(self, **overrides: Any) -> Self:
         """A copy with some priors fixed (numbers) or replaced (prior tables)."""
         return replace(self, overrides={**self.overrides, **overrides})  # type: ignore[type-var]
 
@@ -473,14 +381,32 @@ def scenario_path(path: str | Path, find_bundled: Callable[[str], Path]) -> Path
 
 
 def read_scenario_file(path: Path) -> tuple[dict, str]:
-    """(the parsed TOML, the file's SHA-256) of a scenario file."""
-    doc = read_toml(path)
-    return doc, hashlib.sha256(path.read_bytes()).hexdigest()
+    """(the parsed TOML, the file's SHA-256) of a scenario file, read once: it may be a pipe
+    (``/dev/stdin``, ``<(...)``). The checks and messages are `read_toml`'s."""
+    try:
+        data = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise InputError("is a directory, not a TOML file", file=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise InputError("starts with a UTF-8 byte-order mark, which TOML does not allow: save it as UTF-8 without BOM",
+                         file=str(path))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): TOML files must be UTF-8",
+                         file=str(path)) from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"malformed TOML: {exc}", file=str(path)) from None
+    return doc, hashlib.sha256(data).hexdigest()
 
 
 __all__ = [
-    "Accounting", "Claim", "Reported", "ReportedFigure", "ScenarioBase", "grid_prior", "market_prior",
-    "override_prior", "parse_accounting", "parse_claims", "parse_reported", "read_scenario_file", "resolve_hardware",
-    "resolve_region",
+    "Accounting", "Claim", "Reported", "ReportedFigure", "ScenarioBase", "market_prior",
+    "override_prior", "parse_accounting", "parse_claims", "parse_reported", "read_scenario_file",
     "scenario_path",
 ]

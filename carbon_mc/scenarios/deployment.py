@@ -30,11 +30,10 @@ from .common import (
     parse_claims,
     parse_reported,
     read_scenario_file,
-    resolve_hardware,
-    resolve_region,
     scenario_path,
 )
 from .units import convert, parse_unit
+from .where import resolve_hardware, resolve_region
 
 SERVING_KEYS = {
     "name", "model", "parameters", "active_parameters", "precision", "input_tokens", "output_tokens",

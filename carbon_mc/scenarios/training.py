@@ -26,11 +26,10 @@ from .common import (
     parse_claims,
     parse_reported,
     read_scenario_file,
-    resolve_hardware,
-    resolve_region,
     scenario_path,
 )
 from .units import default_quantity, parse_unit, to_quantity_units
+from .where import resolve_hardware, resolve_region
 
 RUN_KEYS = {
     "name", "hardware", "device_hours", "devices", "days", "parameters", "tokens", "train_flops",
