@@ -51,8 +51,11 @@ def test_env_variable_applies_to_every_default_load(monkeypatch, write_toml):
     assert float(ds["pue"].min()) >= 1.15 and float(ds["pue"].max()) <= 1.3
     assert ds["grid_gco2_per_kwh"].attrs["source"].startswith("RTE eco2mix")
     monkeypatch.delenv(PRIORS_ENV)
-    with pytest.raises(CarbonMCError, match="unknown hardware 'a100_pcie_80gb'"):
+    # Without the variable the overlay's entries are gone: its data centre is unknown (the overlay's
+    # key a100_pcie_80gb now names the bundled A100 80GB PCIe, a100_80gb_pcie, by its parts)
+    with pytest.raises(CarbonMCError, match="unknown datacenter 'our_cluster'"):
         carbon_mc.load_scenario(write_toml(SCENARIO))
+    assert carbon_mc.load_scenario(write_toml(SCENARIO.replace('datacenter = "our_cluster"', 'pue = 1.2'))).hardware == "a100_80gb_pcie"
 
 
 def test_later_overlay_wins(tmp_path):

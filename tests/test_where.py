@@ -70,7 +70,7 @@ def test_a_year_past_the_data_extrapolates_wider_and_says_so(table, caplog):
     base = table.quantity("grid_gco2_per_kwh").variants["spain"]
     assert prior.spec["sigma"] > base.spec["sigma"]
     assert any("extrapolated" in r.getMessage() for r in caplog.records)
-    assert any("extrapolated" in n for n in s.notes(table))
+    assert any("extrapolated" in n for n in s.notes)
 
 
 def test_a_place_without_a_grid_falls_back_widened_with_a_warning(table, caplog):

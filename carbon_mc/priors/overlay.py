@@ -51,15 +51,16 @@ def apply_overlay(table: PriorTable, directory: str | Path) -> PriorTable:
         if is_name_table(path):
             continue
         doc = read_toml(path)
-        if "hardware" in doc or "fields" in doc:
-            _check_hardware_doc(doc, units, file)
-            hw, merged_units = load_hardware(doc, file, known_units=units)
+        if "hardware" in doc or "fields" in doc:  # a device declared once: its facts, and the priors its key picks
+            device = {k: doc[k] for k in ("fields", "hardware") if k in doc}
+            _check_hardware_doc(device, units, file)
+            hw, merged_units = load_hardware(device, file, known_units=units)
             units.update(merged_units)
             hardware.update(hw)
             for key in hw:
                 origins[f"hardware.{key}"] = file
                 new_hardware[key] = file
-            continue
+            doc = {k: v for k, v in doc.items() if k not in device}
         for name, entry in doc.items():
             if name in defined_here:
                 raise InputError(f"quantity defined twice in one overlay (also in {defined_here[name]})", file=file, key=name)
@@ -75,11 +76,7 @@ def apply_overlay(table: PriorTable, directory: str | Path) -> PriorTable:
 
 
 def _check_hardware_doc(doc: dict, units: dict, file: str) -> None:
-    """An accelerator file holds only [fields] and [hardware]; its field units may add, not change."""
-    extra = sorted(set(doc) - {"fields", "hardware"})
-    if extra:
-        raise InputError("a file with [hardware] may hold only [fields] and [hardware]; put quantities in another file",
-                            file=file, key=extra[0])
+    """[fields] and [hardware] of an overlay file are tables; field units may add, not change."""
     for section in ("fields", "hardware"):
         if not isinstance(doc.get(section, {}), dict):
             raise InputError(f"[{section}] must be a table", file=file, key=section)

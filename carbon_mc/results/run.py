@@ -33,7 +33,7 @@ from ..sampling import (
     stream_to_precision,
     to_dataset,
 )
-from ..sampling.args import check_num_draws, check_seed
+from ..sampling.args import check_callable, check_flag, check_num_draws, check_path, check_priors, check_scenario, check_seed
 from ..sampling.histograms import summary_dataset
 from ..scenarios import AnyScenario, load_any_scenario
 from ..scenarios.deployment import ServingScenario
@@ -121,9 +121,8 @@ class RunResult:
         out.update({name: stats[name] for name in self.variables if name not in self.headline})
         if self.calibrated is not None:
             out["calibrated"] = self.calibrated
-        notes = self.scenario.notes()
-        if notes:
-            out["notes"] = notes
+        if self.scenario.notes:
+            out["notes"] = list(self.scenario.notes)
         if self.info.get("nonfinite_draws_dropped"):
             out["nonfinite_draws_dropped"] = self.info["nonfinite_draws_dropped"]
         if OVER_CAPACITY_KEY in self.info:
@@ -201,7 +200,9 @@ def run_scenario(
       NumericError: draws or summaries that are not finite (unless ``nonfinite="drop"``).
       OutputError: `out` would exceed `OUT_LIMIT_BYTES` without `force`.
     """
-    check_method(method), check_seed(seed), check_policy(nonfinite)
+    check_scenario(scenario), check_method(method), check_seed(seed), check_policy(nonfinite), check_priors(priors)
+    check_flag(stream, "stream"), check_flag(keep_draws, "keep_draws"), check_flag(force, "force"), check_callable(progress)
+    check_path(calibration, "calibration", optional=True), check_path(out, "out", optional=True)
     if num_draws is not None:
         check_num_draws(num_draws)
     if rel_error is not None and (isinstance(rel_error, bool) or not isinstance(rel_error, (int, float)) or not 0 < rel_error < 1):

@@ -14,13 +14,16 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from ..errors import InputError, shown
 from ..priors import Prior, PriorTable, build_prior, load_priors
 from . import fields
 from .units import convert, quantity_units, to_quantity_units
 from .where import GRID_QUANTITY, grid_prior, resolve_region
+
+if TYPE_CHECKING:
+    from ..claims.method import ClaimMethod
 
 LOG = logging.getLogger("carbon_mc")
 
@@ -30,7 +33,7 @@ GRID_BASES = ("location", "market")
 MARKET_QUANTITY = "market_gco2_per_kwh"
 MARKET_LONG_NAME = "grid carbon intensity, market-based (GHG Protocol Scope 2, after energy purchases; gCO2e/kWh)"
 ACCOUNTING_KEYS = {"grid_basis", "pue_included", MARKET_QUANTITY, "market_source", "notes"}
-CLAIM_KEYS = {"label", "value", "unit", "quantity", "source", "grid_basis", "pue_included", "notes"}
+CLAIM_KEYS = {"label", "value", "unit", "quantity", "source", "grid_basis", "pue_included", "notes", "method"}
 BASES = ("measured", "estimated")
 # What a published figure counts: the final training run, or the whole project (experiments,
 # ablations, failed runs). A "project" figure is compared with the run times project_experiment_factor.
@@ -53,7 +56,8 @@ class Claim:
 
     `quantity` names an output of the scenario's chain (which outputs exist is the kind's business);
     `grid_basis` and `pue_included` are the accounting the figure was made on; None means the
-    scenario's own ([accounting], by default location-based with PUE).
+    scenario's own ([accounting], by default location-based with PUE). `method`: how the figure was
+    computed (`carbon_mc.claims.method.ClaimMethod`), None when not stated.
     """
 
     value: float
@@ -63,6 +67,7 @@ class Claim:
     source: str | None = None
     grid_basis: str | None = None
     pue_included: bool | None = None
+    method: ClaimMethod | None = None
 
     @property
     def value_in_quantity_units(self) -> float:
@@ -89,6 +94,7 @@ class Reported:
     published: int | None = None  # year the figure was published (forward-in-time validation)
     counts: str = "final_run"  # COUNTS
     requests: float | None = None  # requests the published serving figures cover
+    method: ClaimMethod | None = None  # how the figures were computed (`carbon_mc.claims.method`), None: not stated
 
     def figures(self) -> dict[str, float]:
         """{dataset variable: published value}."""
@@ -106,7 +112,8 @@ class Reported:
 
     def claims(self) -> list[Claim]:
         """The published figures as claims, each on its own output (and so its own scope)."""
-        return [Claim(value, quantity_units(quantity), quantity, label=self.labels[quantity], source=self.source)
+        return [Claim(value, quantity_units(quantity), quantity, label=self.labels[quantity], source=self.source,
+                      method=self.method)
                 for quantity, value in self.values.items()]
 
 
@@ -169,8 +176,18 @@ def parse_claims(block: Any, file: str, claim_value: ClaimValue, *, required: tu
             value=value, unit=unit, quantity=quantity, label=label or default_label, source=source,
             grid_basis=fields.read_choice(entry, "grid_basis", GRID_BASES, file, where),
             pue_included=fields.read_bool(entry, "pue_included", file, where),
+            method=_parse_method(entry.get("method"), file, where),
         ))
     return tuple(claims)
+
+
+def _parse_method(value: Any, file: str, where: str) -> ClaimMethod | None:
+    """A figure's `method` (`carbon_mc.claims.method.parse_method`), None when absent."""
+    if value is None:
+        return None
+    from ..claims.method import parse_method  # here, not at the top: the claims package imports the scenarios
+
+    return parse_method(value, file, where)
 
 
 def parse_reported(block: Any, file: str, figures: tuple[ReportedFigure, ...], *, extra_keys: tuple[str, ...] = (),
@@ -181,7 +198,7 @@ def parse_reported(block: Any, file: str, figures: tuple[ReportedFigure, ...], *
     if block is None:
         return Reported()
     block = fields.read_table({"reported": block}, "reported", file)
-    allowed = {"basis", "source", "notes", *extra_keys} | {f.key for f in figures} | {f.scope_key for f in figures}
+    allowed = {"basis", "source", "notes", "method", *extra_keys} | {f.key for f in figures} | {f.scope_key for f in figures}
     fields.check_keys(block, allowed, file, "reported")
     values, labels, chosen, quantities = {}, {}, {}, {}
     for figure in figures:
@@ -202,10 +219,11 @@ def parse_reported(block: Any, file: str, figures: tuple[ReportedFigure, ...], *
                          file=file, key="reported.published")
     counts = fields.read_choice(block, "counts", COUNTS, file, "reported", "final_run")
     requests = fields.read_positive(block, "requests", file, "reported")
+    method = _parse_method(block.get("method"), file, "reported")
     return Reported(values=values, labels=labels, basis=basis, source=source,
                     energy_scope=chosen.get("energy_scope", "facility"), co2e_scope=chosen.get("co2e_scope", "operational"),
                     energy_quantity=quantities.get("energy_scope"), co2e_quantity=quantities.get("co2e_scope"),
-                    published=published, counts=counts, requests=requests)
+                    published=published, counts=counts, requests=requests, method=method)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,6 +274,7 @@ class ScenarioBase:
 
     scaling_fit = "besiroglu_2024"  # a training run's own field; a deployment selects with the default
     region_fell_back_from: str | None = None  # the place named, when its grid is a wider one's
+    notes: tuple[str, ...] = ()  # how inputs were chosen (`with_notes`)
     year: int | None
     file: str
     hardware: str
@@ -303,16 +322,19 @@ class ScenarioBase:
         base = table.select(GRID_QUANTITY, ctx or self.context(table), file=self.file)
         return grid_prior(base, str(self.region), self.year, self.region_fell_back_from, self.file)
 
-    def announce_notes(self, table: PriorTable) -> None:
-        """Say each note once, as a warning of the ``carbon_mc`` logger (the command line prints it)."""
-        for note in self.notes(table):
+    def with_notes(self, table: PriorTable) -> Self:
+        """A copy carrying `notes` (how its inputs were chosen: a fallback, an extrapolated year), each
+        said once as a warning of the ``carbon_mc`` logger (the command line prints it)."""
+        found = tuple(self.find_notes(table))
+        for note in found:
             LOG.warning("%s: %s", Path(self.file).name, note)
+        return replace(self, notes=found)  # type: ignore[type-var]
 
-    def notes(self, table: PriorTable | None = None) -> list[str]:
-        """What the user should know about how the scenario's inputs were chosen (a fallback, an extrapolated year)."""
+    def find_notes(self, table: PriorTable) -> list[str]:
+        """What the user should know about how the scenario's inputs were chosen."""
         if self.region is None or GRID_QUANTITY in self.overrides:
             return []
-        return self.grid(table or load_priors())[1]
+        return self.grid(table)[1]
 
     def at_place(self, place: str, table: PriorTable | None = None) -> Self:
         """A copy computed at `place` (any name `resolve_region` takes): what a model card's
@@ -328,7 +350,7 @@ class ScenarioBase:
             return self
         moved = replace(self, region=key, region_fell_back_from=fell_back)  # type: ignore[type-var]
         moved.resolve_priors(table)
-        return moved
+        return moved.with_notes(table)
 
     def check_overrides(self, table: PriorTable) -> None:
         """Every override is a valid prior inside its bounds, used by this scenario or not."""

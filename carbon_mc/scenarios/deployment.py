@@ -74,6 +74,7 @@ class ServingScenario(ScenarioBase):
     output_tokens: float | None = None
     region: str | None = None  # a grid variant key (the name given, resolved)
     region_fell_back_from: str | None = None  # the place named, when only a wider grid has a value
+    notes: tuple[str, ...] = ()  # how inputs were chosen: a fallback, an extrapolated year
     datacenter: str | None = None
     year: int | None = None
     source: str | None = None
@@ -196,7 +197,7 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
     )
     scenario.check_overrides(table)
     scenario.resolve_priors(table)  # unknown region / datacenter / bad override fail here, at load time
-    scenario.announce_notes(table)
+    scenario = scenario.with_notes(table)
     scenario.check_claims_computable(table)
     return scenario
 

@@ -80,6 +80,7 @@ class Scenario(ScenarioBase):
     scaling_fit: str = "besiroglu_2024"  # variant of scaling_law_constants
     region: str | None = None  # a grid variant key (the name given, resolved: "Spain", "us-east-1" -> its key)
     region_fell_back_from: str | None = None  # the place named, when only a wider grid has a value
+    notes: tuple[str, ...] = ()  # how inputs were chosen: a fallback, an extrapolated year
     datacenter: str | None = None
     year: int | None = None
     source: str | None = None
@@ -173,7 +174,7 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
     )
     scenario.check_overrides(table)
     scenario.resolve_priors(table)  # unknown region / datacenter fail here, at load time
-    scenario.announce_notes(table)
+    scenario = scenario.with_notes(table)
     scenario.check_claims_computable(table)
     return scenario
 
