@@ -158,6 +158,19 @@ def calibrated_inputs(scenario: AnyScenario, calibration: str | Path) -> tuple[d
     return posterior, {"file": str(calibration), "inputs": status}
 
 
+def run_figures(scenario: AnyScenario, output_table) -> dict[str, float]:
+    """The published figures a run's table places: [reported], then each [[claims]] figure on an output
+    no reported figure is on, made on the scenario's own accounting (a claim on another basis is
+    `carbon-mc check`'s to place), in the output's units."""
+    figures = scenario.reported.figures()
+    for claim in scenario.claims:
+        own = (claim.grid_basis in (None, scenario.accounting.grid_basis)
+               and claim.pue_included in (None, scenario.accounting.pue_included))
+        if own and claim.quantity in output_table and claim.quantity not in figures:
+            figures[claim.quantity] = claim.value_in_quantity_units
+    return figures
+
+
 def run_scenario(
     scenario: AnyScenario | str | Path,
     *,
@@ -218,7 +231,7 @@ def run_scenario(
         check_out_size(scenario, num_draws or DEFAULT_DRAWS)
     posterior, calibrated = calibrated_inputs(scenario, calibration) if calibration else (None, None)
     sim = build_simulator(scenario, posterior=posterior, priors=priors)
-    variables = list(sim.headline) + [k for k in scenario.reported.figures() if k not in sim.headline]
+    variables = list(sim.headline) + [k for k in run_figures(scenario, sim.output_table) if k not in sim.headline]
     if not streaming:
         return _exact(sim, variables, calibrated, num_draws=num_draws or DEFAULT_DRAWS, seed=seed, method=method, out=out,
                       keep_draws=keep_draws, progress=progress, nonfinite=nonfinite)
@@ -239,14 +252,14 @@ def run_scenario(
     summary = result.to_dataset()
     check_values({k: summary[k].values for k in variables}, "summary")
     stats = {name: {k: float(summary[name].sel(stat=k)) for k in summary["stat"].values} for name in variables}
-    return RunResult(scenario, stats, result.reported_percentiles(scenario.reported.figures()), info, lambda: summary,
+    return RunResult(scenario, stats, result.reported_percentiles(run_figures(scenario, sim.output_table)), info, lambda: summary,
                      calibrated, variables, seed, headline=sim.headline, output_table=sim.output_table)
 
 
 def _exact(sim, variables: list[str], calibrated, *, num_draws: int, seed, method: str, out, keep_draws: bool, progress,
            nonfinite: str) -> RunResult:
     """Summaries from kept draws: the numbers of ``summarize(estimate(...))``, with no Dataset unless one is asked for."""
-    figures = sim.scenario.reported.figures()
+    figures = run_figures(sim.scenario, sim.output_table)
     # Without --out or kept draws, only what is reported is computed and kept (the same draws of those variables).
     over_capacity = [UTILIZATION] if UTILIZATION in sim.output_table else []
     needed = None if (keep_draws or out is not None) else list(dict.fromkeys([*variables, *figures, *over_capacity]))
