@@ -3,13 +3,17 @@
 Commands live in `carbon_mc.commands.<name>`, each with ``register(subparsers)`` and a handler;
 this module only parses, checks what every command shares (seed, output paths), dispatches, and
 turns user errors into one line and exit code 2. Each command's outputs are written all or none
-(`carbon_mc.io.all_or_none`); Ctrl-C at any moment exits 130 with one line and leaves no output.
+(`carbon_mc.io.all_or_none`); Ctrl-C, SIGTERM or SIGHUP at any moment exits 128 + the signal's
+number (130, 143, 129) with one line and leaves no output. When the reader of stdout goes away
+(``carbon-mc ... | head``), the command still finishes and writes its files, and exits quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 
 from ._version import __version__
@@ -38,6 +42,13 @@ COMMANDS = {
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = signals.EXIT_INTERRUPTED
 OUTPUT_ARGS = ("out", "plot", "model_card", "csv", "csv_draws", "html", "report")  # argument destinations that name files to write
+INPUT_ARGS = ("file", "files", "a", "b", "grid", "calibrated")  # argument destinations that name files to read
+CREATE_ONLY_COMMANDS = ("import",)  # commands whose --force means "overwrite": without it, outputs are created, never replaced
+QUIET_WARNINGS = (  # (category, message regex) of warnings that are noise on the command line
+    # NumPy/JAX float32 arithmetic out of range: the finiteness checks report it as one line
+    (RuntimeWarning, r".*(overflow|underflow|invalid value|divide by zero) encountered"),
+    (UserWarning, r".*persistent compilation cache"),  # JAX's cache could not be read or written: the run is only slower
+)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -84,15 +95,77 @@ def check_shared(args: argparse.Namespace) -> None:
 
     if getattr(args, "seed", None) is not None:
         check_seed(args.seed)
-    from .io.files import check_writable
+    from .io.files import check_writable, same_file_key
 
     for dest in OUTPUT_ARGS:
         value = getattr(args, dest, None)
         if isinstance(value, str):
             check_writable(value, flag=f"--{dest.replace('_', '-')}")
-    paths = [getattr(args, d) for d in OUTPUT_ARGS if isinstance(getattr(args, d, None), str)]
-    if len(set(paths)) < len(paths):
-        raise OutputError(f"two outputs name the same file: {', '.join(paths)}")
+    outputs = [getattr(args, d) for d in OUTPUT_ARGS if isinstance(getattr(args, d, None), str)]
+    seen: dict[tuple, str] = {}
+    for path in outputs:  # compared as files (resolved, through links), not as strings
+        key = same_file_key(path)
+        if key in seen:
+            raise OutputError(f"two outputs name the same file: {seen[key]} and {path}")
+        seen[key] = path
+    for dest in INPUT_ARGS:
+        value = getattr(args, dest, None)
+        for path in value if isinstance(value, list) else [value]:
+            if isinstance(path, str) and same_file_key(path) in seen:
+                raise OutputError(f"the output {seen[same_file_key(path)]} is the input {path}: "
+                                  "writing it would destroy what is being read; give another name")
+
+
+def create_only_outputs(args: argparse.Namespace) -> list[str]:
+    """The outputs that must be created, never replaced: those of a command whose --force means
+    "overwrite", run without it (two such commands at once: one fails instead of one being lost)."""
+    if args.command not in CREATE_ONLY_COMMANDS or getattr(args, "force", False):
+        return []
+    return [getattr(args, d) for d in OUTPUT_ARGS if isinstance(getattr(args, d, None), str)]
+
+
+@contextlib.contextmanager
+def quiet_warnings():
+    """Inside, the warnings that are noise on the command line (`QUIET_WARNINGS`) are left out."""
+    import warnings
+
+    with warnings.catch_warnings():
+        for category, pattern in QUIET_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern, category=category)
+        yield
+
+
+class PipeSafe:
+    """A text stream that swallows a broken pipe: when the reader goes away (``| head``), the rest
+    of what the command prints goes nowhere and the command finishes its work (and its files)."""
+
+    def __init__(self, stream):
+        self.stream, self.broken = stream, False
+
+    def _quiet(self) -> None:
+        self.broken = True
+        try:  # what is still buffered goes nowhere, also at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            self._quiet()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._quiet()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
 
 
 def show_notes() -> None:
@@ -111,18 +184,20 @@ def show_notes() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    signals.release()
-    previous = signals.guard_command()
+    previous = signals.guard_command()  # replaces guard_imports' handlers, or Python's
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = PipeSafe(sys.stdout), PipeSafe(sys.stderr)
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser(_command_of(argv)).parse_args(argv)
-        from .io.files import all_or_none
+        from .io.files import all_or_none, create_only
 
         check_shared(args)
         show_notes()
-        enable_compilation_cache()
-        with all_or_none():
-            return int(args.handler(args) or 0)
+        with quiet_warnings():
+            enable_compilation_cache()
+            with all_or_none(), create_only(create_only_outputs(args)):
+                return int(args.handler(args) or 0)
     except CarbonMCError as exc:
         print(f"carbon-mc: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -136,7 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"carbon-mc: error: {where}{one_line(str(exc.strerror or exc), 300)}", file=sys.stderr)
         return EXIT_USER_ERROR
     finally:
-        if not signals.is_console_script():  # a caller in the same process gets its own Ctrl-C back
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        sys.stdout, sys.stderr = streams
+        if not signals.is_console_script():  # a caller in the same process gets its own handlers back
             signals.restore(previous)
 
 

@@ -38,7 +38,9 @@ def test_run_table_and_out_file(tmp_path, capsys):
     "content,needle",
     [
         ("[run\n", "malformed TOML"),
-        ('[run]\nname="x"\nhardware="h100"\ndevices=8\ndays=1\nregion="france"\ndatacenter="hpc"\n', "did you mean"),
+        # "h100" names three parts now (SXM, PCIe, NVL): refused, naming them
+        ('[run]\nname="x"\nhardware="h100"\ndevices=8\ndays=1\nregion="france"\ndatacenter="hpc"\n', "several accelerators"),
+        ('[run]\nname="x"\nhardware="h10O"\ndevices=8\ndays=1\nregion="france"\ndatacenter="hpc"\n', "did you mean"),
         ('[run]\nname="x"\nhardware="h100_sxm"\ndevices=-8\ndays=1\nregion="france"\ndatacenter="hpc"\n', "run.devices"),
     ],
 )

@@ -134,7 +134,8 @@ def test_fix_power_fraction_writes_the_measured_fraction(tmp_path):
      ["nvidia_smi_nounits.csv", "row 4", "more than --max-gap 5 s"]),
     (["codecarbon", str(DATA / "codecarbon_two_nodes.csv")], ["codecarbon_two_nodes.csv", "--datacenter"]),
     (["codecarbon", str(DATA / "watttime_moer.csv"), "--datacenter", "hpc"], ["watttime_moer.csv", "missing column(s) 'timestamp'"]),
-    (["power-log", str(DATA / "nvidia_smi_nounits.csv"), "--region", "fr", "--pue", "1.1"], ["did you mean 'france'"]),
+    # "fr" now resolves (an ISO country code, since places resolve as users write them): a misspelling is the unknown name
+    (["power-log", str(DATA / "nvidia_smi_nounits.csv"), "--region", "frnace", "--pue", "1.1"], ["did you mean 'france'"]),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, needles):
     out = tmp_path / "s.toml"

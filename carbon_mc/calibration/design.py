@@ -14,6 +14,7 @@ defined here, once, for every module of the package.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ..data import data_dir
-from ..errors import CarbonMCError
+from ..errors import CarbonMCError, shown
 from ..priors import PriorTable, load_priors, read_toml
+from ..sampling.args import check_priors
 from ..scenarios.training import FLOP_SHAPE_QUANTITIES, Scenario, load_scenario
 
 __all__ = [
@@ -79,6 +81,23 @@ def _is_dir(path) -> bool:
         return False
 
 
+def check_models(models):
+    """`models` None, a directory (a string or a path), or a list of scenario files."""
+    if models is None or isinstance(models, (str, os.PathLike)):
+        return models
+    if not isinstance(models, (list, tuple)) or not all(isinstance(p, (str, os.PathLike)) for p in models):
+        raise CarbonMCError(f"models must be a directory or a list of scenario files (paths), got {shown(models)} "
+                            f"({type(models).__name__})")
+    return models
+
+
+def check_runs(runs):
+    """`runs` None or a list of training `Scenario`s (`measured_runs`)."""
+    if runs is not None and (not isinstance(runs, (list, tuple)) or not all(isinstance(s, Scenario) for s in runs)):
+        raise CarbonMCError(f"runs must be a list of Scenario (carbon_mc.measured_runs) or None, got {shown(runs)} ({type(runs).__name__})")
+    return runs
+
+
 def measured_runs(models: str | Path | Iterable[str | Path] | None = None, *, priors: PriorTable | None = None) -> list[Scenario]:
     """Scenarios whose ``[reported]`` energy was measured (``basis = "measured"``), sorted by file name.
 
@@ -90,6 +109,7 @@ def measured_runs(models: str | Path | Iterable[str | Path] | None = None, *, pr
       CarbonMCError: `models` is a path but not a directory, a measured scenario is invalid, or no
         scenario has a measured energy.
     """
+    check_models(models), check_priors(priors)
     table = priors or load_priors()
     runs = [s for s in (load_scenario(p, priors=table) for p in scenario_files(models, basis="measured")) if s.reported.energy_mwh is not None]
     if not runs:

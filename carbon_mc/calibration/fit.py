@@ -22,10 +22,11 @@ from numpyro.distributions.transforms import biject_to
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import get_potential_fn
 
-from ..errors import CarbonMCError, close_matches
+from ..errors import CarbonMCError, close_matches, shown
 from ..priors import PriorTable, load_priors
+from ..sampling.args import check_priors, check_real, check_seed, check_whole
 from ..scenarios.training import Scenario
-from .design import build_design, measured_runs
+from .design import build_design, check_runs, measured_runs
 from .inference_data import build_inference_data
 from .model import calibration_model
 
@@ -86,6 +87,11 @@ class Calibrator:
         target_accept_prob: float = DEFAULTS["target_accept_prob"],
         max_tree_depth: int = 8,
     ):
+        check_runs(runs), check_priors(priors)
+        for name, value in (("num_chains", num_chains), ("num_warmup", num_warmup), ("num_samples", num_samples),
+                            ("max_tree_depth", max_tree_depth)):
+            check_whole(value, name)
+        check_real(target_accept_prob, "target_accept_prob", above=0.0, high=1.0)
         if min(num_chains, num_warmup, num_samples) < 1:
             raise CarbonMCError("num_chains, num_warmup and num_samples must be >= 1")
         self.table = priors or load_priors()
@@ -224,6 +230,14 @@ class Calibrator:
         return self.fit_many([tuple(held_out)], seed=seed, num_chains=num_chains)[0]
 
 
+def check_settings(settings: dict) -> dict:
+    """Only the sampler settings `Calibrator` takes."""
+    unknown = sorted(set(settings) - set(SamplerSettings.__annotations__))
+    if unknown:
+        raise CarbonMCError(f"unknown setting(s) {', '.join(map(shown, unknown))}; {close_matches(unknown[0], SamplerSettings.__annotations__)}")
+    return settings
+
+
 def fit_calibration(runs: Sequence[Scenario] | None = None, *, seed: int = DEFAULTS["seed"], priors: PriorTable | None = None, **settings):
     """Calibrate on measured runs (default: the bundled ones) with NUTS; returns InferenceData.
 
@@ -232,6 +246,7 @@ def fit_calibration(runs: Sequence[Scenario] | None = None, *, seed: int = DEFAU
     Raises:
       CarbonMCError: as `Calibrator`.
     """
+    check_settings(settings), check_seed(seed)
     return Calibrator(runs, priors=priors, **settings).fit(seed=seed)
 
 
@@ -242,4 +257,5 @@ def fit_many(held_out_sets: Sequence[Iterable[str]], runs: Sequence[Scenario] | 
     Raises:
       CarbonMCError: as `Calibrator` and `Calibrator.fit_many`.
     """
+    check_settings(settings), check_seed(seed)
     return Calibrator(runs, priors=priors, **settings).fit_many(held_out_sets, seed=seed)

@@ -29,10 +29,11 @@ import numpy as np
 import numpyro
 import xarray as xr
 
-from ..errors import CarbonMCError
+from ..errors import CarbonMCError, shown
 from ..io.files import ENGINE, atomic_write
 from ..priors import PriorTable
 from ..sampling import package_version
+from ..sampling.args import check_path
 from ..scenarios.training import FLOP_SHAPE_QUANTITIES
 from .design import (
     CALIBRATED,
@@ -285,12 +286,23 @@ def groups(idata) -> dict[str, xr.Dataset]:
     return {name: idata[name] for name in idata.groups()}
 
 
+def check_idata(idata, *, posterior: bool = True):
+    """`idata` an InferenceData (ArviZ 0.x) or a DataTree (ArviZ 1.x), with a posterior group when `posterior`."""
+    if not isinstance(idata, xr.DataTree) and not callable(getattr(idata, "groups", None)):
+        raise CarbonMCError(f"idata must be a calibration (carbon_mc.fit_calibration or load_calibration), got {shown(idata)} "
+                            f"({type(idata).__name__})")
+    if posterior and "posterior" not in groups(idata):
+        raise CarbonMCError("idata must be a calibration with a posterior group (carbon_mc.fit_calibration)")
+    return idata
+
+
 def save_calibration(idata, path: str | Path) -> Path:
     """Write a calibration to netCDF (one group per InferenceData group), atomically; returns the path.
 
     Raises:
-      CarbonMCError: the file cannot be written.
+      CarbonMCError: `idata` is not a calibration, or the file cannot be written.
     """
+    check_idata(idata, posterior=False), check_path(path)
     tree = xr.DataTree.from_dict({f"/{name}": ds for name, ds in groups(idata).items()})
     return atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine=ENGINE))
 
@@ -301,7 +313,7 @@ def load_calibration(path: str | Path):
     Raises:
       CarbonMCError: no such file, not a readable netCDF file, or no posterior / posterior_predictive group.
     """
-    path = Path(path)
+    path = Path(check_path(path))
     try:
         if not path.is_file():
             raise CarbonMCError("no such file" if not path.exists() else "not a file", file=str(path))

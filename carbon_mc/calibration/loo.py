@@ -27,10 +27,11 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from ..errors import CarbonMCError
+from ..errors import CarbonMCError, shown
 from ..priors import PriorTable, load_priors
+from ..sampling.args import check_callable, check_names, check_num_draws, check_priors, check_seed, check_whole
 from ..scenarios.training import Scenario, load_scenario
-from .design import scenario_files
+from .design import check_runs, scenario_files
 from .fit import DEFAULTS, Calibrator
 from .metrics import METHODS, MODERN_TARGETS, TARGETS, grouped_metrics, metrics, predict, prediction_row, prediction_summary
 from .posterior import calibrated_priors
@@ -71,6 +72,11 @@ def leave_one_out(
     Raises:
       CarbonMCError: a name in `hold_out` is not a measured run, or as `Calibrator`.
     """
+    check_runs(runs), check_names(hold_out, "hold_out"), check_seed(seed), check_num_draws(num_draws), check_priors(priors)
+    check_whole(num_chains, "num_chains"), check_whole(num_warmup, "num_warmup"), check_whole(num_samples, "num_samples")
+    check_callable(progress)
+    if calibrator is not None and not isinstance(calibrator, Calibrator):
+        raise CarbonMCError(f"calibrator must be a Calibrator or None, got {shown(calibrator)} ({type(calibrator).__name__})")
     table = priors or load_priors()
     cal = calibrator or Calibrator(runs, priors=table, num_warmup=num_warmup, num_samples=num_samples)
     names = list(cal.design.names) if hold_out is None else list(hold_out)

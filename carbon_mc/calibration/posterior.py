@@ -20,9 +20,10 @@ import numpy as np
 
 from ..errors import CarbonMCError
 from ..priors import EmpiricalDraws, Prior, PriorTable, load_priors
+from ..sampling.args import check_priors, check_text, check_training_scenario
 from ..scenarios.training import Scenario
 from .design import CALIBRATED, GLOBAL, MFU_REFERENCE, MFU_SLOPE, POWER_REFERENCE, POWER_SLOPE, RUN_SPREAD, class_selector
-from .inference_data import CALIBRATION_PRIOR_FILES, groups, load_calibration
+from .inference_data import CALIBRATION_PRIOR_FILES, check_idata, groups, load_calibration
 from .model import support_link
 from .report import convergence, convergence_problem
 
@@ -151,6 +152,7 @@ def calibrated_priors(idata, scenario: Scenario, *, priors: PriorTable | None = 
     Raises:
       CarbonMCError: the calibration was fitted with other prior files (`check_priors_match`).
     """
+    check_idata(idata), check_training_scenario(scenario), check_priors(priors), check_text(source, "source")
     table = priors or load_priors()
     check_priors_match(idata, table, source)
     g = groups(idata)

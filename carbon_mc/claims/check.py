@@ -14,14 +14,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CarbonMCError, close_matches
+from ..errors import CarbonMCError, close_matches, shown
 from ..priors import PriorTable
 from ..results.statistics import percentile_of
 from ..sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, Simulator, build_simulator, draw
+from ..sampling.args import (
+    check_accounting,
+    check_any_scenario_object,
+    check_draw_args,
+    check_real,
+    check_text,
+)
+from ..sampling.args import check_scenario as check_scenario_arg
 from ..scenarios import AnyScenario, load_any_scenario
 from ..scenarios.deployment import ServingScenario
 from ..scenarios.training import Claim, Scenario
-from ..scenarios.units import CHECKABLE, SERVING_CHECKABLE, default_quantity, parse_unit, to_quantity_units
+from ..scenarios.units import ALL_CHECKABLE, CHECKABLE, SERVING_CHECKABLE, default_quantity, parse_unit, to_quantity_units
+from .method import MethodVerdict, assess
 from .model_card import ModelCardFields, card_quantity, model_card_from_draws
 from .reach import input_columns, input_shifts, reach_factors
 from .result import ClaimCheck, ScenarioCheck
@@ -62,12 +71,35 @@ def simulate(
         has no market-based grid factor.
       NumericError: draws that are not finite, unless ``nonfinite="drop"`` (`carbon_mc.finite`).
     """
+    _check_args(scenario, grid_basis, pue_included, num_draws=num_draws, seed=seed, chunk_size=chunk_size, priors=priors,
+                nonfinite=nonfinite)
     scenario = _load(scenario, priors)
     scenario = scenario.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
     model = build_simulator(scenario, priors=priors)
     inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD,
                            nonfinite=nonfinite)
     return model, inputs, outputs
+
+
+def _check_args(scenario, grid_basis, pue_included, **draw_args) -> None:
+    """The argument checks the drawing functions here share (`carbon_mc.sampling.args`)."""
+    check_scenario_arg(scenario), check_accounting(grid_basis, pue_included), check_draw_args(**draw_args)
+
+
+def _check_claim_arg(claim, unit, quantity, *, optional: bool):
+    """`claim` a `Claim` or a number (None too when `optional`); `unit` and `quantity` None or strings."""
+    if not (claim is None and optional) and not isinstance(claim, Claim):
+        check_real(claim, "claim", low=0.0)
+    check_text(unit, "unit", optional=True), check_text(quantity, "quantity", optional=True)
+    _check_quantity(quantity)
+    return claim
+
+
+def _check_quantity(quantity) -> str | None:
+    """`quantity` None or an output a claim can be checked against (of a training run or of a deployment)."""
+    if quantity is not None and quantity not in ALL_CHECKABLE:
+        raise CarbonMCError(f"cannot check a claim against quantity {shown(quantity)}; {close_matches(quantity, ALL_CHECKABLE)}")
+    return quantity
 
 
 def _load(scenario: AnyScenario | str | Path, priors: PriorTable | None) -> AnyScenario:
@@ -84,6 +116,7 @@ def checkable(scenario: AnyScenario) -> tuple[str, ...]:
 def scenario_claims(scenario: AnyScenario) -> list[Claim]:
     """The claims a scenario carries: its [[claims]], then the figures of its [reported] block, each on
     its own output (and so its own scope: compare like with like)."""
+    check_any_scenario_object(scenario)
     return [*scenario.claims, *scenario.reported.claims()]
 
 
@@ -93,6 +126,8 @@ def make_claim(value: float, unit: str, quantity: str | None = None, **extra) ->
     Raises:
       CarbonMCError: an unknown unit, a bad value, or a unit of the wrong kind for `quantity`.
     """
+    check_real(value, "value", low=0.0), check_text(unit, "unit"), check_text(quantity, "quantity", optional=True)
+    _check_quantity(quantity)
     symbol = parse_unit(unit).symbol
     quantity = quantity or default_quantity(symbol)
     to_quantity_units(value, symbol, quantity)  # raises on a mass against an energy, or a bad value
@@ -108,7 +143,7 @@ def _as_claim(claim: Claim | float, unit: str | None, quantity: str | None, **ex
         return make_claim(claim, unit, quantity, **extra)
     if quantity is not None and quantity != claim.quantity:
         return make_claim(claim.value, claim.unit, quantity, label=claim.label, source=claim.source,
-                          grid_basis=claim.grid_basis, pue_included=claim.pue_included)
+                          grid_basis=claim.grid_basis, pue_included=claim.pue_included, method=claim.method)
     return claim
 
 
@@ -124,6 +159,7 @@ def select_claims(
       CarbonMCError: a unit without a claim, a number without its unit, an unknown unit, or a unit
         of the wrong kind for `quantity`.
     """
+    check_any_scenario_object(scenario), _check_claim_arg(claim, unit, quantity, optional=True), check_text(source, "source")
     if claim is not None:
         return [_as_claim(claim, unit, quantity, label=source, source=source)]
     if unit is not None:
@@ -171,12 +207,15 @@ def check_claim(
         one of the wrong kind; a quantity that cannot be checked or is not drawn on this basis; a
         market basis without a market-based grid factor.
     """
+    _check_args(scenario, grid_basis, pue_included, num_draws=num_draws, seed=seed, chunk_size=chunk_size, priors=priors,
+                nonfinite=nonfinite)
+    _check_claim_arg(claim, unit, quantity, optional=False), check_real(tail_fraction, "tail_fraction", above=0.0, high=1.0)
     scenario = _load(scenario, priors)
     claim = _as_claim(claim, unit, quantity)
     valid = checkable(scenario)
     if claim.quantity not in valid:
         kind = "a deployment's" if isinstance(scenario, ServingScenario) else "a training run's"
-        raise CarbonMCError(f"cannot check {kind} figure against {claim.quantity!r}; {close_matches(claim.quantity, valid)}",
+        raise CarbonMCError(f"cannot check {kind} figure against quantity {claim.quantity!r}; {close_matches(claim.quantity, valid)}",
                             file=scenario.file)
     basis = claim.grid_basis if grid_basis is None else grid_basis
     pue = claim.pue_included if pue_included is None else pue_included
@@ -225,6 +264,10 @@ def check_claims(
     Raises:
       CarbonMCError: the scenario carries no claim and none is given, or as `check_claim`.
     """
+    _check_args(scenario, grid_basis, pue_included, num_draws=num_draws, seed=seed, chunk_size=chunk_size, priors=priors,
+                nonfinite=nonfinite)
+    if claims is not None and (not isinstance(claims, (list, tuple)) or not all(isinstance(c, Claim) for c in claims)):
+        raise CarbonMCError(f"claims must be a list of Claim (carbon_mc.claims.make_claim) or None, got {shown(claims)}")
     scenario = _load(scenario, priors)
     claims = scenario_claims(scenario) if claims is None else list(claims)
     if not claims:
@@ -266,6 +309,12 @@ def check_scenario(
       CarbonMCError: no claim to check and no model card asked for, or as `select_claims` and
         `check_claim`.
     """
+    _check_args(scenario, grid_basis, pue_included, num_draws=num_draws, seed=seed, chunk_size=chunk_size, priors=priors,
+                nonfinite=nonfinite)
+    _check_claim_arg(claim, unit, quantity, optional=True), check_text(source, "source")
+    if model_card is not None and not isinstance(model_card, ModelCardFields):
+        raise CarbonMCError(f"model_card must be ModelCardFields (carbon_mc.claims.ModelCardFields) or None, got {shown(model_card)} "
+                            f"({type(model_card).__name__})")
     scenario = _load(scenario, priors)
     if model_card is not None and isinstance(scenario, ServingScenario):
         raise CarbonMCError("a model card reports a training run's CO2e; this is a serving scenario", file=scenario.file)
@@ -344,4 +393,15 @@ def _analyse(model: Simulator, inputs: dict, outputs: dict, claim: Claim, *, see
         values=y,
         inputs={label: x for label, _, x in input_columns(model, inputs)},
         selected=selected,
+        method=_method_verdict(model, outputs, claim, c),
     )
+
+
+def _method_verdict(model: Simulator, outputs: dict, claim: Claim, c: float) -> MethodVerdict | None:
+    """The arithmetic and physics verdicts of a claim that states its method (`carbon_mc.claims.method`), from these draws."""
+    if claim.method is None:
+        return None
+    y = np.asarray(outputs[claim.quantity], dtype=np.float64)
+    return assess(claim.method, quantity=claim.quantity, claim_value=c, units=model.output_table[claim.quantity].units,
+                  outputs=outputs, percentile=float(percentile_of(y, c)), tdp_w=float(model.run.tdp_w),
+                  run_device_hours=getattr(model.run, "device_hours", None))

@@ -19,15 +19,34 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CarbonMCError
+from ..errors import CarbonMCError, NumericError, close_matches, shown
 from ..footprint import OUTPUTS
 from ..priors import Prior, load_priors
 from ..sampling import Simulator, package_version
 from ..scenarios.training import Scenario
 
-__all__ = ["OPERATIONAL", "ModelCardFields", "card_quantity", "location_name", "model_card_block", "model_card_from_draws"]
+__all__ = ["OPERATIONAL", "TRAINING_TYPES", "ModelCardFields", "card_quantity", "check_training_type", "location_name",
+           "model_card_block", "model_card_from_draws"]
 
 OPERATIONAL = ("operational_tco2e", "accelerator_operational_tco2e")  # what a card's `emissions` may report
+# The values the Hub documents for co2_eq_emissions.training_type (huggingface.co/docs/hub/model-cards-co2:
+# 'training_type: "pre-training or fine-tuning"').
+TRAINING_TYPES = ("pre-training", "fine-tuning")
+
+
+def check_training_type(value, *, key: str = "training_type") -> str:
+    """`value` if it is one of the Hub's `TRAINING_TYPES`; else an error naming the close ones.
+
+    Raises:
+      CarbonMCError: any other value ("pretraining", "Fine-Tuning", "inference").
+    """
+    if value in TRAINING_TYPES:
+        return value
+    text = str(value).strip().lower().replace("_", "-").replace(" ", "-")
+    guess = {"pretraining": "pre-training", "finetuning": "fine-tuning", "fine-tune": "fine-tuning"}.get(text.replace("-", ""), text)
+    hint = f"did you mean {guess!r}?" if guess in TRAINING_TYPES else close_matches(text, TRAINING_TYPES)
+    raise CarbonMCError(f"{shown(value)} is not a training type of the Hub's co2_eq_emissions ("
+                        f"{' or '.join(TRAINING_TYPES)}); {hint}", key=key)
 
 
 @dataclass(frozen=True)
@@ -53,8 +72,9 @@ def _yaml_scalar(value) -> str:
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"cannot write {value!r} to a model card")
-        return repr(value)
+            raise NumericError(f"cannot write {value!r} to a model card")
+        text = repr(value)
+        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text  # 1e-05 -> 1.0e-05: a float in YAML 1.1 too
     return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a valid YAML double-quoted scalar
 
 
@@ -117,6 +137,50 @@ def _median_interval(g: np.ndarray) -> tuple:
     return _sig(median), [_sig(p5), _sig(p95)]
 
 
+def _check_emissions(scenario: Scenario, g: np.ndarray, quantity: str, accounting: dict, inputs: dict | None) -> None:
+    """Refuse what no card may say: a median or 90% interval of the emissions that is not finite, or
+    negative, or zero while the grid factor is not (zero is right only on a zero grid factor, such as
+    market-based electricity matched 100% by renewable purchases, which `inputs` then shows)."""
+    values = np.asarray(g, dtype=np.float64)
+    finite = values.size > 0 and bool(np.all(np.isfinite(values)))
+    p5, median, p95 = (float(v) for v in np.quantile(values, [0.05, 0.5, 0.95])) if finite else (math.nan,) * 3
+    factor = "market_gco2_per_kwh" if str(accounting.get("grid_basis")) == "market" else "grid_gco2_per_kwh"
+    zero_grid = (inputs or {}).get(factor) == "0"
+    if finite and p5 >= 0 and (median > 0 or (median == 0 and zero_grid)):
+        return
+    bad = values[~np.isfinite(values)] if values.size else values
+    what = (f"{bad.size:,} of {values.size:,} draws are not finite" if bad.size else
+            f"median {median:.6g} g, 90% interval {p5:.6g} to {p95:.6g} g" if values.size else "no draws")
+    given = "; ".join(f"{k} {v}" for k, v in (inputs or {}).items())
+    raise NumericError(
+        f"the model card's emissions ({quantity} x 1e6 g, {accounting['grid_basis']}-based) would be wrong: {what}. "
+        "A card's emissions must be a finite number > 0 (0 only on a zero grid factor)"
+        + (f"; inputs: {given}" if given else "") + ". Check the scenario's priors and [accounting]",
+        file=scenario.file)
+
+
+def _inputs_behind(model: Simulator, outputs: dict) -> dict[str, str]:
+    """What the card's emissions are made of, for an error message: energy and the grid factor in use."""
+    found: dict[str, str] = {}
+    for name in ("energy_mwh", "accelerator_facility_energy_mwh"):
+        if name in outputs:
+            v = np.asarray(outputs[name], dtype=np.float64)
+            found[name] = f"median {float(np.median(v)):.6g} MWh" if v.size else "no draws"
+    for name in ("grid_gco2_per_kwh", "market_gco2_per_kwh"):
+        prior = model.priors.get(name)
+        if prior is None:
+            continue
+        if prior.is_fixed:
+            found[name] = "0" if prior.fixed_value == 0 else f"fixed {prior.fixed_value:.6g} g/kWh"
+            continue
+        try:
+            mid = float(np.asarray(prior.icdf32(np.array([0.5], dtype=np.float32)), np.float64).ravel()[0])
+            found[name] = f"median {mid:.6g} g/kWh (variant {prior.variant})"
+        except Exception:  # a joint or exotic prior: named, not summarized
+            found[name] = f"variant {prior.variant}"
+    return found
+
+
 # ---------------------------------------------------------------------------------------------
 def model_card_block(
     scenario: Scenario,
@@ -131,6 +195,7 @@ def model_card_block(
     training_type: str = "pre-training",
     geographical_location: str | None = None,
     hardware_used: str | None = None,
+    inputs: dict[str, str] | None = None,
 ) -> str:
     """A Hugging Face ``co2_eq_emissions`` metadata block (YAML) for a distribution of CO2e.
 
@@ -144,17 +209,20 @@ def model_card_block(
       num_draws, seed: how the draws were made, for the method line.
       priors_ref: one line on the priors used (``carbon_mc_priors``); None leaves it out.
       training_type, geographical_location, hardware_used: the Hub's fields; None derives the last
-        two from the scenario.
+        two from the scenario. `training_type` must be one of `TRAINING_TYPES`.
+      inputs: {name: what it was} of the inputs behind the draws, named when the emissions are refused.
 
     Raises:
-      CarbonMCError: `quantity` is not an operational CO2e.
-      ValueError: a percentile of the draws is not finite.
+      CarbonMCError: `quantity` is not an operational CO2e, or `training_type` is not the Hub's.
+      NumericError: the draws' median or interval is not finite, negative, or zero on a grid factor that is not.
     """
     if quantity not in OPERATIONAL:
         raise CarbonMCError(f"a model card's emissions are operational CO2e ({' or '.join(OPERATIONAL)}); got {quantity}")
+    check_training_type(training_type)
     g = _grams(values_t)
-    median, interval = _median_interval(g)
     accounting = accounting or {"grid_basis": scenario.accounting.grid_basis, "pue_included": scenario.accounting.pue_included}
+    _check_emissions(scenario, g, quantity, accounting, inputs)
+    median, interval = _median_interval(g)
     draws_text = f"{num_draws:,} draws, seed {seed}" if num_draws is not None else f"{g.size:,} draws"
     block = {
         "emissions": median,
@@ -207,5 +275,5 @@ def model_card_from_draws(
         seed=seed, accounting={"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included},
         priors_ref=priors_reference(model), training_type=fields.training_type,
         geographical_location=fields.geographical_location or location_name(model.priors.get("grid_gco2_per_kwh")),
-        hardware_used=fields.hardware_used,
+        hardware_used=fields.hardware_used, inputs=_inputs_behind(model, outputs),
     )

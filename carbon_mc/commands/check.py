@@ -67,7 +67,8 @@ def register(sub) -> None:
                    help="a Hugging Face co2_eq_emissions block (operational CO2e in grams: median and 90%% interval; "
                         "total with embodied as extra keys): a .yaml/.yml file gets the block alone; a model card "
                         "README (.md) gets it written into its YAML front matter, the rest of the card kept")
-    p.add_argument("--training-type", default="pre-training", help="model card training_type (default pre-training)")
+    p.add_argument("--training-type", default="pre-training",
+                   help="model card training_type, as the Hub documents it: pre-training (default) or fine-tuning")
     p.add_argument("--location", help="model card geographical_location (default: the scenario's grid region)")
     p.add_argument("--hardware-used", dest="hardware_used", help="model card hardware_used (default: from the scenario)")
     add_priors_flag(p)
@@ -94,9 +95,11 @@ def handle(args: argparse.Namespace) -> int:
             check_writable(path)
     from ..claims import ModelCardFields, check_scenario
     from ..claims.front_matter import card_with_block, check_card
+    from ..claims.model_card import check_training_type
 
-    if args.model_card and args.model_card.lower().endswith(".md"):
-        check_card(args.model_card)
+    if args.model_card:
+        check_training_type(args.training_type, key="--training-type")  # the Hub's values, before any drawing
+        check_card(args.model_card)  # readable UTF-8 front matter (a README), not read-only: before any drawing
     card = ModelCardFields(args.training_type, args.location, args.hardware_used) if args.model_card else None
     result = check_scenario(args.file, args.claim, args.unit, quantity=args.quantity, grid_basis=args.basis,
                             pue_included=pue_flag(args), num_draws=args.draws, seed=args.seed, model_card=card,
@@ -190,8 +193,31 @@ def _shifts_table(r) -> Table:
     return shifts
 
 
+def _method_table(r) -> Table:
+    """The claim's stated method: its arithmetic verdict, then the gap to the estimate, factor by factor."""
+    m = r.method
+    table = Table(title=f"How the figure was computed: {m.method.name or 'the card'}'s method: {m.method.description}",
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.caption = (f"verdict: {m.summary}")
+    table.caption_justify = "left"
+    table.add_column("factor of estimate / claim")
+    for col in ("card", "estimate", "x (geo. mean)", "90% interval"):
+        table.add_column(col, justify="right", no_wrap=True)
+    d = m.decomposition
+    if d is not None:
+        for f in d.factors:
+            table.add_row(f.label, "" if f.card is None else fmt(f.card), "" if f.estimate is None else fmt(f.estimate),
+                          f"{f.geometric_mean:.3g}", f"{f.interval[0]:.3g} – {f.interval[1]:.3g}")
+        table.add_row(f"estimate / claim ({d.estimate_quantity})", "", "", f"{d.ratio_geometric_mean:.3g}",
+                      f"{d.ratio_interval[0]:.3g} – {d.ratio_interval[1]:.3g}", style="bold")
+    return table
+
+
 def _print_check(r) -> None:
     stdout.print(_summary_table(r))
+    if r.method is not None:
+        stdout.print(f"arithmetic: {r.method.arithmetic.sentence}")
+        stdout.print(_method_table(r))
     if r.num_beyond == 0:
         _print_unreached(r)
     if r.num_beyond == r.num_draws:

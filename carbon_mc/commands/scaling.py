@@ -82,7 +82,8 @@ def register(sub) -> None:
     p.add_argument("--target-days", dest="target_days", type=positive_float, default=30.0,
                    help="wall-clock target used to size the clusters (default 30)")
     p.add_argument("--max-devices", dest="max_devices", type=positive_int, default=32768,
-                   help="largest cluster (default 32768)")
+                   help="largest cluster, rounded down to a power of two (default 32768); a model whose states need "
+                        "more devices gets more, with a note")
     moe = p.add_argument_group("mixture-of-experts", "with --parameters as the totals (experts included): compute, tokens "
                                 "and loss follow the active parameters (the dense loss law at that size), memory the "
                                 "total, with the experts sharded over an expert-parallel degree e the planner picks")
@@ -109,17 +110,25 @@ def _interval(values) -> dict[str, float]:
     return {"median": float(med), "p5": float(lo), "p95": float(hi)}
 
 
+def fits_exponents(ds) -> bool:
+    """Whether the sweep has two or more distinct sizes: an exponent is a slope across sizes."""
+    import numpy as np
+
+    return int(np.unique(ds["size"].values).size) >= 2
+
+
 def summary(ds) -> dict:
+    """The JSON shape of `carbon-mc scaling --json`: exponents per accelerator with 90% intervals
+    (null with fewer than two distinct sizes, which fit no slope), and the largest model's CO2e."""
     from ..sweep import carbon_exponents
 
-    """The JSON shape of `carbon-mc scaling --json`: exponents per accelerator with 90% intervals."""
-    ex = carbon_exponents(ds)
+    ex = carbon_exponents(ds) if fits_exponents(ds) else None
     out = {}
     for hw in ds["hardware"].values:
-        e = ex.sel(hardware=hw)
+        e = None if ex is None else ex.sel(hardware=hw)
         out[str(hw)] = {
-            "carbon_accuracy_exponent": _interval(e["carbon_accuracy_exponent"].values),
-            "carbon_loss_exponent": _interval(e["carbon_loss_exponent"].values),
+            "carbon_accuracy_exponent": None if e is None else _interval(e["carbon_accuracy_exponent"].values),
+            "carbon_loss_exponent": None if e is None else _interval(e["carbon_loss_exponent"].values),
             "total_tco2e_largest": _interval(ds["total_tco2e"].sel(hardware=hw).isel(size=-1).values),
         }
     return out
@@ -160,11 +169,14 @@ def handle(args: argparse.Namespace) -> int:
     table.add_column("carbon-loss exponent (90% CI)", justify="right")
     table.add_column("largest model: t CO2e (90% CI)", justify="right")
     for hw, r in result.items():
-        cells = [f"{fmt(r[k]['median'])} ({fmt(r[k]['p5'])} – {fmt(r[k]['p95'])})"
+        cells = [f"{fmt(r[k]['median'])} ({fmt(r[k]['p5'])} – {fmt(r[k]['p95'])})" if r[k] is not None else "n/a"
                  for k in ("carbon_accuracy_exponent", "carbon_loss_exponent", "total_tco2e_largest")]
         table.add_row(hw, *cells)
     stdout.print(table)
-    stdout.print("exponents: slope of ln total CO2e against ln accuracy, and against ln reducible loss (L - E), fitted per draw")
+    if fits_exponents(ds):
+        stdout.print("exponents: slope of ln total CO2e against ln accuracy, and against ln reducible loss (L - E), fitted per draw")
+    else:
+        stdout.print("exponents: n/a, a slope needs two or more distinct sizes (give --parameters or --compute with several)")
     if "active_parameters" in ds.coords:
         for hw in ds["hardware"].values:
             lay = ds.sel(hardware=hw).isel(size=-1)

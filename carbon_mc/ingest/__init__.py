@@ -8,13 +8,14 @@ the energy scope the measurement covers, ready for ``carbon-mc run`` and ``carbo
 from .codecarbon import read_codecarbon
 from .gpus import match_hardware, parse_gpu_name
 from .grid import GridSeries, annual_prior, read_grid_csv, run_prior
-from .measured import MeasuredRun, scenario_sections, toml_document, write_scenario
+from .measured import MeasuredRun, check_power, scenario_sections, toml_document, write_scenario
 from .power_log import read_power_log
 
 __all__ = [
     "GridSeries",
     "MeasuredRun",
     "annual_prior",
+    "check_power",
     "match_hardware",
     "parse_gpu_name",
     "read_codecarbon",

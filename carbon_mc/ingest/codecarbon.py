@@ -36,37 +36,34 @@ def read_codecarbon(path, *, run_ids: list[str] | None = None, scope: str = "it"
     kept = list(last.values())
     energy_kwh = device_hours = emissions = 0.0
     pues, names, count = set(), set(), 0
+    peak: tuple[float, str] | None = None
     for row in kept:
         pue = row.number("pue", positive=True, required=False) if "pue" in row else None
         pues.add(pue or 1.0)
         column = "energy_consumed" if scope == "it" else "gpu_energy"
         if column not in row:
             raise CarbonMCError("--scope accelerator needs the 'gpu_energy' column", file=row.file)
-        energy_kwh += row.number(column) / (pue or 1.0)
+        energy_kwh += row.number(column, unit="kWh") / (pue or 1.0)
         n = devices or _gpu_count(row)
         count += n
-        device_hours += row.number("duration", positive=True) / 3600.0 * n
+        duration = _duration(row)
+        device_hours += duration / 3600.0 * n
         if "emissions" in row:
-            emissions += row.number("emissions", required=False) or 0.0
+            emissions += row.number("emissions", unit="kg", required=False) or 0.0
         names.update(_gpu_models(row))
-    if len(pues) > 1:
-        raise CarbonMCError(f"the kept runs used different PUEs ({', '.join(map(str, sorted(pues)))}); import them one by one "
-                            "with --run-id", file=rows[0].file)
-    if len(names) > 1:
-        raise CarbonMCError(f"the kept runs used different GPUs ({', '.join(sorted(names))}); import them one by one with --run-id",
-                            file=rows[0].file)
-    if energy_kwh <= 0:
-        raise CarbonMCError(f"the kept runs report no {'GPU ' if scope == 'accelerator' else ''}energy (0 kWh): a missing "
-                            "reading is not a measurement of zero", file=rows[0].file)
+        _check_power_against_energy(row, duration, pue or 1.0)
+        gpu_w = row.number("gpu_power", unit="W", required=False) if "gpu_power" in row else None
+        if gpu_w is not None and (peak is None or gpu_w / n > peak[0]):
+            peak = (gpu_w / n, row.where("gpu_power") + f" / {n} GPUs")
     pue = pues.pop()
-    starts = [row.time("timestamp", utc_offset=utc_offset) - timedelta(seconds=row.number("duration")) for row in kept]
+    starts = [row.time("timestamp", utc_offset=utc_offset) - timedelta(seconds=_duration(row)) for row in kept]
     ends = [row.time("timestamp", utc_offset=utc_offset) for row in kept]
     first = kept[0]
     version = first.get("codecarbon_version") or ""
     return MeasuredRun(
         file=first.file, tool=f"CodeCarbon {version}".strip(), name=_name(first, kept),
         energy_kwh=energy_kwh, energy_scope=scope, device_hours=device_hours, devices=count,
-        gpu_name=names.pop() if names else None, start=min(starts), end=max(ends), pue=pue if pue != 1.0 else None,
+        gpu_name=names.pop() if names else None, peak_device_power=peak, start=min(starts), end=max(ends), pue=pue if pue != 1.0 else None,
         emissions_kg=emissions or None, emissions_pue_included=pue != 1.0,
         location={k: (first.get(k) or "").strip() for k in ("country_name", "country_iso_code", "region", "cloud_provider", "cloud_region")},
         notes=[f"CodeCarbon runs: {', '.join(sorted(last))}; energy = {'energy_consumed' if scope == 'it' else 'gpu_energy'}"
@@ -80,9 +77,50 @@ def _last_row_per_run(rows: list[Row]) -> dict[str, Row]:
     last: dict[str, Row] = {}
     for row in rows:
         run_id = row.text("run_id")
-        if run_id not in last or row.number("duration") >= last[run_id].number("duration"):
+        if run_id not in last or _duration(row) >= _duration(last[run_id]):
             last[run_id] = row
     return last
+
+
+MAX_DURATION_S = 10 * 365.25 * 86400  # ten years: longer is a unit slip (ms for s), not a tracked run
+# Energy against mean power x duration: CodeCarbon's power columns are, by version, the mean over the
+# run or the power at the last measurement, which for a board running between idle (about 10% of its
+# TDP) and full load can be up to ~10x from the run's mean; a factor of 10 either way admits that,
+# and still catches every unit slip, which is 60x (minutes for seconds) or 1000x (Wh for kWh) or more.
+ENERGY_POWER_TOLERANCE = 10.0
+POWER_ENERGY_PAIRS = (("gpu_energy", ("gpu_power",)), ("cpu_energy", ("cpu_power",)), ("ram_energy", ("ram_power",)),
+                      ("energy_consumed", ("cpu_power", "gpu_power", "ram_power")))
+
+
+def _duration(row: Row) -> float:
+    """The row's duration in seconds (> 0, at most `MAX_DURATION_S`; a unit in the cell is converted)."""
+    seconds = row.number("duration", unit="s", positive=True)
+    if seconds > MAX_DURATION_S:
+        raise row.error("duration", f"{seconds:,.4g} s is {seconds / (365.25 * 86400):,.4g} years: expected at most "
+                                    f"{MAX_DURATION_S:,.0f} s (10 years); is it in ms?")
+    return seconds
+
+
+def _check_power_against_energy(row: Row, duration_s: float, pue: float) -> None:
+    """Each energy within `ENERGY_POWER_TOLERANCE` of its mean power x duration, where the row gives both."""
+    for energy_col, power_cols in POWER_ENERGY_PAIRS:
+        if energy_col not in row or not all(c in row for c in power_cols):
+            continue
+        energy = row.number(energy_col, unit="kWh", required=False)
+        powers = [row.number(c, unit="W", required=False) for c in power_cols]
+        if energy is None or any(w is None for w in powers):
+            continue
+        watts = sum(w for w in powers if w is not None)
+        if energy <= 0 or watts <= 0:
+            continue  # a tracker that did not see a device writes 0: nothing to compare
+        expected = watts * duration_s / 3.6e6  # kWh
+        ratio = energy / pue / expected
+        if not 1 / ENERGY_POWER_TOLERANCE <= ratio <= ENERGY_POWER_TOLERANCE:
+            written = " + ".join(repr(c) for c in power_cols)
+            raise row.error(energy_col, (
+                f"{energy / pue:,.6g} kWh{' (after / pue)' if pue != 1 else ''} is {ratio:,.4g} x what {written} "
+                f"({watts:,.6g} W) over 'duration' ({duration_s:,.6g} s) gives ({expected:,.6g} kWh): expected within a "
+                f"factor of {ENERGY_POWER_TOLERANCE:g}. A unit slip (Wh for kWh, minutes for seconds)?"))
 
 
 def _gpu_count(row: Row) -> int:

@@ -9,13 +9,16 @@ the median is the geometric mean of the annual means and sigma the standard devi
 
 Units: gCO2e/kWh. Electricity Maps gives gCO2eq/kWh ("LCA" = lifecycle, default; or "direct");
 WattTime's MOER is in lbs/MWh (x 0.45359237 -> g/kWh) and is a *marginal* rate, not the average
-intensity the bundled priors hold: the prior's description says so.
+intensity the bundled priors hold: the prior's description says so. A unit written in the column's
+name, header or cells (kg/kWh, g/MWh, ...) is converted to g/kWh; hours beyond 2,000 g/kWh, or a
+lifecycle series below 2 g/kWh throughout (kg/kWh read as g/kWh), are refused.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,14 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CarbonMCError
-from .tables import read_rows
+from .tables import LB_PER_MWH_TO_G_PER_KWH, read_rows, unit_problem, unit_symbol
 
-LB_PER_MWH_TO_G_PER_KWH = 0.45359237  # 453.59237 g per lb / 1000 kWh per MWh
 EM_TIME = "Datetime (UTC)"
 EM_COLUMNS = {"lca": "Carbon Intensity gCO₂eq/kWh (LCA)", "direct": "Carbon Intensity gCO₂eq/kWh (direct)"}
 EM_ALIASES = {"lca": ("Carbon Intensity gCO2eq/kWh (LCA)", "carbon_intensity_lca"),
               "direct": ("Carbon Intensity gCO2eq/kWh (direct)", "carbon_intensity_direct")}
+EM_INTENSITY = re.compile(r"^carbon[\s_]*intensity[\s_]*(?P<unit>.*?)[\s_]*\(?(?P<basis>lca|direct)\)?$", re.IGNORECASE)
 YEAR_COVERAGE = 0.8
+MAX_G_PER_KWH = 2000.0  # no grid's hourly intensity reaches this; a larger number is in another unit
+MIN_LCA_MAX_G_PER_KWH = 2.0  # lifecycle intensity of the cleanest grids (hydro, nuclear) is above 10 g/kWh
 
 
 @dataclass(frozen=True)
@@ -46,26 +51,66 @@ class GridSeries:
 
 
 def read_grid_csv(path: str | Path, *, basis: str = "lca") -> GridSeries:
-    """Read an Electricity Maps hourly export or a WattTime MOER export (detected by its columns)."""
-    rows, _ = read_rows(path, aliases={EM_COLUMNS["lca"]: EM_ALIASES["lca"], EM_COLUMNS["direct"]: EM_ALIASES["direct"]})
-    columns = set(rows[0])
+    """Read an Electricity Maps hourly export or a WattTime MOER export (detected by its columns), in g/kWh.
+
+    A unit in the intensity column's name ("Carbon Intensity kgCO₂eq/kWh (LCA)"), its header
+    ("[kg/kWh]") or a cell ("0.051 kg/kWh") is converted to g/kWh; an unknown one is refused.
+    """
+    rows, _ = read_rows(path)
+    columns = list(rows[0])
     if EM_TIME in columns:
-        column = EM_COLUMNS[basis]
-        if column not in columns:
-            raise rows[0].error(None, f"no column {column!r} (basis {basis!r}); the file has {', '.join(sorted(columns))}")
+        column = _intensity_column(rows, columns, basis)
         times = [r.time(EM_TIME) for r in rows]
-        values = [r.number(column) for r in rows]
+        values = [r.number(column, unit="g/kWh") for r in rows]
         zone = rows[0].get("Zone Id") or rows[0].get("Zone Name") or rows[0].get("Country")
-        series = GridSeries(tuple(times), np.array(values), rows[0].file, f"Electricity Maps ({basis})", zone)
-    elif {"point_time", "value"} <= columns:
+        kind = f"Electricity Maps ({basis})"
+        series = GridSeries(tuple(times), np.array(values), rows[0].file, kind, zone)
+    elif {"point_time", "value"} <= set(columns):
         times = [r.time("point_time") for r in rows]
-        values = [r.number("value") * LB_PER_MWH_TO_G_PER_KWH for r in rows]
+        values = [r.number("value", unit="lb/MWh") * LB_PER_MWH_TO_G_PER_KWH for r in rows]
         zone = rows[0].get("region") or rows[0].get("ba")
         series = GridSeries(tuple(times), np.array(values), rows[0].file, "WattTime MOER (marginal, lbs/MWh)", zone, True)
     else:
         raise rows[0].error(None, f"neither an Electricity Maps export (needs {EM_TIME!r} and {EM_COLUMNS['lca']!r}) nor a "
                                   "WattTime export (needs 'point_time' and 'value')")
+    _plausible(series, rows, basis)
     return _sorted(series)
+
+
+def _intensity_column(rows, columns: list[str], basis: str) -> str:
+    """The intensity column of `basis`; a unit its name writes ("Carbon Intensity kgCO₂eq/kWh (LCA)") becomes the
+    column's unit, as one in its header would."""
+    for column in columns:
+        match = EM_INTENSITY.match(column)
+        if not match or match.group("basis").lower() != basis:
+            continue
+        written = match.group("unit").strip(" _")
+        if not written:
+            return column
+        symbol = unit_symbol(written)
+        problem = unit_problem(written, "g/kWh")
+        if problem or symbol is None:
+            raise rows[0].error(column, f"the column's name gives the unit {written!r}: {problem}")
+        header_unit = rows[0].units.get(column)
+        if header_unit and unit_symbol(header_unit) != symbol:
+            raise rows[0].error(column, f"the column's name says {written!r} and its header {header_unit!r}: which is it?")
+        rows[0].units[column] = symbol  # one dict, shared by every row of the file
+        return column
+    column = EM_COLUMNS[basis]
+    raise rows[0].error(None, f"no column {column!r} (basis {basis!r}); the file has {', '.join(sorted(columns))}")
+
+
+def _plausible(series: GridSeries, rows, basis: str) -> None:
+    """Refuse intensities no grid has: above `MAX_G_PER_KWH`, or a lifecycle series below 2 g/kWh throughout (kg/kWh?)."""
+    values = series.g_per_kwh
+    if values.size and float(values.max()) > MAX_G_PER_KWH:
+        i = int(np.argmax(values))
+        raise rows[i].error(None, f"{values[i]:,.6g} gCO2e/kWh is beyond any grid (expected within [0, {MAX_G_PER_KWH:g}] "
+                                  "g/kWh; lignite, the dirtiest fuel, is about 1,200): is the file in another unit?")
+    if not series.marginal and basis == "lca" and values.size and 0 < float(values.max()) < MIN_LCA_MAX_G_PER_KWH:
+        raise rows[0].error(None, f"every lifecycle intensity is below {MIN_LCA_MAX_G_PER_KWH:g} gCO2e/kWh (largest "
+                                  f"{float(values.max()):.4g}); the cleanest grids are above 10 g/kWh on a lifecycle basis: "
+                                  "is the file in kg/kWh? Write the unit in the column's name or header, e.g. [kg/kWh]")
 
 
 def _sorted(series: GridSeries) -> GridSeries:

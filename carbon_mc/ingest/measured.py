@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from ..errors import CarbonMCError
 from ..io.files import save_text
 from ..scenarios.training import parse_scenario
 
@@ -33,6 +34,7 @@ class MeasuredRun:
     start: datetime | None = None
     end: datetime | None = None
     mean_device_power_w: float | None = None  # accelerator board power, when measured
+    peak_device_power: tuple[float, str] | None = None  # the largest power reading per device (W) and where it is
     pue: float | None = None  # a PUE the tool applied to its energy (CodeCarbon's pue column)
     emissions_kg: float | None = None
     emissions_pue_included: bool = False
@@ -42,6 +44,30 @@ class MeasuredRun:
     def tdp_fraction(self, tdp_w: float) -> float | None:
         """Mean measured board power as a fraction of the accelerator's TDP."""
         return None if self.mean_device_power_w is None else self.mean_device_power_w / tdp_w
+
+
+POWER_BOUND_TDP = 2.0  # a board's power can pass its TDP in short transients, never twice it for a whole sample
+
+
+def check_power(run: MeasuredRun, hardware: str, tdp_w: float) -> None:
+    """Refuse board power outside [0, 2 x TDP] of the accelerator `hardware`: it is not a reading of that card.
+
+    A sample above twice the TDP is a unit slip (mW or kW written as W) or another device's number,
+    and would pass straight into the scenario's energy and its power fraction.
+
+    Raises:
+      CarbonMCError: naming the file, where the reading is, its value and the bound.
+    """
+    bound = POWER_BOUND_TDP * tdp_w
+    readings = [r for r in (run.peak_device_power,) if r is not None]
+    if run.mean_device_power_w is not None:
+        readings.append((run.mean_device_power_w, "mean board power"))
+    for watts, where in readings:
+        if not (math.isfinite(watts) and 0 <= watts <= bound):
+            raise CarbonMCError(
+                f"board power {watts:,.1f} W per device is not physical for {hardware}: expected within [0, {bound:,.0f}] W "
+                f"(2 x its {tdp_w:g} W TDP). A unit slip (mW or kW read as W), or --hardware naming another card?",
+                file=run.file, key=where)
 
 
 def toml_value(value) -> str:

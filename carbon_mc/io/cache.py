@@ -5,17 +5,25 @@ takes longer than the drawing itself. `enable_compilation_cache` points JAX's pe
 per-user directory (``$CARBON_MC_CACHE_DIR``, else ``$XDG_CACHE_HOME/carbon-mc/jax``, else
 ``~/.cache/carbon-mc/jax``), with one subdirectory per jax version. The command line enables it;
 ``CARBON_MC_COMPILATION_CACHE=0`` turns it off, ``carbon-mc cache --clear`` empties it. If the user
-already set ``JAX_COMPILATION_CACHE_DIR``, that directory is used as it is.
+already set ``JAX_COMPILATION_CACHE_DIR``, that directory is used as it is. A directory that cannot
+be written (read-only, or a file in the way) turns the cache off for the run: it is only slower.
+
+The cache owns only what JAX writes in the ``jax-<version>`` subdirectories (``*-cache`` and
+``*-atime`` entries, ``.lockfile``): `cache_size` counts those and `clear_cache` removes those,
+never another file the user keeps in ``$CARBON_MC_CACHE_DIR``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
+import tempfile
 from pathlib import Path
 
 ENV_SWITCH = "CARBON_MC_COMPILATION_CACHE"
 ENV_DIR = "CARBON_MC_CACHE_DIR"
+ENTRY_SUFFIXES = ("-cache", "-atime")  # what JAX's persistent cache writes (jax._src.lru_cache), and its lock file
+LOCK_FILE = ".lockfile"
 
 
 def cache_dir() -> Path:
@@ -41,21 +49,59 @@ def enable_compilation_cache() -> Path | None:
         path = Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
     else:
         path = cache_dir() / f"jax-{jax.__version__}"
+        if not _writable(path):
+            return None
         jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return path
 
 
+def _writable(path: Path) -> bool:
+    """Whether the cache can live in `path` (made if missing): a file can be created there."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".carbon-mc-probe-", dir=path)
+    except OSError:
+        return False
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return True
+
+
+def cache_files() -> list[Path]:
+    """The files the compilation cache wrote: JAX's entries in the ``jax-*`` subdirectories of `cache_dir`."""
+    root = cache_dir()
+    if not root.is_dir():
+        return []
+    files = []
+    for sub in sorted(root.glob("jax-*")):
+        if sub.is_dir() and not sub.is_symlink():
+            files += [p for p in sorted(sub.iterdir())
+                      if p.is_file() and not p.is_symlink() and (p.name.endswith(ENTRY_SUFFIXES) or p.name == LOCK_FILE)]
+    return files
+
+
 def cache_size() -> tuple[int, int]:
-    """(files, bytes) in the compilation cache."""
-    files = [p for p in cache_dir().rglob("*") if p.is_file()] if cache_dir().exists() else []
-    return len(files), sum(p.stat().st_size for p in files)
+    """(files, bytes) in the compilation cache (its entries only, see `cache_files`)."""
+    files = cache_files()
+    sizes = []
+    for p in files:
+        with contextlib.suppress(OSError):  # removed meanwhile by another process
+            sizes.append(p.stat().st_size)
+    return len(files), sum(sizes)
 
 
 def clear_cache() -> int:
-    """Delete the compilation cache; the number of files removed."""
-    files, _ = cache_size()
-    if cache_dir().exists():
-        shutil.rmtree(cache_dir())
-    return files
+    """Delete the compilation cache's entries (and its ``jax-*`` subdirectories, when that empties
+    them); any other file in the directory stays. The number of files removed."""
+    removed = 0
+    for p in cache_files():
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+            removed += 1
+    for sub in cache_dir().glob("jax-*") if cache_dir().is_dir() else ():
+        with contextlib.suppress(OSError):  # not empty (the user's files), or not a directory
+            sub.rmdir()
+    return removed

@@ -2,8 +2,14 @@
 
 Every output goes to a temporary file beside its destination and is renamed into place. Inside
 `all_or_none()` (the command line wraps each command in it) the renames wait until the command has
-finished: when any output fails, or the user presses Ctrl-C, no output of that command is left
-behind. Files get the permissions the user's umask gives new files (not the temporary file's 0600).
+finished: when any output fails, or a signal (Ctrl-C, SIGTERM, SIGHUP) ends the command, no output
+of that command is left behind. Files get the permissions the user's umask gives new files (not the
+temporary file's 0600).
+
+An output that is a symbolic link is written through to the file it points to (atomically, beside
+that file); the link stays a link. Inside `create_only(paths)` those outputs are created and never
+replace a file: when another process created one first, the write fails instead of one of the two
+being silently lost.
 """
 
 from __future__ import annotations
@@ -12,27 +18,58 @@ import contextlib
 import contextvars
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from ..errors import CarbonMCError, InputError, OutputError
+from . import signals
+from .signals import CREATED, TEMPORARY
 
 if TYPE_CHECKING:
     import xarray as xr
 
 ENGINE: Final = "h5netcdf"  # Final keeps the literal type that xarray's `engine` parameter takes
 _STAGED: contextvars.ContextVar[list | None] = contextvars.ContextVar("carbon_mc_staged_outputs", default=None)
-# Temporary files that exist right now (being written or staged), so that an interrupt handler can
-# remove them before the process leaves (`discard_temporary`).
-_TEMPORARY: set[str] = set()
+_CREATE_ONLY: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("carbon_mc_create_only", default=frozenset())
+def destination(path: str | Path) -> Path:
+    """The file a write to `path` replaces: `path` itself, or the file a symbolic link points to.
+
+    Raises:
+      OutputError: a loop of symbolic links.
+    """
+    path = Path(path)
+    if not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    if target.is_symlink():
+        raise OutputError("is a symbolic link that leads nowhere (a loop of links)", file=str(path))
+    return target
 
 
-def discard_temporary() -> None:
-    """Remove every temporary output file this process still holds (called when Ctrl-C ends a command)."""
-    for tmp in list(_TEMPORARY):
-        Path(tmp).unlink(missing_ok=True)
-        _TEMPORARY.discard(tmp)
+def same_file_key(path: str | Path) -> tuple:
+    """A key equal for two names of one file: (device, inode) of an existing file (through links,
+    hard links included), else its resolved path."""
+    try:
+        st = os.stat(path)
+        return ("inode", st.st_dev, st.st_ino)
+    except OSError:
+        return ("path", os.path.realpath(path))
+
+
+@contextlib.contextmanager
+def create_only(paths: Iterable[str | Path]) -> Iterator[None]:
+    """Inside, the outputs `paths` are created exclusively: an existing file there is never replaced.
+
+    Such an output is put in place as soon as it is written (by a hard link, which fails if the
+    name exists), so that what the command then says about it is true; it is removed again if the
+    command fails or is interrupted later.
+    """
+    token = _CREATE_ONLY.set(_CREATE_ONLY.get() | {os.path.realpath(destination(p)) for p in paths})
+    try:
+        yield
+    finally:
+        _CREATE_ONLY.reset(token)
 
 
 def check_writable(path: str | Path, suffixes: tuple[str, ...] | None = None, flag: str | None = None) -> Path:
@@ -53,9 +90,10 @@ def check_writable(path: str | Path, suffixes: tuple[str, ...] | None = None, fl
 
 def _check_writable(path: Path, suffixes: tuple[str, ...] | None, flag: str | None) -> Path:
     where = {"file": str(path)}
-    if suffixes is not None and not str(path).lower().endswith(suffixes):
+    given, path = path, destination(path)
+    if suffixes is not None and not str(given).lower().endswith(suffixes):
         raise OutputError(f"{flag + ' ' if flag else ''}must end in {' or '.join(suffixes)}", **where)
-    if path.is_dir() or str(path).endswith(os.sep):
+    if path.is_dir() or str(given).endswith(os.sep):
         raise OutputError("is a directory: give a file name inside it", **where)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
@@ -64,13 +102,14 @@ def _check_writable(path: Path, suffixes: tuple[str, ...] | None, flag: str | No
         raise OutputError(f"directory {str(parent)!r} is not writable", **where)
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputError("exists and is not writable", **where)
-    try:  # the only sure test: create (and remove) a file beside it
-        fd, probe = tempfile.mkstemp(prefix=".carbon-mc-probe-", dir=parent)
+    try:  # the only sure test: create (and remove) a file beside it; a signal waits until it is gone
+        with signals.deferred():
+            fd, probe = tempfile.mkstemp(prefix=".carbon-mc-probe-", dir=parent)
+            os.close(fd)
+            os.unlink(probe)
     except OSError as exc:
         raise OutputError(f"cannot write in directory {str(parent)!r}: {exc.strerror or exc}", **where) from None
-    os.close(fd)
-    os.unlink(probe)
-    return path
+    return given
 
 
 def _umask_mode() -> int:
@@ -95,28 +134,67 @@ def all_or_none() -> Iterator[None]:
     try:
         yield
     except BaseException:
-        for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
+        with signals.deferred():
+            for tmp, _ in staged:
+                Path(tmp).unlink(missing_ok=True)
+                TEMPORARY.discard(tmp)
+            for created in list(CREATED):
+                Path(created).unlink(missing_ok=True)
+                CREATED.discard(created)
         raise
     finally:
         _STAGED.reset(token)
     _commit(staged)
+    CREATED.clear()
 
 
 def _commit(staged: list[tuple[str, Path]]) -> None:
-    done = []
-    try:
-        for tmp, path in staged:
-            os.replace(tmp, path)
-            _TEMPORARY.discard(tmp)
-            done.append(path)
-    except BaseException as exc:
-        for tmp, _ in staged:
+    done: list[Path] = []
+    with signals.deferred():  # the renames are one step: a signal takes effect after the last
+        try:
+            for tmp, path in staged:
+                os.replace(tmp, path)
+                TEMPORARY.discard(tmp)
+                done.append(path)
+        except BaseException as exc:
+            for tmp, _ in staged:
+                Path(tmp).unlink(missing_ok=True)
+                TEMPORARY.discard(tmp)
+            if isinstance(exc, OSError):
+                raise OutputError(f"cannot write: {exc.strerror} (written before it: {', '.join(map(str, done)) or 'none'})",
+                                  file=str(path)) from None
+            raise
+        finally:
+            signals.note_written(done)
+
+
+def _create(tmp: str, path: Path, shown: Path) -> None:
+    """Put `tmp` in place at `path` only if no file is there: a hard link (atomic, fails on an
+    existing name); where the file system has no hard links, an exclusive create then a rename."""
+    with signals.deferred():
+        try:
+            try:
+                os.link(tmp, path)
+                CREATED.add(str(path))
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links here (some network and FUSE file systems)
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                CREATED.add(str(path))
+                os.replace(tmp, path)
+        except OSError as exc:
+            if str(path) in CREATED:  # the exclusive create worked, the rename did not
+                path.unlink(missing_ok=True)
+                CREATED.discard(str(path))
+            if isinstance(exc, FileExistsError):
+                raise OutputError("exists (another process wrote it while this command ran): not overwritten; "
+                                  "pass --force to overwrite it", file=str(shown)) from None
+            raise OutputError(f"cannot write: {exc.strerror or exc}", file=str(shown)) from None
+        finally:
             Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"cannot write: {exc.strerror} (written before it: {', '.join(map(str, done)) or 'none'})",
-                              file=str(path)) from None
-        raise
+            TEMPORARY.discard(tmp)
+    if _STAGED.get() is None:  # not inside a command: nothing can undo it any more
+        CREATED.discard(str(path))
 
 
 def atomic_write(path: str | Path, write) -> Path:
@@ -125,31 +203,40 @@ def atomic_write(path: str | Path, write) -> Path:
     Readers never see a half-written file, and a failure leaves nothing behind; inside
     `all_or_none` the rename waits for the end of the block.
 
+    A `path` that is a symbolic link is written through: the file it points to is replaced
+    (atomically, by a temporary file beside it) and the link is kept. Inside `create_only` a
+    path named there is created, never replaced (see there).
+
     Raises:
-      OutputError: `path` cannot be written (see `check_writable`), or writing it failed.
+      OutputError: `path` cannot be written (see `check_writable`), writing it failed, or (inside
+        `create_only`) another process created it first.
     """
-    path = check_writable(path)
+    shown = check_writable(path)
+    path = destination(shown)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".carbon-mc-", suffix=path.suffix, dir=path.parent if str(path.parent) else ".")
+        with signals.deferred():  # a signal between the two would leave the temporary file unknown
+            fd, tmp = tempfile.mkstemp(prefix=".carbon-mc-", suffix=path.suffix, dir=path.parent if str(path.parent) else ".")
+            TEMPORARY.add(tmp)
     except OSError as exc:
-        raise OutputError(f"cannot write here: {exc.strerror or exc}", file=str(path)) from None
+        raise OutputError(f"cannot write here: {exc.strerror or exc}", file=str(shown)) from None
     os.close(fd)
-    _TEMPORARY.add(tmp)
     try:
         write(tmp)
         os.chmod(tmp, _umask_mode())
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        _TEMPORARY.discard(tmp)
+        TEMPORARY.discard(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, CarbonMCError):
-            raise OutputError(f"cannot write: {exc.strerror or exc}", file=str(path)) from None
+            raise OutputError(f"cannot write: {exc.strerror or exc}", file=str(shown)) from None
         raise
     staged = _STAGED.get()
-    if staged is not None:
+    if os.path.realpath(path) in _CREATE_ONLY.get():
+        _create(tmp, path, shown)
+    elif staged is not None:
         staged.append((tmp, path))
     else:
         _commit([(tmp, path)])
-    return path
+    return shown
 
 
 def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:

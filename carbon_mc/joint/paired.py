@@ -29,6 +29,7 @@ from ..errors import CarbonMCError, close_matches
 from ..priors import Prior, PriorTable
 from ..results.finite import apply_policy, check_policy
 from ..sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, Simulator, build_simulator, draw
+from ..sampling.args import check_accounting, check_draw_args, check_flag, check_scenario, check_text
 from ..scenarios import AnyScenario, load_any_scenario
 from ..scenarios.deployment import ServingScenario
 from ..scenarios.training import Scenario
@@ -164,13 +165,16 @@ def compare(
       InputError: an invalid scenario, draw count, seed or accounting switch.
       NumericError: draws of either scenario that are not finite (`carbon_mc.finite`).
     """
+    check_scenario(a, "scenario a"), check_scenario(b, "scenario b"), check_text(quantity, "quantity")
+    check_draw_args(num_draws=num_draws, seed=seed, chunk_size=chunk_size, priors=priors, nonfinite=nonfinite)
+    check_flag(common_random_numbers, "common_random_numbers"), check_accounting(grid_basis, pue_included)
     sa, sb = (s if isinstance(s, (Scenario, ServingScenario)) else load_any_scenario(s, priors=priors) for s in (a, b))
     if isinstance(sa, ServingScenario) != isinstance(sb, ServingScenario):
         raise CarbonMCError(f"cannot compare a training run with a deployment ({sa.name!r}, {sb.name!r}); "
                             "for training plus serving use carbon_mc.lifecycle")
     valid = SERVING_CHECKABLE if isinstance(sa, ServingScenario) else CHECKABLE
     if quantity not in valid:
-        raise CarbonMCError(f"cannot compare {quantity!r}; {close_matches(quantity, valid)}")
+        raise CarbonMCError(f"cannot compare quantity {quantity!r}; {close_matches(quantity, valid)}")
     sa = sa.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
     sb = sb.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
     ma, mb = build_simulator(sa, priors=priors), build_simulator(sb, priors=priors)

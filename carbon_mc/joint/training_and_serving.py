@@ -24,6 +24,7 @@ from ..errors import CarbonMCError
 from ..footprint.lifecycle import LIFECYCLE_OUTPUTS, lifecycle_footprint
 from ..priors import PriorTable, load_priors
 from ..sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, build_simulator, draw, provenance
+from ..sampling.args import check_draw_args, check_real, check_scenario
 from ..scenarios import AnyScenario, load_any_scenario
 from ..scenarios.deployment import ServingScenario
 from ..scenarios.training import Scenario
@@ -81,6 +82,9 @@ def lifecycle(
       CarbonMCError: a scenario that cannot be loaded, the wrong kind in either place, no training
         run, or `days` not a finite number > 0.
     """
+    check_scenario(training, "training", optional=True), check_scenario(serving, "serving")
+    check_draw_args(num_draws=num_draws, seed=seed, chunk_size=chunk_size, priors=priors)
+    check_real(days, "days", above=0.0, optional=True)
     table = priors or load_priors()
     tr, sv = _scenarios(training, serving, table)
     period = sv.days if days is None else days

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..calibration import CALIBRATED, groups
 from ..priors import load_priors
-from . import axis_label, save_figure
+from . import axis_label, literal, save_figure
 
 __all__ = ["plot_calibration", "plot_priors_posteriors", "save_figure"]
 
@@ -115,8 +115,8 @@ def plot_priors_posteriors(idata, *, quantities: tuple[str, ...] | None = None, 
         if has_new:
             ax.hist(new_draws, bins=bins, density=True, histtype="step", color="#cb4335", lw=1.2, ls="--", label="new run")
         runs = int(g["constant_data"][f"{q}_class_runs"].sel({dim: cls}))
-        ax.set_title(f"{cls} ({runs} run{'s' if runs != 1 else ''})", fontsize=9)
-        ax.set_xlabel(axis_label(table.quantity(q).long_name, table.quantity(q).units), fontsize=8)
+        ax.set_title(literal(f"{cls} ({runs} run{'s' if runs != 1 else ''})"), fontsize=9)
+        ax.set_xlabel(literal(axis_label(table.quantity(q).long_name, table.quantity(q).units)), fontsize=8)
         ax.set_ylabel("density", fontsize=8)
         ax.tick_params(labelsize=8)
     for ax in axes.ravel()[len(panels):]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import output_label, readable_log_ticks, save_figure, units_label
+from . import legend_label, literal, output_label, readable_log_ticks, save_figure, units_label
 
 __all__ = ["plot_claim", "plot_comparison", "save_figure"]
 
@@ -39,7 +39,7 @@ def _input_name(name: str) -> str:
     base, _, component = name.partition("[")
     quantity = load_priors().quantities.get(base)
     long_name = quantity.long_name if quantity is not None else base.replace("_", " ")
-    return textwrap.fill(long_name + (f" [{component}" if component else ""), 34)
+    return literal(textwrap.fill(long_name + (f" [{component}" if component else ""), 34))
 
 
 def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
@@ -73,8 +73,8 @@ def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
         readable_log_ticks(ax.xaxis, lo / 1.5, hi * 1.5)
     p5, p95 = check.interval
     ax.axvspan(p5, p95, color=PRIOR_COLOR, alpha=0.15, label="90% interval")
-    ax.axvline(check.median, color="black", lw=1, label=f"median {check.median:.3g} {check.units}")
-    ax.axvline(c, color=CLAIM_COLOR, lw=2, label=f"claim {c:.3g} {check.units}")
+    ax.axvline(check.median, color="black", lw=1, label=legend_label(f"median {check.median:.3g} {check.units}"))
+    ax.axvline(c, color=CLAIM_COLOR, lw=2, label=legend_label(f"claim {c:.3g} {check.units}"))
     ratio = check.ratio_median
     text = f"percentile {check.percentile:.1f}"
     if math.isfinite(ratio):
@@ -82,10 +82,10 @@ def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
         text += f"; claim/median {ratio:.3g} (90%: {lo_r:.3g}-{hi_r:.3g})"
     if check.num_beyond == 0:
         text += f"\nno draw of {check.num_draws:,} reaches it"
-    ax.set_xlabel(output_label(check.quantity))
+    ax.set_xlabel(literal(output_label(check.quantity, check.units)))
     ax.set_ylabel("draws")
     title = check.claim.label or f"{check.claim.value:g} {check.claim.unit}"
-    ax.set_title(f"{check.scenario_name}: {title}\n{text}", fontsize=8)
+    ax.set_title(literal(f"{check.scenario_name}: {title}\n{text}"), fontsize=8)
     ax.legend(fontsize=7, loc="best")
 
     inputs = check.inputs or {}
@@ -96,7 +96,7 @@ def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
         ax.hist(x[check.selected], bins=bins, density=True, color=SHIFT_COLOR, alpha=0.6,
                 label="at/beyond claim" if check.num_beyond else "nearest claim")
         ax.set_title(f"{_input_name(s.name)}\nKS {s.ks_distance:.2f}, median x{s.median_ratio:.2f}", fontsize=8)
-        ax.set_xlabel(units_label(s.units), fontsize=8)
+        ax.set_xlabel(literal(units_label(s.units)), fontsize=8)
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
     if shifts:
@@ -141,18 +141,18 @@ def plot_comparison(comparison, *, independent=None, path: str | Path | None = N
     if s["ratio"]:
         q = s["ratio"]
         ax_r.set_title(f"B / A: median {q['median']:.3g} (90%: {q['lower']:.3g}-{q['upper']:.3g})", fontsize=9)
-    ax_r.set_xlabel(f"{c.quantity}: B / A")
+    ax_r.set_xlabel(literal(f"{c.quantity}: B / A"))
     ax_r.set_yticks([])
     ax_r.legend(fontsize=7, loc="best")
-    fig.suptitle(f"A: {c.a_name}    B: {c.b_name}    P(B < A) = {s['prob_b_less']:.3f}", fontsize=9)
+    fig.suptitle(literal(f"A: {c.a_name}    B: {c.b_name}    P(B < A) = {s['prob_b_less']:.3f}"), fontsize=9)
     d = c.difference
     dq = np.quantile(d, [0.0005, 0.9995])
     ax_d.hist(d, bins=_bins(d, False, float(dq[0]), float(dq[1])), color=SHIFT_COLOR, alpha=0.7, density=True)
     if dq[0] <= 0 <= dq[1]:
         ax_d.axvline(0.0, color="black", lw=1)
     q = s["difference"]
-    ax_d.set_title(f"B - A: median {q['median']:.3g} {c.units} (90%: {q['lower']:.3g} to {q['upper']:.3g})", fontsize=9)
-    ax_d.set_xlabel(f"{c.quantity}: B - A ({c.units})")
+    ax_d.set_title(literal(f"B - A: median {q['median']:.3g} {c.units} (90%: {q['lower']:.3g} to {q['upper']:.3g})"), fontsize=9)
+    ax_d.set_xlabel(literal(f"{c.quantity}: B - A ({c.units})"))
     ax_d.set_yticks([])
     fig.tight_layout()
     if path is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import output_label, readable_log_ticks, save_figure
+from . import legend_label, literal, output_label, readable_log_ticks, save_figure
 
 __all__ = ["plot_on_scope", "plot_outputs", "scope_groups", "scope_title"]
 
@@ -37,7 +37,7 @@ def scope_groups(checks) -> list[list]:
 def scope_title(check) -> str:
     """e.g. "operational emissions (t CO2e)\nlocation-based grid, PUE included"."""
     pue = ("PUE included" if check.accounting["pue_included"] else "PUE excluded") if check.pue_in_quantity else "no PUE in this quantity"
-    return f"{output_label(check.quantity)}\n{check.accounting['grid_basis']}-based grid, {pue}"
+    return f"{output_label(check.quantity, check.units)}\n{check.accounting['grid_basis']}-based grid, {pue}"
 
 
 def _num(x: float) -> str:
@@ -55,18 +55,19 @@ def _panel(ax, group: list) -> None:
     bins = np.geomspace(float(x.min()), float(x.max()), 80) if log else np.linspace(float(x.min()), float(x.max()), 80)
     ax.hist(x, bins=bins, color=HIST_COLOR)
     p5, p95 = first.interval
-    ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=f"90% interval {_num(p5)}-{_num(p95)}")
-    ax.axvline(first.median, color="black", lw=1, label=f"median {_num(first.median)} {first.units}")
+    ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=legend_label(f"90% interval {_num(p5)}-{_num(p95)}"))
+    ax.axvline(first.median, color="black", lw=1, label=legend_label(f"median {_num(first.median)} {first.units}"))
     for check, color in zip(group, MARK_COLORS * 4):
         ax.axvline(check.claim_value, color=color, lw=2,
-                   label=f"{check.claim.label or 'claim'}: {_num(check.claim_value)} {check.units} (pct {check.percentile:.1f})")
+                   label=legend_label(f"{check.claim.label or 'claim'}: {_num(check.claim_value)} {check.units} "
+                                      f"(pct {check.percentile:.1f})"))
     if log:
         ax.set_xscale("log")
         ax.set_xlim(lo / 1.3, hi * 1.3)
         readable_log_ticks(ax.xaxis, lo / 1.3, hi * 1.3)
-    ax.set_xlabel(output_label(first.quantity))
+    ax.set_xlabel(literal(output_label(first.quantity, first.units)))
     ax.set_ylabel("draws")
-    ax.set_title(scope_title(first).split("\n")[1], fontsize=8)
+    ax.set_title(literal(scope_title(first).split("\n")[1]), fontsize=8)
     ax.legend(fontsize=7, loc="upper right")
 
 
@@ -92,7 +93,7 @@ def plot_on_scope(checks, *, title: str | None = None, columns: int = 2, path: s
         _panel(ax, group)
     for ax in axes.ravel()[len(groups):]:
         ax.set_visible(False)
-    fig.suptitle(title or groups[0][0].scenario_name, fontsize=10)
+    fig.suptitle(literal(title or groups[0][0].scenario_name), fontsize=10)
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
@@ -117,7 +118,7 @@ def plot_outputs(ds, names: list[str], *, path: str | Path | None = None):
         p5, median, p95 = np.quantile(x, [0.05, 0.5, 0.95])
         ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=f"90% interval {_num(p5)}-{_num(p95)}")
         ax.axvline(median, color="black", lw=1, label=f"median {_num(median)}")
-        ax.set_xlabel(output_label(name))
+        ax.set_xlabel(literal(output_label(name)))
         ax.set_ylabel("draws")
         ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()

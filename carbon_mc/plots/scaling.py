@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import output_label, readable_log_ticks, save_figure
+from . import legend_label, literal, output_label, readable_log_ticks, save_figure
 
 __all__ = ["plot_carbon_curves", "save_figure"]
 
@@ -27,7 +27,7 @@ def _curves(ax, ds: xr.Dataset, x_name: str, xlabel: str) -> None:
         color = COLORS[i % len(COLORS)]
         ax.fill_between(x, q[0], q[4], color=color, alpha=0.15, linewidth=0)
         ax.fill_between(x, q[1], q[3], color=color, alpha=0.3, linewidth=0)
-        ax.plot(x, q[2], color=color, marker="o", markersize=3, label=str(hw))
+        ax.plot(x, q[2], color=color, marker="o", markersize=3, label=legend_label(hw))
     ax.set_xscale("log")
     ax.set_yscale("log")
     x_all = ds[x_name].median("draw").values
@@ -58,7 +58,7 @@ def plot_carbon_curves(ds: xr.Dataset, *, title: str | None = None, path: str | 
     if title is None:
         title = (f"CO2e against model quality: {ds.attrs.get('utilization', '')} utilization, "
                  f"{ds.attrs.get('batch_policy', '')} batch; median, 50% and 90% bands")
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(literal(title), fontsize=10)
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)

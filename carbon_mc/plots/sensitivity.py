@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from ..priors import load_priors
-from . import axis_label, save_figure
+from . import axis_label, literal, save_figure
 
 __all__ = ["plot_indices", "plot_rankings", "save_figure"]
 
@@ -42,7 +42,7 @@ def _bars(ax, ds: xr.Dataset, labels: list[str], *, legend: bool) -> None:
         est, err = _errors(ds, labels, index)
         ax.barh(y + offset, np.nan_to_num(est), height=height, color=color, label=f"{index} ({'total' if index == 'ST' else 'first'} order)",
                 xerr=err, error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#444444"})
-    ax.set_yticks(y, [input_label(label) for label in labels])
+    ax.set_yticks(y, [literal(input_label(label)) for label in labels])
     ax.invert_yaxis()
     ax.axvline(0.0, color="black", lw=0.6)
     lo, hi = ax.get_xlim()
@@ -89,7 +89,8 @@ def plot_indices(ds: xr.Dataset, *, title: str | None = None, path: str | Path |
     output = ds.attrs.get("output", "output")
     if "output_long_name" in ds.attrs:
         output = axis_label(ds.attrs["output_long_name"], ds.attrs.get("output_units"))
-    ax.set_title(title or (f"{scenario}: what drives {output}" if scenario else f"what drives {output}"), loc="left", fontsize="medium")
+    ax.set_title(literal(title or (f"{scenario}: what drives {output}" if scenario else f"what drives {output}")), loc="left",
+                 fontsize="medium")
     ax.set_xlabel(f"Sobol' index, dimensionless ({_subtitle(ds)})")
     fig.tight_layout()
     if path is not None:
@@ -124,10 +125,10 @@ def plot_rankings(results: Mapping[str, xr.Dataset], *, title: str | None = None
     fig, axes = plt.subplots(1, n, figsize=(5.0 + 3.2 * n, 0.9 + 0.42 * len(labels)), sharey=True, squeeze=False)
     for i, (ax, (name, ds)) in enumerate(zip(axes[0], results.items())):
         _bars(ax, ds, labels, legend=i == n - 1)
-        ax.set_title(name, fontsize="medium")
+        ax.set_title(literal(name), fontsize="medium")
         ax.set_xlabel("Sobol' index (dimensionless)")
     if title:
-        fig.suptitle(title, x=0.01, ha="left", fontsize="medium")
+        fig.suptitle(literal(title), x=0.01, ha="left", fontsize="medium")
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)

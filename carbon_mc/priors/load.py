@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from ..data import data_dir
-from ..errors import InputError
+from ..errors import InputError, shown
 from .loader import PRIORS_ENV, PriorTable, Quantity, is_name_table, load_hardware, load_quantity, read_toml
 from .overlay import apply_overlay, overlay_quantity
 
@@ -40,6 +40,7 @@ def load_priors(directory: str | Path | None = None, *, overlays=(), use_env: bo
       InputError: a directory that is missing or holds no ``*.toml``, a file that is not UTF-8 TOML,
         or an entry that is mistyped, incomplete or outside its quantity's physical bounds.
     """
+    _check_args(directory, overlays, use_env)
     dirs = (env_overlay_dirs() if use_env else []) + _as_dirs(overlays)
     if directory is None:
         return _load_default_with(tuple(_overlay_signature(d) for d in dirs))
@@ -47,6 +48,18 @@ def load_priors(directory: str | Path | None = None, *, overlays=(), use_env: bo
     for d in dirs:
         table = apply_overlay(table, d)
     return table
+
+
+def _check_args(directory, overlays, use_env) -> None:
+    """The types of `load_priors`'s arguments (written here, not in `carbon_mc.sampling.args`: priors load without JAX)."""
+    if directory is not None and not isinstance(directory, (str, os.PathLike)):
+        raise InputError(f"directory must be a priors directory (a path) or None, got {shown(directory)} ({type(directory).__name__})")
+    if not (overlays is None or isinstance(overlays, (str, os.PathLike))
+            or (isinstance(overlays, (list, tuple)) and all(isinstance(d, (str, os.PathLike)) for d in overlays))):
+        raise InputError(f"overlays must be a directory or a list of directories (paths), got {shown(overlays)} "
+                         f"({type(overlays).__name__})")
+    if not isinstance(use_env, bool):
+        raise InputError(f"use_env must be True or False, got {shown(use_env)}")
 
 
 def env_overlay_dirs(environ=None) -> list[Path]:
@@ -58,7 +71,7 @@ def env_overlay_dirs(environ=None) -> list[Path]:
 def _as_dirs(overlays) -> list[Path]:
     if overlays is None:
         return []
-    if isinstance(overlays, (str, Path)):
+    if isinstance(overlays, (str, os.PathLike)):
         return [Path(overlays)]
     return [Path(d) for d in overlays]
 

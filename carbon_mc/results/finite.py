@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError, NumericError
+from ..errors import InputError, NumericError, shown
 
 POLICIES = ("refuse", "drop")
 WHY = ("an input at a value where the chain divides by zero, a product beyond float32's range (3.4e38), or a "
@@ -25,8 +25,8 @@ HOW = ("narrow the priors or the run's numbers; --drop-nonfinite (run, check, co
 
 def check_policy(nonfinite: str) -> str:
     """`nonfinite` if it names a policy, else an `InputError` listing them."""
-    if nonfinite not in POLICIES and nonfinite != "keep":
-        raise InputError(f"unknown non-finite policy {nonfinite!r}; valid: {', '.join(POLICIES)}")
+    if not isinstance(nonfinite, str) or (nonfinite not in POLICIES and nonfinite != "keep"):
+        raise InputError(f"unknown non-finite policy nonfinite={shown(nonfinite)}; valid: {', '.join(POLICIES)}")
     return nonfinite
 
 

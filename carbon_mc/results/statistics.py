@@ -15,10 +15,28 @@ import numpy as np
 if TYPE_CHECKING:  # xarray is imported where a Dataset is built: a run that only prints does without it
     import xarray as xr
 
-from ..errors import InputError
+from ..errors import InputError, shown
 
 STATS = ("mean", "sd", "median", "p5", "p95", "p2_5", "p97_5", "hdi90_lower", "hdi90_upper")
 QUANTILES = {"median": 0.5, "p5": 0.05, "p95": 0.95, "p2_5": 0.025, "p97_5": 0.975}
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _draws(values) -> np.ndarray:
+    """`values` as a flat array of numbers; an `InputError` naming ``values`` otherwise (the checks of
+    `carbon_mc.sampling.args`, written here so that statistics load without JAX)."""
+    if values is None or isinstance(values, (str, bytes, dict)):
+        raise InputError(f"values must be an array of numbers, got {shown(values)} ({type(values).__name__})")
+    try:
+        x = np.asarray(values).ravel()
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"values must be an array of numbers, got {shown(values)} ({type(values).__name__})") from exc
+    if x.dtype.kind not in "iuf":
+        raise InputError(f"values must be an array of numbers, got {shown(values)} ({x.dtype} values)")
+    return x
 
 
 def hdi(values: np.ndarray, prob: float = 0.9, *, sorted_values: bool = False) -> tuple[float, float]:
@@ -33,7 +51,11 @@ def hdi(values: np.ndarray, prob: float = 0.9, *, sorted_values: bool = False) -
     Raises:
       InputError: no draws.
     """
-    x = np.asarray(values).ravel()
+    x = _draws(values)
+    if not _number(prob) or not 0 <= prob <= 1:
+        raise InputError(f"prob must be a number from 0 to 1, got {shown(prob)}")
+    if not isinstance(sorted_values, (bool, np.bool_)):
+        raise InputError(f"sorted_values must be True or False, got {shown(sorted_values)}")
     if x.size == 0:
         raise InputError("hdi needs at least one draw")
     if sorted_values:
@@ -115,7 +137,9 @@ def summarize(ds: xr.Dataset, variables: list[str] | None = None) -> xr.Dataset:
     import xarray as xr
 
     if not isinstance(ds, xr.Dataset):
-        raise InputError(f"summarize needs an xarray Dataset (from carbon_mc.estimate), got {type(ds).__name__}")
+        raise InputError(f"summarize needs an xarray Dataset as ds (from carbon_mc.estimate), got {type(ds).__name__}")
+    if variables is not None and (not isinstance(variables, (list, tuple)) or not all(isinstance(v, str) for v in variables)):
+        raise InputError(f"variables must be a list of names (strings) or None, got {shown(variables)}")
     missing = [v for v in (variables or []) if v not in ds]
     if missing:
         raise InputError(f"no variable {', '.join(map(repr, missing))} in the dataset; valid: {', '.join(map(str, ds.data_vars))}")
@@ -140,7 +164,9 @@ def percentile_of(values: np.ndarray, value: float) -> float:
     Raises:
       InputError: no draws.
     """
-    x = np.asarray(values).ravel()
+    x = _draws(values)
+    if not _number(value) or np.isnan(value):
+        raise InputError(f"value must be a number, got {shown(value)} ({type(value).__name__})")
     if x.size == 0:
         raise InputError("percentile_of needs at least one draw")
     below = np.count_nonzero(x < value)

@@ -18,7 +18,20 @@ from ..errors import CarbonMCError, InputError
 from ..priors import Prior, PriorTable
 from ..results.finite import apply_policy, check_policy, finite_rows
 from ..scenarios import AnyScenario
-from .args import check_chunk_size, check_num_draws, check_seed
+from ..scenarios.common import SCENARIO_TEXTS
+from .args import (
+    check_callable,
+    check_chunk_size,
+    check_devices,
+    check_flag,
+    check_names,
+    check_num_draws,
+    check_posterior,
+    check_priors,
+    check_scenario,
+    check_seed,
+    check_simulator,
+)
 from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes
 from .inference_data import to_inference_data
 from .samplers import DEFAULT_METHOD, METHOD_NAMES, check_method, sampler
@@ -60,9 +73,11 @@ def draw(
       InputError: a bad `num_draws`, `seed`, `chunk_size`, `method` or variable name.
       NumericError: some draws are not finite under ``nonfinite="refuse"``.
     """
+    check_simulator(model)
     num_draws, seed, chunk_size = check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size)
     check_method(method)
     check_policy(nonfinite)
+    check_callable(progress), check_names(variables, "variables"), check_devices(jax_devices)
     shapes = output_shapes(model)
     available = list(model.stochastic) + list(shapes)
     keep = tuple(available if variables is None else variables)
@@ -161,6 +176,8 @@ def scenario_text(scenario: AnyScenario) -> str:
     """
     if not scenario.sha256:
         return ""
+    if scenario.sha256 in SCENARIO_TEXTS:  # read at load time (a pipe cannot be read twice)
+        return SCENARIO_TEXTS[scenario.sha256]
     path = Path(scenario.file)
     data = path.read_bytes() if path.is_file() else b""
     if hashlib.sha256(data).hexdigest() != scenario.sha256:
@@ -251,7 +268,9 @@ def estimate(
       InputError: an invalid scenario (`load_scenario`), `num_draws`, `seed`, `chunk_size` or `method`.
       NumericError: draws that are not finite, unless ``nonfinite="drop"``.
     """
-    check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size), check_policy(nonfinite)
+    check_scenario(scenario), check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size), check_policy(nonfinite)
+    check_priors(priors), check_posterior(posterior), check_method(method), check_callable(progress), check_devices(jax_devices)
+    check_flag(as_inference_data, "as_inference_data")
     model = build_simulator(scenario, priors=priors, posterior=posterior)
     kept = kept_draws(model, num_draws=num_draws, seed=seed, method=method, chunk_size=chunk_size, progress=progress,
                       jax_devices=jax_devices, nonfinite=nonfinite)

@@ -79,12 +79,16 @@ def to_inference_data(ds: xr.Dataset):
       and ``constant_data``.
 
     Raises:
-      ValueError: `ds` has no ``draw`` dimension (a summary, not draws).
+      InputError: `ds` is not a Dataset, or has no ``draw`` dimension (a summary, not draws).
     """
     import xarray as xr
 
+    from ..errors import InputError
+    from .args import check_dataset
+
+    check_dataset(ds)
     if "draw" not in ds.dims:
-        raise ValueError(f"expected draws over 'draw' (carbon_mc.estimate), got dims {sorted(map(str, ds.dims))}")
+        raise InputError(f"ds must hold draws over 'draw' (carbon_mc.estimate), got dims {sorted(map(str, ds.dims))}")
     drawn, constants = split_constants(ds)
     prior = _prior_group(drawn)
     if arviz_major_version() >= 1:

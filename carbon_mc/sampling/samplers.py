@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import CarbonMCError
+from ..errors import CarbonMCError, shown
 from ..options import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_METHOD, METHOD_NAMES, METHODS  # noqa: F401  (re-exported)
 from .qmc import replicate_tables, sobol_words
 from .simulator import Simulator
@@ -92,8 +92,8 @@ def sampler(model: Simulator, seed=0, method: str = "mc", *, last_index: int | N
 
 def check_method(method: str) -> str:
     """`method` if it names a sampler, else a `CarbonMCError` listing the valid ones."""
-    if method not in METHODS:
-        raise CarbonMCError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
+    if not isinstance(method, str) or method not in METHODS:
+        raise CarbonMCError(f"unknown method {shown(method)}; valid: {', '.join(METHODS)}")
     return method
 
 

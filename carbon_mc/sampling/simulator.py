@@ -137,6 +137,9 @@ def build_simulator(scenario: AnyScenario | str | Path, *, priors: PriorTable | 
       InputError: an invalid scenario (`carbon_mc.load_scenario`), or a posterior for an input the
         scenario does not draw.
     """
+    from .args import check_posterior, check_priors, check_scenario
+
+    check_scenario(scenario), check_priors(priors), check_posterior(posterior)
     table = priors or load_priors()
     if not isinstance(scenario, (Scenario, ServingScenario)):
         scenario = load_any_scenario(scenario, priors=table)

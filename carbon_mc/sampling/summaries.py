@@ -21,7 +21,18 @@ from ..priors import Prior, PriorTable
 from ..results.finite import check_policy, check_stream
 from ..results.statistics import QUANTILES
 from ..scenarios import AnyScenario
-from .args import check_chunk_size, check_num_draws, check_seed
+from .args import (
+    check_callable,
+    check_chunk_size,
+    check_devices,
+    check_names,
+    check_num_draws,
+    check_posterior,
+    check_priors,
+    check_real,
+    check_scenario,
+    check_seed,
+)
 from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes, summary_kernel, to_host
 from .draws import DEFAULT_CHUNK, provenance
 from .histograms import PILOT_DRAWS, Histogram, StreamSummary, plan_bins
@@ -286,7 +297,9 @@ def estimate_summary(
       InputError: an invalid scenario, `num_draws`, `seed`, `chunk_size`, `method` or `rel_error`.
       NumericError: draws that are not finite, unless ``nonfinite="drop"``.
     """
-    check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size), check_policy(nonfinite)
+    check_scenario(scenario), check_num_draws(num_draws), check_seed(seed), check_chunk_size(chunk_size), check_policy(nonfinite)
+    check_priors(priors), check_posterior(posterior), check_method(method), check_callable(progress), check_devices(jax_devices)
+    check_names(variables, "variables"), check_real(rel_error, "rel_error", optional=True)
     model = build_simulator(scenario, priors=priors, posterior=posterior)
     if rel_error is not None:
         shapes = output_shapes(model)

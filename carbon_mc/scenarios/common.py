@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from ..errors import InputError, shown
 from ..priors import Prior, PriorTable, build_prior, load_priors
+from ..priors.loader import read_toml_bytes
 from . import fields
 from .units import convert, quantity_units, to_quantity_units
 from .where import GRID_QUANTITY, grid_prior, resolve_region
@@ -402,29 +402,18 @@ def scenario_path(path: str | Path, find_bundled: Callable[[str], Path]) -> Path
     return path
 
 
+# The text of each scenario file read, by SHA-256: what a run writes into its netCDF as the scenario's
+# own text, without reading the file again (a pipe, /dev/stdin or <(...), can be read only once).
+SCENARIO_TEXTS: dict[str, str] = {}
+
+
 def read_scenario_file(path: Path) -> tuple[dict, str]:
     """(the parsed TOML, the file's SHA-256) of a scenario file, read once: it may be a pipe
-    (``/dev/stdin``, ``<(...)``). The checks and messages are `read_toml`'s."""
-    try:
-        data = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise InputError("is a directory, not a TOML file", file=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        raise InputError("starts with a UTF-8 byte-order mark, which TOML does not allow: save it as UTF-8 without BOM",
-                         file=str(path))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): TOML files must be UTF-8",
-                         file=str(path)) from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"malformed TOML: {exc}", file=str(path)) from None
-    return doc, hashlib.sha256(data).hexdigest()
+    (``/dev/stdin``, ``<(...)``). Its text is kept by hash (`SCENARIO_TEXTS`)."""
+    doc, data = read_toml_bytes(path)
+    sha = hashlib.sha256(data).hexdigest()
+    SCENARIO_TEXTS[sha] = data.decode("utf-8")
+    return doc, sha
 
 
 __all__ = [

@@ -25,10 +25,11 @@ import numpy as np
 import xarray as xr
 from jax.experimental import multihost_utils
 
-from ..errors import CarbonMCError, NumericError, close_matches
+from ..errors import CarbonMCError, NumericError, close_matches, shown
 from ..options import CI_METHODS, DEFAULT_NUM_BASE, MIN_NUM_BASE
 from ..priors import PriorTable
 from ..sampling import DEFAULT_CHUNK, Simulator, build_simulator, evaluate, output_shapes, provenance, stream_id
+from ..sampling.args import check_callable, check_chunk_size, check_flag, check_priors, check_scenario, check_text
 from ..scenarios import AnyScenario
 from . import estimators
 from .design import (
@@ -72,13 +73,13 @@ def check_num_base(num_base, sampler: str = "sobol", *, warn: bool = True) -> in
     of two is rounded up with a warning (or silently, ``warn=False``, for callers that say so).
     """
     if isinstance(num_base, bool) or not isinstance(num_base, (int, np.integer)):
-        raise CarbonMCError(f"the number of base draws must be a whole number, got {num_base!r}")
+        raise CarbonMCError(f"the number of base draws (num_base) must be a whole number, got {shown(num_base)}")
     num_base = int(num_base)
     if num_base < MIN_NUM_BASE:
-        raise CarbonMCError(f"the number of base draws must be at least {MIN_NUM_BASE} (fewer is too few for the estimators and "
+        raise CarbonMCError(f"the number of base draws (num_base) must be at least {MIN_NUM_BASE} (fewer is too few for the estimators and "
                             f"their bootstrap), got {num_base}")
     if num_base > MAX_NUM_BASE:
-        raise CarbonMCError(f"the number of base draws must be at most 2**30 = {MAX_NUM_BASE:,}, got {num_base:,}")
+        raise CarbonMCError(f"the number of base draws (num_base) must be at most 2**30 = {MAX_NUM_BASE:,}, got {num_base:,}")
     if sampler == "sobol" and not is_power_of_two(num_base):
         rounded = next_power_of_two(num_base)
         if warn:
@@ -88,16 +89,17 @@ def check_num_base(num_base, sampler: str = "sobol", *, warn: bool = True) -> in
 
 
 def _check_settings(sampler: str, conf_level, num_resamples, ci_method: str, seed) -> None:
-    if sampler not in SAMPLERS:
-        raise CarbonMCError(f"unknown sampler {sampler!r}; valid: {', '.join(SAMPLERS)}")
-    if ci_method not in CI_METHODS:
-        raise CarbonMCError(f"unknown ci_method {ci_method!r}; valid: {', '.join(CI_METHODS)}")
+    if not isinstance(sampler, str) or sampler not in SAMPLERS:
+        raise CarbonMCError(f"unknown sampler {shown(sampler)}; valid: {', '.join(SAMPLERS)}")
+    if not isinstance(ci_method, str) or ci_method not in CI_METHODS:
+        raise CarbonMCError(f"unknown ci_method {shown(ci_method)}; valid: {', '.join(CI_METHODS)}")
     if isinstance(conf_level, bool) or not isinstance(conf_level, (int, float)) or not 0.0 < conf_level < 1.0:
-        raise CarbonMCError(f"conf_level must be strictly between 0 and 1, got {conf_level!r}")
+        raise CarbonMCError(f"conf_level must be strictly between 0 and 1, got {shown(conf_level)}")
     if isinstance(num_resamples, bool) or not isinstance(num_resamples, (int, np.integer)) or num_resamples < 0 or num_resamples == 1:
-        raise CarbonMCError(f"the number of bootstrap resamples must be 0 (no intervals) or at least 2, got {num_resamples!r}")
+        raise CarbonMCError(f"the number of bootstrap resamples (num_resamples) must be 0 (no intervals) or at least 2, "
+                            f"got {shown(num_resamples)}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise CarbonMCError(f"seed must be a whole number >= 0, got {seed!r}")
+        raise CarbonMCError(f"seed must be a whole number >= 0, got {shown(seed)}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -384,6 +386,18 @@ def model_outputs(model: Simulator) -> list[str]:
     return [name for name in model.output_table if name in shapes]
 
 
+def _check_groups(groups):
+    """`groups` None or a mapping {group name: input name or list of input names}."""
+    if groups is None:
+        return None
+    if not isinstance(groups, Mapping) or not all(
+        isinstance(name, str) and (isinstance(members, str) or (isinstance(members, (list, tuple)) and all(isinstance(m, str) for m in members)))
+        for name, members in groups.items()
+    ):
+        raise CarbonMCError(f"groups must be a dict {{group name: [input names]}} or None, got {shown(groups)} ({type(groups).__name__})")
+    return groups
+
+
 def check_output(model: Simulator, output: str) -> None:
     """Fail early, naming close matches, if `output` is not an output of this scenario's model."""
     available = model_outputs(model)
@@ -445,10 +459,12 @@ def sensitivity(
       InputError: an invalid scenario, output, group, design size, seed or interval option.
       NumericError: evaluations that are not finite (a Sobol' design cannot drop draws).
     """
-    model = build_simulator(scenario, priors=priors)
-    check_output(model, output)
+    check_scenario(scenario), check_priors(priors), check_text(output, "output"), check_chunk_size(chunk_size)
+    check_flag(second_order, "second_order"), check_callable(progress), _check_groups(groups)
     _check_settings(sampler, conf_level, num_resamples, ci_method, seed)
     num_base = check_num_base(num_base, sampler)
+    model = build_simulator(scenario, priors=priors)
+    check_output(model, output)
     columns = {name: model.priors[name].num_columns for name in model.stochastic}
     joint = {component: name for name in model.stochastic for component in model.priors[name].components}
     for gname, members in (groups or {}).items():

@@ -7,7 +7,7 @@ from typing import cast
 import numpy as np
 import xarray as xr
 
-from ..errors import InputError
+from ..errors import InputError, shown
 
 
 # ------------------------------------------------------------------------------------------------
@@ -36,8 +36,10 @@ def carbon_exponents(ds: xr.Dataset, dim: str = "size") -> xr.Dataset:
       InputError: `ds` lacks the sweep's variables or the dimension `dim`.
     """
     needed = ("reducible_loss_nats", "accuracy_fraction", "total_tco2e")
+    if not isinstance(dim, str):
+        raise InputError(f"dim must be the name of a dimension (a string), got {shown(dim)} ({type(dim).__name__})")
     if not isinstance(ds, xr.Dataset) or any(v not in ds for v in needed) or dim not in ds.dims:
-        raise InputError(f"carbon_exponents needs a scaling_sweep Dataset with {', '.join(needed)} over {dim!r}")
+        raise InputError(f"carbon_exponents needs a scaling_sweep Dataset (ds) with {', '.join(needed)} over dim {dim!r}")
     loss = loglog_fit(ds["reducible_loss_nats"], ds["total_tco2e"], dim)
     acc = loglog_fit(ds["accuracy_fraction"], ds["total_tco2e"], dim)
     out = xr.Dataset({

@@ -10,6 +10,7 @@ import xarray as xr
 from ..footprint import parallelism as par
 from ..priors import PriorTable, load_priors
 from ..sampling import BLOCK, uniforms
+from ..sampling.args import check_num_draws, check_priors, check_seed
 from .quantities import context, draws_of, median, priors_for
 
 
@@ -32,6 +33,7 @@ def megatron_check(*, num_draws: int = 4096, seed: int = 0, priors: PriorTable |
     Raises:
       InputError: a bad draw count or seed.
     """
+    check_num_draws(num_draws), check_seed(seed), check_priors(priors)
     table = priors or load_priors()
     spec = table.hardware_spec("a100_80gb")
     hw = par.Hardware.from_spec(spec)

@@ -28,7 +28,7 @@ def pow2_at_least(x: np.ndarray) -> np.ndarray:
 
 
 def check_choice(value, choices, what):
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise CarbonMCError(f"unknown {what} {value!r}; {close_matches(str(value), choices)}")
 
 
@@ -36,13 +36,14 @@ def checked_settings(table, parameters, compute_budgets_flop, hardware, num_draw
                       critical_batch_law, tokens_per_parameter, sizing_hardware, region, datacenter):
     """(mode, sizes, hardware) of a sweep after checking every setting; a `CarbonMCError` names the first bad one."""
     check_choice(utilization, UTILIZATIONS, "utilization")
-    check_choice(batch_policy, BATCH_POLICIES, "batch policy")
-    check_choice(critical_batch_law, CRITICAL_BATCH_LAWS, "critical batch law")
-    check_choice(scaling_fit, SCALING_FITS, "scaling fit")
+    check_choice(batch_policy, BATCH_POLICIES, "batch_policy")
+    check_choice(critical_batch_law, CRITICAL_BATCH_LAWS, "critical_batch_law")
+    check_choice(scaling_fit, SCALING_FITS, "scaling_fit")
     if (parameters is None) == (compute_budgets_flop is None) and parameters is not None:
         raise CarbonMCError("give parameters or compute_budgets_flop, not both")
     mode = "compute" if compute_budgets_flop is not None else "parameters"
-    sizes = np.asarray(compute_budgets_flop if mode == "compute" else (parameters or DEFAULT_PARAMETERS), dtype=np.float64)
+    given = compute_budgets_flop if mode == "compute" else parameters
+    sizes = np.asarray(DEFAULT_PARAMETERS if given is None or len(given) == 0 else given, dtype=np.float64)
     if sizes.ndim != 1 or sizes.size < 1 or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
         raise CarbonMCError("sizes must be a list of positive numbers")
     limit = MAX_SWEEP_PARAMETERS if mode == "parameters" else INPUT_MAX
@@ -57,11 +58,15 @@ def checked_settings(table, parameters, compute_budgets_flop, hardware, num_draw
     hardware = list(hardware)
     if not hardware or len(set(hardware)) != len(hardware):
         raise CarbonMCError("hardware must be a non-empty list of distinct accelerator keys")
-    for key in [*hardware, sizing_hardware]:
+    for key in hardware:
         table.hardware_spec(key)
+    try:
+        table.hardware_spec(sizing_hardware)
+    except CarbonMCError as exc:
+        raise InputError(f"sizing_hardware: {exc.message}") from None
     for choice, qname in (("region", "grid_gco2_per_kwh"), ("datacenter", "pue")):
         value = region if choice == "region" else datacenter
-        if value not in table.quantity(qname).variants:
+        if not isinstance(value, str) or value not in table.quantity(qname).variants:
             raise CarbonMCError(f"unknown {choice} {value!r}; {close_matches(value, table.quantity(qname).variants)}")
 
     return mode, sizes, hardware
@@ -96,7 +101,10 @@ def device_counts(devices, num_sizes, n_nom, d_nom, table, hardware, sizing_hard
     nominal N, the active one of a mixture-of-experts) and for the model states of `total_parameters`
     (default N; an MoE's total, experts included), as powers of two."""
     if devices is not None:
-        dev = np.broadcast_to(np.asarray(devices, dtype=np.float64), (num_sizes,)).copy()
+        given = np.asarray(devices, dtype=np.float64)
+        if given.size not in (1, num_sizes):
+            raise InputError(f"give devices as one count for every size or one per size ({num_sizes}), got {given.size}")
+        dev = np.broadcast_to(given, (num_sizes,)).copy()
         if np.any(dev < 1) or np.any(2.0 ** np.round(np.log2(dev)) != dev):
             raise CarbonMCError("devices must be powers of two (tensor and pipeline degrees are)")
         return dev
@@ -109,7 +117,17 @@ def device_counts(devices, num_sizes, n_nom, d_nom, table, hardware, sizing_hard
     n_states = n_nom if total_parameters is None else total_parameters
     for_memory = 2.0 * (par.WEIGHT_GRAD_BYTES_PER_PARAMETER + par.OPTIMIZER_BYTES_PER_PARAMETER) * n_states / (smallest * par.BYTES_PER_GB)
     dev = pow2_at_least(np.maximum(for_time, for_memory))
-    return np.clip(dev, pow2_at_least(np.array(min_devices)), np.maximum(2.0 ** np.floor(np.log2(max_devices)), pow2_at_least(for_memory)))
+    largest = 2.0 ** np.floor(np.log2(max_devices))
+    smallest_cluster = np.minimum(pow2_at_least(np.array(min_devices)), largest)  # max_devices below min_devices wins
+    needed = pow2_at_least(for_memory)
+    if np.any(needed > largest):
+        import logging
+
+        over = [f"{n:.3g}" for n, m in zip(np.broadcast_to(n_states, needed.shape), needed, strict=True) if m > largest]
+        logging.getLogger("carbon_mc").warning(
+            "max_devices %d: the model states of size %s need more devices (%d): using those", max_devices,
+            ", ".join(over), int(needed.max()))
+    return np.clip(dev, smallest_cluster, np.maximum(largest, needed))
 
 
 def batch_candidates(policy, fixed_batch_tokens, bcrit_nom, sequence_length) -> np.ndarray:

@@ -39,6 +39,17 @@ from ..options import DEFAULT_HARDWARE
 from ..priors import PriorTable, load_priors
 from ..results.finite import WHY
 from ..sampling import BLOCK, uniforms
+from ..sampling.args import (
+    check_flag,
+    check_names,
+    check_num_draws,
+    check_numbers,
+    check_priors,
+    check_real,
+    check_seed,
+    check_text,
+    check_whole,
+)
 from .evaluate import EVALUATE, HardwareConsts
 from .plan import batch_candidates, checked_experts, checked_settings, device_counts, nominal_plan
 from .quantities import (
@@ -132,6 +143,18 @@ def scaling_sweep(
         or beyond what the sweep handles, a model that fits no layout.
       NumericError: values that are not finite (`carbon_mc.finite`).
     """
+    if not (isinstance(parameters, (list, tuple, np.ndarray)) and len(parameters) == 0):  # [] means the default sizes
+        check_numbers(parameters, "parameters")
+    check_numbers(compute_budgets_flop, "compute_budgets_flop"), check_names(hardware, "hardware", optional=False)
+    check_num_draws(num_draws), check_seed(seed), check_real(tokens_per_parameter, "tokens_per_parameter", above=0.0, optional=True)
+    check_numbers(devices, "devices", whole=True, scalar=True), check_real(target_days, "target_days", above=0.0)
+    check_whole(min_devices, "min_devices"), check_whole(max_devices, "max_devices"), check_text(sizing_hardware, "sizing_hardware")
+    check_whole(sequence_length, "sequence_length"), check_real(fixed_batch_tokens, "fixed_batch_tokens", above=0.0)
+    check_text(region, "region"), check_text(datacenter, "datacenter"), check_flag(pue_included, "pue_included")
+    check_real(market_gco2_per_kwh, "market_gco2_per_kwh", low=0.0, optional=True)
+    check_numbers(active_parameters, "active_parameters", scalar=True), check_whole(experts, "experts", optional=True)
+    check_whole(experts_per_token, "experts_per_token", optional=True), check_real(moe_layer_fraction, "moe_layer_fraction")
+    check_priors(priors)
     table = priors or load_priors()
     mode, sizes, hardware = checked_settings(table, parameters, compute_budgets_flop, hardware, num_draws, utilization, batch_policy,
                                               scaling_fit, critical_batch_law, tokens_per_parameter, sizing_hardware, region,
