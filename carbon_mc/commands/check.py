@@ -14,6 +14,7 @@ from ..io.files import check_writable, save_text
 from ..scenarios.units import ALL_CHECKABLE
 from .common import (
     add_priors_flag,
+    add_scenario_flags,
     fmt,
     nonnegative_float,
     positive_int,
@@ -21,6 +22,7 @@ from .common import (
     priors_table,
     require_suffix,
     save_plot,
+    scenario_argument,
     stdout,
 )
 
@@ -51,7 +53,6 @@ def register(sub) -> None:
                     "inputs would have to shift, and how far, to reach it. Without --claim, checks every claim "
                     "the scenario carries ([[claims]] and [reported]).",
     )
-    p.add_argument("file", help="scenario TOML (e.g. models/evolved_transformer_nas_actual.toml) or a bundled name")
     p.add_argument("--claim", type=nonnegative_float, metavar="VALUE", help="the published figure, e.g. 626155")
     p.add_argument("--unit", metavar="UNIT", help="its unit: g, kg, t, lb (CO2e) or kWh, MWh, GWh (energy)")
     p.add_argument("--quantity", choices=ALL_CHECKABLE, default=None, metavar="QUANTITY",
@@ -59,6 +60,7 @@ def register(sub) -> None:
                         "serving scenario e.g. energy_wh_per_request, it_operational_kgco2e_per_day); "
                         "without --claim, checks only the scenario's claims on this quantity")
     add_accounting_flags(p)
+    add_scenario_flags(p, "scenario TOML (e.g. models/evolved_transformer_nas_actual.toml) or a bundled name")
     p.add_argument("--draws", type=positive_int, default=100_000, help="Monte Carlo draws (default 100000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -101,7 +103,7 @@ def handle(args: argparse.Namespace) -> int:
         check_training_type(args.training_type, key="--training-type")  # the Hub's values, before any drawing
         check_card(args.model_card)  # readable UTF-8 front matter (a README), not read-only: before any drawing
     card = ModelCardFields(args.training_type, args.location, args.hardware_used) if args.model_card else None
-    result = check_scenario(args.file, args.claim, args.unit, quantity=args.quantity, grid_basis=args.basis,
+    result = check_scenario(scenario_argument(args, priors_table(args)), args.claim, args.unit, quantity=args.quantity, grid_basis=args.basis,
                             pue_included=pue_flag(args), num_draws=args.draws, seed=args.seed, model_card=card,
                             source="command line", priors=priors_table(args),
                             nonfinite="drop" if args.drop_nonfinite else "refuse")

@@ -8,7 +8,7 @@ import json
 import math
 import sys
 
-from ..errors import CarbonMCError, NumericError
+from ..errors import CarbonMCError, InputError, NumericError
 
 
 class _LazyConsole:
@@ -166,3 +166,96 @@ def priors_table(args: argparse.Namespace):
     from ..priors import load_priors
 
     return load_priors(overlays=args.priors)
+
+
+# A run described by flags instead of a file: flag -> [run] key (the same fields, validated as the TOML is).
+RUN_FLAGS = {
+    "hardware": (str, "accelerator key or name as tools print it (`carbon-mc list hardware`)"),
+    "devices": (float, "number of accelerators"),
+    "days": (float, "wall-clock days (with --devices)"),
+    "hours": (float, "wall-clock hours (with --devices)"),
+    "device_hours": (float, "accelerator-hours (instead of --devices and --days)"),
+    "region": (str, "where it ran: a country, state or cloud region (`carbon-mc list regions`)"),
+    "grid": (float, "grid intensity in gCO2e/kWh (instead of --region)"),
+    "datacenter": (str, "data-centre class (`carbon-mc list datacenters`)"),
+    "pue": (float, "power usage effectiveness (instead of --datacenter)"),
+    "parameters": (float, "model parameters"),
+    "tokens": (float, "training tokens"),
+    "year": (int, "year it ran (picks the grid's year)"),
+    "name": (str, "a name for the run (default: from the flags)"),
+}
+
+
+def add_scenario_flags(p: argparse.ArgumentParser, file_help: str) -> None:
+    """FILE (optional) and the flags that describe a training run instead of a file, with --save."""
+    p.add_argument("file", nargs="?", help=file_help + "; or describe the run with the flags below instead")
+    group = p.add_argument_group("a run from flags (when no FILE is given)")
+    for flag, (kind, text) in RUN_FLAGS.items():
+        option = f"--{flag.replace('_', '-')}"
+        if option in p._option_string_actions:  # the command's own flag of that name wins (check --pue included|excluded)
+            continue
+        dest = "run_name" if flag == "name" else f"run_{flag}"
+        group.add_argument(option, dest=dest, type=_flag_type(kind), default=None, help=text)
+    group.add_argument("--save", metavar="TOML", help="also write the run the flags describe as a scenario file")
+
+
+def _flag_type(kind):
+    if kind is str:
+        return str
+    if kind is int:
+        return int
+    return _float
+
+
+def run_from_flags(args: argparse.Namespace) -> dict | None:
+    """The scenario document the flags describe ({"run": {...}}), or None when none of them is given."""
+    values = {flag: getattr(args, "run_name" if flag == "name" else f"run_{flag}", None) for flag in RUN_FLAGS}
+    given = {k: v for k, v in values.items() if v is not None}
+    if not given:
+        return None
+    run: dict = {}
+    for flag, value in given.items():
+        if flag == "hours":
+            continue
+        key = {"grid": "grid_gco2_per_kwh"}.get(flag, flag)
+        run[key] = int(value) if flag == "devices" and float(value).is_integer() else value
+    if "hours" in given:
+        if "days" in given:
+            raise InputError("give --days or --hours, not both", key="--hours")
+        run["days"] = given["hours"] / 24.0
+    run.setdefault("name", f"{run.get('hardware', 'run')} run from flags")
+    return {"run": run}
+
+
+def scenario_argument(args: argparse.Namespace, table=None):
+    """What a command runs on: FILE, or the scenario the flags describe (validated exactly as its TOML,
+    and written with --save); never both."""
+    from ..scenarios import parse_scenario
+
+    doc = run_from_flags(args)
+    if args.file is not None:
+        if doc is not None or getattr(args, "save", None):
+            raise InputError("give a scenario FILE or describe the run with flags (--hardware ...), not both")
+        return args.file
+    if doc is None:
+        raise InputError("give a scenario FILE (or a bundled name), or describe the run with --hardware, --devices, "
+                         "--days, --region, --datacenter (see --help)")
+    name = args.save or "<flags>"
+    scenario = parse_scenario(doc, file=name, table=table)
+    if args.save:
+        from ..io.files import save_text
+
+        require_suffix(args.save, (".toml",), "--save")
+        save_text(scenario_toml(doc), args.save)
+    return scenario
+
+
+def scenario_toml(doc: dict) -> str:
+    """A flat scenario document ({"run": {...}} of strings and numbers) as TOML text."""
+    lines = ["# written by carbon-mc from command-line flags", ""]
+    for section, table in doc.items():
+        lines.append(f"[{section}]")
+        for key, value in table.items():
+            lines.append(f"{key} = {json.dumps(value) if isinstance(value, str) else repr(value)}")
+        lines.append("")
+    return "\n".join(lines)

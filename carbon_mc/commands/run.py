@@ -15,12 +15,14 @@ from ..options import (
 )
 from .common import (
     add_priors_flag,
+    add_scenario_flags,
     fmt,
     positive_int,
     print_json,
     priors_table,
     progress_bar,
     require_suffix,
+    scenario_argument,
     stdout,
 )
 
@@ -40,8 +42,8 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="estimate a training run's or a deployment's energy and CO2e as a distribution",
                        description="Estimate a training run's energy and CO2e as a distribution, or a deployment's "
                                    "(a serving scenario, with a [serving] table) per request, per day and in all.")
-    p.add_argument("file", help="scenario TOML (e.g. models/gpt3_175b.toml, models/serving/bloom_176b_api.toml) or "
-                                "the name of a bundled one")
+    add_scenario_flags(p, "scenario TOML (e.g. models/gpt3_175b.toml, models/serving/bloom_176b_api.toml) or the name "
+                          "of a bundled one")
     p.add_argument("--draws", type=positive_int, default=None,
                    help="Monte Carlo draws (default 100000; with --rel-error, the most it may take, default 100000000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -90,8 +92,9 @@ def handle(args: argparse.Namespace) -> int:
     for path in (args.out, args.csv, args.csv_draws):
         if path:
             check_writable(path)
+    scenario = scenario_argument(args, priors_table(args))  # FILE, or the run the flags describe
     with progress_bar(args.draws or (DEFAULT_MAX_DRAWS if args.rel_error else DEFAULT_DRAWS), "drawing") as callback:
-        result = run_scenario(args.file, num_draws=args.draws, seed=args.seed, method=args.method, rel_error=args.rel_error,
+        result = run_scenario(scenario, num_draws=args.draws, seed=args.seed, method=args.method, rel_error=args.rel_error,
                               stream=args.stream, calibration=args.calibrated, out=args.out, progress=callback,
                               priors=priors_table(args), keep_draws=bool(args.csv_draws),
                               nonfinite="drop" if args.drop_nonfinite else "refuse", force=args.force)

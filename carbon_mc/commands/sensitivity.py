@@ -15,12 +15,14 @@ from ..options import CI_METHODS, DEFAULT_NUM_BASE, MIN_NUM_BASE
 from ..options import SOBOL_SAMPLERS as SAMPLERS
 from .common import (
     add_priors_flag,
+    add_scenario_flags,
     positive_int,
     print_json,
     priors_table,
     progress_bar,
     require_suffix,
     save_plot,
+    scenario_argument,
     stderr,
     stdout,
 )
@@ -46,7 +48,7 @@ def register(sub) -> None:
                     "a Saltelli design drawn from the scenario's own priors, with bootstrap confidence intervals. "
                     "Fixed inputs are left out; a joint prior is one factor.",
     )
-    p.add_argument("file", help="scenario TOML (e.g. models/gpt3_175b.toml) or the name of a bundled one")
+    add_scenario_flags(p, "scenario TOML (e.g. models/gpt3_175b.toml) or the name of a bundled one")
     p.add_argument("--output", default="total_tco2e",
                    help="output to apportion: energy_mwh, operational_tco2e, embodied_tco2e, total_tco2e (default) "
                         "or any other model output (of a serving scenario: energy_wh_per_request, total_kgco2e_per_day, ...)")
@@ -186,7 +188,9 @@ def handle(args: argparse.Namespace) -> int:
     if num_base != args.base_draws:
         stderr.print(f"note: --base-draws {args.base_draws:,} rounded up to {num_base:,} (Sobol' points need a power of two)")
     table = priors_table(args)
-    scenario = load_any_scenario(args.file, priors=table)
+    scenario = scenario_argument(args, table)
+    if not hasattr(scenario, "resolve_priors"):
+        scenario = load_any_scenario(scenario, priors=table)
     for path in (args.out, args.plot):
         if path:
             check_writable(path)
