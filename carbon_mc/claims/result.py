@@ -10,6 +10,7 @@ import numpy as np
 
 from ..footprint import WITHOUT_PUE
 from ..scenarios.training import Claim
+from .method import MethodVerdict
 from .reach import InputShift, ReachFactors
 
 __all__ = ["ClaimCheck", "ScenarioCheck"]
@@ -42,6 +43,8 @@ class ClaimCheck:
       reach: when no draw reaches the claim, the factors the inputs would need; else None.
       values, inputs, selected: the draws of the quantity, of each drawn input ({label: draws},
         one label per component of a joint prior), and the mask of the draws `shifts` describes.
+      method: when the claim states how it was computed, the arithmetic and physics verdicts
+        (`carbon_mc.claims.method.MethodVerdict`); else None.
     """
 
     claim: Claim
@@ -69,6 +72,7 @@ class ClaimCheck:
     values: np.ndarray | None = field(default=None, repr=False, compare=False)
     inputs: dict | None = field(default=None, repr=False, compare=False)
     selected: np.ndarray | None = field(default=None, repr=False, compare=False)
+    method: MethodVerdict | None = field(default=None, repr=False, compare=False)
 
     @property
     def verdict(self) -> str:
@@ -92,8 +96,8 @@ class ClaimCheck:
         return 3 / self.num_draws
 
     def to_dict(self) -> dict:
-        """JSON-ready record (no arrays)."""
-        return {
+        """JSON-ready record (no arrays); "method" only when the claim states its method."""
+        record = {
             "scenario": self.scenario_name,
             "claim": {
                 "label": self.claim.label,
@@ -123,6 +127,9 @@ class ClaimCheck:
             "shifts": [s.to_dict() for s in self.shifts],
             "reach": self.reach.to_dict() if self.reach else None,
         }
+        if self.method is not None:
+            record["method"] = self.method.to_dict()
+        return record
 
 
 @dataclass(frozen=True)
