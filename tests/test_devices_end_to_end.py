@@ -101,3 +101,26 @@ def test_new_devices_through_every_command(tmp_path, capsys, hardware):
     html = tmp_path / "report.html"
     assert main(["report", train, "--draws", "2048", "--html", str(html)]) == 0
     assert hardware in html.read_text() or TABLE.hardware[hardware]["name"] in html.read_text()
+
+
+def test_a_cpu_only_codecarbon_file_imports_and_runs_without_a_gpu(tmp_path, capsys):
+    """A CodeCarbon emissions.csv of a CPU-only job (CodeCarbon 2.3.4's columns, gpu_count 0 and no GPU energy;
+    written by hand in its format) becomes a run on CPU sockets, sized from its logical CPUs."""
+    import tomllib
+    from pathlib import Path
+
+    src = Path(__file__).parent / "data" / "ingest" / "codecarbon_cpu_only.csv"
+    out = tmp_path / "cpu.toml"
+    assert main(["import", "codecarbon", str(src), "--datacenter", "enterprise_on_premises", "-o", str(out)]) == 0
+    run = tomllib.loads(out.read_text())["run"]
+    assert run["hardware"] == "amd_epyc_7763" and run["devices"] == 1 and run["device_hours"] == 2.0
+    assert "gpu" not in out.read_text().split("[run]")[1].lower()
+    capsys.readouterr()
+    assert main(["run", str(out), "--draws", "4096", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["energy_mwh"]["median"] > 0 and result["reported"]["it_energy_mwh"]["value"] == 0.0003745
+    # --devices overrides the socket count (e.g. SMT off: 128 logical CPUs on two 64-core sockets)
+    assert main(["import", "codecarbon", str(src), "--datacenter", "enterprise_on_premises", "--devices", "2",
+                 "-o", str(out), "--force"]) == 0
+    run = tomllib.loads(out.read_text())["run"]
+    assert run["devices"] == 2 and run["device_hours"] == 4.0

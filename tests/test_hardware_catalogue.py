@@ -32,6 +32,7 @@ NEW_DEVICES = [
     "l4", "l40s", "a10g", "a10", "t4", "a100_40gb_pcie", "a100_80gb_pcie", "h100_pcie", "h100_nvl", "rtx_4090",
     "rtx_3090", "rtx_a6000", "gb200", "b300", "h20", "mi250", "mi325x", "mi355x", "gaudi2", "gaudi3", "trainium1",
     "trainium2", "inferentia2", "tpu_v6e", "a40", "l40", "v100_pcie", "rtx_6000_ada", "xeon_8480",
+    "amd_epyc_7763",
 ]
 HARDWARE_SELECTORS = ("hardware", "power_class", "mfu_class", "server_class")
 

@@ -130,8 +130,12 @@ def _scenario(args) -> int:
         hardware = match_hardware(args.hardware, table.hardware, key="--hardware") if args.hardware not in table.hardware else args.hardware
     elif run.gpu_name:
         hardware = match_hardware(run.gpu_name, table.hardware, file=run.file, key="GPU name")
+    elif run.cpu_name:
+        hardware = match_hardware(run.cpu_name, table.hardware, file=run.file, key="CPU model")
     else:
-        raise CarbonMCError("the file names no GPU model: give --hardware KEY (`carbon-mc list hardware`)", file=run.file)
+        raise CarbonMCError("the file names no GPU or CPU model: give --hardware KEY (`carbon-mc list hardware`)", file=run.file)
+    if run.cpu_name and not run.gpu_name:
+        _count_sockets(run, table.hardware[hardware], args.devices)
     if args.name:
         run.name = args.name
     region, grid_prior, where = _where(args, run, table)
@@ -144,6 +148,26 @@ def _scenario(args) -> int:
     write_scenario(args.out, sections, comments, priors=table)
     _report(args, run, hardware, tdp, where, how)
     return 0
+
+
+def _count_sockets(run, spec: dict, given: int | None) -> None:
+    """A CPU-only run's devices are CPU sockets: --devices, else the logical CPUs the tracker saw over two
+    hardware threads per core (SMT on, the default of server CPUs) and the model's cores per socket."""
+    import math
+
+    from ..errors import CarbonMCError
+
+    if given:
+        sockets, how = given, f"{given} given with --devices"
+    elif run.logical_cpus and spec.get("cores"):
+        sockets = max(1, math.ceil(run.logical_cpus / (2 * spec["cores"])))
+        how = (f"{run.logical_cpus} logical CPUs / (2 threads x {spec['cores']} cores per socket); "
+               "give --devices N if SMT was off or the job used part of the machine")
+    else:
+        raise CarbonMCError("a CPU-only run needs its number of CPU sockets: give --devices N", file=run.file)
+    run.devices = sockets
+    run.device_hours = run.wall_hours * sockets
+    run.notes.append(f"CPU-only run on {run.cpu_name}: {sockets} socket(s) ({how}); no GPU.")
 
 
 def _where(args, run, table):

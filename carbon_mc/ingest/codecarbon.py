@@ -34,23 +34,26 @@ def read_codecarbon(path, *, run_ids: list[str] | None = None, scope: str = "it"
             raise CarbonMCError(f"no run_id {unknown[0]!r}; the file has {', '.join(sorted(last))}", file=rows[0].file, key="--run-id")
         last = {k: v for k, v in last.items() if k in run_ids}
     kept = list(last.values())
-    energy_kwh = device_hours = emissions = 0.0
+    cpu_only = all(_cpu_only(row) for row in kept)
+    energy_kwh = device_hours = wall_hours = emissions = 0.0
     pues, names, count = set(), set(), 0
     peak: tuple[float, str] | None = None
     for row in kept:
         pue = row.number("pue", positive=True, required=False) if "pue" in row else None
         pues.add(pue or 1.0)
-        column = "energy_consumed" if scope == "it" else "gpu_energy"
+        column = "energy_consumed" if scope == "it" else ("cpu_energy" if cpu_only else "gpu_energy")
         if column not in row:
-            raise CarbonMCError("--scope accelerator needs the 'gpu_energy' column", file=row.file)
+            raise CarbonMCError(f"--scope accelerator needs the {column!r} column", file=row.file)
         energy_kwh += row.number(column, unit="kWh") / (pue or 1.0)
-        n = devices or _gpu_count(row)
+        n = devices or (1 if cpu_only else _gpu_count(row))  # a CPU-only run: sockets are counted by the caller
         count += n
         duration = _duration(row)
         device_hours += duration / 3600.0 * n
+        wall_hours += duration / 3600.0
         if "emissions" in row:
             emissions += row.number("emissions", unit="kg", required=False) or 0.0
-        names.update(_gpu_models(row))
+        if not cpu_only:
+            names.update(_gpu_models(row))
         _check_power_against_energy(row, duration, pue or 1.0)
         gpu_w = row.number("gpu_power", unit="W", required=False) if "gpu_power" in row else None
         if gpu_w is not None and (peak is None or gpu_w / n > peak[0]):
@@ -66,6 +69,8 @@ def read_codecarbon(path, *, run_ids: list[str] | None = None, scope: str = "it"
         gpu_name=names.pop() if names else None, peak_device_power=peak, start=min(starts), end=max(ends), pue=pue if pue != 1.0 else None,
         emissions_kg=emissions or None, emissions_pue_included=pue != 1.0,
         location={k: (first.get(k) or "").strip() for k in ("country_name", "country_iso_code", "region", "cloud_provider", "cloud_region")},
+        cpu_name=(first.get("cpu_model") or "").strip() or None if cpu_only else None,
+        logical_cpus=_logical_cpus(first) if cpu_only else None, wall_hours=wall_hours,
         notes=[f"CodeCarbon runs: {', '.join(sorted(last))}; energy = {'energy_consumed' if scope == 'it' else 'gpu_energy'}"
                + (f" / pue {pue:g} (CodeCarbon multiplies by its pue setting)" if pue != 1.0 else " (CodeCarbon pue 1.0: no PUE applied)")
                + ". CodeCarbon counts CPU, GPU and RAM, not network, storage or fans."],
@@ -121,6 +126,22 @@ def _check_power_against_energy(row: Row, duration_s: float, pue: float) -> None
                 f"{energy / pue:,.6g} kWh{' (after / pue)' if pue != 1 else ''} is {ratio:,.4g} x what {written} "
                 f"({watts:,.6g} W) over 'duration' ({duration_s:,.6g} s) gives ({expected:,.6g} kWh): expected within a "
                 f"factor of {ENERGY_POWER_TOLERANCE:g}. A unit slip (Wh for kWh, minutes for seconds)?"))
+
+
+def _cpu_only(row: Row) -> bool:
+    """A row of a job that ran on CPUs alone: no GPU counted and no GPU energy."""
+    count = row.number("gpu_count", required=False) if "gpu_count" in row else None
+    energy = row.number("gpu_energy", unit="kWh", required=False) if "gpu_energy" in row else None
+    return not count and not energy and bool((row.get("cpu_model") or "").strip())
+
+
+def _logical_cpus(row: Row) -> int | None:
+    count = row.number("cpu_count", required=False) if "cpu_count" in row else None
+    if count is None:
+        return None
+    if count != int(count) or count < 1:
+        raise row.error("cpu_count", f"expected a whole number of CPUs >= 1, got {count:g}")
+    return int(count)
 
 
 def _gpu_count(row: Row) -> int:

@@ -40,6 +40,9 @@ class MeasuredRun:
     emissions_pue_included: bool = False
     location: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    cpu_name: str | None = None  # a CPU-only run: the CPU model, and the logical CPUs the tracker saw
+    logical_cpus: int | None = None
+    wall_hours: float | None = None  # hours the run lasted (summed over kept runs)
 
     def tdp_fraction(self, tdp_w: float) -> float | None:
         """Mean measured board power as a fraction of the accelerator's TDP."""

@@ -37,6 +37,7 @@ HARDWARE_FIELDS = {
     "source": (True, str),
     "intra_node_gb_per_s": (False, float),
     "inter_node_gb_per_s": (False, float),
+    "cores": (False, int),  # a CPU socket's cores (sockets of a CPU-only run = logical CPUs / (2 x cores) by default)
     "notes": (False, str),
 }
 
