@@ -22,8 +22,9 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hostile import BASE_RUN, HEADLINE, assert_contract, invoke, toml_document
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
 import carbon_mc
@@ -273,8 +274,8 @@ def serving_docs(draw):
     """A bundled deployment, then up to four mutations: numbers, strings, missing keys, tables."""
     doc = copy.deepcopy(SERVING_DOCS[draw(st.sampled_from(sorted(SERVING_DOCS)))])
     serving = doc["serving"]
-    for _ in range(draw(st.integers(0, 4))):
-        kind = draw(st.sampled_from(["drop", "extra", "hostile", "number", "string", "prior", "prior_table", "section"]))
+    for _ in range(draw(st.sampled_from([0, 0, 1, 1, 1, 2, 2, 3, 4]))):
+        kind = draw(st.sampled_from(["drop", "extra", "hostile", "number", "number", "string", "prior", "prior_table", "section"]))
         if kind == "drop" and serving:
             serving.pop(draw(st.sampled_from(sorted(serving))))
         elif kind == "extra":
@@ -298,9 +299,35 @@ def serving_docs(draw):
     return doc
 
 
+# Defects the fuzzer found in modules outside this test's reach: the generated inputs that hit one are
+# left out of the fuzz run (hypothesis.reject) and kept, recorded, as strict xfails below, so that each
+# fails until it is fixed and then tells (XPASS) that its exclusion can go.
+def _serving_block(doc) -> dict:
+    return doc.get("serving") if isinstance(doc.get("serving"), dict) else {}
+
+
+KNOWN_SERVING_DEFECTS = [
+    (lambda doc: isinstance(_serving_block(doc).get("precision"), (list, dict)),
+     "carbon_mc/scenarios/deployment.py: serving.precision given as an array or a table raises TypeError (unhashable) "
+     "in `precision not in PRECISIONS`, not an InputError"),
+]
+
+
+@pytest.mark.parametrize("precision", [[], {"a": 1}])
+@pytest.mark.xfail(strict=True, raises=TypeError, reason=KNOWN_SERVING_DEFECTS[0][1])
+def test_known_defect_serving_precision_not_a_string(precision):
+    doc = copy.deepcopy(SERVING_DOCS["bloom_176b_api"])
+    doc["serving"]["precision"] = precision
+    path = _write(toml_document(doc), "deployment.toml")
+    with pytest.raises(carbon_mc.InputError):
+        carbon_mc.load_serving_scenario(path, priors=TABLE)
+
+
 @settings(max_examples=NEW_CASES["serving"] * SCALE)
 @given(doc=serving_docs())
 def test_fuzz_serving_scenarios(doc):
+    if any(hit(doc) for hit, _ in KNOWN_SERVING_DEFECTS):
+        reject()
     path = _write(toml_document(doc), "deployment.toml")
     try:
         scenario = carbon_mc.load_serving_scenario(path, priors=TABLE)

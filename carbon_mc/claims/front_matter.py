@@ -17,7 +17,7 @@ import re
 import stat
 from pathlib import Path
 
-from ..errors import CarbonMCError, OutputError
+from ..errors import CarbonMCError, InputError, OutputError
 
 __all__ = ["KEY", "card_with_block", "check_card", "merge_front_matter", "read_card", "split_front_matter"]
 
@@ -81,6 +81,11 @@ def merge_front_matter(card_text: str, block_yaml: str, *, file: str = "<model c
     Raises:
       CarbonMCError: the card's front matter is not closed, or `block_yaml` is not a ``co2_eq_emissions`` block.
     """
+    for name, value in (("card_text", card_text), ("block_yaml", block_yaml)):
+        if not isinstance(value, str):
+            raise InputError(f"{name} must be text (a str), got {type(value).__name__}")
+    if not block_yaml.lstrip().startswith("co2_eq_emissions:"):
+        raise InputError("block_yaml must be a co2_eq_emissions: block (as model_card_block writes it)")
     if not block_yaml.startswith(f"{KEY}:"):
         raise CarbonMCError(f"expected a '{KEY}:' block to write into the model card", file=file)
     bom = BOM if card_text.startswith(BOM) else ""

@@ -16,8 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import InputError, close_matches
 from ..results.statistics import percentile_of
 from ..sampling import Simulator
+from ..sampling.args import check_choice, check_real, check_simulator, check_text, check_values
 
 __all__ = ["MAX_FACTOR", "InputShift", "ReachFactors", "input_columns", "input_shifts", "ks_distance", "reach_factors"]
 
@@ -108,8 +110,19 @@ class ReachFactors:
 
 
 # ---------------------------------------------------------------------------------------------
+def _check_inputs(inputs, model: Simulator) -> None:
+    """`inputs` is a dict of draws holding every drawn input of `model`, else an `InputError` naming it."""
+    if not isinstance(inputs, dict):
+        raise InputError(f"inputs must be a dict of draws (input name -> array), got {type(inputs).__name__}")
+    missing = [name for name in model.stochastic if name not in inputs]
+    if missing:
+        raise InputError(f"inputs lacks the draws of {', '.join(missing[:4])}")
+
+
 def input_columns(model: Simulator, inputs: dict) -> Iterator[tuple[str, str, np.ndarray]]:
     """(label, units, values) of every drawn input, one per component of a joint prior."""
+    check_simulator(model)
+    _check_inputs(inputs, model)
     for name in model.stochastic:
         x = np.asarray(inputs[name], dtype=np.float64)
         prior = model.priors[name]
@@ -122,6 +135,7 @@ def input_columns(model: Simulator, inputs: dict) -> Iterator[tuple[str, str, np
 
 def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sample Kolmogorov-Smirnov statistic, sup |F_a - F_b| over the pooled values."""
+    a, b = check_values(a, "a"), check_values(b, "b")
     a, b = np.sort(a), np.sort(b)
     z = np.concatenate([a, b])
     fa = np.searchsorted(a, z, side="right") / a.size
@@ -148,6 +162,10 @@ def input_shifts(model: Simulator, inputs: dict, selected: np.ndarray) -> list[I
     Raises:
       KeyError: `inputs` lacks a drawn input of `model`.
     """
+    check_simulator(model)
+    _check_inputs(inputs, model)
+    if not isinstance(selected, np.ndarray) or selected.dtype != bool or selected.ndim != 1:
+        raise InputError(f"selected must be a 1-dimensional boolean NumPy array (which draws), got {type(selected).__name__}")
     shifts = [_shift(name, units, x, selected) for name, units, x in input_columns(model, inputs)]
     return sorted(shifts, key=lambda s: -s.ks_distance)
 
@@ -221,6 +239,12 @@ def reach_factors(
     Raises:
       KeyError: `quantity` is not an output of `model`, or `inputs` lacks one of its drawn inputs.
     """
+    check_simulator(model)
+    _check_inputs(inputs, model)
+    check_text(quantity, "quantity"), check_choice(direction, "direction", ("above", "below"))
+    if quantity not in model.output_table:
+        raise InputError(f"quantity {quantity!r} is not an output of this scenario's chain; {close_matches(quantity, model.output_table)}")
+    check_real(claim_value, "claim_value"), check_real(max_factor, "max_factor", above=1.0)
     names = list(model.stochastic)
     if not names:
         return ReachFactors(common=math.inf, per_input={}, directions={})

@@ -71,7 +71,8 @@ def check_sections(doc: Any, sections, file: str) -> None:
     for section in doc:
         if section not in sections:
             valid = ", ".join(f"[[{s}]]" if s == "claims" else f"[{s}]" for s in sections)
-            raise InputError(f"unknown section [{section}]; valid: {valid}", file=file, key=section)
+            raise InputError(f"unknown section [{section}]; {close_matches(str(section), sections)} (valid: {valid})",
+                             file=file, key=section)
 
 
 def check_keys(block: dict, allowed, file: str, where: str) -> None:

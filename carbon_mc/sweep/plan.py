@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import CarbonMCError, InputError, close_matches
+from ..errors import CarbonMCError, InputError, close_matches, shown
 from ..footprint import experts as moe
 from ..footprint import parallelism as par
 from ..footprint import scaling as sc
@@ -27,18 +27,20 @@ def pow2_at_least(x: np.ndarray) -> np.ndarray:
     return 2.0 ** np.ceil(np.log2(np.maximum(x, 1.0)))
 
 
-def check_choice(value, choices, what):
+def check_choice(value, choices, what, name: str | None = None):
+    """`value` one of the strings `choices`; the message names the setting (`what`) and its argument (`name`)."""
     if not isinstance(value, str) or value not in choices:
-        raise CarbonMCError(f"unknown {what} {value!r}; {close_matches(str(value), choices)}")
+        argument = f" ({name})" if name and name != what else ""
+        raise CarbonMCError(f"unknown {what}{argument} {shown(value)}; {close_matches(str(value), choices)}")
 
 
 def checked_settings(table, parameters, compute_budgets_flop, hardware, num_draws, utilization, batch_policy, scaling_fit,
                       critical_batch_law, tokens_per_parameter, sizing_hardware, region, datacenter):
     """(mode, sizes, hardware) of a sweep after checking every setting; a `CarbonMCError` names the first bad one."""
     check_choice(utilization, UTILIZATIONS, "utilization")
-    check_choice(batch_policy, BATCH_POLICIES, "batch_policy")
-    check_choice(critical_batch_law, CRITICAL_BATCH_LAWS, "critical_batch_law")
-    check_choice(scaling_fit, SCALING_FITS, "scaling_fit")
+    check_choice(batch_policy, BATCH_POLICIES, "batch policy", "batch_policy")
+    check_choice(critical_batch_law, CRITICAL_BATCH_LAWS, "critical batch law", "critical_batch_law")
+    check_choice(scaling_fit, SCALING_FITS, "scaling fit", "scaling_fit")
     if (parameters is None) == (compute_budgets_flop is None) and parameters is not None:
         raise CarbonMCError("give parameters or compute_budgets_flop, not both")
     mode = "compute" if compute_budgets_flop is not None else "parameters"
