@@ -38,6 +38,7 @@ COMMANDS = {
     "import": ("ingest", "turn a CodeCarbon CSV or a GPU power log into a scenario, or hourly grid data into a prior"),
     "report": ("report", "write a self-contained HTML page: ranges, figures, claim checks, sensitivity, assumptions"),
     "cache": ("cache", "show or clear the compilation cache"),
+    "inventory": ("inventory", "an organisation's year: runs and deployments summed with correlated intervals, kept in SQLite"),
 }
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = signals.EXIT_INTERRUPTED
