@@ -160,17 +160,17 @@ def _parse(table, **changes):
 
 @pytest.mark.parametrize("changes, key, words", [
     ({"batchsize": 8}, "serving.batchsize", "did you mean 'batch'"),
-    ({"hardware": "h100_sx"}, "hardware", "did you mean 'h100_sxm'"),
-    ({"hardware": "tpu_v4"}, "serving.hardware", "no memory bandwidth"),
+    ({"hardware": "h100_sx"}, "serving.hardware", "did you mean 'h100_sxm'"),
+    ({"hardware": "NVIDIA A100"}, "serving.hardware", "several accelerators"),  # every bundled device can serve now
     ({"parameters": None}, "serving", "missing 'parameters'"),
     ({"parameters": -1}, "serving.parameters", "finite number > 0"),
     ({"active_parameters": 9e9}, "serving.active_parameters", "exceeds parameters"),
     ({"parameters": 405e9, "devices_per_replica": 4}, "serving.devices_per_replica", "do not fit"),
     ({"precision": "fp9"}, "serving.precision", "did you mean 'fp8'"),
     ({"requests": 5000}, "serving.requests", "contradicts"),
-    ({"requests_per_day": None}, "serving", "cannot size the deployment"),
+    ({"stack": "vllm"}, "serving.stack", "unknown stack"),  # was: no traffic nor capacity, now per-request figures
     ({"grid_gco2_per_kwh": 300}, "serving.grid_gco2_per_kwh", "not both"),
-    ({"region": "atlantis"}, "region", "unknown region"),
+    ({"region": "atlantis"}, "serving.region", "unknown place"),
     ({"devices_per_replica": 1.5}, "serving.devices_per_replica", "whole number"),
 ])
 def test_scenario_errors_name_file_key_and_fix(table, changes, key, words):

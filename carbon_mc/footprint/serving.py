@@ -8,17 +8,38 @@ PUE), plus embodied carbon and the total.
 A replica is `devices_per_replica` accelerators holding one copy of the model (tensor/expert
 parallel). It decodes `batch` sequences at a time; each decode step streams the weights it needs
 from memory and does 2 FLOPs per active parameter per sequence. The two terms are added (no
-overlap), which the measured points of `carbon_mc.serving_calibration` favour over their maximum.
+overlap), which the measured points of `carbon_mc.serving_calibration` favour over their maximum;
+a fixed time per step (kernel launches, scheduler, Python: `serving_step_overhead_s`, whose prior
+the scenario's `stack` picks) is added to both, which is what dominates small models served one
+request at a time by a plain framework pipeline.
+
+Regimes, each a small function below: the memory-bound and compute-bound limits of a step and its
+fixed overhead; whole-node accounting (`boundary = "whole_node"`: the idle accelerators of the node
+and the RAM a meter models are counted, as CodeCarbon does); load priors by `load` (benchmark,
+fleet, on-demand endpoint); parameters, active parameters and batch drawn from prior tables, and
+the precision drawn from weighted choices; and, when a deployment gives neither traffic nor
+capacity, per-request figures at the load priors with no deployment totals.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import jax.numpy as jnp
 
 from . import emissions, energy
-from .serving_outputs import NORMALISATIONS, SCOPES, SERVING_HEADLINE, SERVING_INPUTS, SERVING_OUTPUTS, Output  # noqa: F401  (re-exported)
+from .serving_outputs import (  # noqa: F401  (re-exported)
+    NORMALISATIONS,
+    PER_REQUEST_HEADLINE,
+    SCOPES,
+    SERVING_HEADLINE,
+    SERVING_INPUTS,
+    SERVING_OUTPUTS,
+    TRAFFIC_OUTPUTS,
+    Output,
+)
 
 SECONDS_PER_DAY = 86_400.0
 SECONDS_PER_HOUR = 3_600.0
@@ -67,13 +88,26 @@ def decode_compute_s_per_step(active_parameters, batch, devices_per_replica, pea
     return flop / (devices_per_replica * peak_flop_per_s * decode_mfu_fraction)
 
 
-def decode_tokens_per_s(batch, decode_memory_s_per_step, decode_compute_s_per_step):
-    """Output tokens per second of a replica: batch / (memory time + compute time per step).
+def decode_tokens_per_s(batch, decode_memory_s_per_step, decode_compute_s_per_step, step_overhead_s=0.0):
+    """Output tokens per second of a replica: batch / (memory time + compute time + fixed overhead per step).
 
     At small batch this is batch x bandwidth_eff / (bytes per parameter x parameters); at large
-    batch it tends to n x peak x MFU / (2 N_active).
+    batch it tends to n x peak x MFU / (2 N_active). The fixed overhead (kernel launches, framework
+    and Python work between steps; `serving_step_overhead_s`) does not shrink with the model, so it
+    sets the speed of small models at batch 1 in a plain pipeline: 10 ms a step caps any model at
+    100 tokens/s (Luccioni, Jernite & Strubell 2024, arXiv:2311.16863; Fernandez et al. 2025,
+    arXiv:2504.17674, Table 4: plain PyTorch 103-507% above a FLOPs ideal, vLLM 27-64%).
     """
-    return batch / (decode_memory_s_per_step + decode_compute_s_per_step)
+    return batch / (decode_memory_s_per_step + decode_compute_s_per_step + step_overhead_s)
+
+
+def request_overhead_s(step_overhead_s, batch):
+    """A request's share of the fixed cost of its prefill pass: one step's overhead, shared by the batch.
+
+    At batch 1 (a plain pipeline) a request pays a whole step; a continuous-batching server folds a
+    request's prefill into a step shared by `batch` sequences.
+    """
+    return step_overhead_s / batch
 
 
 def prefill_tokens_per_s(active_parameters, devices_per_replica, peak_flop_per_s, prefill_mfu_fraction):
@@ -85,13 +119,31 @@ def prefill_tokens_per_s(active_parameters, devices_per_replica, peak_flop_per_s
     return devices_per_replica * peak_flop_per_s * prefill_mfu_fraction / (FLOP_PER_ACTIVE_PARAMETER_TOKEN * active_parameters)
 
 
-def busy_replica_s_per_request(input_tokens, output_tokens, prefill_tokens_per_s, decode_tokens_per_s):
+def busy_replica_s_per_request(input_tokens, output_tokens, prefill_tokens_per_s, decode_tokens_per_s, request_overhead_s=0.0):
     """Replica-seconds one request occupies: its prefill plus its share of the batched decode.
 
     A request's output tokens take output / decode tokens/s of the replica's time, because the batch
-    shares each step.
+    shares each step; `request_overhead_s` is its share of the fixed cost of its prefill pass.
     """
-    return input_tokens / prefill_tokens_per_s + output_tokens / decode_tokens_per_s
+    return input_tokens / prefill_tokens_per_s + output_tokens / decode_tokens_per_s + request_overhead_s
+
+
+# ------------------------------------------------------------------------------------------------
+# what is served, when it is drawn: precision from weighted choices, active parameters capped
+# ------------------------------------------------------------------------------------------------
+def precision_index(u, cumulative_weights):
+    """Index of the precision a uniform draw `u` picks: the first whose cumulative weight exceeds u.
+
+    The inverse CDF of a categorical distribution (weights normalised to sum to 1), so the choice
+    is drawn like any other input and takes part in common random numbers and sensitivity.
+    """
+    cum = jnp.asarray(cumulative_weights[:-1], jnp.float32)
+    return jnp.sum(jnp.asarray(u)[..., None] >= cum, axis=-1)
+
+
+def active_parameters_capped(parameters, active_parameters):
+    """Active parameters, at most the parameters (both drawn independently, a draw could exceed)."""
+    return jnp.minimum(active_parameters, parameters)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -142,6 +194,37 @@ def serving_accelerator_power_w(tdp_w, idle_power_tdp_fraction, active_power_tdp
     return tdp_w * (idle_power_tdp_fraction + (active_power_tdp_fraction - idle_power_tdp_fraction) * rho)
 
 
+def node_idle_accelerators(devices_per_replica, devices_per_server):
+    """Accelerators of the replica's nodes that serve nothing: whole nodes minus the replica's devices.
+
+    One A100 used in an 8-GPU node leaves 7 idle (Luccioni, Jernite & Strubell 2024, arXiv:2311.16863,
+    whose node-level CodeCarbon figures include them).
+    """
+    nodes = math.ceil(devices_per_replica / devices_per_server)
+    return nodes * devices_per_server - devices_per_replica
+
+
+def whole_node_accelerator_power_w_per_device(tdp_w, idle_power_tdp_fraction, devices_per_replica, devices_per_server):
+    """Idle power of the node's unused accelerators, per accelerator of the replica (W).
+
+    Counted on the accelerator scope: NVML-based meters read every GPU of the node.
+    """
+    idle = node_idle_accelerators(devices_per_replica, devices_per_server)
+    return idle * tdp_w * idle_power_tdp_fraction / devices_per_replica
+
+
+def whole_node_host_power_w_per_device(host_power_w_per_device, node_ram_gb, node_ram_w_per_gb, devices_per_replica,
+                                       devices_per_server):
+    """Host power of the whole node(s), per accelerator of the replica (W): the host share of the
+    unused slots plus the RAM a meter models (CodeCarbon: 3 W per 8 GB of installed memory).
+
+    The replica's own slots are already counted by `serving_host_power_w_per_device`.
+    """
+    nodes = math.ceil(devices_per_replica / devices_per_server)
+    idle_slots = nodes * devices_per_server - devices_per_replica
+    return (idle_slots * host_power_w_per_device + nodes * node_ram_gb * node_ram_w_per_gb) / devices_per_replica
+
+
 def deployment_energy_mwh(provisioned_device_hours, power_w_per_device):
     """Energy of the deployment: device-hours x average power per device (W h -> MWh)."""
     return provisioned_device_hours * power_w_per_device / energy.WH_PER_MWH
@@ -156,9 +239,6 @@ def per_unit(deployment_total, count, multiplier):
 
 
 # ------------------------------------------------------------------------------------------------
-# outputs
-# ------------------------------------------------------------------------------------------------
-# ------------------------------------------------------------------------------------------------
 # constants and composition
 # ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -166,19 +246,20 @@ class ServingConstants:
     """The known (non-random) facts of a deployment that `serving_footprint` needs.
 
     Which branches run is fixed here (Python-level), so `serving_footprint` traces once under jit:
-    traffic given (`requests`) or derived from capacity; capacity given (`provisioned_device_hours`)
-    or sized from traffic; token counts given or drawn.
+    traffic given (`requests`) or derived from capacity, or neither (per-request figures only);
+    capacity given (`provisioned_device_hours`) or sized from traffic; token counts, parameters,
+    active parameters, batch and precision given or drawn.
     """
 
-    peak_flop_per_s: float  # dense peak at the serving precision (x2 for 8-bit weights)
+    peak_flop_per_s: float  # dense peak at the serving precision (x2 for 8-bit weights); base peak when drawn
     tdp_w: float
     devices_per_server: float
     memory_bandwidth_gb_per_s: float
-    parameters: float
-    active_parameters: float
+    parameters: float | None  # None: drawn (serving_parameters)
+    active_parameters: float | None  # None: drawn (serving_active_parameters), or the parameters when active_is_total
     bytes_per_parameter: float
     devices_per_replica: float
-    batch: float
+    batch: float | None  # None: drawn (serving_batch)
     days: float
     requests: float | None = None  # total over `days`; None: derived from capacity and load
     provisioned_device_hours: float | None = None  # None: sized from traffic and load
@@ -186,12 +267,23 @@ class ServingConstants:
     output_tokens: float | None = None  # None: drawn (output_tokens_per_request)
     grid_basis: str = "location"
     pue_included: bool = True
+    active_is_total: bool = False  # a dense model whose (drawn) parameters are all active
+    # precision drawn from weighted choices: (cumulative weight, bytes per parameter, peak factor) each
+    precision_choices: tuple[tuple[float, float, float], ...] = ()
+    whole_node: bool = False
+    node_ram_gb: float = 0.0
+
+    @property
+    def per_request_only(self) -> bool:
+        """Neither traffic nor capacity: per-request figures at the load priors, no deployment totals."""
+        return self.requests is None and self.provisioned_device_hours is None
 
     @classmethod
     def from_scenario(cls, scenario, hardware_spec: dict) -> ServingConstants:
         """From a `carbon_mc.serving_scenario.ServingScenario` and its accelerator's table entry."""
+        choices = getattr(scenario, "precision_choices", ())
         return cls(
-            peak_flop_per_s=float(hardware_spec["peak_flop_per_s"]) * scenario.compute_speedup,
+            peak_flop_per_s=float(hardware_spec["peak_flop_per_s"]) * (1.0 if choices else scenario.compute_speedup),
             tdp_w=float(hardware_spec["tdp_w"]),
             devices_per_server=float(hardware_spec["devices_per_server"]),
             memory_bandwidth_gb_per_s=scenario.memory_bandwidth_gb_per_s,
@@ -207,6 +299,10 @@ class ServingConstants:
             output_tokens=scenario.output_tokens,
             grid_basis=scenario.accounting.grid_basis,
             pue_included=scenario.accounting.pue_included,
+            active_is_total=getattr(scenario, "active_is_total", False),
+            precision_choices=choices,
+            whole_node=getattr(scenario, "boundary", "replica") == "whole_node",
+            node_ram_gb=float(getattr(scenario, "node_ram_gb", None) or 0.0),
         )
 
 
@@ -214,21 +310,56 @@ def _tokens(x: dict, name: str, given):
     return jnp.asarray(given, jnp.float32) if given is not None else x[f"{name}_tokens_per_request"]
 
 
+def _given_or_drawn(x: dict, name: str, given):
+    return given if given is not None else x[name]
+
+
+def _served(x: dict, c: ServingConstants):
+    """Parameters, active parameters, batch, bytes per parameter and peak: given, or drawn."""
+    parameters = _given_or_drawn(x, "serving_parameters", c.parameters)
+    if c.active_is_total:
+        active = parameters
+    else:
+        active = active_parameters_capped(parameters, _given_or_drawn(x, "serving_active_parameters", c.active_parameters))
+    batch = _given_or_drawn(x, "serving_batch", c.batch)
+    nbytes: Any
+    peak: Any
+    if c.precision_choices:
+        idx = precision_index(x["serving_precision_quantile"], [w for w, _, _ in c.precision_choices])
+        nbytes = jnp.asarray([b for _, b, _ in c.precision_choices], jnp.float32)[idx]
+        peak = c.peak_flop_per_s * jnp.asarray([f for _, _, f in c.precision_choices], jnp.float32)[idx]
+    else:
+        nbytes, peak = c.bytes_per_parameter, c.peak_flop_per_s
+    return parameters, active, batch, nbytes, peak
+
+
 def serving_footprint(x: dict, c: ServingConstants) -> dict:
-    """Every serving output from inputs `x` (arrays of draws, or scalars) and constants `c`."""
+    """Every serving output from inputs `x` (arrays of draws, or scalars) and constants `c`.
+
+    Without traffic and capacity (`c.per_request_only`) the outputs are per request, per 1,000
+    requests and per million output tokens at the load priors; deployment totals and per-day
+    figures are left out (`serving_outputs.TRAFFIC_OUTPUTS`), not computed from a placeholder.
+    """
     out = {}
     n = c.devices_per_replica
-    out["parameters_read_per_step"] = parameters_read_per_step(c.parameters, c.active_parameters, c.batch)
-    mem_s = decode_memory_s_per_step(out["parameters_read_per_step"], c.bytes_per_parameter, n, c.memory_bandwidth_gb_per_s,
+    parameters, active, batch, nbytes, peak = _served(x, c)
+    overhead_s = x["serving_step_overhead_s"]
+    out["parameters_read_per_step"] = parameters_read_per_step(parameters, active, batch)
+    mem_s = decode_memory_s_per_step(out["parameters_read_per_step"], nbytes, n, c.memory_bandwidth_gb_per_s,
                                      x["memory_bandwidth_fraction"])
-    cmp_s = decode_compute_s_per_step(c.active_parameters, c.batch, n, c.peak_flop_per_s, x["decode_mfu_fraction"])
-    out["decode_tokens_per_s"] = decode_tokens_per_s(c.batch, mem_s, cmp_s)
-    out["prefill_tokens_per_s"] = prefill_tokens_per_s(c.active_parameters, n, c.peak_flop_per_s, x["prefill_mfu_fraction"])
+    cmp_s = decode_compute_s_per_step(active, batch, n, peak, x["decode_mfu_fraction"])
+    out["decode_tokens_per_s"] = decode_tokens_per_s(batch, mem_s, cmp_s, overhead_s)
+    out["prefill_tokens_per_s"] = prefill_tokens_per_s(active, n, peak, x["prefill_mfu_fraction"])
     tokens_in, tokens_out = _tokens(x, "input", c.input_tokens), _tokens(x, "output", c.output_tokens)
-    busy_s = busy_replica_s_per_request(tokens_in, tokens_out, out["prefill_tokens_per_s"], out["decode_tokens_per_s"])
+    busy_s = busy_replica_s_per_request(tokens_in, tokens_out, out["prefill_tokens_per_s"], out["decode_tokens_per_s"],
+                                        request_overhead_s(overhead_s, batch))
     out["busy_replica_s_per_request"] = busy_s
 
-    if c.requests is not None:
+    if c.per_request_only:  # one request, on the capacity the load priors give it
+        requests = jnp.ones_like(busy_s)
+        busy_h = busy_device_hours(requests, busy_s, n)
+        hours = provisioned_device_hours_from_load(busy_h, x["serving_busy_fraction"], x["serving_over_provisioning_factor"])
+    elif c.requests is not None:
         requests = jnp.broadcast_to(jnp.asarray(c.requests, jnp.float32), jnp.shape(busy_s))
         busy_h = busy_device_hours(requests, busy_s, n)
         if c.provisioned_device_hours is not None:
@@ -246,9 +377,15 @@ def serving_footprint(x: dict, c: ServingConstants) -> dict:
 
     power_w = serving_accelerator_power_w(c.tdp_w, x["serving_idle_power_tdp_fraction"],
                                           x["serving_active_power_tdp_fraction"], out["utilization_fraction"])
+    host_w = x["serving_host_power_w_per_device"]
+    if c.whole_node:
+        power_w = power_w + whole_node_accelerator_power_w_per_device(c.tdp_w, x["serving_idle_power_tdp_fraction"], n,
+                                                                      c.devices_per_server)
+        host_w = host_w + whole_node_host_power_w_per_device(host_w, c.node_ram_gb, x["node_ram_w_per_gb"], n,
+                                                             c.devices_per_server)
     out["accelerator_power_w"] = power_w
     out["accelerator_energy_mwh"] = deployment_energy_mwh(hours, power_w)
-    out["it_energy_mwh"] = energy.it_energy_mwh(hours, power_w, x["serving_host_power_w_per_device"])
+    out["it_energy_mwh"] = energy.it_energy_mwh(hours, power_w, host_w)
     out["energy_mwh"] = energy.facility_energy_mwh(out["it_energy_mwh"], x["pue"]) if c.pue_included else out["it_energy_mwh"]
     grid = x["market_gco2_per_kwh"] if c.grid_basis == "market" else x["grid_gco2_per_kwh"]
     for prefix in SCOPES:
@@ -267,4 +404,6 @@ def serving_footprint(x: dict, c: ServingConstants) -> dict:
             out[f"{prefix}operational_{m}co2e_{norm}"] = per_unit(out[f"{prefix}operational_tco2e"], counts[norm], mult)
         out[f"embodied_{m}co2e_{norm}"] = per_unit(out["embodied_tco2e"], counts[norm], mult)
         out[f"total_{m}co2e_{norm}"] = per_unit(out["total_tco2e"], counts[norm], mult)
+    if c.per_request_only:
+        out = {k: v for k, v in out.items() if k not in TRAFFIC_OUTPUTS}
     return out

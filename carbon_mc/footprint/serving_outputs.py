@@ -56,9 +56,19 @@ def _build_outputs() -> dict[str, Output]:
 SERVING_OUTPUTS: dict[str, Output] = _build_outputs()
 SERVING_HEADLINE = ("energy_wh_per_request", "total_gco2e_per_request", "energy_kwh_per_day", "total_kgco2e_per_day", "energy_mwh",
                     "total_tco2e")  # per request, per day, for the deployment
+# Outputs that need the deployment's traffic or capacity: left out when a deployment gives neither
+# (per-request figures at the load priors), with a note, rather than computed from a placeholder.
+TRAFFIC_OUTPUTS = frozenset(
+    {"requests", "output_tokens", "busy_device_hours", "device_hours", "embodied_tco2e", "total_tco2e"}
+    | {f"{prefix}{what}" for prefix in SCOPES for what in ("energy_mwh", "operational_tco2e")}
+    | {name for name in SERVING_OUTPUTS if name.endswith("_per_day")}
+)
+# The headline of such a deployment: per request, per 1,000 requests and per million output tokens.
+PER_REQUEST_HEADLINE = ("energy_wh_per_request", "total_gco2e_per_request", "energy_kwh_per_million_output_tokens",
+                        "total_kgco2e_per_million_output_tokens")
 # Inputs `serving_footprint` reads from x (besides grid/PUE/embodied), for the engine's draw list.
 SERVING_INPUTS = (
-    "memory_bandwidth_fraction", "decode_mfu_fraction", "prefill_mfu_fraction", "serving_active_power_tdp_fraction",
+    "memory_bandwidth_fraction", "serving_step_overhead_s", "decode_mfu_fraction", "prefill_mfu_fraction", "serving_active_power_tdp_fraction",
     "serving_idle_power_tdp_fraction", "serving_host_power_w_per_device", "pue", "grid_gco2_per_kwh",
     "embodied_kgco2e_per_device", "embodied_kgco2e_per_server", "service_life_years", "lifetime_utilization_fraction",
 )

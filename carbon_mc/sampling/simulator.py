@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 from ..errors import CarbonMCError
 from ..footprint import HEADLINE, OUTPUTS, RunConstants, carbon_footprint
-from ..footprint.serving import SERVING_HEADLINE, SERVING_OUTPUTS, ServingConstants, serving_footprint
+from ..footprint.serving import SERVING_OUTPUTS, ServingConstants, serving_footprint
 from ..priors import Prior, PriorTable, load_priors
 from ..scenarios import AnyScenario, load_any_scenario
 from ..scenarios.deployment import ServingScenario
@@ -118,7 +118,7 @@ def _bind(scenario: AnyScenario, resolved: dict[str, Prior], table: PriorTable) 
     spec = table.hardware_spec(scenario.hardware, file=scenario.file)
     if isinstance(scenario, ServingScenario):
         return Simulator(scenario, resolved, ServingConstants.from_scenario(scenario, spec), table, chain=serving_footprint,
-                         output_table=SERVING_OUTPUTS, headline=SERVING_HEADLINE)
+                         output_table=SERVING_OUTPUTS, headline=scenario.headline)
     return Simulator(scenario, resolved, RunConstants.from_scenario(scenario, spec), table)
 
 

@@ -10,14 +10,16 @@ kinds share ([reported], [[claims]], [accounting], [priors]) are read by `carbon
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import jax.numpy as jnp
 
 from ..data import data_dir
 from ..errors import CarbonMCError, InputError, close_matches, shown
 from ..footprint.serving import SERVING_INPUTS, SERVING_OUTPUTS
-from ..priors import PriorTable, load_priors
+from ..priors import Prior, PriorTable, load_priors
 from . import fields
 from .common import (
     MARKET_QUANTITY,
@@ -39,10 +41,28 @@ SERVING_KEYS = {
     "name", "model", "parameters", "active_parameters", "precision", "input_tokens", "output_tokens",
     "hardware", "devices_per_replica", "replicas", "batch", "requests_per_day", "requests", "device_hours", "days",
     "region", "grid_gco2_per_kwh", "datacenter", "pue", "year", "source", "description", "notes",
+    "stack", "load", "boundary", "node_ram_gb",
 }
 SECTIONS = ("serving", "reported", "priors", "accounting", "claims")
-# precision: (bytes per parameter, compute peak relative to the dense BF16/FP16 peak)
-PRECISIONS = {"bf16": (2.0, 1.0), "fp16": (2.0, 1.0), "fp8": (1.0, 2.0), "int8": (1.0, 2.0), "int4": (0.5, 1.0)}
+# precision: (bytes per parameter, compute peak relative to the catalogue's dense BF16/FP16 peak).
+# fp32: 4 bytes; matrix work on the CUDA cores (PyTorch leaves TF32 off for matmuls by default), 1/16
+# of the BF16 tensor peak (A100: 19.5 vs 312 TFLOP/s; H100 SXM: 67 vs 989; NVIDIA datasheets).
+# int8 / fp8: 1 byte, twice the BF16 peak (8-bit tensor cores, A100 INT8 624 TOPS, H100 FP8 1,979).
+# int4 (GPTQ/AWQ weight-only) and nf4 (bitsandbytes): 4 bits plus one 16-bit scale per group of 64
+# (nf4 block size, Dettmers et al. 2023, arXiv:2305.14314) or 128 (GPTQ/AWQ default) weights; the
+# matrix work runs at the BF16 peak after dequantisation. mxfp4 (OCP MX v1.0): 4 bits plus an 8-bit
+# scale per 32; BF16 peak on Hopper (no FP4 tensor cores). The int4 entry keeps 0.5 bytes (its value
+# before the scale was counted) so existing deployments do not move.
+PRECISIONS = {"fp32": (4.0, 1.0 / 16.0), "bf16": (2.0, 1.0), "fp16": (2.0, 1.0), "fp8": (1.0, 2.0), "int8": (1.0, 2.0),
+              "int4": (0.5, 1.0), "nf4": (4.25 / 8.0, 1.0), "mxfp4": (4.25 / 8.0, 1.0)}
+# Catalogue entries whose peak_flop_per_s is an FP32 vector rate, not a BF16 matrix peak: fp32 runs at it.
+FP32_PEAK_HARDWARE = {"amd_epyc_7763"}
+STACKS = ("optimised_server", "plain_pipeline")  # selects serving_step_overhead_s
+LOADS = ("benchmark", "fleet", "on_demand")  # selects serving_busy_fraction and serving_over_provisioning_factor
+BOUNDARIES = ("replica", "whole_node")
+# input -> the scenario key whose value picks `<input>_<value>` from the priors (no key: the input's own prior)
+REGIME_INPUTS = {"serving_step_overhead_s": "stack", "serving_busy_fraction": "load", "serving_over_provisioning_factor": "load"}
+DRAWN_SERVED = {"parameters": "serving_parameters", "active_parameters": "serving_active_parameters", "batch": "serving_batch"}
 # What a reported deployment energy covers -> the serving output it is compared with.
 ENERGY_SCOPES = {"accelerator": "accelerator_energy_mwh", "it": "it_energy_mwh", "facility": "energy_mwh"}
 CO2E_SCOPES = {"accelerator": "accelerator_operational_tco2e", "it": "it_operational_tco2e",
@@ -57,12 +77,12 @@ class ServingScenario(ScenarioBase):
 
     name: str
     hardware: str
-    parameters: float
-    active_parameters: float
+    parameters: float | None  # None: drawn from the scenario's prior table (serving_parameters)
+    active_parameters: float | None  # None: drawn (serving_active_parameters), or the parameters (active_is_total)
     bytes_per_parameter: float
     compute_speedup: float
     devices_per_replica: float
-    batch: float
+    batch: float | None  # None: drawn (serving_batch)
     days: float
     memory_bandwidth_gb_per_s: float
     file: str = "<serving scenario>"
@@ -83,14 +103,49 @@ class ServingScenario(ScenarioBase):
     reported: Reported = field(default_factory=Reported)  # published figures, each on its serving output
     claims: tuple[Claim, ...] = ()
     sha256: str | None = None
+    stack: str | None = None  # optimised_server | plain_pipeline (None: the default overhead prior)
+    load: str | None = None  # benchmark | fleet | on_demand (None: the default load priors)
+    boundary: str = "replica"  # replica | whole_node
+    node_ram_gb: float | None = None  # installed RAM per node, modelled by the meter (whole_node)
+    active_is_total: bool = False  # parameters drawn, no active_parameters: a dense model
+    precision_choices: tuple[tuple[float, float, float], ...] = ()  # (cumulative weight, bytes, peak factor)
 
     @property
     def requests_per_day(self) -> float | None:
         return None if self.requests is None else self.requests / self.days
 
+    @property
+    def per_request_only(self) -> bool:
+        """Neither traffic nor capacity given: per-request figures at the load priors, no totals."""
+        return self.requests is None and self.provisioned_device_hours is None
+
+    @property
+    def headline(self) -> tuple[str, ...]:
+        """The outputs a run reports first: per request and per million output tokens when no traffic is given."""
+        from ..footprint.serving_outputs import PER_REQUEST_HEADLINE, SERVING_HEADLINE
+
+        return PER_REQUEST_HEADLINE if self.per_request_only else SERVING_HEADLINE
+
+    def resolve_priors(self, table: PriorTable | None = None) -> dict[str, Prior]:
+        """As for every scenario, then the regime inputs: `stack` and `load` pick `<input>_<choice>`."""
+        table = table or load_priors()
+        resolved = super().resolve_priors(table)
+        for name, key in REGIME_INPUTS.items():
+            choice = getattr(self, key)
+            if name in resolved and choice is not None and name not in self.overrides and choice != "optimised_server":
+                prior = table.select(f"{name}_{choice}", self.context(table), file=self.file)
+                resolved[name] = replace(prior, quantity=name, variant=choice)
+        return resolved
+
     def needed_quantities(self) -> list[str]:
         """The priors `serving_footprint` draws for this deployment."""
         names = list(SERVING_INPUTS)
+        names += [DRAWN_SERVED[k] for k in ("parameters", "active_parameters", "batch") if getattr(self, k) is None
+                  and not (k == "active_parameters" and self.active_is_total)]
+        if self.precision_choices:
+            names.append("serving_precision_quantile")
+        if self.boundary == "whole_node":
+            names.append("node_ram_w_per_gb")
         if not self.accounting.pue_included:
             names.remove("pue")
         if self.accounting.grid_basis == "market":
@@ -103,6 +158,14 @@ class ServingScenario(ScenarioBase):
             names += ["serving_busy_fraction", "serving_over_provisioning_factor"]
         return names
 
+    def find_notes(self, table: PriorTable) -> list[str]:
+        notes = super().find_notes(table)
+        if self.per_request_only:
+            notes.append("neither traffic (requests, requests_per_day) nor capacity (replicas, device_hours) is given: "
+                         "per-request and per-token figures are computed at the load priors; per-day and deployment "
+                         "totals are omitted")
+        return notes
+
 
 def _num(block: dict, key: str, file: str, *, integer: bool = False) -> float | None:
     """A positive number under [serving] (type, finiteness and float32 range checked), or None when absent."""
@@ -114,15 +177,63 @@ def _agree(a: float, b: float, what_a: str, what_b: str, file: str, key: str) ->
         raise CarbonMCError(f"{what_a} = {a:g} contradicts {what_b} = {b:g} (more than 1% apart)", file=file, key=key)
 
 
-def _tokens(block: dict, key: str, file: str, overrides: dict) -> float | None:
-    """A token count: a number (kept as a constant) or a prior table (becomes an override)."""
+def _tokens(block: dict, key: str, file: str, overrides: dict, quantity: str | None = None, *,
+            integer: bool = False) -> float | None:
+    """A number (kept as a constant) or a prior table (becomes an override of `quantity`)."""
     value = block.get(key)
     if isinstance(value, dict):
         if "source" not in value or "distribution" not in value:
             raise CarbonMCError("a prior table needs distribution, params and source", file=file, key=f"serving.{key}")
-        overrides[TOKEN_QUANTITIES[key]] = value
+        overrides[quantity or TOKEN_QUANTITIES[key]] = value
         return None
-    return _num(block, key, file)
+    return _num(block, key, file, integer=integer)
+
+
+def _choice(block: dict, key: str, choices: tuple[str, ...], file: str, default: str | None) -> str | None:
+    value = block.get(key, default)
+    if value is not None and value not in choices:
+        raise CarbonMCError(f"unknown {key} {shown(value)}; {close_matches(str(value), choices)}", file=file, key=f"serving.{key}")
+    return value
+
+
+def _precision(block: dict, file: str, hardware: str) -> tuple[str, tuple[tuple[float, float, float], ...]]:
+    """The precision: a name, or weighted choices {choices = [...], weights = [...], source = "..."}.
+
+    Returns the name (the heaviest choice) and, for choices, (cumulative weight, bytes, peak factor) each.
+    """
+    def entry(name: Any, key: str) -> tuple[float, float]:
+        if name not in PRECISIONS:
+            raise CarbonMCError(f"unknown precision {shown(name)}; {close_matches(str(name), PRECISIONS)}", file=file, key=key)
+        nbytes, speedup = PRECISIONS[name]
+        return nbytes, (1.0 if name == "fp32" and hardware in FP32_PEAK_HARDWARE else speedup)
+
+    value = block.get("precision", "bf16")
+    if not isinstance(value, dict):
+        entry(value, "serving.precision")
+        return value, ()
+    key = "serving.precision"
+    if set(value) - {"choices", "weights", "source"} or "choices" not in value or "source" not in value:
+        raise CarbonMCError("precision as a choice is { choices = [...], weights = [...], source = \"...\" }", file=file, key=key)
+    names = value["choices"]
+    weights = value.get("weights", [1.0] * len(names) if isinstance(names, list) else None)
+    if not isinstance(names, list) or not names or not isinstance(weights, list) or len(weights) != len(names) or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
+        raise CarbonMCError("precision choices need as many weights (finite, >= 0, not all 0) as choices", file=file, key=key)
+    total, cum, rows = float(sum(weights)), 0.0, []
+    for name, w in zip(names, weights):
+        cum += w / total
+        rows.append((cum, *entry(name, f"{key}.choices")))
+    rows[-1] = (1.0, *rows[-1][1:])
+    heaviest = names[max(range(len(names)), key=lambda i: weights[i])]
+    return heaviest, tuple(rows)
+
+
+def _median(spec: dict, file: str, key: str) -> float:
+    """The median of a scenario's prior table (for checks made at load time: the weights' fit)."""
+    from ..priors.loader import build_prior
+
+    prior = build_prior(key, "scenario", spec, units="1", long_name=key, file=file, key=f"serving.{key}")
+    return float(prior.icdf32(jnp.asarray([0.5], jnp.float32))[0])
 
 
 def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table: PriorTable | None = None,
@@ -140,22 +251,39 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
         raise InputError(f"no memory bandwidth for {hardware!r} in priors (memory_bandwidth_gb_per_s); "
                             f"known: {', '.join(sorted(bandwidth.variants))}", file=file, key="serving.hardware")
 
-    parameters, n, batch, days = (fields.require_positive(block, key, file, "serving", integer=key == "devices_per_replica")
-                                  for key in ("parameters", "devices_per_replica", "batch", "days"))
-    active = _num(block, "active_parameters", file) or parameters
-    if active > parameters:
+    overrides = fields.prior_overrides(fields.read_table(doc, "priors", file), block, table, file, section="serving")
+    for key in ("parameters", "batch"):
+        if key not in block:
+            fields.require_positive(block, key, file, "serving")  # the missing-key error
+    parameters = _tokens(block, "parameters", file, overrides, DRAWN_SERVED["parameters"])
+    batch = _tokens(block, "batch", file, overrides, DRAWN_SERVED["batch"])
+    n, days = (fields.require_positive(block, key, file, "serving", integer=key == "devices_per_replica")
+               for key in ("devices_per_replica", "days"))
+    active_is_total = "active_parameters" not in block and parameters is None
+    active = _tokens(block, "active_parameters", file, overrides, DRAWN_SERVED["active_parameters"])
+    if active is None and "active_parameters" not in block:
+        active = parameters
+    if active is not None and parameters is not None and active > parameters:
         raise CarbonMCError(f"active_parameters = {active:g} exceeds parameters = {parameters:g}", file=file,
                             key="serving.active_parameters")
-    precision = block.get("precision", "bf16")
-    if precision not in PRECISIONS:
-        raise CarbonMCError(f"unknown precision {precision!r}; {close_matches(str(precision), PRECISIONS)}", file=file,
-                            key="serving.precision")
+    precision, precision_choices = _precision(block, file, hardware)
     bytes_per_parameter, speedup = PRECISIONS[precision]
-    weights_gb = bytes_per_parameter * parameters / 1e9
-    if weights_gb > n * spec["memory_gb"]:
-        raise CarbonMCError(f"the weights ({weights_gb:.0f} GB at {precision}) do not fit in {n:g} x {spec['memory_gb']:g} GB "
-                            f"of {hardware}: raise devices_per_replica or lower the precision", file=file,
-                            key="serving.devices_per_replica")
+    if precision == "fp32" and hardware in FP32_PEAK_HARDWARE:
+        speedup = 1.0
+    size = parameters if parameters is not None else _median(block["parameters"], file, "parameters")
+    for nbytes, label in ([(b, "a precision choice") for _, b, _ in precision_choices] or [(bytes_per_parameter, precision)]):
+        weights_gb = nbytes * size / 1e9
+        if weights_gb > n * spec["memory_gb"]:
+            raise CarbonMCError(f"the weights ({weights_gb:.0f} GB at {label}{'' if parameters is not None else ', median size'}) "
+                                f"do not fit in {n:g} x {spec['memory_gb']:g} GB of {hardware}: raise devices_per_replica or "
+                                "lower the precision", file=file, key="serving.devices_per_replica")
+    stack = _choice(block, "stack", STACKS, file, None)
+    load = _choice(block, "load", LOADS, file, None)
+    boundary = _choice(block, "boundary", BOUNDARIES, file, "replica") or "replica"
+    node_ram_gb = fields.read_positive(block, "node_ram_gb", file, "serving")
+    if node_ram_gb is not None and boundary != "whole_node":
+        raise CarbonMCError("node_ram_gb is counted only on the whole-node boundary: add boundary = \"whole_node\"", file=file,
+                            key="serving.node_ram_gb")
 
     requests = _num(block, "requests", file)
     per_day = _num(block, "requests_per_day", file)
@@ -171,11 +299,6 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
             _agree(device_hours, from_replicas, "device_hours", "replicas x devices_per_replica x 24 x days", file,
                    "serving.device_hours")
         device_hours = device_hours or from_replicas
-    if requests is None and device_hours is None:
-        raise CarbonMCError("cannot size the deployment: give its traffic (requests_per_day, or requests) and/or its "
-                            "capacity (replicas, or device_hours)", file=file, key="serving")
-
-    overrides = fields.prior_overrides(fields.read_table(doc, "priors", file), block, table, file, section="serving")
     input_tokens = _tokens(block, "input_tokens", file, overrides)
     output_tokens = _tokens(block, "output_tokens", file, overrides)
     year = fields.read_year(block, "year", file, "serving")
@@ -193,7 +316,8 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
         year=year,
         source=block.get("source"), overrides=overrides, accounting=parse_accounting(doc.get("accounting"), file),
         reported=reported, claims=parse_claims(doc.get("claims"), file, claim_value, required=("value", "unit", "quantity", "source")),
-        sha256=sha256,
+        sha256=sha256, stack=stack, load=load, boundary=boundary, node_ram_gb=node_ram_gb, active_is_total=active_is_total,
+        precision_choices=precision_choices,
     )
     scenario.check_overrides(table)
     scenario.resolve_priors(table)  # unknown region / datacenter / bad override fail here, at load time
