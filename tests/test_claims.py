@@ -77,7 +77,7 @@ def test_patterson_measured_figures_sit_inside_the_distribution(nas_checks):
 # --- consistency with the engine -------------------------------------------------------------
 def test_percentile_probability_and_ratio_agree_with_estimate():
     r = check_claim("gpt3_175b", 552.1, "t", quantity="operational_tco2e", num_draws=20_000, seed=3)
-    y = carbon_mc.estimate("gpt3_175b", num_draws=20_000, seed=3, method="mc")["operational_tco2e"].values.astype(np.float64)
+    y = carbon_mc.estimate("gpt3_175b", num_draws=20_000, seed=3)["operational_tco2e"].values.astype(np.float64)
     assert r.percentile == carbon_mc.percentile_of(y, 552.1)
     assert r.prob_at_least == np.mean(y >= 552.1)
     assert r.prob_at_least_se == pytest.approx(math.sqrt(r.prob_at_least * (1 - r.prob_at_least) / y.size))

@@ -122,3 +122,96 @@ def test_page_in_headless_chromium(page, tmp_path):
     assert columns.min() < 640 < columns.max()  # two panels, left and right
     assert near(figure_band, MARK_COLORS[0]).sum() > 100  # a published figure's mark is drawn
     assert (pixels[1000:2400] != 255).any(axis=-1).mean() > 0.05  # the tables below are rendered, not blank
+
+
+# --- deployments, and a page mixing a training run with a deployment -----------------------------
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mixed") / "mixed.html"
+    assert main(["report", "gpt3_175b", "models/serving/bloom_176b_api.toml", "--html", str(path), "--draws", "6000",
+                 "--base-draws", "256"]) == 0
+    return path.read_text()
+
+
+def test_a_deployment_has_its_own_section(mixed):
+    outline = Outline()
+    outline.feed(mixed)
+    api = next(h for h in outline.headings if h.startswith("BLOOM 176B API"))
+    first = outline.headings.index(api)
+    assert outline.headings[first + 1:first + 1 + len(SECTIONS)] == SECTIONS and "GPT-3 175B" in outline.headings
+    section = mixed[mixed.index(f'id="{api}"'):]
+    for shown in ("energy per request", "total emissions per request", "per day of deployment", "deployment emissions",
+                  "accelerators and host (IT, no PUE)"):  # per request, per day, totals, and the scopes of its figures
+        assert shown in section, shown
+    assert "Luccioni et al. 2022: ~19 kg CO2e per day" in section and "inside the central 90% interval" in section
+    assert "No model card" in section and "<pre>co2_eq_emissions" not in section
+    assert "deployment (serving)" in section and "230,768 requests" in section
+
+
+# --- readable everywhere: read from the page's HTML and CSS -------------------------------------
+def test_tables_scroll_legends_sit_off_the_data_svg_text_is_text(mixed):
+    assert re.search(r"\.table-scroll \{[^}]*overflow-x: auto", mixed)
+    tables = re.findall(r"<table>", mixed)
+    wrapped = re.findall(r'<div class="table-scroll"><table>', mixed)
+    assert tables and len(wrapped) == len(tables)  # every table in a wrapper that scrolls on its own
+    assert re.search(r"figure svg \{[^}]*max-width: 100%", mixed)
+    svgs = re.findall(r"<svg.*?</svg>", mixed, re.S)
+    assert len(svgs) == 2
+    for svg in svgs:
+        opening = svg[:svg.index(">")]
+        assert 'role="img"' in opening and "aria-labelledby" in opening
+        assert re.search(r"<title id=\"fig\d+-title\">Distribution of", svg) and "<desc id=" in svg
+        assert "<text" in svg and "median" in re.sub(r"<[^>]+>", " ", svg)  # legend text as SVG text, not glyph paths
+    # Sobol' table: readable long names, the code name below in small type
+    assert re.search(r"<td class=\"text\">grid carbon intensity[^<]*<br><code class=\"name\">grid_gco2_per_kwh</code>", mixed, re.I) \
+        or "<code class=\"name\">grid_gco2_per_kwh</code>" in mixed
+
+
+def test_legend_is_below_the_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    checks = carbon_mc.check_claims("gpt3_175b", num_draws=2000, seed=0)
+    from carbon_mc.plots.distribution import plot_on_scope
+
+    fig = plot_on_scope(checks)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        if ax.get_visible() and ax.get_legend() is not None:
+            legend, frame = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+            assert legend.y1 <= frame.y0 + 1  # entirely below the plotting area: never over bars or marks
+
+
+def _measured(page_text: str, tmp_path, width: int) -> dict:
+    """The page as Chromium lays it out at `width` px: page and table widths (a test-only copy with a probe script)."""
+    probe = ("<script>const d=document.documentElement;const t=[...document.querySelectorAll('.table-scroll')];"
+             "document.title=JSON.stringify({page:d.scrollWidth,view:window.innerWidth,"
+             "svg:Math.max(...[...document.querySelectorAll('figure svg')].map(s=>s.getBoundingClientRect().right)),"
+             "wrappers:Math.max(...t.map(w=>w.getBoundingClientRect().right))});</script>")
+    copy = tmp_path / f"probe_{width}.html"
+    copy.write_text(page_text.replace("</body>", probe + "</body>"))
+    dom, _ = chromium(f"--window-size={width},900", "--dump-dom", url=copy.as_uri())
+    import json
+
+    return json.loads(html_unescape(re.search(r"<title>(.*?)</title>", dom, re.S).group(1)))
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs Debian's package)")
+@pytest.mark.parametrize("width", [1280, 390])
+def test_no_sideways_scroll_of_the_page_in_chromium(mixed, tmp_path, width):
+    m = _measured(mixed, tmp_path, width)
+    assert m["page"] <= m["view"] + 1, m  # only the tables' wrappers scroll sideways, never the page
+    assert m["svg"] <= m["view"] + 1 and m["wrappers"] <= m["view"] + 1, m
+    shot = tmp_path / f"shot_{width}.png"
+    chromium(f"--window-size={width},1600", f"--screenshot={shot}", url=(tmp_path / f"probe_{width}.html").as_uri())
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    assert pixels.shape[1] == width and (pixels[:300] < 100).all(axis=-1).sum() > 200  # the title is drawn

@@ -4,6 +4,13 @@
 falls (its percentile, P(true value >= claim)), how far off it is (claim / X with its 90% interval)
 and what it would take (`carbon_mc.claims.reach`). `check_claims` checks several on one set of draws
 per accounting basis; `check_scenario` also writes the model card from those same draws.
+
+One number per quantity, seed and draw count: checks draw with `CHECK_METHOD`, the sampler of
+``carbon-mc run`` and `carbon_mc.estimate` (randomized quasi-Monte Carlo), so a check on the
+scenario's own accounting basis sees exactly the draws a run with the same seed summarizes. A check
+on another basis (PUE excluded, market-based grid) keeps common random numbers with them: every
+input the two bases share takes the same uniforms, column by input name, and an input only the
+other basis draws takes its own Monte Carlo stream (`simulate`).
 """
 
 from __future__ import annotations
@@ -12,12 +19,15 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ..errors import CarbonMCError, close_matches, shown
 from ..priors import PriorTable
+from ..results.finite import apply_policy
 from ..results.statistics import percentile_of
-from ..sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, Simulator, build_simulator, draw
+from ..sampling import BLOCK, DEFAULT_CHUNK, DEFAULT_METHOD, Simulator, build_simulator, draw, evaluate, sampler
 from ..sampling.args import (
     check_accounting,
     check_any_scenario_object,
@@ -36,6 +46,7 @@ from .reach import input_columns, input_shifts, reach_factors
 from .result import ClaimCheck, ScenarioCheck
 
 __all__ = [
+    "CHECK_METHOD",
     "CI_PROB",
     "TAIL_FRACTION",
     "Claim",
@@ -50,6 +61,7 @@ __all__ = [
 
 CI_PROB = 0.90
 TAIL_FRACTION = 0.01  # when no draw reaches a claim, shifts are read from this share of draws nearest it
+CHECK_METHOD = DEFAULT_METHOD  # the sampler of `carbon-mc run` and `estimate`: the same draws for the same seed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,11 +86,58 @@ def simulate(
     _check_args(scenario, grid_basis, pue_included, num_draws=num_draws, seed=seed, chunk_size=chunk_size, priors=priors,
                 nonfinite=nonfinite)
     scenario = _load(scenario, priors)
-    scenario = scenario.with_accounting(grid_basis=grid_basis, pue_included=pue_included)
-    model = build_simulator(scenario, priors=priors)
-    inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD,
-                           nonfinite=nonfinite)
+    own = build_simulator(scenario, priors=priors)
+    model = build_simulator(scenario.with_accounting(grid_basis=grid_basis, pue_included=pue_included), priors=priors)
+    if model.columns == own.columns:  # the scenario's own basis, or one drawing the same inputs: run's draws exactly
+        inputs, outputs = draw(model, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=CHECK_METHOD,
+                               nonfinite=nonfinite)
+    else:
+        inputs, outputs = _draw_beside(own, model, num_draws=num_draws, seed=seed, chunk_size=chunk_size)
+        inputs, outputs, _ = apply_policy(inputs, outputs, nonfinite)
     return model, inputs, outputs
+
+
+def _draw_beside(own: Simulator, model: Simulator, *, num_draws: int, seed, chunk_size: int) -> tuple[dict, dict]:
+    """Draws of `model` (the scenario on another accounting basis) on the uniforms of `own` (its own basis).
+
+    Each input both draw takes the row of `own`'s `CHECK_METHOD` uniforms that `own` gives it (common
+    random numbers with the run's draws, input by input); an input only `model` draws takes its own
+    Monte Carlo stream (Threefry, named after it), independent of the rest.
+    """
+    rows, row = {}, 0
+    for name, k in own.columns:
+        rows[name] = (row, k)
+        row += k
+    shared = [(name, k) for name, k in model.columns if rows.get(name, (0, -1))[1] == k]
+    smp = sampler(own, seed, CHECK_METHOD, last_index=num_draws - 1)
+    extra = sampler(model, seed, "mc") if len(shared) < len(model.columns) else None
+    consts = tuple(jnp.asarray(c) for c in smp.consts)
+    extra_consts = tuple(jnp.asarray(c) for c in extra.consts) if extra is not None else ()
+
+    @jax.jit
+    def chunk(first_block, num_blocks_marker):
+        n = num_blocks_marker.shape[0] * BLOCK
+        u_own = smp.uniforms(consts, first_block, num_blocks_marker.shape[0])
+        u_extra = extra.uniforms(extra_consts, first_block, num_blocks_marker.shape[0]) if extra is not None else None
+        parts, at = [], 0
+        for name, k in model.columns:
+            start, width = rows.get(name, (0, -1))
+            parts.append(u_own[start:start + k] if width == k else u_extra[at:at + k])
+            at += k
+        values = evaluate(model, jnp.concatenate(parts, axis=0) if parts else jnp.zeros((0, n), jnp.float32))
+        return {key: jnp.broadcast_to(v, (n, *jnp.shape(v)[1:])) for key, v in values.items()}
+
+    step = max(BLOCK, (min(chunk_size, num_draws + BLOCK - 1) // BLOCK) * BLOCK)
+    kept: dict[str, list] = {}
+    for start in range(0, num_draws, step):
+        take = min(step, num_draws - start)
+        values = chunk(np.uint32(start // BLOCK), np.zeros(-(-take // BLOCK), np.int8))
+        for key, v in values.items():
+            kept.setdefault(key, []).append(np.asarray(v)[:take])
+    arrays = {key: np.concatenate(parts).astype(np.float32, copy=False) for key, parts in kept.items()}
+    inputs = {name: arrays[name] for name in model.stochastic}
+    outputs = {key: v for key, v in arrays.items() if key not in model.stochastic}
+    return inputs, outputs
 
 
 def _check_args(scenario, grid_basis, pue_included, **draw_args) -> None:
@@ -334,7 +393,7 @@ def check_scenario(
         model, _, outputs = _draws_on(cache, scenario, grid_basis, pue_included, **how)
         kept = len(next(iter(outputs.values())))  # fewer than num_draws when non-finite draws were dropped
         card = model_card_from_draws(scenario, model, outputs, card_quantity(quantity), num_draws=kept,
-                                     seed=seed, fields=model_card)
+                                     seed=seed, fields=model_card, sampler=CHECK_METHOD)
     return ScenarioCheck(scenario.name, tuple(checks), card)
 
 

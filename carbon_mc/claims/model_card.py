@@ -191,6 +191,7 @@ def model_card_block(
     accounting: dict | None = None,
     num_draws: int | None = None,
     seed: int | None = None,
+    sampler: str | None = None,
     priors_ref: str | None = None,
     training_type: str = "pre-training",
     geographical_location: str | None = None,
@@ -207,6 +208,7 @@ def model_card_block(
         ``total_emissions_with_embodied`` (median) and ``..._interval_90``; None leaves them out.
       accounting: {"grid_basis": ..., "pue_included": ...} of the draws (default: the scenario's).
       num_draws, seed: how the draws were made, for the method line.
+      sampler: "qmc" or "mc", the sampler of the draws, named on the method line (None: "Monte Carlo").
       priors_ref: one line on the priors used (``carbon_mc_priors``); None leaves it out.
       training_type, geographical_location, hardware_used: the Hub's fields; None derives the last
         two from the scenario. `training_type` must be one of `TRAINING_TYPES`.
@@ -239,7 +241,8 @@ def model_card_block(
         block["total_emissions_with_embodied"] = total_median
         block["total_emissions_with_embodied_interval_90"] = total_interval
     block["accounting"] = {"grid_basis": f"{accounting['grid_basis']}-based", "pue_included": bool(accounting["pue_included"])}
-    block["method"] = (f"carbon-mc: Monte Carlo over cited priors ({draws_text}); emissions is the median of the operational "
+    how = {"qmc": "randomized quasi-Monte Carlo (scrambled Sobol')", "mc": "Monte Carlo"}.get(sampler or "mc", "Monte Carlo")
+    block["method"] = (f"carbon-mc: {how} over cited priors ({draws_text}); emissions is the median of the operational "
                        "CO2e and emissions_interval_90 its central 90% interval, in grams CO2e")
     if priors_ref:
         block["carbon_mc_priors"] = priors_ref
@@ -263,6 +266,7 @@ def model_card_from_draws(
     num_draws: int,
     seed: int,
     fields: ModelCardFields = ModelCardFields(),
+    sampler: str | None = None,
 ) -> str:
     """`model_card_block` for the draws `outputs` of `model`: operational `quantity`, total, accounting, priors.
 
@@ -272,7 +276,7 @@ def model_card_from_draws(
     """
     return model_card_block(
         scenario, outputs[quantity], total_t=outputs.get("total_tco2e"), quantity=quantity, num_draws=num_draws,
-        seed=seed, accounting={"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included},
+        seed=seed, sampler=sampler, accounting={"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included},
         priors_ref=priors_reference(model), training_type=fields.training_type,
         geographical_location=fields.geographical_location or location_name(model.priors.get("grid_gco2_per_kwh")),
         hardware_used=fields.hardware_used, inputs=_inputs_behind(model, outputs),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -24,6 +25,8 @@ ENV_SWITCH = "CARBON_MC_COMPILATION_CACHE"
 ENV_DIR = "CARBON_MC_CACHE_DIR"
 ENTRY_SUFFIXES = ("-cache", "-atime")  # what JAX's persistent cache writes (jax._src.lru_cache), and its lock file
 LOCK_FILE = ".lockfile"
+PARSED_DIR = "toml"  # carbon_mc.priors.reading keeps parsed TOML documents here
+PARSED_NAME = re.compile(r"[0-9a-f]{64}\.json")
 
 
 def cache_dir() -> Path:
@@ -80,6 +83,9 @@ def cache_files() -> list[Path]:
         if sub.is_dir() and not sub.is_symlink():
             files += [p for p in sorted(sub.iterdir())
                       if p.is_file() and not p.is_symlink() and (p.name.endswith(ENTRY_SUFFIXES) or p.name == LOCK_FILE)]
+    parsed = root / PARSED_DIR  # parsed TOML documents (carbon_mc.priors.reading): <sha256>.json
+    if parsed.is_dir() and not parsed.is_symlink():
+        files += [p for p in sorted(parsed.iterdir()) if p.is_file() and not p.is_symlink() and PARSED_NAME.fullmatch(p.name)]
     return files
 
 
@@ -101,7 +107,7 @@ def clear_cache() -> int:
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
             removed += 1
-    for sub in cache_dir().glob("jax-*") if cache_dir().is_dir() else ():
+    for sub in [*cache_dir().glob("jax-*"), cache_dir() / PARSED_DIR] if cache_dir().is_dir() else ():
         with contextlib.suppress(OSError):  # not empty (the user's files), or not a directory
             sub.rmdir()
     return removed

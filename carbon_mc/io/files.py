@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -239,13 +240,103 @@ def atomic_write(path: str | Path, write) -> Path:
     return shown
 
 
+# Units as carbon-mc shows them -> the UDUNITS-2 form CF requires in a file (every one parses with
+# udunits/cf_units, tested). A count of floating-point operations has no UDUNITS unit: it is "1",
+# the human form staying in `units_human` (and the long name).
+CF_UNITS: Final = {
+    "MWh": "MW h", "kWh": "kW h", "Wh": "W h", "GWh": "GW h",
+    "g/kWh": "g/(kW h)", "kg/kWh": "kg/(kW h)", "gCO2e/kWh": "g/(kW h)",
+    "FLOP": "1", "TFLOP s-1": "1e12 s-1", "FLOP/s": "s-1", "GB/s": "1e9 byte s-1", "GB": "1e9 byte",
+    "dimensionless": "1", "": "1",
+}
+# Long names of coordinates carbon-mc writes (CF and ACDD ask for one on every coordinate).
+COORD_LONG_NAMES: Final = {
+    "draw": "draw number", "chain": "chain number (one Monte Carlo chain)", "stat": "summary statistic",
+    "size": "model size", "hardware": "accelerator", "group": "input group", "input": "model input",
+    "replicate": "replicate", "quantity": "quantity", "region": "grid region", "year": "year",
+}
+_CF_RECORD: Final = "carbon_mc_cf_encoding"  # what `cf_encoded` changed, so that `load_dataset` gives the Dataset back
+
+
+def cf_units(units: str) -> str:
+    """`units` in the UDUNITS-2 form CF requires ("MWh" -> "MW h", "g/kWh" -> "g/(kW h)", "FLOP" -> "1")."""
+    return CF_UNITS.get(units, units)
+
+
+def cf_encoded(ds: xr.Dataset) -> xr.Dataset:
+    """`ds` as a CF-1.10 file holds it: UDUNITS units (the human form in ``units_human``), a long name
+    and units on every coordinate, ``coverage_content_type`` on every variable, string-valued dimension
+    coordinates as labels (``<dim>_label``, auxiliary coordinates), no global attribute named like a
+    dimension. What changed is recorded (`_CF_RECORD`) and undone by `cf_decoded`."""
+    out = ds.copy(deep=False)
+    record: dict = {"units": {}, "added": {}, "labels": [], "renamed_attrs": {}}
+    for name in [str(v) for v in out.variables]:
+        var = out[name]
+        attrs = dict(var.attrs)
+        added = []
+        units = attrs.get("units")
+        if isinstance(units, str) and cf_units(units) != units:
+            record["units"][name] = units
+            attrs["units"], attrs["units_human"] = cf_units(units), units
+        is_coord = name in out.coords
+        if "long_name" not in attrs:
+            attrs["long_name"] = COORD_LONG_NAMES.get(name, name.replace("_", " ")) if is_coord else name.replace("_", " ")
+            added.append("long_name")
+        if not is_coord and "coverage_content_type" not in attrs:
+            attrs["coverage_content_type"] = "modelResult"
+            added.append("coverage_content_type")
+        if is_coord and var.dtype.kind in "iuf" and "units" not in attrs:
+            attrs["units"] = "1"
+            added.append("units")
+        if added:
+            record["added"][name] = added
+        out[name].attrs = attrs
+    for dim in list(out.dims):
+        if dim in out.coords and out[dim].dtype.kind in "OSU":
+            label = f"{dim}_label"
+            out = out.rename_vars({dim: label})
+            record["labels"].append(dim)
+    for key in [k for k in out.attrs if k in out.dims]:
+        out.attrs[f"{key}_attribute"] = out.attrs.pop(key)
+        record["renamed_attrs"][f"{key}_attribute"] = key
+    if any(record.values()):
+        out.attrs[_CF_RECORD] = json.dumps(record, sort_keys=True)
+    return out
+
+
+def cf_decoded(ds: xr.Dataset) -> xr.Dataset:
+    """Undo `cf_encoded` on a Dataset read back (a file without its record is returned as it is)."""
+    text = ds.attrs.get(_CF_RECORD)
+    if not text:
+        return ds
+    record = json.loads(text)
+    out = ds.copy(deep=False)
+    out.attrs = {k: v for k, v in out.attrs.items() if k != _CF_RECORD}
+    for new, old in record.get("renamed_attrs", {}).items():
+        if new in out.attrs:
+            out.attrs[old] = out.attrs.pop(new)
+    for dim in record.get("labels", []):
+        out = out.rename_vars({f"{dim}_label": dim}).set_xindex(dim) if f"{dim}_label" in out.variables else out
+    for name, units in record.get("units", {}).items():
+        if name in out.variables:
+            attrs = dict(out[name].attrs)
+            attrs["units"] = units
+            attrs.pop("units_human", None)
+            out[name].attrs = attrs
+    for name, keys in record.get("added", {}).items():
+        if name in out.variables:
+            out[name].attrs = {k: v for k, v in out[name].attrs.items() if k not in keys}
+    return out
+
+
 def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write `ds` to netCDF at `path` via a temporary file and an atomic rename.
+    """Write `ds` to netCDF at `path` via a temporary file and an atomic rename, as CF-1.10 asks (`cf_encoded`).
 
     Raises:
       OutputError: `path` cannot be written.
     """
-    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine=ENGINE))
+    encoded = cf_encoded(ds)
+    return atomic_write(path, lambda tmp: encoded.to_netcdf(tmp, engine=ENGINE))
 
 
 def save_text(text: str, path: str | Path) -> Path:
@@ -274,6 +365,6 @@ def load_dataset(path: str | Path) -> xr.Dataset:
         import xarray as xr  # only reading a file needs xarray: the command line's --help and checks do not
 
         with xr.open_dataset(path, engine=ENGINE) as ds:
-            return ds.load()
+            return cf_decoded(ds.load())
     except (OSError, ValueError, TypeError) as exc:
         raise InputError(f"not a readable netCDF-4 file ({type(exc).__name__}: {str(exc)[:120]})", file=str(path)) from None

@@ -68,7 +68,12 @@ def _panel(ax, group: list) -> None:
     ax.set_xlabel(literal(output_label(first.quantity, first.units)))
     ax.set_ylabel("draws")
     ax.set_title(literal(scope_title(first).split("\n")[1]), fontsize=8)
-    ax.legend(fontsize=7, loc="upper right")
+    _legend_below(ax)
+
+
+def _legend_below(ax) -> None:
+    """The legend under the axes (below the x label), never over the histogram's bars or marks."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2), frameon=False, ncol=1, borderaxespad=0.0)
 
 
 def plot_on_scope(checks, *, title: str | None = None, columns: int = 2, path: str | Path | None = None):
@@ -88,7 +93,7 @@ def plot_on_scope(checks, *, title: str | None = None, columns: int = 2, path: s
         raise ValueError("no claim checks to draw")
     cols = min(columns, len(groups))
     rows = -(-len(groups) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 3.7 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.6 * rows), squeeze=False)
     for ax, group in zip(axes.ravel(), groups):
         _panel(ax, group)
     for ax in axes.ravel()[len(groups):]:
@@ -120,7 +125,7 @@ def plot_outputs(ds, names: list[str], *, path: str | Path | None = None):
         ax.axvline(median, color="black", lw=1, label=f"median {_num(median)}")
         ax.set_xlabel(literal(output_label(name)))
         ax.set_ylabel("draws")
-        ax.legend(fontsize=7, loc="upper right")
+        _legend_below(ax)
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)

@@ -10,19 +10,19 @@ match on the normalised form (case, dashes, underscores and vendor words ignored
 a string that names several accelerators, or none, is an `InputError` naming the candidates or
 the closest matches.
 
-Pure Python (tomllib only): importing this module does not import JAX.
+Pure Python (TOML through `carbon_mc.priors.reading`): importing this module does not import JAX.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, close_matches, shown
+from .reading import read_toml_bytes
 
 ALIAS_FILE = "hardware_aliases.toml"
 # Words that vendors and tools add or drop without changing the part.
@@ -116,22 +116,17 @@ def parse_aliases(doc: Mapping, *, file: str = ALIAS_FILE) -> Aliases:
 def load_aliases(path: str | Path | None = None) -> Aliases:
     """The alias table of `path` (default: the bundled priors/hardware_aliases.toml), cached."""
     path = Path(path) if path is not None else _priors_dir() / ALIAS_FILE
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read the hardware alias table: {exc.strerror or exc}", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"malformed TOML: {exc}", file=str(path)) from None
+    doc = read_toml_bytes(path)[0]
     return parse_aliases(doc, file=path.name)
 
 
 @functools.lru_cache(maxsize=1)
 def bundled_hardware_names() -> dict[str, str]:
     """Accelerator key -> its `name` field, read from the bundled priors/*.toml files with [hardware]
-    (tomllib only; use `carbon_mc.load_priors().hardware` to include overlays)."""
+    (no JAX; use `carbon_mc.load_priors().hardware` to include overlays)."""
     out = {}
     for path in sorted(_priors_dir().glob("*.toml")):
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = read_toml_bytes(path)[0]
         for key, spec in (doc.get("hardware") or {}).items():
             if isinstance(spec, dict):
                 out[key] = str(spec.get("name", key))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import jax.numpy as jnp
 
 from ..errors import InputError, close_matches, shown
 from .families import FAMILIES, build_distribution, check_params, icdf32
+from .reading import read_toml_bytes
 from .support import INPUT_MAX, INPUT_MIN, Support, check_draw_range, parse_support
 
 PRIORS_ENV = "CARBON_MC_PRIORS"  # overlay directories, separated by os.pathsep
@@ -177,35 +177,6 @@ NAME_TABLE_SUFFIX = "_aliases.toml"
 def is_name_table(path: Path) -> bool:
     """True for a file of names (``*_aliases.toml``: hardware_aliases, place_aliases), not of priors."""
     return path.name.endswith(NAME_TABLE_SUFFIX)
-
-
-def read_toml_bytes(path: Path) -> tuple[dict, bytes]:
-    """(the parsed TOML, the file's bytes), the file read once (it may be a pipe); a malformed,
-    unreadable, non-UTF-8 or BOM-prefixed file is an `InputError` naming it."""
-    try:
-        data = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise InputError("is a directory, not a TOML file", file=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    return parse_toml_bytes(data, str(path)), data
-
-
-def parse_toml_bytes(data: bytes, file: str) -> dict:
-    """Parse TOML bytes read from `file` (named in errors): UTF-8 without a byte-order mark."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        raise InputError("starts with a UTF-8 byte-order mark, which TOML does not allow: save it as UTF-8 without BOM",
-                         file=file)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): TOML files must be UTF-8",
-                         file=file) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"malformed TOML: {exc}", file=file) from None
 
 
 def read_toml(path: Path) -> dict:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import functools
 import math
-import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..data import data_dir
 from ..errors import InputError, close_matches, shown
+from .reading import read_toml_bytes
 
 QUANTITY = "grid_gco2_per_kwh"
 GRID_FILES = ("grid.toml", "grid_places.toml")
@@ -85,10 +85,10 @@ def place_table(directory: str | None = None) -> PlaceTable:
     for name in GRID_FILES:
         path = base / name
         if path.exists():
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+            doc = read_toml_bytes(path)[0]
             variants.update(doc.get(QUANTITY, {}).get("variants", {}))
     aliases_path = base / ALIASES_FILE
-    doc = tomllib.loads(aliases_path.read_text(encoding="utf-8")) if aliases_path.exists() else {}
+    doc = read_toml_bytes(aliases_path)[0] if aliases_path.exists() else {}
     return PlaceTable(variants, doc.get("aliases", {}), doc.get("falls_back_to", {}), doc.get("series", {}))
 
 

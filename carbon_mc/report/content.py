@@ -1,8 +1,11 @@
 """What a report says about one scenario, computed once: `scenario_report` -> `ScenarioReport`.
 
-Every number comes from the library's own calls, on one seed: the ranges from `run_scenario`
-(kept draws), the claim checks and the model card from `check_scenario` (one set of draws per
-accounting basis), the sensitivity ranking from `sensitivity`. The page (`carbon_mc.report.html`)
+Every number comes from the library's own calls, on one seed and one sampler: the ranges from
+`run_scenario` (kept draws), the claim checks and the model card from `check_scenario` (one set of
+draws per accounting basis; on the scenario's own basis, the very draws of the ranges, as
+`carbon_mc.claims.check` draws with the run's sampler), the sensitivity ranking from `sensitivity`.
+A scenario is a training run or a deployment (a ``[serving]`` file: per request, per day and over
+the deployment; no model card, which reports a training run). The page (`carbon_mc.report.html`)
 only lays them out.
 """
 
@@ -15,19 +18,22 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..claims import ModelCardFields, check_scenario
+from ..claims import ModelCardFields, check_scenario, scenario_claims
 from ..claims.result import ClaimCheck
 from ..options import REPORT_BASE_DRAWS, REPORT_DRAWS
 from ..priors import PriorTable
 from ..results.run import RunResult, run_scenario
-from ..scenarios.training import Scenario, load_scenario
+from ..scenarios import AnyScenario, load_any_scenario
+from ..scenarios.deployment import ServingScenario
+from ..scenarios.training import Scenario
 from ..sobol import ranking, sensitivity
 
-__all__ = ["DEFAULT_BASE_DRAWS", "DEFAULT_DRAWS", "ScenarioReport", "assumptions", "scenario_report"]
+__all__ = ["DEFAULT_BASE_DRAWS", "DEFAULT_DRAWS", "SENSITIVITY_OUTPUT", "ScenarioReport", "assumptions", "scenario_report"]
 
 DEFAULT_DRAWS = REPORT_DRAWS
 DEFAULT_BASE_DRAWS = REPORT_BASE_DRAWS
 DEFAULT_RESAMPLES = 200
+SENSITIVITY_OUTPUT = "total_tco2e"  # a training run's total CO2e, or a deployment's over its whole life
 
 
 @dataclass
@@ -35,22 +41,29 @@ class ScenarioReport:
     """One scenario's section of a report.
 
     Attributes:
-      scenario: the run.
+      scenario: the training run or the deployment.
       run: the ranges (`RunResult`, with its kept draws and their provenance).
       checks: every claim the scenario carries, checked (each with its draws and scope).
-      model_card: the Hugging Face ``co2_eq_emissions`` block of the same draws (YAML text).
+      model_card: the Hugging Face ``co2_eq_emissions`` block of the same draws (YAML text); None for a deployment.
       ranking: inputs by total-order Sobol' index of total CO2e, largest first (`carbon_mc.sobol.ranking`).
+      sensitivity_output: the output the indices apportion.
       sensitivity_attrs: how the indices were computed (base rows, resamples, confidence level).
       assumptions: one row per input: long name, units, distribution, variant, median, 90% interval, source.
     """
 
-    scenario: Scenario
+    scenario: AnyScenario
     run: RunResult
     checks: tuple[ClaimCheck, ...]
-    model_card: str
+    model_card: str | None
     ranking: list[dict]
     sensitivity_attrs: dict
     assumptions: list[dict]
+    sensitivity_output: str = SENSITIVITY_OUTPUT
+
+    @property
+    def is_deployment(self) -> bool:
+        """True for a deployment (a serving scenario)."""
+        return isinstance(self.scenario, ServingScenario)
 
 
 def assumptions(ds: xr.Dataset) -> list[dict]:
@@ -76,7 +89,7 @@ def assumptions(ds: xr.Dataset) -> list[dict]:
 
 
 def scenario_report(
-    scenario: Scenario | str | Path,
+    scenario: AnyScenario | str | Path,
     *,
     num_draws: int = DEFAULT_DRAWS,
     seed: int = 0,
@@ -90,14 +103,19 @@ def scenario_report(
     Raises:
       CarbonMCError: an invalid scenario or prior table.
     """
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, priors=priors)
+    if not isinstance(scenario, (Scenario, ServingScenario)):
+        scenario = load_any_scenario(scenario, priors=priors)
     run = run_scenario(scenario, num_draws=num_draws, seed=seed, priors=priors, keep_draws=True)
-    checked = check_scenario(scenario, num_draws=num_draws, seed=seed, priors=priors, model_card=card)
-    indices = sensitivity(scenario, output="total_tco2e", num_base=base_draws, seed=seed, num_resamples=num_resamples,
+    deployment = isinstance(scenario, ServingScenario)
+    checks: tuple[ClaimCheck, ...] = ()
+    model_card = None
+    if not deployment or scenario_claims(scenario):  # a deployment has no model card: only its claims are checked
+        checked = check_scenario(scenario, num_draws=num_draws, seed=seed, priors=priors,
+                                 model_card=None if deployment else card)
+        checks, model_card = checked.checks, checked.model_card
+    indices = sensitivity(scenario, output=SENSITIVITY_OUTPUT, num_base=base_draws, seed=seed, num_resamples=num_resamples,
                           priors=priors)
     how = {k: indices.attrs[k] for k in ("num_base", "num_evaluations", "num_resamples", "conf_level", "sampler")}
-    assert checked.model_card is not None  # check_scenario writes a card whenever model_card is given
     draws = run.draws
     assert draws is not None  # run_scenario keeps the draws when keep_draws=True
-    return ScenarioReport(scenario, run, checked.checks, checked.model_card, ranking(indices), how, assumptions(draws))
+    return ScenarioReport(scenario, run, checks, model_card, ranking(indices), how, assumptions(draws), SENSITIVITY_OUTPUT)

@@ -3,7 +3,13 @@
 One ``<section>`` per scenario (a page of its own when printed): the ranges, the distribution
 figure (published figures marked only on histograms of their own scope), the claim checks, the
 sensitivity ranking, the assumptions (every prior with its units and source) and the model-card
-block. `render_page` takes `carbon_mc.report.content.ScenarioReport` objects and returns the text.
+block (a training run's; a deployment has none). `render_page` takes
+`carbon_mc.report.content.ScenarioReport` objects and returns the text.
+
+Readable on any screen: every table sits in a wrapper that scrolls sideways on a narrow screen
+(the page itself never does), figures scale to the width, legends sit below the plotted data, and
+the figures' text is SVG text (searchable, selectable, read by screen readers) with a ``<title>``
+and ``<desc>`` naming what each figure shows.
 """
 
 from __future__ import annotations
@@ -11,9 +17,9 @@ from __future__ import annotations
 import datetime
 import html
 import io
+import itertools
 import math
 
-from ..footprint import OUTPUTS
 from ..plots import units_label
 from ..sampling import package_version
 from .content import ScenarioReport
@@ -25,14 +31,18 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; co
        max-width: 1180px; padding: 24px; line-height: 1.4; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #2471a3; padding-bottom: 4px; }
 h3 { margin-top: 1.6em; color: #2471a3; }
-table { border-collapse: collapse; margin: 8px 0 16px; font-size: 0.9em; }
+.table-scroll { overflow-x: auto; max-width: 100%; margin: 8px 0 16px; -webkit-overflow-scrolling: touch; }
+table { border-collapse: collapse; margin: 0; font-size: 0.9em; }
 th, td { border-bottom: 1px solid #d5d8dc; padding: 4px 10px; text-align: right; vertical-align: top; }
 th { background: #eaf2f8; } td.text, th.text { text-align: left; } td.source { text-align: left; font-size: 0.85em; max-width: 420px; }
-figure { margin: 8px 0; } figure svg { max-width: 100%; height: auto; } figcaption { font-size: 0.85em; color: #566573; }
+figure { margin: 8px 0; max-width: 100%; } figure svg { max-width: 100%; height: auto; display: block; }
+figcaption { font-size: 0.85em; color: #566573; }
 pre { background: #f4f6f7; border: 1px solid #d5d8dc; padding: 10px; white-space: pre-wrap; font-size: 0.85em; }
 .facts { color: #566573; } .verdict { font-weight: 600; } footer { margin-top: 32px; font-size: 0.8em; color: #566573; }
 section.scenario + section.scenario { break-before: page; margin-top: 48px; }
-@media print { body { max-width: none; } }
+code.name { font-size: 0.8em; color: #566573; }
+@media (max-width: 600px) { body { padding: 12px; } th, td { padding: 4px 6px; } td.source { min-width: 240px; } }
+@media print { body { max-width: none; } .table-scroll { overflow: visible; } }
 """
 
 
@@ -56,27 +66,54 @@ def _table(header: list[str], rows: list[list[str]], text_columns: tuple[int, ..
 
     head = "".join(f"<th{cls(i)}>{_e(h)}</th>" for i, h in enumerate(header))
     body = "".join("<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="table-scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def figure_svg(fig) -> str:
-    """A matplotlib figure as inline SVG markup (the ``<svg>`` element only), then closes it."""
+def figure_svg(fig, *, title: str | None = None, description: str | None = None) -> str:
+    """A matplotlib figure as inline SVG markup (the ``<svg>`` element only), then closes it.
+
+    Text stays text (``svg.fonttype`` "none": ``<text>`` elements, not glyph paths); `title` and
+    `description` become the figure's ``<title>`` and ``<desc>`` (role "img", labelled by them).
+    """
+    import matplotlib
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    svg = text[text.index("<svg"):]
+    if title is None and description is None:
+        return svg
+    end = svg.index(">") + 1
+    uid = f"fig{next(_FIGURE_IDS)}"
+    labels = " ".join(x for x, v in ((f"{uid}-title", title), (f"{uid}-desc", description)) if v)
+    opening = svg[:end - 1] + f' role="img" aria-labelledby="{labels}">'
+    inner = (f'<title id="{uid}-title">{_e(title)}</title>' if title else "") + (
+        f'<desc id="{uid}-desc">{_e(description)}</desc>' if description else "")
+    return opening + inner + svg[end:]
+
+
+_FIGURE_IDS = itertools.count(1)
 
 
 def _facts(r: ScenarioReport) -> str:
     s = r.scenario
-    parts = [f"hardware {s.hardware}"]
-    if s.devices:
-        parts.append(f"{s.devices:,.0f} devices")
-    if s.device_hours:
-        parts.append(f"{s.device_hours:,.0f} device-hours")
+    parts = ["deployment (serving)" if r.is_deployment else "training run", f"hardware {s.hardware}"]
+    if r.is_deployment:
+        replicas = getattr(s, "replicas", None)
+        per_replica = getattr(s, "devices_per_replica", None)
+        if replicas and per_replica:
+            parts.append(f"{replicas:,.0f} replica(s) of {per_replica:,.0f} devices")
+        for label, value in (("requests", getattr(s, "requests", None)), ("days", getattr(s, "days", None))):
+            if value:
+                parts.append(f"{value:,.0f} {label}")
+    else:
+        if getattr(s, "devices", None):
+            parts.append(f"{s.devices:,.0f} devices")
+        if getattr(s, "device_hours", None):
+            parts.append(f"{s.device_hours:,.0f} device-hours")
     parts += [f"{k} {v}" for k, v in (("grid region", s.region), ("data centre", s.datacenter), ("year", s.year)) if v]
     source = f"<br>Run facts: {_e(s.source)}" if s.source else ""
     return f'<p class="facts">{_e("; ".join(parts))}{source}</p>'
@@ -90,7 +127,8 @@ def _ranges(r: ScenarioReport) -> str:
         def stat(k, s=s):
             return float(s.sel(stat=k))
 
-        rows.append([_e(OUTPUTS[name].long_name), _e(units_label(OUTPUTS[name].units)), _num(stat("median")),
+        meta = r.run.output_table[name]
+        rows.append([_e(meta.long_name), _e(units_label(meta.units)), _num(stat("median")),
                      f"{_num(stat('p5'))} – {_num(stat('p95'))}", f"{_num(stat('hdi90_lower'))} – {_num(stat('hdi90_upper'))}",
                      _num(stat("mean")), _num(stat("sd"))])
     return _table(["quantity", "units", "median", "90% interval (5–95%)", "90% HDI", "mean", "sd"], rows, (0, 1))
@@ -99,13 +137,21 @@ def _ranges(r: ScenarioReport) -> str:
 def _distribution(r: ScenarioReport) -> str:
     from ..plots.distribution import plot_on_scope, plot_outputs
 
+    name = r.scenario.name
     if r.checks:
         fig = plot_on_scope(r.checks)
         caption = "Each published figure is marked only on the distribution of its own scope (quantity, grid basis, PUE)."
+        marked = "; ".join(f"{c.claim.label or 'claim'} {_num(c.claim_value)} {c.units} at percentile {c.percentile:.1f}"
+                           for c in r.checks)
+        description = (f"Histograms of {name}'s draws, one panel per scope, with the median, the 90% interval and each "
+                       f"published figure marked: {marked}.")
     else:
-        fig = plot_outputs(r.run.draws, ["operational_tco2e", "total_tco2e"])
+        shown = ["total_gco2e_per_request", "total_kgco2e_per_day"] if r.is_deployment else ["operational_tco2e", "total_tco2e"]
+        fig = plot_outputs(r.run.draws, shown)
         caption = "The scenario carries no published figure to mark."
-    return f'<figure class="distribution">{figure_svg(fig)}<figcaption>{_e(caption)}</figcaption></figure>'
+        description = f"Histograms of {name}'s draws of {' and '.join(shown)}, with the median and the 90% interval."
+    svg = figure_svg(fig, title=f"Distribution of {name}'s footprint", description=description)
+    return f'<figure class="distribution">{svg}<figcaption>{_e(caption)}</figcaption></figure>'
 
 
 def _checks(r: ScenarioReport) -> str:
@@ -126,9 +172,17 @@ def _checks(r: ScenarioReport) -> str:
 
 def _ranking(r: ScenarioReport) -> str:
     a = r.sensitivity_attrs
-    rows = [[_e(row["input"]), f"{row['ST']:.3f}", f"{row['ST_lower']:.3f} – {row['ST_upper']:.3f}", f"{row['S1']:.3f}",
+    names = {x["name"]: x["long_name"] for x in r.assumptions}
+
+    def readable(key: str) -> str:
+        parts = [p.strip() for p in str(key).split(",")]  # a group of inputs is named by its members
+        long = "; ".join(names.get(p, p.replace("_", " ")) for p in parts)
+        return f'{_e(long)}<br><code class="name">{_e(key)}</code>'
+
+    rows = [[readable(row["input"]), f"{row['ST']:.3f}", f"{row['ST_lower']:.3f} – {row['ST_upper']:.3f}", f"{row['S1']:.3f}",
              f"{row['S1_lower']:.3f} – {row['S1_upper']:.3f}"] for row in r.ranking]
-    note = (f"<p>Sobol' indices of total CO2e (Saltelli design, {a['num_base']:,} base rows, {a['num_evaluations']:,} "
+    output = r.run.output_table[r.sensitivity_output].long_name if r.sensitivity_output in r.run.output_table else r.sensitivity_output
+    note = (f"<p>Sobol' indices of {_e(output)} (Saltelli design, {a['num_base']:,} base rows, {a['num_evaluations']:,} "
             f"evaluations; {float(a['conf_level']):.0%} bootstrap intervals from {a['num_resamples']:,} resamples). "
             "ST: share of the variance involving the input; S1: its share alone.</p>")
     return note + _table(["input", "total order ST", "interval", "first order S1", "interval"], rows)
@@ -145,17 +199,30 @@ def _assumptions(r: ScenarioReport) -> str:
     return _table(["input", "units", "distribution", "variant", "median", "90% interval", "source"], rows, (0, 1, 2, 3), 6)
 
 
+SAMPLERS = {"qmc": "randomized quasi-Monte Carlo, scrambled Sobol' points", "mc": "Monte Carlo"}
+
+
+def _model_card(r: ScenarioReport) -> str:
+    if r.model_card is None:
+        return ("<p>No model card: a Hugging Face <code>co2_eq_emissions</code> block reports a training run's "
+                "emissions, and this is a deployment.</p>")
+    return (f"<p>A Hugging Face <code>co2_eq_emissions</code> block from the same draws as the ranges and the claim "
+            f"checks (<code>emissions</code>: operational CO2e in grams).</p><pre>{_e(r.model_card)}</pre>")
+
+
 def _section(r: ScenarioReport) -> str:
     info = r.run.info
-    drawn = f"{info['num_draws']:,} draws ({info['method']}), seed {r.run.seed}"
+    how = SAMPLERS.get(info["method"], info["method"])
+    uses = "the ranges, the distribution and the claim checks" + ("" if r.model_card is None else " and the model card")
+    drawn = (f"{info['num_draws']:,} draws ({how}), seed {r.run.seed}: {uses} all come from these draws "
+             "(a claim on another accounting basis from the same uniforms)")
     return (f'<section class="scenario" id="{_e(r.scenario.name)}"><h2>{_e(r.scenario.name)}</h2>{_facts(r)}'
             f"<h3>Ranges</h3><p>{_e(drawn)}.</p>{_ranges(r)}"
             f"<h3>Distribution</h3>{_distribution(r)}"
             f"<h3>Claim checks</h3>{_checks(r)}"
             f"<h3>What drives the spread</h3>{_ranking(r)}"
             f"<h3>Assumptions</h3>{_assumptions(r)}"
-            f"<h3>Model card</h3><p>A Hugging Face <code>co2_eq_emissions</code> block from the same draws "
-            f"(<code>emissions</code>: operational CO2e in grams).</p><pre>{_e(r.model_card)}</pre></section>")
+            f"<h3>Model card</h3>{_model_card(r)}</section>")
 
 
 def render_page(reports: list[ScenarioReport], *, title: str | None = None) -> str:
@@ -166,6 +233,6 @@ def render_page(reports: list[ScenarioReport], *, title: str | None = None) -> s
             f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
             f"<h1>{_e(title)}</h1><p class=\"facts\">Distributions, not point estimates: every uncertain input is a prior "
-            "with units and a cited source, pushed through the carbon model by Monte Carlo.</p>"
+            "with units and a cited source, pushed through the carbon model by (quasi-)Monte Carlo.</p>"
             + "".join(_section(r) for r in reports)
             + f"<footer>carbon-mc {_e(package_version('carbon-mc'))}, {_e(when)}.</footer></body></html>\n")

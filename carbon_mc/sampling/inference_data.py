@@ -16,6 +16,15 @@ What goes where:
 
 ArviZ 0.x returns an ``arviz.InferenceData``; ArviZ 1.x (whose objects are ``xarray.DataTree``)
 returns a DataTree with the same groups.
+
+Which group: the draws are prior draws, so every ArviZ call names ``group="prior"``
+(``az.summary(idata, group="prior", kind="stats")``, ``az.hdi(idata, group="prior")`` or
+``az.hdi(idata.prior)``, ``az.plot_posterior(idata, group="prior")``). A call that looks for the
+posterior group (``az.hdi(idata)``) gets an `InputError` saying so, not ArviZ's "Can not extract
+posterior" (ArviZ 0.x; the object is a `PriorDraws`, an ``InferenceData``).
+
+In a file (``idata.to_netcdf``) the groups follow CF-1.10: units in UDUNITS form (the human form
+in ``units_human``), a long name on every coordinate, ``coverage_content_type`` on every variable.
 """
 
 from __future__ import annotations
@@ -27,7 +36,12 @@ import numpy as np
 if TYPE_CHECKING:  # callers hand in a Dataset, so xarray is loaded by then; importing this module does not load it
     import xarray as xr
 
-__all__ = ["arviz_major_version", "split_constants", "to_inference_data"]
+__all__ = ["NO_POSTERIOR", "arviz_major_version", "split_constants", "to_inference_data"]
+
+NO_POSTERIOR = ("carbon-mc's draws come from the priors (nothing is conditioned on data), so they are in the 'prior' "
+                "group, and there is no 'posterior' group: pass group=\"prior\" (az.summary(idata, group=\"prior\", "
+                "kind=\"stats\"), az.hdi(idata, group=\"prior\") or az.hdi(idata.prior), az.plot_posterior(idata, "
+                "group=\"prior\"))")
 
 
 def arviz_major_version() -> int:
@@ -67,8 +81,52 @@ def split_constants(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
 def _prior_group(drawn: xr.Dataset) -> xr.Dataset:
     """`drawn` with a leading ``chain`` dimension of length 1 (one Monte Carlo chain)."""
     prior = drawn.expand_dims(chain=[0], axis=0)
+    prior["chain"].attrs = {"long_name": "chain number (one Monte Carlo chain)", "units": "1"}
     prior.attrs = {**drawn.attrs, "inference_library": "carbon-mc", "sampling": "Monte Carlo over the priors (one chain)"}
     return prior
+
+
+def _cf_attributes(group: xr.Dataset) -> xr.Dataset:
+    """`group` with CF units (the human form in ``units_human``), a long name on every coordinate and
+    ``coverage_content_type`` on every variable; the values and dimensions unchanged."""
+    from ..io.files import COORD_LONG_NAMES, cf_units
+
+    for name in [str(v) for v in group.variables]:
+        attrs = dict(group[name].attrs)
+        units = attrs.get("units")
+        if isinstance(units, str) and cf_units(units) != units:
+            attrs["units"], attrs["units_human"] = cf_units(units), units
+        if name in group.coords:
+            attrs.setdefault("long_name", COORD_LONG_NAMES.get(name, name.replace("_", " ")))
+            if group[name].dtype.kind in "iuf":
+                attrs.setdefault("units", "1")
+        else:
+            attrs.setdefault("long_name", name.replace("_", " "))
+            attrs.setdefault("coverage_content_type", "modelResult")
+        group[name].attrs = attrs
+    return group
+
+
+_PRIOR_DRAWS_CLASS: list = []
+
+
+def _prior_draws_class():
+    """`PriorDraws`: an ``arviz.InferenceData`` whose missing ``posterior`` says which group to use."""
+    if not _PRIOR_DRAWS_CLASS:
+        import arviz
+
+        from ..errors import InputError
+
+        class PriorDraws(arviz.InferenceData):
+            """carbon-mc's draws as ArviZ data: the ``prior`` and ``constant_data`` groups, and no posterior."""
+
+            def __getattr__(self, name):
+                if name == "posterior":
+                    raise InputError(NO_POSTERIOR)
+                raise AttributeError(name)
+
+        _PRIOR_DRAWS_CLASS.append(PriorDraws)
+    return _PRIOR_DRAWS_CLASS[0]
 
 
 def to_inference_data(ds: xr.Dataset):
@@ -90,11 +148,10 @@ def to_inference_data(ds: xr.Dataset):
     if "draw" not in ds.dims:
         raise InputError(f"ds must hold draws over 'draw' (carbon_mc.estimate), got dims {sorted(map(str, ds.dims))}")
     drawn, constants = split_constants(ds)
-    prior = _prior_group(drawn)
+    prior = _cf_attributes(_prior_group(drawn))
+    constants = _cf_attributes(constants)
     if arviz_major_version() >= 1:
         tree = xr.DataTree.from_dict({"/prior": prior, "/constant_data": constants})
         tree.attrs = dict(ds.attrs)
         return tree
-    import arviz
-
-    return arviz.InferenceData(attrs=dict(ds.attrs), prior=prior, constant_data=constants)
+    return _prior_draws_class()(attrs=dict(ds.attrs), prior=prior, constant_data=constants)

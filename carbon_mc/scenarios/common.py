@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from ..errors import InputError, shown
 from ..priors import Prior, PriorTable, build_prior, load_priors
-from ..priors.loader import read_toml_bytes
+from ..priors.reading import read_toml_bytes
 from . import fields
 from .units import convert, quantity_units, to_quantity_units
 from .where import GRID_QUANTITY, grid_prior, resolve_region
