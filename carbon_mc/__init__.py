@@ -12,8 +12,8 @@ import importlib
 # isort: off
 from .io import signals  # noqa: F401  (first: Ctrl-C while the command line imports exits 130 quietly)
 # isort: on
-from ._version import __version__
 from .errors import CarbonMCError, InputError, NumericError, OutputError
+from .version import __version__
 
 # Public name -> the module that defines it. Imported on first use (PEP 562), so that
 # `carbon-mc --help`, `import carbon_mc` and a default run load only what they need

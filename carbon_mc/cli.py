@@ -16,10 +16,10 @@ import importlib
 import os
 import sys
 
-from ._version import __version__
 from .errors import CarbonMCError, OutputError
 from .io import signals
 from .io.cache import enable_compilation_cache
+from .version import __version__
 
 # Subcommand -> (module under carbon_mc.commands, one-line help). Only the module of the command
 # being run is imported, and each imports its library on demand, so `carbon-mc --help` and every

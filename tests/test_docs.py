@@ -34,7 +34,7 @@ def test_version_comes_from_the_package_metadata():
 
 
 def test_version_fallback_only_when_not_installed():
-    from carbon_mc._version import installed_version
+    from carbon_mc.version import installed_version
 
     assert installed_version("carbon-mc-no-such-distribution") == "0+unknown"
 

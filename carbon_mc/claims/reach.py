@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import InputError, close_matches
 from ..results.statistics import percentile_of
 from ..sampling import Simulator
-from ..sampling.args import check_choice, check_real, check_simulator, check_text, check_values
+from ..sampling.args import check_choice, check_real, check_text, check_values
+from ..sampling.simulator import check_simulator
 
 __all__ = ["MAX_FACTOR", "InputShift", "ReachFactors", "input_columns", "input_shifts", "ks_distance", "reach_factors"]
 

@@ -124,8 +124,8 @@ def _sha(obj) -> str:
 
 
 def _meta(entries: list[Entry], by, seed, num_draws, sharing, ci_prob, table: PriorTable) -> dict:
-    from .._version import __version__
     from ..sampling import package_version
+    from ..version import __version__
 
     return {"by": list(by), "seed": int(seed), "num_draws": int(num_draws), "sharing": list(sharing), "ci_prob": float(ci_prob),
             "inventory_sha256": _sha(sorted((e.id, e.sha256) for e in entries)), "priors_sha256": _sha(table.files),

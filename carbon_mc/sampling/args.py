@@ -61,7 +61,7 @@ def check_chunk_size(chunk_size) -> int:
 # Python, NumPy or JAX further down. Valid values pass through unchanged, so valid calls give the same numbers.
 
 
-def _refuse(name: str, wanted: str, value) -> InputError:
+def refuse(name: str, wanted: str, value) -> InputError:
     return InputError(f"{name} must be {wanted}, got {shown(value)} ({type(value).__name__})")
 
 
@@ -75,7 +75,7 @@ def check_real(value, name: str, *, low: float | None = None, high: float | None
     if value is None and optional:
         return None
     if not _real(value) or (finite and not np.isfinite(value)) or np.isnan(value):
-        raise _refuse(name, ("a finite number" if finite else "a number") + (" or None" if optional else ""), value)
+        raise refuse(name, ("a finite number" if finite else "a number") + (" or None" if optional else ""), value)
     if (low is not None and value < low) or (high is not None and value > high) or (above is not None and value <= above):
         bounds = [f">= {low:g}" if low is not None else "", f"> {above:g}" if above is not None else "",
                   f"<= {high:g}" if high is not None else ""]
@@ -88,7 +88,7 @@ def check_whole(value, name: str, *, low: int = 1, optional: bool = False):
     if value is None and optional:
         return None
     if not _whole(value) or value < low:
-        raise _refuse(name, f"a whole number >= {low}" + (" or None" if optional else ""), value)
+        raise refuse(name, f"a whole number >= {low}" + (" or None" if optional else ""), value)
     return value
 
 
@@ -97,7 +97,7 @@ def check_flag(value, name: str, *, optional: bool = False):
     if value is None and optional:
         return None
     if not isinstance(value, (bool, np.bool_)):
-        raise _refuse(name, "True or False" + (" or None" if optional else ""), value)
+        raise refuse(name, "True or False" + (" or None" if optional else ""), value)
     return value
 
 
@@ -106,7 +106,7 @@ def check_text(value, name: str, *, optional: bool = False):
     if value is None and optional:
         return None
     if not isinstance(value, str):
-        raise _refuse(name, "a string" + (" or None" if optional else ""), value)
+        raise refuse(name, "a string" + (" or None" if optional else ""), value)
     return value
 
 
@@ -123,7 +123,7 @@ def check_choice(value, name: str, choices, *, optional: bool = False):
 def check_callable(value, name: str = "progress"):
     """`value` if it is None or callable."""
     if value is not None and not callable(value):
-        raise _refuse(name, "a callable or None", value)
+        raise refuse(name, "a callable or None", value)
     return value
 
 
@@ -132,7 +132,7 @@ def check_names(value, name: str, *, optional: bool = True):
     if value is None and optional:
         return None
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise _refuse(name, "a list of names (strings)" + (" or None" if optional else ""), value)
+        raise refuse(name, "a list of names (strings)" + (" or None" if optional else ""), value)
     return value
 
 
@@ -143,7 +143,7 @@ def check_path(value, name: str = "path", *, optional: bool = False):
     if value is None and optional:
         return None
     if not isinstance(value, (str, os.PathLike)):
-        raise _refuse(name, "a path (a string or a pathlib.Path)" + (" or None" if optional else ""), value)
+        raise refuse(name, "a path (a string or a pathlib.Path)" + (" or None" if optional else ""), value)
     return value
 
 
@@ -156,7 +156,7 @@ def check_scenario(value, name: str = "scenario", *, optional: bool = False):
     if value is None and optional:
         return None
     if not isinstance(value, (Scenario, ServingScenario, str, os.PathLike)):
-        raise _refuse(name, "a Scenario, a ServingScenario, a TOML path or a bundled scenario name"
+        raise refuse(name, "a Scenario, a ServingScenario, a TOML path or a bundled scenario name"
                       + (" or None" if optional else ""), value)
     return value
 
@@ -166,7 +166,7 @@ def check_training_scenario(value, name: str = "scenario"):
     from ..scenarios import Scenario
 
     if not isinstance(value, Scenario):
-        raise _refuse(name, "a Scenario (carbon_mc.load_scenario)", value)
+        raise refuse(name, "a Scenario (carbon_mc.load_scenario)", value)
     return value
 
 
@@ -175,7 +175,7 @@ def check_any_scenario_object(value, name: str = "scenario"):
     from ..scenarios import Scenario, ServingScenario
 
     if not isinstance(value, (Scenario, ServingScenario)):
-        raise _refuse(name, "a Scenario or a ServingScenario (carbon_mc.load_any_scenario)", value)
+        raise refuse(name, "a Scenario or a ServingScenario (carbon_mc.load_any_scenario)", value)
     return value
 
 
@@ -184,7 +184,7 @@ def check_priors(value, name: str = "priors"):
     from ..priors import PriorTable
 
     if value is not None and not isinstance(value, PriorTable):
-        raise _refuse(name, "a PriorTable (carbon_mc.load_priors) or None", value)
+        raise refuse(name, "a PriorTable (carbon_mc.load_priors) or None", value)
     return value
 
 
@@ -196,16 +196,7 @@ def check_posterior(value, name: str = "posterior"):
 
     if value is not None and not (isinstance(value, Mapping)
                                   and all(isinstance(k, str) and isinstance(v, Prior) for k, v in value.items())):
-        raise _refuse(name, "a dict {input name: Prior} (carbon_mc.calibrated_priors) or None", value)
-    return value
-
-
-def check_simulator(value, name: str = "model"):
-    """`value` if it is a `Simulator` (from `carbon_mc.build_simulator`)."""
-    from .simulator import Simulator
-
-    if not isinstance(value, Simulator):
-        raise _refuse(name, "a Simulator (carbon_mc.build_simulator)", value)
+        raise refuse(name, "a dict {input name: Prior} (carbon_mc.calibrated_priors) or None", value)
     return value
 
 
@@ -214,7 +205,7 @@ def check_dataset(value, name: str = "ds"):
     import xarray as xr
 
     if not isinstance(value, xr.Dataset):
-        raise _refuse(name, "an xarray Dataset", value)
+        raise refuse(name, "an xarray Dataset", value)
     return value
 
 
@@ -225,20 +216,20 @@ def check_devices(value, name: str = "jax_devices"):
     import jax
 
     if not isinstance(value, (list, tuple)) or not value or not all(isinstance(d, jax.Device) for d in value):
-        raise _refuse(name, "a list of JAX devices (jax.devices()) or None", value)
+        raise refuse(name, "a list of JAX devices (jax.devices()) or None", value)
     return value
 
 
 def check_values(value, name: str = "values", *, ndim: int | None = 1) -> np.ndarray:
     """`value` as a float64 NumPy array if it is a non-empty array (or sequence) of real numbers of `ndim` dimensions."""
     if isinstance(value, (str, bytes)) or value is None or isinstance(value, dict):
-        raise _refuse(name, "an array of numbers", value)
+        raise refuse(name, "an array of numbers", value)
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as exc:
-        raise _refuse(name, "an array of numbers", value) from exc
+        raise refuse(name, "an array of numbers", value) from exc
     if array.dtype.kind not in "iuf" or array.size == 0 or (ndim is not None and array.ndim != ndim):
-        raise _refuse(name, "a non-empty " + (f"{ndim}-dimensional " if ndim else "") + "array of numbers", value)
+        raise refuse(name, "a non-empty " + (f"{ndim}-dimensional " if ndim else "") + "array of numbers", value)
     return array
 
 
@@ -278,5 +269,5 @@ def check_numbers(value, name: str, *, whole: bool = False, scalar: bool = False
         items = None
     if not items or not all(ok(v) and np.isfinite(v) and v > 0 for v in items):
         one = "a number, or " if scalar else ""
-        raise _refuse(name, f"{one}a non-empty list of {what}" + (" or None" if optional else ""), value)
+        raise refuse(name, f"{one}a non-empty list of {what}" + (" or None" if optional else ""), value)
     return value

@@ -30,12 +30,11 @@ from .args import (
     check_priors,
     check_scenario,
     check_seed,
-    check_simulator,
 )
 from .dispatch import Dispatcher, cached, dispatch_blocks, draw_kernel, mesh_of, output_shapes
 from .inference_data import to_inference_data
 from .samplers import DEFAULT_METHOD, METHOD_NAMES, check_method, sampler
-from .simulator import Simulator, build_simulator
+from .simulator import Simulator, build_simulator, check_simulator
 from .streams import BLOCK
 
 if TYPE_CHECKING:  # xarray is imported where a Dataset is built: a run that only prints does without it

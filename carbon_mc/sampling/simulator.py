@@ -23,6 +23,7 @@ from ..priors import Prior, PriorTable, load_priors
 from ..scenarios import AnyScenario, load_any_scenario
 from ..scenarios.deployment import ServingScenario
 from ..scenarios.training import Scenario
+from .args import check_posterior, check_priors, check_scenario, refuse
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,6 @@ def build_simulator(scenario: AnyScenario | str | Path, *, priors: PriorTable | 
       InputError: an invalid scenario (`carbon_mc.load_scenario`), or a posterior for an input the
         scenario does not draw.
     """
-    from .args import check_posterior, check_priors, check_scenario
 
     check_scenario(scenario), check_priors(priors), check_posterior(posterior)
     table = priors or load_priors()
@@ -176,3 +176,10 @@ def evaluate(sim: Simulator, u, variables=None) -> dict:
     if unknown:
         raise CarbonMCError(f"unknown variable(s) {', '.join(unknown)}; valid: {', '.join(values)}")
     return {k: values[k] for k in variables}
+
+
+def check_simulator(value, name: str = "model"):
+    """`value` if it is a `Simulator` (from `carbon_mc.build_simulator`)."""
+    if not isinstance(value, Simulator):
+        raise refuse(name, "a Simulator (carbon_mc.build_simulator)", value)
+    return value
