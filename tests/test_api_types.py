@@ -164,22 +164,9 @@ SPECS: dict[str, Spec] = {
 assert "carbon_mc.joint" and carbon_mc.joint.compare is carbon_mc.compare and carbon_mc.joint.lifecycle is carbon_mc.lifecycle
 
 
-# Functions whose argument checks belong to modules edited elsewhere (carbon_mc/claims/model_card.py,
-# front_matter.py, reach.py, carbon_mc/io/files.py): these calls raise a TypeError, AttributeError,
-# ValueError or IndexError from Python or NumPy, or an InputError that does not name the argument.
-# Strict xfails: each passes once its module checks the argument ({function: {argument: mutations}}).
-OUTSIDE = {
-    "claims.card_quantity": {"quantity": "array"},
-    "claims.model_card_block": {"accounting": "string list array negative", "geographical_location": "array",
-                                "inputs": "string list array negative", "num_draws": "string list array", "priors_ref": "array",
-                                "quantity": "None string list array negative", "sampler": "list array", "scenario": "None string list array negative",
-                                "total_t": "string", "training_type": "array", "values_t": "None string negative"},
-    "claims.model_card_from_draws": {"fields": "None string list array negative", "model": "None string list array negative",
-                                     "num_draws": "string list array", "outputs": "None string list array negative",
-                                     "quantity": "None string list array negative", "sampler": "list array",
-                                     "scenario": "None string list array negative"},
-    "save_dataset": {"ds": "None string list array negative"},
-}
+# Functions whose argument checks are known to be missing, as strict xfails ({function: {argument: mutations}}):
+# none now. An entry here passes once its module checks the argument.
+OUTSIDE: dict[str, dict[str, str]] = {}  # every public function checks its arguments now
 MODULE_OF = {"claims.card_quantity": "carbon_mc/claims/model_card.py", "claims.model_card_block": "carbon_mc/claims/model_card.py",
              "claims.model_card_from_draws": "carbon_mc/claims/model_card.py",
              "claims.merge_front_matter": "carbon_mc/claims/front_matter.py", "save_dataset": "carbon_mc/io/files.py"}

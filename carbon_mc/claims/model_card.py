@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CarbonMCError, NumericError, close_matches, shown
+from ..errors import CarbonMCError, InputError, NumericError, close_matches, shown
 from ..footprint import OUTPUTS
 from ..priors import Prior, load_priors
 from ..sampling import Simulator, package_version
+from ..sampling.args import check_num_draws, check_text, check_training_scenario, check_values
+from ..sampling.simulator import check_simulator
 from ..scenarios.training import Scenario
 
 __all__ = ["OPERATIONAL", "TRAINING_TYPES", "ModelCardFields", "card_quantity", "check_training_type", "location_name",
@@ -60,6 +62,7 @@ class ModelCardFields:
 
 def card_quantity(quantity: str | None) -> str:
     """The operational CO2e a model card reports for a check on `quantity`: it, if operational, else operational_tco2e."""
+    check_text(quantity, "quantity", optional=True)
     return quantity if quantity in OPERATIONAL else "operational_tco2e"
 
 
@@ -218,8 +221,23 @@ def model_card_block(
       CarbonMCError: `quantity` is not an operational CO2e, or `training_type` is not the Hub's.
       NumericError: the draws' median or interval is not finite, negative, or zero on a grid factor that is not.
     """
+    check_training_scenario(scenario)
+    values_t = check_values(values_t, "values_t")
+    total_t = None if total_t is None else check_values(total_t, "total_t")
+    check_text(quantity, "quantity")
     if quantity not in OPERATIONAL:
-        raise CarbonMCError(f"a model card's emissions are operational CO2e ({' or '.join(OPERATIONAL)}); got {quantity}")
+        raise InputError(f"quantity must be an operational CO2e ({' or '.join(OPERATIONAL)}): a model card's emissions "
+                         f"are; got {quantity}")
+    if accounting is not None and (not isinstance(accounting, dict) or set(accounting) != {"grid_basis", "pue_included"}):
+        raise InputError(f"accounting must be a dict with grid_basis and pue_included, got {shown(accounting)}")
+    if num_draws is not None:
+        check_num_draws(num_draws)
+    for name, value in (("sampler", sampler), ("priors_ref", priors_ref), ("geographical_location", geographical_location),
+                        ("hardware_used", hardware_used)):
+        check_text(value, name, optional=True)
+    check_text(training_type, "training_type")
+    if inputs is not None and (not isinstance(inputs, dict) or not all(isinstance(k, str) for k in inputs)):
+        raise InputError(f"inputs must be a dict of input name -> description, got {shown(inputs)}")
     check_training_type(training_type)
     g = _grams(values_t)
     accounting = accounting or {"grid_basis": scenario.accounting.grid_basis, "pue_included": scenario.accounting.pue_included}
@@ -271,9 +289,18 @@ def model_card_from_draws(
     """`model_card_block` for the draws `outputs` of `model`: operational `quantity`, total, accounting, priors.
 
     Raises:
-      CarbonMCError: `quantity` is not an operational CO2e.
-      KeyError: `outputs` has no `quantity`.
+      CarbonMCError: `quantity` is not an operational CO2e, or `outputs` has no draws of it.
     """
+    check_training_scenario(scenario)
+    check_simulator(model)
+    check_text(quantity, "quantity")
+    if not isinstance(outputs, dict):
+        raise InputError(f"outputs must be a dict of draws (output name -> array), got {shown(outputs)}")
+    if quantity not in outputs:
+        raise InputError(f"quantity {quantity!r} has no draws in outputs")
+    if not isinstance(fields, ModelCardFields):
+        raise InputError(f"fields must be a ModelCardFields, got {shown(fields)}")
+    check_num_draws(num_draws), check_text(sampler, "sampler", optional=True)
     return model_card_block(
         scenario, outputs[quantity], total_t=outputs.get("total_tco2e"), quantity=quantity, num_draws=num_draws,
         seed=seed, sampler=sampler, accounting={"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included},

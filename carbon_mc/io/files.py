@@ -335,6 +335,10 @@ def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     Raises:
       OutputError: `path` cannot be written.
     """
+    import xarray as xr
+
+    if not isinstance(ds, xr.Dataset):
+        raise InputError(f"ds must be an xarray Dataset (carbon_mc.estimate or summarize), got {type(ds).__name__}")
     encoded = cf_encoded(ds)
     return atomic_write(path, lambda tmp: encoded.to_netcdf(tmp, engine=ENGINE))
 
