@@ -178,3 +178,15 @@ def test_every_place_median_is_a_finite_positive_intensity(table):
     for key, prior in grid.variants.items():
         lo, hi = prior.icdf(0.05), prior.icdf(0.95)
         assert math.isfinite(float(lo)) and float(lo) >= 0 and float(hi) < 2000, key
+
+
+def test_a_deployment_may_set_its_memory_bandwidth_in_priors(table):
+    doc = {"serving": {"name": "s", "model": "m", "parameters": 8e9, "hardware": "l4", "devices_per_replica": 1, "batch": 8,
+                       "days": 30, "requests_per_day": 1e5, "region": "Spain", "pue": 1.2},
+           "priors": {"memory_bandwidth_gb_per_s": 250.0}}
+    assert parse_serving_scenario(doc, table=table).memory_bandwidth_gb_per_s == 250.0
+    doc["priors"] = {"memory_bandwidth_gb_per_s": {"value": 200.0, "source": "measured with a STREAM benchmark"}}
+    assert parse_serving_scenario(doc, table=table).memory_bandwidth_gb_per_s == 200.0
+    doc["priors"] = {"memory_bandwidth_gb_per_s": -5.0}
+    with pytest.raises(CarbonMCError, match="priors.memory_bandwidth_gb_per_s"):
+        parse_serving_scenario(doc, table=table)

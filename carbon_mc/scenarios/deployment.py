@@ -246,12 +246,9 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
     name, hardware = (fields.read_str(block, key, file, "serving", required=True) for key in ("name", "hardware"))
     hardware = resolve_hardware(hardware, table, file, "serving.hardware")
     spec = table.hardware_spec(hardware, file=file)
-    bandwidth = table.quantity("memory_bandwidth_gb_per_s")
-    if hardware not in bandwidth.variants:
-        raise InputError(f"no memory bandwidth for {hardware!r} in priors (memory_bandwidth_gb_per_s); "
-                            f"known: {', '.join(sorted(bandwidth.variants))}", file=file, key="serving.hardware")
 
     overrides = fields.prior_overrides(fields.read_table(doc, "priors", file), block, table, file, section="serving")
+    bandwidth_gb_per_s = _memory_bandwidth(table, hardware, overrides, file)
     for key in ("parameters", "batch"):
         if key not in block:
             fields.require_positive(block, key, file, "serving")  # the missing-key error
@@ -310,7 +307,7 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
     scenario = ServingScenario(
         name=name, hardware=hardware, parameters=parameters, active_parameters=active,
         bytes_per_parameter=bytes_per_parameter, compute_speedup=speedup, devices_per_replica=n, batch=batch, days=days,
-        memory_bandwidth_gb_per_s=bandwidth.variants[hardware].fixed_value, file=file, model=block.get("model"),
+        memory_bandwidth_gb_per_s=bandwidth_gb_per_s, file=file, model=block.get("model"),
         replicas=replicas, requests=requests, provisioned_device_hours=device_hours, input_tokens=input_tokens,
         output_tokens=output_tokens, region=region, region_fell_back_from=fell_back, datacenter=block.get("datacenter"),
         year=year,
@@ -324,6 +321,25 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
     scenario = scenario.with_notes(table)
     scenario.check_claims_computable(table)
     return scenario
+
+
+def _memory_bandwidth(table: PriorTable, hardware: str, overrides: dict, file: str) -> float:
+    """The accelerator's memory bandwidth (GB/s): the scenario's own ([priors] memory_bandwidth_gb_per_s, a
+    number or {value, source}: a datasheet fact, not drawn), else the catalogue's."""
+    name = "memory_bandwidth_gb_per_s"
+    if name in overrides:
+        value = overrides.pop(name)
+        if isinstance(value, dict) and "distribution" in value:
+            raise InputError("is a datasheet fact, not drawn: give a number or { value = ..., source = \"...\" }", file=file,
+                             key=f"priors.{name}")
+        number = value.get("value") if isinstance(value, dict) else value
+        return fields.check_range(fields.check_number(number, file, f"priors.{name}", positive=True), name, file, f"priors.{name}")
+    variants = table.quantity(name).variants
+    if hardware not in variants:
+        raise InputError(f"no memory bandwidth for {hardware!r} in priors ({name}): give it in the scenario's [priors] "
+                         f"({name} = <GB/s>) or in an overlay; known: {', '.join(sorted(variants))}", file=file,
+                         key="serving.hardware")
+    return variants[hardware].fixed_value
 
 
 def claim_value(value: Any, unit: Any, quantity: str | None, file: str, where: str) -> tuple[float, str, str, str]:

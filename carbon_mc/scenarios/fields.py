@@ -48,6 +48,7 @@ FIELD_RANGES: dict[str, tuple[float, str]] = {
     "co2e_t": (1e10, "a tenth of the world's yearly emissions"),
     "energy_kwh": (1e12, "1,000 TWh: a country's yearly electricity"),
     "co2e_kg": (1e13, "a tenth of the world's yearly emissions"),
+    "memory_bandwidth_gb_per_s": (1e6, "a hundred times the fastest accelerator memory"),
 }
 
 
