@@ -35,8 +35,27 @@ def assert_physical(result):
         assert math.isfinite(stats["median"]) and stats["p5"] >= 0 and stats["p95"] >= stats["p5"], (name, stats)
 
 
+def one_per_class() -> list[str]:
+    """One device for each combination of power, MFU and server class: the draws of two devices of one
+    combination differ only in datasheet constants, which the parse of every device checks."""
+    seen: dict[tuple, str] = {}
+    for key in DEVICES:
+        spec = TABLE.hardware[key]
+        seen.setdefault((spec["power_class"], spec["mfu_class"], spec["server_class"]), key)
+    return sorted(seen.values())
+
+
 @pytest.mark.parametrize("hardware", DEVICES)
-def test_every_device_trains_and_serves(hardware):
+def test_every_device_parses_as_a_training_run_and_a_deployment(hardware):
+    run, deployment = training(hardware), serving(hardware)
+    assert run.hardware == deployment.hardware == hardware
+    for scenario in (run, deployment):
+        priors = scenario.resolve_priors(TABLE)
+        assert all(prior.units for prior in priors.values())
+
+
+@pytest.mark.parametrize("hardware", one_per_class())
+def test_every_class_of_device_trains_and_serves(hardware):
     assert_physical(run_scenario(training(hardware), num_draws=512, seed=0))
     assert_physical(run_scenario(serving(hardware), num_draws=512, seed=0))
 

@@ -306,16 +306,13 @@ def _serving_block(doc) -> dict:
     return doc.get("serving") if isinstance(doc.get("serving"), dict) else {}
 
 
-KNOWN_SERVING_DEFECTS = [
-    (lambda doc: isinstance(_serving_block(doc).get("precision"), (list, dict)),
-     "carbon_mc/scenarios/deployment.py: serving.precision given as an array or a table raises TypeError (unhashable) "
-     "in `precision not in PRECISIONS`, not an InputError"),
-]
+# Inputs the fuzzer found breaking the contract, left out of its runs until fixed: none now (a precision given
+# as an array or a table raised TypeError; it is refused with an InputError, tested below).
+KNOWN_SERVING_DEFECTS: list = []
 
 
 @pytest.mark.parametrize("precision", [[], {"a": 1}])
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=KNOWN_SERVING_DEFECTS[0][1])
-def test_known_defect_serving_precision_not_a_string(precision):
+def test_a_serving_precision_that_is_not_a_name_is_refused(precision):
     doc = copy.deepcopy(SERVING_DOCS["bloom_176b_api"])
     doc["serving"]["precision"] = precision
     path = _write(toml_document(doc), "deployment.toml")

@@ -47,7 +47,7 @@ def test_estimate_dataset_has_serving_units_and_provenance(table):
         assert ds[name].attrs["units"] == SERVING_OUTPUTS[name].units
         assert ds[name].attrs["long_name"] == SERVING_OUTPUTS[name].long_name
     assert ds["output_tokens_per_request"].attrs["role"] == "input" and ds["output_tokens_per_request"].attrs["source"]
-    assert ds.attrs["chain"] == "serving_footprint" and ds.attrs["scenario_file"] == "bloom_176b_api.toml"
+    assert ds.attrs["model_chain"] == "serving_footprint" and ds.attrs["scenario_file"] == "bloom_176b_api.toml"
     assert '"it_energy_mwh": 0.914' in ds.attrs["reported"]
 
 

@@ -58,7 +58,10 @@ def test_a_signal_leaves_nothing_and_exits_128_plus_its_number(tmp_path, command
 def test_a_signal_ignored_by_the_parent_stays_ignored(tmp_path):
     """nohup: SIGHUP ignored, so the command goes on and writes its output."""
     argv, output = COMMANDS["import"]
-    proc = _cli(*argv, cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    # the shell ignores SIGHUP and execs the command, which inherits that (no preexec_fn: forking a process
+    # that runs JAX's threads with Python code in the child is unsafe)
+    shell = f"trap '' HUP; exec {sys.executable} -m carbon_mc.cli " + " ".join(f"'{a}'" for a in argv)
+    proc = subprocess.Popen(["sh", "-c", shell], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.3)
     proc.send_signal(signal.SIGHUP)
     proc.communicate(timeout=120)

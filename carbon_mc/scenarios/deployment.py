@@ -202,8 +202,8 @@ def _precision(block: dict, file: str, hardware: str) -> tuple[str, tuple[tuple[
     Returns the name (the heaviest choice) and, for choices, (cumulative weight, bytes, peak factor) each.
     """
     def entry(name: Any, key: str) -> tuple[float, float]:
-        if name not in PRECISIONS:
-            raise CarbonMCError(f"unknown precision {shown(name)}; {close_matches(str(name), PRECISIONS)}", file=file, key=key)
+        if not isinstance(name, str) or name not in PRECISIONS:
+            raise InputError(f"unknown precision {shown(name)}; {close_matches(str(name), PRECISIONS)}", file=file, key=key)
         nbytes, speedup = PRECISIONS[name]
         return nbytes, (1.0 if name == "fp32" and hardware in FP32_PEAK_HARDWARE else speedup)
 
@@ -213,12 +213,12 @@ def _precision(block: dict, file: str, hardware: str) -> tuple[str, tuple[tuple[
         return value, ()
     key = "serving.precision"
     if set(value) - {"choices", "weights", "source"} or "choices" not in value or "source" not in value:
-        raise CarbonMCError("precision as a choice is { choices = [...], weights = [...], source = \"...\" }", file=file, key=key)
+        raise InputError("precision as a choice is { choices = [...], weights = [...], source = \"...\" }", file=file, key=key)
     names = value["choices"]
     weights = value.get("weights", [1.0] * len(names) if isinstance(names, list) else None)
     if not isinstance(names, list) or not names or not isinstance(weights, list) or len(weights) != len(names) or not all(
             isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
-        raise CarbonMCError("precision choices need as many weights (finite, >= 0, not all 0) as choices", file=file, key=key)
+        raise InputError("precision choices need as many weights (finite, >= 0, not all 0) as choices", file=file, key=key)
     total, cum, rows = float(sum(weights)), 0.0, []
     for name, w in zip(names, weights):
         cum += w / total
