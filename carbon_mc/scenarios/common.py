@@ -328,7 +328,7 @@ class ScenarioBase:
         found = tuple(self.find_notes(table))
         for note in found:
             LOG.warning("%s: %s", Path(self.file).name, note)
-        return replace(self, notes=found)  # type: ignore[type-var]
+        return replace(self, notes=found)  # type: ignore[type-var]  # each kind is a dataclass; mypy sees the mixin
 
     def find_notes(self, table: PriorTable) -> list[str]:
         """What the user should know about how the scenario's inputs were chosen."""
@@ -348,7 +348,7 @@ class ScenarioBase:
         key, fell_back = resolve_region(place, table, self.file, "--location")
         if key == self.region:
             return self
-        moved = replace(self, region=key, region_fell_back_from=fell_back)  # type: ignore[type-var]
+        moved = replace(self, region=key, region_fell_back_from=fell_back)  # type: ignore[type-var]  # each kind is a dataclass; mypy sees the mixin
         moved.resolve_priors(table)
         return moved.with_notes(table)
 
@@ -366,11 +366,11 @@ class ScenarioBase:
             grid_basis=self.accounting.grid_basis if grid_basis is None else grid_basis,
             pue_included=self.accounting.pue_included if pue_included is None else bool(pue_included),
         )
-        return replace(self, accounting=accounting)  # type: ignore[type-var]
+        return replace(self, accounting=accounting)  # type: ignore[type-var]  # each kind is a dataclass; mypy sees the mixin
 
     def with_priors(self, **overrides: Any) -> Self:
         """A copy with some priors fixed (numbers) or replaced (prior tables)."""
-        return replace(self, overrides={**self.overrides, **overrides})  # type: ignore[type-var]
+        return replace(self, overrides={**self.overrides, **overrides})  # type: ignore[type-var]  # each kind is a dataclass; mypy sees the mixin
 
     def check_claims_computable(self, table: PriorTable) -> None:
         """Each claim's own accounting must be computable too (a market basis needs a market factor)."""
