@@ -181,6 +181,7 @@ def _batches(pieces: list[tuple[Prepared, float]], seed: int, shared_slots: dict
             ids = [p.entry.id for p, _ in padded]
             own_keys = {name: jnp.asarray(_own_keys(seed, name, ids, template.priors[name].num_columns))
                         for name, stream in template.plan.items() if stream is None}
+            # plan[name] is a stream key here (not None): the comprehension's filter, which mypy cannot carry in
             shared_index = {name: jnp.asarray([shared_slots[name][p.plan[name]] for p, _ in padded], jnp.int32)  # type: ignore[index]
                             for name, stream in template.plan.items() if stream is not None}
             fixed = {name: jnp.asarray([[p.priors[name].fixed_value] for p, _ in padded], jnp.float32)
