@@ -41,7 +41,7 @@ from ..scenarios.deployment import ServingScenario
 from ..scenarios.training import Claim, Scenario
 from ..scenarios.units import ALL_CHECKABLE, CHECKABLE, SERVING_CHECKABLE, default_quantity, parse_unit, to_quantity_units
 from .method import MethodVerdict, assess
-from .model_card import ModelCardFields, card_quantity, model_card_from_draws
+from .model_card import ModelCardFields, card_quantity, claim_checks_yaml, environmental_values, model_card_from_draws
 from .reach import input_columns, input_shifts, reach_factors
 from .result import ClaimCheck, ScenarioCheck
 
@@ -387,14 +387,16 @@ def check_scenario(
     cache: dict[tuple, tuple] = {}
     how = {"num_draws": num_draws, "seed": seed, "chunk_size": chunk_size, "priors": priors, "nonfinite": nonfinite}
     checks = _check_each(scenario, claims, cache, grid_basis=grid_basis, pue_included=pue_included, **how)
-    card = None
+    card, body = None, None
     if model_card is not None:
         assert isinstance(scenario, Scenario)  # a serving scenario with a model card was refused above
         model, _, outputs = _draws_on(cache, scenario, grid_basis, pue_included, **how)
         kept = len(next(iter(outputs.values())))  # fewer than num_draws when non-finite draws were dropped
         card = model_card_from_draws(scenario, model, outputs, card_quantity(quantity), num_draws=kept,
                                      seed=seed, fields=model_card, sampler=CHECK_METHOD)
-    return ScenarioCheck(scenario.name, tuple(checks), card)
+        card += claim_checks_yaml(checks)  # the claims that state their method: both verdicts, under co2_eq_emissions
+        body = environmental_values(scenario, model, outputs, card_quantity(quantity), fields=model_card)
+    return ScenarioCheck(scenario.name, tuple(checks), card, body)
 
 
 # ---------------------------------------------------------------------------------------------

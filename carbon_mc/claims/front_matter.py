@@ -7,6 +7,13 @@ the edit is made on lines, not by re-serialising the YAML. A card without front 
 A UTF-8 BOM and the card's line endings (CRLF or LF) are kept. The card must be UTF-8 text, as the
 Hub reads it: a Latin-1, UTF-16 or binary file is refused in one line and left untouched, as is a
 read-only card.
+
+An existing ``co2_eq_emissions`` entry that carbon-mc did not write (its ``source`` does not start
+with "carbon-mc ") is kept unless the caller forces it (`check_card`): a card's own figure, and above
+all a measured one (CodeCarbon's ``source: "code carbon"``, AutoTrain's), is evidence to check, not
+a number to overwrite. `fill_environmental_section` fills the "[More Information Needed]" fields of
+the Hub template's "Environmental Impact" section (Hardware Type, Hours used, Cloud Provider, Compute
+Region, Carbon Emitted) and leaves every filled field as it was.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from pathlib import Path
 
 from ..errors import CarbonMCError, InputError, OutputError
 
-__all__ = ["KEY", "card_with_block", "check_card", "merge_front_matter", "read_card", "split_front_matter"]
+__all__ = ["ENVIRONMENTAL_FIELDS", "KEY", "card_with_block", "check_card", "existing_entry", "fill_environmental_section",
+           "merge_front_matter", "read_card", "split_front_matter"]
 
 KEY = "co2_eq_emissions"
 DELIMITER = "---"
@@ -127,24 +135,126 @@ def read_card(path: str | Path) -> str:
                             "Windows-1252 file?); the Hub reads model cards as UTF-8: save it as UTF-8", file=file) from None
 
 
-def check_card(path: str | Path) -> None:
+# The Hub's documented sources of a co2_eq_emissions figure that measured it (huggingface.co/docs/hub/model-cards-co2:
+# 'source: "source of the information, either directly from AutoTrain, code carbon or from a scientific article"';
+# AutoTrain reports CodeCarbon's measurement).
+MEASURED_SOURCES = ("code carbon", "codecarbon", "autotrain")
+OURS = "carbon-mc "  # the start of the source line carbon-mc writes (`carbon_mc.claims.model_card`)
+
+
+def existing_entry(text: str, *, whole_yaml: bool = False) -> dict[str, str] | None:
+    """The top-level ``co2_eq_emissions`` entry of a card's front matter (`whole_yaml`: of a YAML file's text), or None.
+
+    Returns {"emissions": ..., "source": ...} as written (quotes removed; "" where absent), read from
+    lines, not by a YAML parser: ``co2_eq_emissions: 1234`` (a bare number of grams) or the block form.
+    """
+    if whole_yaml:
+        lines = [line.rstrip("\r\n") for line in _lines(text.removeprefix(BOM))]
+    else:
+        front, _ = split_front_matter(text)
+        if front is None:
+            return None
+        lines = front
+    found: dict[str, str] | None = None
+    for line in lines:
+        if found is None:
+            m = re.match(rf"{KEY}\s*:\s*(.*)$", line)
+            if m:
+                found = {"emissions": _unquote(m.group(1)), "source": ""}
+            continue
+        if line and not line[0].isspace() and not line.startswith("#"):
+            break
+        m = re.match(r"\s+(emissions|source)\s*:\s*(.*)$", line)
+        if m:
+            found[m.group(1)] = _unquote(m.group(2))
+    return found
+
+
+def _unquote(value: str) -> str:
+    value = re.sub(r"\s+#.*$", "", value.strip()) if not value.strip().startswith(('"', "'")) else value.strip()
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'" else value
+
+
+def _refuse_existing(entry: dict[str, str], file: str) -> None:
+    """The error for a card whose own co2_eq_emissions entry would be replaced without --force."""
+    emissions, source = entry["emissions"], entry["source"]
+    said = ", ".join(x for x in (f"emissions {emissions} g" if emissions else "", f"source {source!r}" if source else "") if x)
+    check = (f"check it against this run with `carbon-mc check SCENARIO --claim {emissions} --unit g --quantity operational_tco2e`"
+             if emissions and re.fullmatch(r"[0-9.eE+-]+", emissions) else "check its figure with `carbon-mc check SCENARIO --claim VALUE --unit g`")
+    if any(m in source.lower() for m in MEASURED_SOURCES):
+        raise InputError(f"the card already holds a measured co2_eq_emissions figure ({said}); it is kept. A measurement is "
+                         f"evidence, not a number to overwrite: {check}, or use the measurement itself with "
+                         "`carbon-mc import codecarbon emissions.csv`; --force replaces it", file=file, key=KEY)
+    raise InputError(f"the card already has a co2_eq_emissions entry ({said or 'no emissions or source given'}) that carbon-mc "
+                     f"did not write; it is kept: {check}, or pass --force to replace it", file=file, key=KEY)
+
+
+def check_card(path: str | Path, *, force: bool = False) -> None:
     """Fail early, before any computation, if the model card at `path` exists and cannot be updated.
 
     Raises:
       OutputError: the card is read-only (its write permissions are off, even for a superuser).
-      CarbonMCError: a README (.md) that is not UTF-8 text, or whose front matter is unreadable.
+      CarbonMCError: a README (.md) that is not UTF-8 text, or whose front matter is unreadable; a card (a
+        README or a .yaml file) with a co2_eq_emissions entry carbon-mc did not write, unless `force`
+        (a measured one named as such, with the check to run instead).
     """
+    if not isinstance(force, bool):
+        raise InputError(f"force must be True or False, got {type(force).__name__}")
     path = Path(path)
     if not path.exists():
         return
     if path.is_file() and (not os.access(path, os.W_OK) or not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)):
         raise OutputError("is read-only: make it writable (chmod u+w) or write the block to another file", file=str(path))
+    if not path.is_file():
+        return
     if path.suffix.lower() == ".md":
-        split_front_matter(read_card(path), file=str(path))
+        text = read_card(path)
+        split_front_matter(text, file=str(path))
+    else:  # a .yaml file is written whole: only its co2_eq_emissions entry matters, in whatever encoding
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise CarbonMCError(f"cannot be read: {exc.strerror or exc}", file=str(path)) from None
+    entry = None if force else existing_entry(text, whole_yaml=path.suffix.lower() != ".md")
+    if entry is not None and not entry["source"].startswith(OURS):
+        _refuse_existing(entry, str(path))
 
 
-def card_with_block(path: str | Path, block_yaml: str) -> str:
-    """The text a model card at `path` (a README.md; may not exist yet) has once `block_yaml` is merged in."""
+# The bullet fields of the Hub's model-card template, "Environmental Impact" section
+# (huggingface_hub/templates/modelcard_template.md), as the template renders an unset field.
+ENVIRONMENTAL_FIELDS = ("Hardware Type", "Hours used", "Cloud Provider", "Compute Region", "Carbon Emitted")
+UNSET = "[More Information Needed]"
+
+
+def fill_environmental_section(body: str, values: dict[str, str]) -> tuple[str, list[str]]:
+    """`body` (a card's Markdown) with the template's unset environmental fields filled from `values`.
+
+    Only a line "- **Field:** [More Information Needed]" of a field in `values` changes (its line ending
+    kept); a field already filled in is left as it was. Returns the text and the fields filled.
+    """
+    out, filled = [], []
+    for line in _lines(body):
+        ending = "\r\n" if line.endswith("\r\n") else "\n" if line.endswith("\n") else ""
+        content = line[:len(line) - len(ending)]
+        m = re.match(r"^(\s*[-*]\s*\*\*([^*:]+):\*\*\s*)" + re.escape(UNSET) + r"\s*$", content)
+        if m and m.group(2).strip() in values and m.group(2).strip() not in filled:
+            content = m.group(1) + values[m.group(2).strip()]
+            filled.append(m.group(2).strip())
+        out.append(content + ending)
+    return "".join(out), filled
+
+
+def card_with_block(path: str | Path, block_yaml: str, *, body_values: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    """The text a model card at `path` (a README.md; may not exist yet) has once `block_yaml` is merged in,
+    and, with `body_values`, its environmental section's unset fields filled; and the fields filled."""
     path = Path(path)
     text = read_card(path) if path.exists() else ""
-    return merge_front_matter(text, block_yaml, file=str(path))
+    merged = merge_front_matter(text, block_yaml, file=str(path))
+    if not body_values:
+        return merged, []
+    bom = BOM if merged.startswith(BOM) else ""
+    lines = _lines(merged[len(bom):])
+    close = next(i for i in range(1, len(lines)) if lines[i].rstrip("\r\n") == DELIMITER)
+    head, body = "".join(lines[:close + 1]), "".join(lines[close + 1:])
+    body, filled = fill_environmental_section(body, body_values)
+    return bom + head + body, filled

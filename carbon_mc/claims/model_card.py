@@ -23,12 +23,12 @@ from ..errors import CarbonMCError, InputError, NumericError, close_matches, sho
 from ..footprint import OUTPUTS
 from ..priors import Prior, load_priors
 from ..sampling import Simulator, package_version
-from ..sampling.args import check_num_draws, check_text, check_training_scenario, check_values
+from ..sampling.args import check_num_draws, check_real, check_text, check_training_scenario, check_values
 from ..sampling.simulator import check_simulator
 from ..scenarios.training import Scenario
 
-__all__ = ["OPERATIONAL", "TRAINING_TYPES", "ModelCardFields", "card_quantity", "check_training_type", "location_name",
-           "model_card_block", "model_card_from_draws"]
+__all__ = ["CLOUD_PROVIDERS", "OPERATIONAL", "TRAINING_TYPES", "ModelCardFields", "card_quantity", "check_training_type",
+           "environmental_values", "hardware_used", "location_name", "model_card_block", "model_card_from_draws", "sig_text"]
 
 OPERATIONAL = ("operational_tco2e", "accelerator_operational_tco2e")  # what a card's `emissions` may report
 # The values the Hub documents for co2_eq_emissions.training_type (huggingface.co/docs/hub/model-cards-co2:
@@ -58,6 +58,7 @@ class ModelCardFields:
     training_type: str = "pre-training"
     geographical_location: str | None = None
     hardware_used: str | None = None
+    days: float | None = None  # wall-clock days of the run: derives the device count from device-hours (`hardware_used`)
 
 
 def card_quantity(quantity: str | None) -> str:
@@ -85,6 +86,7 @@ def _yaml(obj, indent: int = 0) -> list[str]:
     pad = " " * indent
     lines = []
     for key, value in obj.items():
+        key = key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else json.dumps(key, ensure_ascii=False)
         if isinstance(value, dict):
             lines.append(f"{pad}{key}:")
             lines.extend(_yaml(value, indent + 2))
@@ -117,13 +119,50 @@ def location_name(grid: Prior | None) -> str:
     return f"{head or grid.variant}, {grid.year}" if grid.year else (head or grid.variant)
 
 
-def _hardware(scenario: Scenario) -> str:
+def sig_text(x: float, digits: int = 3) -> str:
+    """`x` with `digits` significant figures at every scale, as text: 1,083,000; 0.000412; 3.2e-09 (never "0.000").
+
+    Thousands separated by commas from 1,000 up; positional notation down to 1e-4; scientific below.
+    """
+    if not math.isfinite(x):
+        raise NumericError(f"cannot write {x!r} to a model card")
+    if x == 0:
+        return "0"
+    r = float(f"{x:.{digits}g}")
+    if abs(r) >= 1000:
+        return f"{r:,.0f}"
+    if abs(r) >= 1e-4:
+        return np.format_float_positional(r, trim="-")
+    return f"{r:.{digits - 1}e}"
+
+
+def _count_text(x: float) -> str:
+    """A count as published: whole numbers in full with separators (1,082,990), others with significant figures."""
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else sig_text(x, 4)
+
+
+def hardware_used(scenario: Scenario, days: float | None = None) -> str:
+    """The Hub's ``hardware_used``: the device count and the accelerator, with the device-hours.
+
+    The count is the scenario's `devices`; else, with the run's wall-clock `days`, derived as
+    device-hours / (days x 24 h), and said so; else the device-hours alone, saying the count is not stated.
+    """
     name = load_priors().hardware.get(scenario.hardware, {}).get("name", scenario.hardware)
+    hours = f"{_count_text(scenario.device_hours)} device-hours" if scenario.device_hours else None
     if scenario.devices:
-        return f"{int(scenario.devices):,} x {name}"
+        count = f"{int(scenario.devices):,}" if float(scenario.devices).is_integer() else sig_text(scenario.devices)
+        return f"{count} x {name}" + (f" ({hours})" if hours else "")
+    if scenario.device_hours and days:
+        derived = scenario.device_hours / (days * 24.0)
+        return (f"{sig_text(derived)} x {name} (derived: {hours} / ({sig_text(days, 4)} days x 24 h); the device count is "
+                "not stated in the scenario)")
     if scenario.device_hours:
-        return f"{scenario.device_hours:,.0f} device-hours of {name}"
-    return f"{name} (device-hours derived from compute and utilization)"
+        return f"{hours} of {name} (device count not stated; give the run's days to derive it)"
+    return f"{name} (device-hours derived from compute and utilization; device count not stated)"
+
+
+def _hardware(scenario: Scenario) -> str:
+    return hardware_used(scenario)
 
 
 def _source(scenario: Scenario) -> str:
@@ -301,10 +340,84 @@ def model_card_from_draws(
     if not isinstance(fields, ModelCardFields):
         raise InputError(f"fields must be a ModelCardFields, got {shown(fields)}")
     check_num_draws(num_draws), check_text(sampler, "sampler", optional=True)
+    if fields.days is not None:
+        check_real(fields.days, "fields.days", above=0.0)
     return model_card_block(
         scenario, outputs[quantity], total_t=outputs.get("total_tco2e"), quantity=quantity, num_draws=num_draws,
         seed=seed, sampler=sampler, accounting={"grid_basis": model.run.grid_basis, "pue_included": model.run.pue_included},
         priors_ref=priors_reference(model), training_type=fields.training_type,
         geographical_location=fields.geographical_location or location_name(model.priors.get("grid_gco2_per_kwh")),
-        hardware_used=fields.hardware_used, inputs=_inputs_behind(model, outputs),
+        hardware_used=fields.hardware_used or hardware_used(scenario, fields.days), inputs=_inputs_behind(model, outputs),
     )
+
+
+# The data-centre keys of `priors/datacenter.toml` that are cloud providers, as the Hub template's "Cloud Provider" names them.
+CLOUD_PROVIDERS = {"aws": "Amazon Web Services", "google": "Google Cloud", "microsoft_azure": "Microsoft Azure"}
+
+
+def _mass_text(t: float) -> str:
+    """A mass of CO2e given in tonnes, in t, kg or g, whichever reads best, with significant figures."""
+    if abs(t) >= 1.0:
+        return f"{sig_text(t)} t"
+    if abs(t) >= 1e-3:
+        return f"{sig_text(t * 1e3)} kg"
+    return f"{sig_text(t * 1e6)} g"
+
+
+def environmental_values(scenario: Scenario, model: Simulator, outputs: dict, quantity: str, *,
+                         fields: ModelCardFields = ModelCardFields()) -> dict[str, str]:
+    """The Hub template's "Environmental Impact" fields, from the same draws as the ``co2_eq_emissions`` block.
+
+    Hardware Type and Compute Region as the block's ``hardware_used`` and ``geographical_location``;
+    Hours used: the device-hours (median and 90% interval where they are drawn); Cloud Provider: the
+    data centre, when it is a cloud provider (`CLOUD_PROVIDERS`; otherwise left unset); Carbon
+    Emitted: the median and 90% interval of `quantity` (operational CO2e) and the total with embodied carbon.
+    """
+    def mid(name):
+        v = np.asarray(outputs[name], dtype=np.float64)
+        lo, m, hi = (float(x) for x in np.quantile(v, [0.05, 0.5, 0.95]))
+        return lo, m, hi
+
+    values = {"Hardware Type": fields.hardware_used or hardware_used(scenario, fields.days),
+              "Compute Region": fields.geographical_location or location_name(model.priors.get("grid_gco2_per_kwh"))}
+    if scenario.device_hours:
+        values["Hours used"] = f"{_count_text(scenario.device_hours)} device-hours"
+    elif "device_hours" in outputs:
+        lo, m, hi = mid("device_hours")
+        values["Hours used"] = f"{sig_text(m)} device-hours (90% interval {sig_text(lo)}-{sig_text(hi)}; derived from compute)"
+    if fields.days:
+        values["Hours used"] = values.get("Hours used", "") + f" over {sig_text(fields.days, 4)} days"
+    if scenario.datacenter in CLOUD_PROVIDERS:
+        values["Cloud Provider"] = CLOUD_PROVIDERS[scenario.datacenter]
+    lo, m, hi = mid(quantity)
+    basis = f"{model.run.grid_basis}-based grid, PUE {'included' if model.run.pue_included else 'excluded'}"
+    text = f"{_mass_text(m)} CO2e operational (90% interval {_mass_text(lo)} to {_mass_text(hi)}; {basis})"
+    if "total_tco2e" in outputs:
+        _, tm, _ = mid("total_tco2e")
+        text += f", {_mass_text(tm)} with embodied carbon"
+    values["Carbon Emitted"] = text + "; a carbon-mc Monte Carlo estimate, as the co2_eq_emissions metadata"
+    return values
+
+
+def claim_checks_yaml(checks) -> str:
+    """The claims checked that state their method, as YAML lines to go under ``co2_eq_emissions``
+    (``carbon_mc_claim_checks``: per claim, both verdicts and the decomposition's factors); "" when none."""
+    entries = {}
+    for c in checks:
+        m = getattr(c, "method", None)
+        if m is None:
+            continue
+        a, d = m.arithmetic, m.decomposition
+        entry: dict = {"figure": f"{sig_text(c.claim.value, 4)} {c.claim.unit}", "quantity": c.quantity, "case": m.case,
+                       "arithmetic": a.status + ("" if a.status == "incomplete" else f" ({a.relative_difference:+.1%})"),
+                       "percentile": _sig(c.percentile, 3)}
+        if d is not None:
+            entry["estimate_over_claim"] = _sig(d.ratio_geometric_mean, 3)
+            entry["estimate_over_claim_interval_90"] = [_sig(d.ratio_interval[0], 3), _sig(d.ratio_interval[1], 3)]
+            entry["factors"] = {f.name: _sig(f.geometric_mean, 3) for f in d.factors}
+            entry["left_out"] = list(d.left_out) or ["nothing"]
+        entry["verdict"] = m.summary
+        entries[c.claim.label or f"{c.claim.value:g} {c.claim.unit}"] = entry
+    if not entries:
+        return ""
+    return "\n".join(_yaml({"carbon_mc_claim_checks": entries}, 2)) + "\n"

@@ -134,11 +134,14 @@ class ClaimCheck:
 
 @dataclass(frozen=True)
 class ScenarioCheck:
-    """What `check_scenario` found: the claims checked and, if asked for, the model card of the same draws."""
+    """What `check_scenario` found: the claims checked and, if asked for, the model card of the same draws
+    (`model_card`, the ``co2_eq_emissions`` YAML; `card_body`, the Hub template's "Environmental Impact"
+    fields from the same numbers, `carbon_mc.claims.model_card.environmental_values`)."""
 
     scenario_name: str
     checks: tuple[ClaimCheck, ...]
     model_card: str | None = None
+    card_body: dict | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
         """JSON-ready record of the checks (the model card is text of its own)."""

@@ -17,6 +17,7 @@ from .common import (
     add_scenario_flags,
     fmt,
     nonnegative_float,
+    positive_float,
     positive_int,
     print_json,
     priors_table,
@@ -72,7 +73,18 @@ def register(sub) -> None:
     p.add_argument("--training-type", default="pre-training",
                    help="model card training_type, as the Hub documents it: pre-training (default) or fine-tuning")
     p.add_argument("--location", help="model card geographical_location (default: the scenario's grid region)")
-    p.add_argument("--hardware-used", dest="hardware_used", help="model card hardware_used (default: from the scenario)")
+    p.add_argument("--hardware-used", dest="hardware_used",
+                   help="model card hardware_used (default: from the scenario: the device count and the accelerator)")
+    p.add_argument("--training-days", dest="training_days", type=positive_float, metavar="DAYS",
+                   help="model card: the run's wall-clock days, to derive hardware_used's device count from the "
+                        "scenario's device-hours when it gives no device count (said so in the card)")
+    p.add_argument("--force", action="store_true",
+                   help="model card: replace a co2_eq_emissions entry that carbon-mc did not write (by default it is "
+                        "kept and the command stops: a card's own figure, above all a measured one, is a claim to check)")
+    p.add_argument("--fill-card-body", dest="fill_card_body", action="store_true",
+                   help="model card README: also fill the '[More Information Needed]' fields of the Hub template's "
+                        "Environmental Impact section (Hardware Type, Hours used, Cloud Provider, Compute Region, "
+                        "Carbon Emitted) from the same numbers; filled fields are left as they are")
     add_priors_flag(p)
     p.add_argument("--drop-nonfinite", dest="drop_nonfinite", action="store_true",
                    help="leave out draws that are not finite (NaN or inf) and say how many, instead of refusing")
@@ -99,26 +111,38 @@ def handle(args: argparse.Namespace) -> int:
     from ..claims.front_matter import card_with_block, check_card
     from ..claims.model_card import check_training_type
 
+    card_options = [f for f in ("--training-days", "--force", "--fill-card-body")
+                    if getattr(args, f[2:].replace("-", "_")) not in (None, False)]
+    if card_options and not args.model_card:
+        raise CarbonMCError(f"{', '.join(card_options)} only apply with --model-card FILE")
+    if args.fill_card_body and args.model_card and not args.model_card.lower().endswith(".md"):
+        raise CarbonMCError("--fill-card-body fills a model card README's body: give --model-card a .md file")
     if args.model_card:
         check_training_type(args.training_type, key="--training-type")  # the Hub's values, before any drawing
-        check_card(args.model_card)  # readable UTF-8 front matter (a README), not read-only: before any drawing
-    card = ModelCardFields(args.training_type, args.location, args.hardware_used) if args.model_card else None
+        # readable UTF-8 front matter (a README), not read-only, no co2_eq_emissions of its own unless --force: before any drawing
+        check_card(args.model_card, force=args.force)
+    card = ModelCardFields(args.training_type, args.location, args.hardware_used, args.training_days) if args.model_card else None
     result = check_scenario(scenario_argument(args, priors_table(args)), args.claim, args.unit, quantity=args.quantity, grid_basis=args.basis,
                             pue_included=pue_flag(args), num_draws=args.draws, seed=args.seed, model_card=card,
                             source="command line", priors=priors_table(args),
                             nonfinite="drop" if args.drop_nonfinite else "refuse")
-    written = []
+    written, filled = [], []
     if args.plot:
         for check, path in zip(result.checks, _plot_paths(args.plot, len(result.checks))):
             save_plot("claims", "plot_claim", check, path=path)
             written.append(path)
     if result.model_card is not None:
-        card_text = card_with_block(args.model_card, result.model_card) if args.model_card.lower().endswith(".md") else result.model_card
+        if args.model_card.lower().endswith(".md"):
+            card_text, filled = card_with_block(args.model_card, result.model_card,
+                                                body_values=result.card_body if args.fill_card_body else None)
+        else:
+            card_text = result.model_card
         save_text(card_text, args.model_card)
         written.append(args.model_card)
 
     if args.json:
-        print_json({**result.to_dict(), "written": written})
+        extra = {"card_body_filled": filled} if args.fill_card_body else {}
+        print_json({**result.to_dict(), "written": written, **extra})
         return 0
     for check in result.checks:
         _print_check(check)
@@ -127,6 +151,9 @@ def handle(args: argparse.Namespace) -> int:
         stdout.print(f"{dropped:,} of {args.draws:,} draws were not finite and were left out (--drop-nonfinite)")
     for path in written:
         stdout.print(f"written: {path}")
+    if args.fill_card_body:
+        stdout.print("card body: " + (f"filled {', '.join(filled)}" if filled else
+                                      "no '[More Information Needed]' field of the Environmental Impact section to fill"))
     return 0
 
 
