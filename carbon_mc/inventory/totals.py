@@ -249,17 +249,28 @@ def compute_cells(cells: dict[tuple, list[tuple[Prepared, float]]], *, num_draws
                                 weights)
                 total += np.asarray(sums, np.float64)[:, :valid]
     if size > 1:
-        from jax.experimental import multihost_utils
-
-        stacked = np.stack([acc[cell] for cell in cells])
-        gathered = np.asarray(multihost_utils.process_allgather(stacked), np.float64).sum(axis=0)  # others hold zeros
-        acc = {cell: gathered[i] for i, cell in enumerate(cells)}
+        acc = dict(zip(cells, gather_sum_float64(np.stack([acc[cell] for cell in cells])), strict=True))
     for cell, values in acc.items():
         bad = int(np.sum(~np.isfinite(values)))
         if bad:
             raise NumericError(f"{bad} draws of the cell {', '.join(cell) or 'total'} are not finite; run its entries "
                                "one by one (carbon-mc run) to find which")
     return acc
+
+
+def gather_sum_float64(local: np.ndarray) -> np.ndarray:
+    """The sum over processes of each process's float64 array `local` (same shape everywhere), exact bits.
+
+    JAX without ``jax_enable_x64`` would turn a float64 array into float32 on its way through a
+    collective, so the array travels as its raw bits (uint32 pairs) and is summed here in float64.
+    Each chunk of draws is held by one process and the others hold zeros, so the sum is that
+    process's numbers exactly (x + 0 = x).
+    """
+    from jax.experimental import multihost_utils
+
+    bits = np.ascontiguousarray(local, np.float64).view(np.uint32)
+    gathered = np.asarray(multihost_utils.process_allgather(bits), np.uint32)  # (processes, *bits.shape)
+    return np.ascontiguousarray(gathered).view(np.float64).sum(axis=0)
 
 
 def prepare_all(entries: list[Entry], table: PriorTable | None = None, rules: tuple[str, ...] = tuple(RULES)) -> dict[str, Prepared]:
