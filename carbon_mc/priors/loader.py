@@ -28,6 +28,9 @@ HARDWARE_FIELDS = {
     "vendor": (True, str),
     "year": (True, int),
     "peak_flop_per_s": (True, float),
+    "peak_fp8_flop_per_s": (False, float),  # dense FP8 / INT8 tensor peaks, only where the device has them
+    "peak_int8_op_per_s": (False, float),
+    "peak_fp32_flop_per_s": (False, float),  # the FP32 (non-tensor) rate
     "tdp_w": (True, float),
     "memory_gb": (True, float),
     "devices_per_server": (True, int),

@@ -44,19 +44,54 @@ SERVING_KEYS = {
     "stack", "load", "boundary", "node_ram_gb",
 }
 SECTIONS = ("serving", "reported", "priors", "accounting", "claims")
-# precision: (bytes per parameter, compute peak relative to the catalogue's dense BF16/FP16 peak).
-# fp32: 4 bytes; matrix work on the CUDA cores (PyTorch leaves TF32 off for matmuls by default), 1/16
-# of the BF16 tensor peak (A100: 19.5 vs 312 TFLOP/s; H100 SXM: 67 vs 989; NVIDIA datasheets).
-# int8 / fp8: 1 byte, twice the BF16 peak (8-bit tensor cores, A100 INT8 624 TOPS, H100 FP8 1,979).
+# precision: (bytes per parameter, compute peak relative to the catalogue's dense BF16/FP16 peak on a device that has
+# no rate of its own for that precision). The device's own rate comes first (PRECISION_PEAK_FIELDS, the
+# accelerator table's dense peaks: H100 SXM FP8 1,979 TFLOP/s = 2.0x BF16, L4 FP8 242.5 = 2.0x, Trainium cFP8
+# 190 = 1.0x, A100 FP32 19.5 = 1/16, EPYC 7763 FP32 = its whole (vector) peak).
+# fp32: 4 bytes; without an FP32 field, matrix work at 1/16 of the BF16 peak (PyTorch leaves TF32 off for
+# matmuls by default; A100: 19.5 vs 312 TFLOP/s), with a note.
+# int8 / fp8: 1 byte; on a device without FP8 (INT8) matrix units (fp8 on Ampere, T4, TPU; int8 on Gaudi,
+# B300) the weights are dequantised and the matrix work runs at the BF16 peak: weight-only W8A16 kernels
+# (vLLM's FP8 Marlin on Ampere, bitsandbytes LLM.int8 / GPTQ 8-bit) are what people run there, so this is
+# computed, not refused, and a note says so.
 # int4 (GPTQ/AWQ weight-only) and nf4 (bitsandbytes): 4 bits plus one 16-bit scale per group of 64
 # (nf4 block size, Dettmers et al. 2023, arXiv:2305.14314) or 128 (GPTQ/AWQ default) weights; the
 # matrix work runs at the BF16 peak after dequantisation. mxfp4 (OCP MX v1.0): 4 bits plus an 8-bit
-# scale per 32; BF16 peak on Hopper (no FP4 tensor cores). The int4 entry keeps 0.5 bytes (its value
-# before the scale was counted) so existing deployments do not move.
-PRECISIONS = {"fp32": (4.0, 1.0 / 16.0), "bf16": (2.0, 1.0), "fp16": (2.0, 1.0), "fp8": (1.0, 2.0), "int8": (1.0, 2.0),
+# scale per 32; BF16 peak (weight-only; no FP4 field in the catalogue). The int4 entry keeps 0.5 bytes
+# (its value before the scale was counted) so existing deployments do not move.
+PRECISIONS = {"fp32": (4.0, 1.0 / 16.0), "bf16": (2.0, 1.0), "fp16": (2.0, 1.0), "fp8": (1.0, 1.0), "int8": (1.0, 1.0),
               "int4": (0.5, 1.0), "nf4": (4.25 / 8.0, 1.0), "mxfp4": (4.25 / 8.0, 1.0)}
-# Catalogue entries whose peak_flop_per_s is an FP32 vector rate, not a BF16 matrix peak: fp32 runs at it.
-FP32_PEAK_HARDWARE = {"amd_epyc_7763"}
+# precision -> the accelerator-table field with the device's own dense peak at that precision
+PRECISION_PEAK_FIELDS = {"fp32": "peak_fp32_flop_per_s", "fp8": "peak_fp8_flop_per_s", "int8": "peak_int8_op_per_s"}
+
+
+def precision_peak_factor(spec: dict, precision: str) -> tuple[float, str | None]:
+    """The compute peak at `precision` over the device's BF16 peak (spec["peak_flop_per_s"]), and a note when the
+    device has no rate of its own for that precision (then PRECISIONS' factor: weight-only at the BF16 peak for
+    8-bit formats, 1/16 for fp32).
+
+    Reference: vendor datasheets' dense FP8/INT8/FP32 peaks, as in priors/accelerators*.toml.
+    """
+    fallback = PRECISIONS[precision][1]
+    field_name = PRECISION_PEAK_FIELDS.get(precision)
+    if field_name is None:
+        return fallback, None
+    if field_name in spec:
+        return float(spec[field_name]) / float(spec["peak_flop_per_s"]), None
+    key = spec.get("key", spec.get("name", "the device"))
+    if precision == "fp32":
+        return fallback, f"{key} has no FP32 rate in the accelerator table: fp32 matrix work is taken at 1/16 of its BF16 peak"
+    native = supported_precisions(spec)
+    return fallback, (f"{key} has no {precision.upper()} matrix units (its native precisions: {', '.join(native)}): "
+                      f"{precision} weights are dequantised and the matrix work runs at its BF16 peak (weight-only "
+                      "quantisation, as W8A16 kernels run it)")
+
+
+def supported_precisions(spec: dict) -> list[str]:
+    """The precisions the device runs at a peak of its own: bf16/fp16 always, and those with a peak field."""
+    return ["bf16", "fp16"] + [p for p, f in PRECISION_PEAK_FIELDS.items() if f in spec and p != "fp32"]
+
+
 STACKS = ("optimised_server", "plain_pipeline")  # selects serving_step_overhead_s
 LOADS = ("benchmark", "fleet", "on_demand")  # selects serving_busy_fraction and serving_over_provisioning_factor
 BOUNDARIES = ("replica", "whole_node")
@@ -109,6 +144,7 @@ class ServingScenario(ScenarioBase):
     node_ram_gb: float | None = None  # installed RAM per node, modelled by the meter (whole_node)
     active_is_total: bool = False  # parameters drawn, no active_parameters: a dense model
     precision_choices: tuple[tuple[float, float, float], ...] = ()  # (cumulative weight, bytes, peak factor)
+    precision_notes: tuple[str, ...] = ()  # a precision the device has no rate of its own for
 
     @property
     def requests_per_day(self) -> float | None:
@@ -159,7 +195,7 @@ class ServingScenario(ScenarioBase):
         return names
 
     def find_notes(self, table: PriorTable) -> list[str]:
-        notes = super().find_notes(table)
+        notes = super().find_notes(table) + list(self.precision_notes)
         if self.per_request_only:
             notes.append("neither traffic (requests, requests_per_day) nor capacity (replicas, device_hours) is given: "
                          "per-request and per-token figures are computed at the load priors; per-day and deployment "
@@ -196,16 +232,20 @@ def _choice(block: dict, key: str, choices: tuple[str, ...], file: str, default:
     return value
 
 
-def _precision(block: dict, file: str, hardware: str) -> tuple[str, tuple[tuple[float, float, float], ...]]:
+def _precision(block: dict, file: str, spec: dict,
+               notes: list[str]) -> tuple[str, tuple[tuple[float, float, float], ...]]:
     """The precision: a name, or weighted choices {choices = [...], weights = [...], source = "..."}.
 
-    Returns the name (the heaviest choice) and, for choices, (cumulative weight, bytes, peak factor) each.
+    Returns the name (the heaviest choice) and, for choices, (cumulative weight, bytes, peak factor) each;
+    appends to `notes` what was assumed for a precision the device has no rate of its own for.
     """
     def entry(name: Any, key: str) -> tuple[float, float]:
         if not isinstance(name, str) or name not in PRECISIONS:
             raise InputError(f"unknown precision {shown(name)}; {close_matches(str(name), PRECISIONS)}", file=file, key=key)
-        nbytes, speedup = PRECISIONS[name]
-        return nbytes, (1.0 if name == "fp32" and hardware in FP32_PEAK_HARDWARE else speedup)
+        factor, note = precision_peak_factor(spec, name)
+        if note and note not in notes:
+            notes.append(note)
+        return PRECISIONS[name][0], factor
 
     value = block.get("precision", "bf16")
     if not isinstance(value, dict):
@@ -263,10 +303,9 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
     if active is not None and parameters is not None and active > parameters:
         raise CarbonMCError(f"active_parameters = {active:g} exceeds parameters = {parameters:g}", file=file,
                             key="serving.active_parameters")
-    precision, precision_choices = _precision(block, file, hardware)
-    bytes_per_parameter, speedup = PRECISIONS[precision]
-    if precision == "fp32" and hardware in FP32_PEAK_HARDWARE:
-        speedup = 1.0
+    precision_notes: list[str] = []
+    precision, precision_choices = _precision(block, file, spec, precision_notes)
+    bytes_per_parameter, speedup = PRECISIONS[precision][0], precision_peak_factor(spec, precision)[0]
     size = parameters if parameters is not None else _median(block["parameters"], file, "parameters")
     for nbytes, label in ([(b, "a precision choice") for _, b, _ in precision_choices] or [(bytes_per_parameter, precision)]):
         weights_gb = nbytes * size / 1e9
@@ -314,7 +353,7 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
         source=block.get("source"), overrides=overrides, accounting=parse_accounting(doc.get("accounting"), file),
         reported=reported, claims=parse_claims(doc.get("claims"), file, claim_value, required=("value", "unit", "quantity", "source")),
         sha256=sha256, stack=stack, load=load, boundary=boundary, node_ram_gb=node_ram_gb, active_is_total=active_is_total,
-        precision_choices=precision_choices,
+        precision_choices=precision_choices, precision_notes=tuple(precision_notes),
     )
     scenario.check_overrides(table)
     scenario.resolve_priors(table)  # unknown region / datacenter / bad override fail here, at load time
