@@ -100,7 +100,10 @@ def handle(args: argparse.Namespace) -> int:
                               nonfinite="drop" if args.drop_nonfinite else "refuse", force=args.force)
     written = write_csv_files(result, args.csv, args.csv_draws)
     if args.json:
-        print_json(result.to_json())
+        payload = result.to_json()
+        if measured_summary(result.scenario) is not None:
+            payload["measured"] = measured_summary(result.scenario)
+        print_json(payload)
         return 0
     print_table(result, args.seed)
     if args.out:
@@ -160,3 +163,24 @@ def print_table(result, seed: int) -> None:
                      + "; ".join(f"{q}: {how}" for q, how in result.calibrated["inputs"].items()))
     if result.note:
         stdout.print(result.note)
+    summary = measured_summary(scenario)
+    if summary is not None:
+        stdout.print(f"measured ({summary['scope']} scope, {fmt(summary['energy_kwh'])} kWh, {summary['coverage']}; "
+                     f"source: {summary['source']}) replaces:", markup=False)
+        for line in summary["replaced"]:
+            stdout.print(f"  - {line}", markup=False)
+
+
+def measured_summary(scenario) -> dict | None:
+    """What a measured run took as known and which inputs that replaced (None for a run without [measured])."""
+    measured = getattr(scenario, "measured", None)
+    if measured is None:
+        return None
+    if measured.partial:
+        coverage = (f"{fmt(measured.measured_devices or scenario.devices)} of {fmt(scenario.devices)} devices for "
+                    f"{fmt(measured.measured_hours or scenario.device_hours / scenario.devices)} of "
+                    f"{fmt(scenario.device_hours / scenario.devices)} hours")
+    else:
+        coverage = "the whole run"
+    return {"scope": measured.scope, "energy_kwh": measured.energy_kwh, "source": measured.source, "partial": measured.partial,
+            "coverage": coverage, "replaced": measured.replaced, "drawn": measured.needed_quantities()}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 
 from ..errors import InputError
-from . import compute, emissions, energy, scaling
+from . import compute, emissions, energy, measured, scaling
 from .outputs import HEADLINE, OUTPUTS, WITHOUT_PUE, Output  # noqa: F401  (re-exported)
 
 
@@ -34,6 +34,7 @@ class RunConstants:
     pue_included: bool = True  # False: energy_mwh is IT energy (no PUE), and operational uses it
     moe: bool = False  # mixture-of-experts: `parameters` are the active ones, MFU takes moe_mfu_ratio
     project: bool = False  # the run's figure counts the whole project: device time x project_experiment_factor
+    measured: object | None = None  # a measured energy taken as input (carbon_mc.scenarios.measured.Measured)
 
     @classmethod
     def from_scenario(cls, scenario, hardware_spec: dict) -> RunConstants:
@@ -52,6 +53,7 @@ class RunConstants:
             pue_included=scenario.accounting.pue_included,
             moe=scenario.is_moe,
             project=scenario.reported.counts == "project",
+            measured=scenario.measured,
         )
 
 
@@ -106,9 +108,29 @@ def carbon_footprint(x: dict, run: RunConstants) -> dict:
     if run.devices is not None:
         out["wall_clock_days"] = compute.wall_clock_days(device_hours, run.devices)
 
+    codecarbon_w = None
+    if run.measured is not None:
+        x, codecarbon_w = with_measured_powers(x, run)
     out.update(energy_and_emissions(x, device_hours, tdp_w=run.tdp_w, devices_per_server=run.devices_per_server,
                                     grid_basis=run.grid_basis, pue_included=run.pue_included))
+    if codecarbon_w is not None:
+        out["codecarbon_energy_mwh"] = energy.accelerator_energy_mwh(device_hours, codecarbon_w)
+    elif "host_beyond_codecarbon_fraction" in x:  # a figure on CodeCarbon's scope is checked: IT less what it leaves out
+        out["codecarbon_energy_mwh"] = out["it_energy_mwh"] / (1.0 + x["host_beyond_codecarbon_fraction"])
     return out
+
+
+def with_measured_powers(x: dict, run: RunConstants) -> tuple[dict, object]:
+    """Inputs `x` with the power fraction and the host power that the run's measurement fixes
+    (`carbon_mc.footprint.measured.measured_powers_w`), and the CodeCarbon-scope power (W per device) or None.
+
+    The measurement's device time is the run's own (`run.device_hours`, before any project factor).
+    """
+    drawn_acc = energy.accelerator_power_w(run.tdp_w, x["accelerator_power_tdp_fraction"])
+    acc_w, host_w, codecarbon_w = measured.measured_powers_w(
+        x, run.measured, device_hours=float(run.device_hours or 0.0), devices=run.devices, tdp_w=run.tdp_w,
+        drawn_accelerator_w=drawn_acc, drawn_server_w=x["server_power_w_per_device"])
+    return {**x, "accelerator_power_tdp_fraction": acc_w / run.tdp_w, "server_power_w_per_device": host_w}, codecarbon_w
 
 
 def derived_device_hours(x: dict, train_flop, run: RunConstants):

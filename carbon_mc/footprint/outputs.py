@@ -22,6 +22,7 @@ OUTPUTS: dict[str, Output] = {
     "accelerator_power_w": Output("W", "average accelerator power during training"),
     "it_energy_mwh": Output("MWh", "IT energy (accelerators and servers, before PUE)"),
     "accelerator_energy_mwh": Output("MWh", "energy of the accelerators alone (no host, no PUE)"),
+    "codecarbon_energy_mwh": Output("MWh", "energy of CPUs, GPUs and RAM (CodeCarbon's scope: no fans, NICs, PSU losses, no PUE)"),
     "accelerator_facility_energy_mwh": Output("MWh", "energy of the accelerators alone times PUE (no host)"),
     "energy_mwh": Output("MWh", "facility energy (IT energy times PUE)"),
     "operational_tco2e": Output("t", "operational emissions (t CO2e)"),
@@ -34,4 +35,4 @@ OUTPUTS: dict[str, Output] = {
 }
 HEADLINE = ("energy_mwh", "operational_tco2e", "embodied_tco2e", "total_tco2e")
 # Energy and emissions outputs that never include the data centre's overhead, whatever the accounting.
-WITHOUT_PUE = ("it_energy_mwh", "accelerator_energy_mwh", "accelerator_operational_tco2e")
+WITHOUT_PUE = ("it_energy_mwh", "accelerator_energy_mwh", "accelerator_operational_tco2e", "codecarbon_energy_mwh")

@@ -7,9 +7,11 @@ quantities a run draws, and the scopes its published figures are on. The shared 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..data import bundled_model
 from ..errors import CarbonMCError, InputError, close_matches, shown
@@ -28,6 +30,7 @@ from .common import (
     read_scenario_file,
     scenario_path,
 )
+from .measured import Measured, parse_measured, with_prior_moments
 from .units import default_quantity, parse_unit, to_quantity_units
 from .where import resolve_hardware, resolve_region
 
@@ -43,7 +46,9 @@ ENERGY_SCOPES = {
     "it": "it_energy_mwh",  # accelerators + host, no PUE
     "accelerator": "accelerator_energy_mwh",  # accelerators only (GPU telemetry), no PUE (Dodge et al. 2022)
     "accelerator_facility": "accelerator_facility_energy_mwh",  # accelerators only, times PUE (Morrison et al. 2025)
+    "codecarbon": "codecarbon_energy_mwh",  # CPU + GPU + RAM, no fans, NICs, PSU losses, no PUE (CodeCarbon's energy_consumed)
 }
+SECTIONS = (*fields.SECTIONS, "measured")
 # Quantities every run draws, and those drawn only when the run's device time must be derived.
 # What counts the FLOPs beyond 6·N per token (footprint.compute.attention_logit_flops_fraction).
 FLOP_SHAPE_QUANTITIES = ("context_length_tokens", "vocabulary_size", "hidden_per_layer_ratio")
@@ -89,6 +94,7 @@ class Scenario(ScenarioBase):
     sha256: str | None = None
     accounting: Accounting = field(default_factory=Accounting)
     claims: tuple[Claim, ...] = ()
+    measured: Measured | None = None  # a measured energy taken as input ([measured]; carbon_mc.footprint.measured)
 
     # ----------------------------------------------------------------------------------------
     @property
@@ -129,7 +135,18 @@ class Scenario(ScenarioBase):
             names += list(FLOP_SHAPE_QUANTITIES)
         if self.derives_tokens:
             names.append("scaling_law_constants")
+        if self.measured is not None:
+            names += [n for n in self.measured.needed_quantities() if n not in names]
+        elif self.counts_codecarbon_scope:
+            names.append("host_beyond_codecarbon_fraction")
         return names
+
+    @property
+    def counts_codecarbon_scope(self) -> bool:
+        """True when a published figure is on CodeCarbon's scope (CPU + GPU + RAM): the run then draws
+        what that scope leaves out of the IT energy (``host_beyond_codecarbon_fraction``)."""
+        quantities = set(self.reported.values) | {c.quantity for c in self.claims}
+        return ENERGY_SCOPES["codecarbon"] in quantities
 
 
 def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | None = None, sha256: str | None = None) -> Scenario:
@@ -140,7 +157,7 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
         an unknown hardware, region or datacenter, or an override whose prior is invalid; the
         message names the file and the key.
     """
-    fields.check_sections(doc, fields.SECTIONS, file)
+    fields.check_sections(doc, SECTIONS, file)
     table = table or load_priors()
     run = fields.read_table(doc, "run", file, required=True)
     fields.check_keys(run, RUN_KEYS, file, "run")
@@ -172,11 +189,38 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
         reported=parse_reported(doc.get("reported"), file, REPORTED_FIGURES, extra_keys=("published", "counts")),
         accounting=parse_accounting(doc.get("accounting"), file), claims=parse_claims(doc.get("claims"), file, claim_value),
     )
+    if "measured" in doc:
+        measured = parse_measured(doc["measured"], file, device_hours=device_hours, devices=sizes["devices"],
+                                  pue_included=scenario.accounting.pue_included)
+        scenario = replace(scenario, measured=measured)
     scenario.check_overrides(table)
-    scenario.resolve_priors(table)  # unknown region / datacenter fail here, at load time
+    resolved = scenario.resolve_priors(table)  # unknown region / datacenter fail here, at load time
+    if scenario.measured is not None:
+        scenario = replace(scenario, measured=_placed_measurement(scenario, resolved, table))
     scenario = scenario.with_notes(table)
     scenario.check_claims_computable(table)
     return scenario
+
+
+def _placed_measurement(scenario: Scenario, resolved: dict, table: PriorTable) -> Measured:
+    """The scenario's measurement checked against its accelerator (mean board power within 2 x TDP) and
+    carrying the run-level power prior's moments (for a partial measurement's update)."""
+    measured = scenario.measured
+    assert measured is not None
+    tdp = float(table.hardware_spec(scenario.hardware, file=scenario.file)["tdp_w"])
+    if measured.scope == "accelerator":
+        devices = measured.measured_devices or scenario.devices
+        hours = measured.measured_hours or (scenario.device_hours / scenario.devices if scenario.devices else None)
+        device_hours = devices * hours if devices and hours else scenario.device_hours
+        watts = measured.energy_kwh * 1000.0 / float(device_hours or 1.0)
+        if watts > 2.0 * tdp:
+            raise InputError(f"{measured.energy_kwh:g} kWh over {device_hours:g} device-hours is {watts:,.0f} W per device, more "
+                             f"than twice the {tdp:g} W TDP of {scenario.hardware}: not a board measurement of this run "
+                             "(a unit slip, or the wrong device time?)", file=scenario.file, key="measured.energy_kwh")
+    prior = resolved["accelerator_power_tdp_fraction"]
+    if prior.is_fixed:
+        return replace(measured, prior_log_power_mean=float(np.log(tdp * prior.fixed_value)), prior_log_power_sd=0.0)
+    return with_prior_moments(measured, prior, tdp)
 
 
 def _active_parameters(run, file, *, parameters, tokens, train_flops, target_loss, compute_budget_flop) -> tuple[float | None, str]:

@@ -1,0 +1,219 @@
+"""The [measured] table of a training scenario: a measured energy taken as input, on a named scope.
+
+A run that was metered states what the meter saw (``energy_kwh``, or ``mean_power_w`` over
+``hours``), on which scope, and, when the meter saw only part of the run, how many of its devices
+(``measured_devices``) for how many of its hours (``measured_hours``). The run then takes the
+measured energy as known up to the meter's error (a prior of priors/measurement.toml) and draws
+only what the measurement leaves uncertain (carbon_mc.footprint.measured). models/README.md,
+"Measured energy as input", documents the table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+from . import fields
+
+# Named scopes: what the meter's energy covers.
+MEASURED_SCOPES = {
+    "accelerator": "the accelerator boards alone (nvidia-smi, DCGM, NVML): no host, no PUE",
+    "codecarbon": "CodeCarbon's boundary: CPU + GPU + RAM (CPU and RAM often modelled, not metered); no fans, NICs, "
+                  "PSU losses, no PUE",
+    "it": "the whole servers (accelerators and host: a node or PDU meter), no PUE",
+    "node": "the whole servers (accelerators and host: a node or PDU meter), no PUE; the same as \"it\"",
+    "facility": "the servers times the data centre's overhead (PUE)",
+}
+PARTS = ("cpu", "gpu", "ram")  # CodeCarbon's parts, each with its energy in kWh
+MEASURED_KEYS = {"scope", "energy_kwh", "mean_power_w", "hours", "measured_devices", "measured_hours", "source", "tool",
+                 "modelled", "cpu_kwh", "gpu_kwh", "ram_kwh"}
+# The meter-error prior of each part a scope's energy is made of (priors/measurement.toml).
+BOARD, RAPL, MODELLED, NODE = ("meter_error_board_factor", "meter_error_rapl_factor", "meter_error_modelled_factor",
+                               "meter_error_node_factor")
+PARTIAL_QUANTITIES = ("device_power_spread_log_sd", "power_over_time_spread_log_sd", "measured_power_posterior_z")
+HOST_REMAINDER = "host_beyond_codecarbon_fraction"
+COVERAGE_TOLERANCE = 0.01  # measured hours within 1% of the run's hours count as the whole run
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A measured energy on a named scope (kWh), what it covers, and the prior moments a partial update needs."""
+
+    scope: str  # one of MEASURED_SCOPES ("node" is read as "it")
+    energy_kwh: float
+    source: str
+    tool: str | None = None
+    parts_kwh: tuple[tuple[str, float], ...] = ()  # codecarbon scope: (part, kWh) of cpu, gpu, ram
+    modelled: tuple[str, ...] = ()  # codecarbon scope: parts CodeCarbon modelled instead of metering
+    measured_devices: float | None = None  # a partial measurement: devices metered (of the run's devices)
+    measured_hours: float | None = None  # ... for these hours (of the run's hours)
+    partial: bool = False
+    # The run-level prior of ln(mean board power, W) (moments of tdp x accelerator_power_tdp_fraction), set at load
+    prior_log_power_mean: float = 0.0
+    prior_log_power_sd: float = 0.0
+
+    @property
+    def energy_mwh(self) -> float:
+        return self.energy_kwh / 1000.0
+
+    def part_kwh(self, part: str) -> float:
+        return dict(self.parts_kwh).get(part, 0.0)
+
+    def meter_quantities(self) -> list[str]:
+        """The meter-error priors the measured energy is drawn with."""
+        if self.scope == "accelerator":
+            return [BOARD]
+        if self.scope == "codecarbon":
+            names = [BOARD] if self.part_kwh("gpu") > 0 else []
+            metered = [p for p in ("cpu", "ram") if self.part_kwh(p) > 0]
+            if any(p not in self.modelled for p in metered):
+                names.append(RAPL)
+            if any(p in self.modelled for p in metered):
+                names.append(MODELLED)
+            return names
+        return [NODE]
+
+    def needed_quantities(self) -> list[str]:
+        names = self.meter_quantities()
+        if self.scope == "codecarbon":
+            names.append(HOST_REMAINDER)
+        if self.partial:
+            names += list(PARTIAL_QUANTITIES)
+        return names
+
+    @property
+    def replaced(self) -> list[str]:
+        """The inputs the measurement replaces, in words (the run's text and JSON output say them)."""
+        meter = "meter error: " + ", ".join(self.meter_quantities())
+        if self.scope == "accelerator":
+            how = ("posterior given the measured devices and hours" if self.partial else "measured accelerator energy")
+            return [f"accelerator_power_tdp_fraction (accelerator power: {how}; {meter})"]
+        if self.scope == "codecarbon":
+            return [f"accelerator_power_tdp_fraction (accelerator power: CodeCarbon's gpu_kwh; {meter})",
+                    f"server_power_w_per_device (host power: CodeCarbon's cpu_kwh + ram_kwh, plus {HOST_REMAINDER} "
+                    "for fans, NICs, storage, PSU losses)"]
+        what = "IT energy" if self.scope == "it" else "facility energy / PUE"
+        return [f"accelerator_power_tdp_fraction and server_power_w_per_device (their sum: measured {what}; {meter}; "
+                "split between them by the two priors' shares)"]
+
+
+def parse_measured(block: Any, file: str, *, device_hours: float | None, devices: float | None,
+                   pue_included: bool) -> Measured | None:
+    """The [measured] table, validated against the run it measures (None when absent).
+
+    Raises:
+      InputError: an unknown key or scope, a missing or non-positive energy, parts that do not add
+        up to the energy, a partial measurement the run cannot place (no device count or device time),
+        or more devices or hours measured than the run had.
+    """
+    if block is None:
+        return None
+    where = "measured"
+    if not isinstance(block, dict):
+        raise InputError(f"must be a table, got {type(block).__name__}", file=file, key=where)
+    fields.check_keys(block, MEASURED_KEYS, file, where)
+    scope = fields.read_choice(block, "scope", tuple(MEASURED_SCOPES), file, where)
+    if scope is None:
+        raise InputError("missing 'scope': what the meter's energy covers; valid: " + ", ".join(MEASURED_SCOPES),
+                         file=file, key=f"{where}.scope")
+    scope = "it" if scope == "node" else scope
+    source = fields.read_str(block, "source", file, where, required=True)
+    tool = fields.read_str(block, "tool", file, where)
+    if device_hours is None:
+        raise InputError("a measured energy needs the run's device time: give device_hours, or devices + days, in [run]",
+                         file=file, key=where)
+    if scope == "facility" and not pue_included:
+        raise InputError("a facility-scope measurement needs PUE, which [accounting] pue_included = false leaves out",
+                         file=file, key=f"{where}.scope")
+    energy = _energy_kwh(block, file, where)
+    parts, modelled = _parts(block, scope, energy, file, where)
+    if energy is None:
+        energy = sum(kwh for _, kwh in parts)
+    m_devices = fields.read_positive(block, "measured_devices", file, where, integer=True)
+    m_hours = fields.read_positive(block, "measured_hours", file, where)
+    partial = _is_partial(m_devices, m_hours, device_hours, devices, file, where)
+    if partial and scope != "accelerator":
+        raise InputError("a measurement of part of the run (measured_devices, measured_hours) is read on the accelerator "
+                         "scope only (a board power log); give the whole run's energy on this scope", file=file,
+                         key=f"{where}.scope")
+    return Measured(scope=scope, energy_kwh=energy, source=source, tool=tool, parts_kwh=parts, modelled=modelled,
+                    measured_devices=m_devices, measured_hours=m_hours, partial=partial)
+
+
+def _energy_kwh(block: dict, file: str, where: str) -> float | None:
+    energy = fields.read_positive(block, "energy_kwh", file, where)
+    power, hours = (fields.read_positive(block, k, file, where) for k in ("mean_power_w", "hours"))
+    if energy is not None and (power is not None or hours is not None):
+        raise InputError("give 'energy_kwh', or 'mean_power_w' and 'hours', not both", file=file, key=f"{where}.energy_kwh")
+    if (power is None) != (hours is None):
+        missing = "hours" if hours is None else "mean_power_w"
+        raise InputError(f"'mean_power_w' and 'hours' go together: {missing} is missing", file=file, key=f"{where}.{missing}")
+    if power is not None and hours is not None:
+        energy = fields.check_range(power * hours / 1000.0, "energy_kwh", file, f"{where}.mean_power_w")
+    return energy
+
+
+def _parts(block: dict, scope: str, energy: float | None, file: str, where: str) -> tuple[tuple, tuple]:
+    """CodeCarbon's cpu/gpu/ram parts (kWh) and the modelled ones; only on the codecarbon scope."""
+    given = [p for p in PARTS if f"{p}_kwh" in block]
+    if scope != "codecarbon":
+        extra = (given and f"{given[0]}_kwh") or ("modelled" if "modelled" in block else None)
+        if extra:
+            raise InputError(f"'{extra}' belongs to the codecarbon scope (CPU + GPU + RAM), not {scope!r}", file=file,
+                             key=f"{where}.{extra}")
+        if energy is None:
+            raise InputError("missing 'energy_kwh' (or 'mean_power_w' and 'hours')", file=file, key=f"{where}.energy_kwh")
+        return (), ()
+    missing = [f"{p}_kwh" for p in PARTS if p not in given]
+    if missing:
+        raise InputError(f"the codecarbon scope needs each part's energy (CodeCarbon's cpu_energy, gpu_energy, ram_energy): "
+                         f"missing {', '.join(missing)}", file=file, key=f"{where}.{missing[0]}")
+    parts = tuple((p, fields.check_number(block[f"{p}_kwh"], file, f"{where}.{p}_kwh", minimum=0.0)) for p in PARTS)
+    total = sum(kwh for _, kwh in parts)
+    if total <= 0:
+        raise InputError("cpu_kwh + gpu_kwh + ram_kwh is 0: nothing was measured", file=file, key=f"{where}.gpu_kwh")
+    if energy is not None and not math.isclose(energy, total, rel_tol=COVERAGE_TOLERANCE):
+        raise InputError(f"energy_kwh = {energy:g} is not cpu_kwh + gpu_kwh + ram_kwh = {total:g} (more than 1% apart)",
+                         file=file, key=f"{where}.energy_kwh")
+    modelled = block.get("modelled", [])
+    if not isinstance(modelled, list) or any(m not in ("cpu", "ram") for m in modelled) or len(set(modelled)) != len(modelled):
+        raise InputError(f"must be a list of the parts CodeCarbon modelled, each \"cpu\" or \"ram\" once; got {modelled!r}",
+                         file=file, key=f"{where}.modelled")
+    return parts, tuple(modelled)
+
+
+def _is_partial(m_devices, m_hours, device_hours: float, devices: float | None, file: str, where: str) -> bool:
+    """True when the meter saw fewer devices or fewer hours than the run had."""
+    partial = False
+    if m_devices is not None:
+        if devices is None:
+            raise InputError("'measured_devices' needs the run's device count: give devices in [run]", file=file,
+                             key=f"{where}.measured_devices")
+        if m_devices > devices:
+            raise InputError(f"measured_devices = {m_devices:g} exceeds the run's devices = {devices:g}", file=file,
+                             key=f"{where}.measured_devices")
+        partial = m_devices < devices
+    if m_hours is not None:
+        if devices is None:
+            raise InputError("'measured_hours' needs the run's device count (its hours are device_hours / devices): give "
+                             "devices in [run]", file=file, key=f"{where}.measured_hours")
+        hours = device_hours / devices
+        if m_hours > hours * (1 + COVERAGE_TOLERANCE):
+            raise InputError(f"measured_hours = {m_hours:g} exceeds the run's {hours:g} hours (device_hours / devices)",
+                             file=file, key=f"{where}.measured_hours")
+        partial = partial or m_hours < hours * (1 - COVERAGE_TOLERANCE)
+    return partial
+
+
+def with_prior_moments(measured: Measured, power_prior, tdp_w: float) -> Measured:
+    """`measured` with the mean and sd of ln(tdp_w x f), f drawn from `power_prior` (the run's
+    accelerator_power_tdp_fraction), from its inverse CDF on a fixed grid of 4,000 quantiles."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    u = (np.arange(4000) + 0.5) / 4000
+    logs = np.log(tdp_w * np.asarray(power_prior.icdf32(u), dtype=np.float64))
+    return replace(measured, prior_log_power_mean=float(logs.mean()), prior_log_power_sd=float(logs.std()))
