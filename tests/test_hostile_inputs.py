@@ -283,7 +283,8 @@ def test_bad_training_type_is_refused_with_close_matches(tmp_path, capsys):
 def test_bom_crlf_and_comments_of_a_card_are_kept(tmp_path, capsys):
     readme = tmp_path / "README.md"
     readme.write_bytes(codecs.BOM_UTF8 + CARD.encode())
-    assert main(["check", "gpt3_175b", "--draws", "2048", "--model-card", str(readme), "--training-type", "fine-tuning"]) == 0
+    assert main(["check", "gpt3_175b", "--draws", "2048", "--model-card", str(readme), "--training-type", "fine-tuning",
+                 "--force"]) == 0  # the card's own co2_eq_emissions is replaced only with --force
     data = readme.read_bytes()
     assert data.startswith(codecs.BOM_UTF8 + b"---\r\n")  # the BOM kept, the front matter still first
     text = data.decode("utf-8-sig")

@@ -81,7 +81,8 @@ def test_unclosed_front_matter_is_one_clear_error():
 def test_cli_writes_into_a_model_card_readme(tmp_path, capsys):
     readme = tmp_path / "README.md"
     readme.write_text(SAMPLE_CARD)
-    assert main(["check", "bloom_176b", "--draws", "4096", "--model-card", str(readme), "--json",
+    # the sample card's own co2_eq_emissions (1234, no source) is replaced only with --force
+    assert main(["check", "bloom_176b", "--draws", "4096", "--model-card", str(readme), "--json", "--force",
                  "--location", "Jean Zay (IDRIS), Orsay, France"]) == 0
     assert json.loads(capsys.readouterr().out)["written"] == [str(readme)]
     front, body = split_front_matter(readme.read_text())

@@ -166,8 +166,31 @@ def _checks(r: ScenarioReport) -> str:
                  if math.isfinite(c.ratio_median) else "–")
         rows.append([_e(c.claim.label or "claim"), f"{_num(c.claim_value)} {_e(c.units)}", _e(scope_title(c).replace("\n", "; ")),
                      f"{c.percentile:.1f}", p, ratio, f'<span class="verdict">{_e(c.verdict)}</span>'])
-    return _table(["claim", "value", "checked against", "percentile", "P(true ≥ claim)", "claim / median (90%)", "verdict"],
-                  rows, (0, 2, 6))
+    table = _table(["claim", "value", "checked against", "percentile", "P(true ≥ claim)", "claim / median (90%)", "verdict"],
+                   rows, (0, 2, 6))
+    return table + "".join(_method_checks(c) for c in r.checks if c.method is not None)
+
+
+def _method_checks(c) -> str:
+    """A claim that states its method: its arithmetic verdict, its physics verdict in words, and the gap
+    between the estimate and the claim factor by factor (geometric means and 90% intervals of the same draws)."""
+    m = c.method
+    a, d = m.arithmetic, m.decomposition
+    head = (f"<h4>{_e(c.claim.label or 'claim')}: how the figure was computed</h4>"
+            f"<p>Method: {_e(m.method.name or 'the card’s own inputs')} ({_e(m.method.description)}).</p>"
+            f'<p><b>Arithmetic:</b> {_e(a.sentence)}.</p><p><b>Physics:</b> <span class="verdict">{_e(m.summary)}</span>.</p>')
+    if d is None:
+        return head + (f"<p>No decomposition: {_e(m.reason)}.</p>" if m.reason else "")
+    rows = [[_e(f.label), "" if f.card is None else _num(f.card), "" if f.estimate is None else _num(f.estimate),
+             f"{f.geometric_mean:.3g}", f"{f.interval[0]:.3g} – {f.interval[1]:.3g}", "yes" if f.counted else "no"]
+            for f in d.factors]
+    rows.append([f"<b>estimate / claim</b> ({_e(d.estimate_quantity)})", "", "", f"<b>{d.ratio_geometric_mean:.3g}</b>",
+                 f"{d.ratio_interval[0]:.3g} – {d.ratio_interval[1]:.3g}", ""])
+    note = ("<p>Each factor is a ratio per draw (the estimate’s value over the card’s); the factors multiply to "
+            "estimate / claim in every draw, and their geometric means multiply to its geometric mean. "
+            f"On its own method (the parts it leaves out removed) the figure sits at percentile {d.own_method_percentile:.1f}.</p>")
+    return head + _table(["factor of estimate / claim", "card", "estimate (median)", "× (geometric mean)", "90% interval",
+                          "counted by the card"], rows, (0, 5)) + note
 
 
 def _ranking(r: ScenarioReport) -> str:
