@@ -55,8 +55,9 @@ def test_identical_scenarios_give_a_ratio_of_exactly_one():
 
 def test_side_a_is_what_estimate_draws():
     c = compare("llama31_8b", "llama31_70b", num_draws=5000, seed=2, quantity="energy_mwh")
-    ds = carbon_mc.estimate("llama31_8b", num_draws=5000, seed=2, method="mc")
+    ds = carbon_mc.estimate("llama31_8b", num_draws=5000, seed=2)  # run's sampler: randomized QMC
     np.testing.assert_array_equal(c.a, ds["energy_mwh"].values.astype(np.float64))
+    assert c.method == "qmc" and "exactly as 'carbon-mc run'" in c.sampler
 
 
 def test_common_random_numbers_narrow_the_ratio_interval(pair):

@@ -7,7 +7,6 @@ import pytest
 
 import carbon_mc
 from carbon_mc import CarbonMCError
-from carbon_mc.joint.paired import B_STREAM_SUFFIX
 from carbon_mc.footprint.lifecycle import LIFECYCLE_OUTPUTS
 from carbon_mc.footprint.serving import SERVING_HEADLINE, SERVING_OUTPUTS, ServingConstants, serving_footprint
 from carbon_mc.sampling import build_simulator, draw, estimate, estimate_summary
@@ -64,19 +63,19 @@ def test_streamed_summary_agrees_with_kept_draws(table):
 def test_lifecycle_is_the_two_footprints_combined_with_common_random_numbers(table):
     ds = carbon_mc.lifecycle(None, "bloom_176b_api", days=365, num_draws=4096, seed=3, priors=table)
     assert set(LIFECYCLE_OUTPUTS) <= set(ds.data_vars) and ds.attrs["training_scenario"] == "BLOOM 176B"
-    # the training phase is exactly the training run drawn alone with the same seed and streams
-    _, alone = draw(build_simulator("bloom_176b", priors=table), num_draws=4096, seed=3, method="mc", variables=["total_tco2e"])
-    np.testing.assert_allclose(ds["training_tco2e"].values, alone["total_tco2e"], rtol=1e-6)
+    # the training phase is exactly the training run drawn alone with the same seed (run's randomized QMC)
+    _, alone = draw(build_simulator("bloom_176b", priors=table), num_draws=4096, seed=3, variables=["total_tco2e"])
+    np.testing.assert_array_equal(ds["training_tco2e"].values, alone["total_tco2e"].astype(np.float64))
     shared = ds.attrs["shared_inputs"].split(", ")
     assert "service_life_years" in shared and "grid_gco2_per_kwh" not in shared  # France vs a fixed 394 g/kWh
-    # the serving phase: shared inputs on their own streams (as the training's), the others on streams of their own
-    sim = build_simulator("bloom_176b_api", priors=table)
-    sim = sim.with_streams({n: n + B_STREAM_SUFFIX for n in sim.stochastic if n not in shared})
-    _, serving = draw(sim, num_draws=4096, seed=3, method="mc", variables=["total_kgco2e_per_day"])
-    np.testing.assert_allclose(ds["serving_tco2e"].values, serving["total_kgco2e_per_day"] * 365 / 1e3, rtol=1e-5)
+    # the serving phase: the deployment's own distribution (its median where run's draws put it, within the MC error)
+    _, serving = draw(build_simulator("bloom_176b_api", priors=table), num_draws=4096, seed=3, variables=["total_kgco2e_per_day"])
+    below = np.mean(serving["total_kgco2e_per_day"] * 365 / 1e3 < np.median(ds["serving_tco2e"].values))
+    assert abs(below - 0.5) < 4 * np.sqrt(2 * 0.25 / 4096)
     share = ds["training_share_fraction"].values + ds["serving_share_fraction"].values
     np.testing.assert_allclose(share, 1.0, rtol=1e-6)
-    np.testing.assert_allclose(ds["break_even_days"].values * serving["total_kgco2e_per_day"] / 1e3, alone["total_tco2e"], rtol=1e-5)
+    np.testing.assert_allclose(ds["break_even_days"].values * ds["serving_tco2e"].values / 365, ds["training_tco2e"].values,
+                               rtol=1e-5)
     assert ds["break_even_days"].attrs["units"] == "d"
 
 

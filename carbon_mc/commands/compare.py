@@ -81,6 +81,7 @@ def handle(args: argparse.Namespace) -> int:
     stdout.print(table)
     stdout.print("shared (drawn once for both): " + (", ".join(c.shared) or "none"))
     stdout.print("drawn separately for B: " + (", ".join(c.separate) or "none"))
+    stdout.print("sampler: " + c.sampler)
     if c.nonfinite_draws_dropped:
         stdout.print(f"{c.nonfinite_draws_dropped:,} of {c.num_draws:,} paired draws were not finite and were left out "
                      "(--drop-nonfinite)")

@@ -61,7 +61,8 @@ def handle(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"training": ds.attrs["training_scenario"], "serving": ds.attrs["serving_scenario"],
                     "days": ds.attrs["serving_days"], "num_draws": args.draws, "seed": args.seed,
-                    "shared_inputs": [s for s in ds.attrs["shared_inputs"].split(", ") if s], **stats})
+                    "shared_inputs": [s for s in ds.attrs["shared_inputs"].split(", ") if s], "method": "qmc",
+                    "sampler": ds.attrs["sampler"], **stats})
         return 0
     title = f"{ds.attrs['training_scenario']} + {ds.attrs['serving_scenario']}, {fmt(ds.attrs['serving_days'])} days: " \
             f"{args.draws:,} draws, seed {args.seed}"
@@ -72,6 +73,7 @@ def handle(args: argparse.Namespace) -> int:
         table.add_row(ds[name].attrs["long_name"], ds[name].attrs["units"], fmt(s["median"]), f"{fmt(s['p5'])} – {fmt(s['p95'])}")
     stdout.print(table)
     stdout.print("drawn once for both phases: " + (ds.attrs["shared_inputs"] or "none"))
+    stdout.print("sampler: " + ds.attrs["sampler"])
     if args.out:
         stdout.print(f"draws written to {args.out}")
     return 0

@@ -10,8 +10,15 @@ independent runs.
 
 An input is shared when both scenarios draw it from the same prior (same quantity, same family and
 parameters). An input whose prior differs (Quebec's grid against Iowa's) is an independent
-uncertainty: B draws it from a stream of its own, renamed with `B_STREAM_SUFFIX`. Side A always
-draws exactly as `carbon_mc.estimate` does with the same seed.
+uncertainty, drawn independently of A.
+
+One number per quantity, seed and draw count: both sides draw randomized quasi-Monte Carlo, the
+sampler of ``carbon-mc run`` and `carbon_mc.estimate` (`paired_draws`). Side A draws exactly as
+``run A`` does with the same seed and draw count (the same scrambled Sobol' points, so the same
+numbers to the last digit). Side B takes, for each shared input, A's very uniforms (common random
+numbers, input by input), and for each input of its own a further dimension of the same Sobol'
+sequence (dimensions after A's, scrambled independently): B's figures agree with ``run B`` within
+the quasi-Monte Carlo error, and are equal to it when B draws nothing of its own in A's order.
 
     >>> c = compare("models/llama31_8b.toml", "models/llama31_70b.toml", quantity="total_tco2e")
     >>> c.summary()["ratio"]["median"]   # doctest: +SKIP
@@ -23,21 +30,28 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ..errors import CarbonMCError, close_matches
 from ..priors import Prior, PriorTable
 from ..results.finite import apply_policy, check_policy
-from ..sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, Simulator, build_simulator, draw
+from ..sampling import BLOCK, DEFAULT_CHUNK, DEFAULT_METHOD, METHOD_NAMES, Simulator, build_simulator, draw, evaluate, sampler
 from ..sampling.args import check_accounting, check_draw_args, check_flag, check_scenario, check_text
+from ..sampling.qmc import direction_numbers, scrambled_direction_numbers, sobol_words
+from ..sampling.samplers import seed_words
+from ..sampling.streams import bits_to_uniform
 from ..scenarios import AnyScenario, load_any_scenario
 from ..scenarios.deployment import ServingScenario
 from ..scenarios.training import Scenario
 from ..scenarios.units import CHECKABLE, SERVING_CHECKABLE
 
-__all__ = ["B_STREAM_SUFFIX", "Comparison", "compare", "shared_inputs"]
+__all__ = ["B_SCRAMBLE_WORD", "B_STREAM_SUFFIX", "PAIRED_METHOD", "Comparison", "compare", "paired_draws", "shared_inputs"]
 
-B_STREAM_SUFFIX = "|compare:b"  # appended to the stream name of every input B draws on its own
+B_STREAM_SUFFIX = "|compare:b"  # appended to the stream name of every input B draws on its own (Monte Carlo only)
+PAIRED_METHOD = DEFAULT_METHOD  # the sampler of `carbon-mc run`: the same draws for the same seed
+B_SCRAMBLE_WORD = 0x62  # appended to the seed's words to scramble the Sobol' dimensions of B's own inputs
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,8 @@ class Comparison:
       a, b: the paired draws (draw i of A and draw i of B share the draws of every shared input).
       shared: inputs drawn once and used by both sides (empty without common random numbers).
       separate: inputs that B draws independently of A.
-      common_random_numbers, num_draws, seed, accounting: how the draws were made.
+      common_random_numbers, num_draws, seed, accounting, method, sampler: how the draws were made
+        (A's draws are those of ``carbon-mc run A`` with the same seed and draw count).
     """
 
     quantity: str
@@ -66,6 +81,8 @@ class Comparison:
     seed: int
     accounting: dict
     nonfinite_draws_dropped: int = 0  # paired draws left out (nonfinite="drop"): not finite on either side
+    method: str = PAIRED_METHOD
+    sampler: str = ""  # how the pair was drawn, in words (`sampler_description`)
 
     @property
     def ratio(self) -> np.ndarray:
@@ -113,6 +130,8 @@ class Comparison:
             "units": self.units,
             "num_draws": self.num_draws,
             "seed": self.seed,
+            "method": self.method,
+            "sampler": self.sampler,
             "common_random_numbers": self.common_random_numbers,
             "accounting": self.accounting,
             "shared_inputs": list(self.shared),
@@ -129,6 +148,103 @@ def _same_prior(p: Prior, q: Prior) -> bool:
 def shared_inputs(a: Simulator, b: Simulator) -> list[str]:
     """Drawn inputs that `a` and `b` take from the same prior (same family and parameters)."""
     return [n for n in a.stochastic if n in b.stochastic and _same_prior(a.priors[n], b.priors[n])]
+
+
+def _own_dimensions(num_dims_a: int, width: int, seed) -> tuple[np.ndarray, np.ndarray]:
+    """Scrambled Sobol' tables for dimensions ``num_dims_a ... num_dims_a + width - 1``: (v (width, 32), shift (width,)).
+
+    The dimensions after A's own, each with its own linear matrix scramble and digital shift
+    (Matoušek 1998) drawn from ``[*seed, B_SCRAMBLE_WORD]``: independent of A's scrambling, so the
+    union of A's dimensions and these is one randomized Sobol' sequence (Owen 2003: the
+    dimensions of a scrambled net are scrambled independently).
+    """
+    if width == 0:
+        return np.zeros((0, 32), np.uint32), np.zeros((0,), np.uint32)
+    direction_numbers(num_dims_a + width)  # the Joe & Kuo table has enough dimensions (raises if not)
+    v, shift = scrambled_direction_numbers(num_dims_a + width, [*seed_words(seed), B_SCRAMBLE_WORD])
+    return v[num_dims_a:], shift[num_dims_a:]
+
+
+def paired_draws(
+    ma: Simulator,
+    mb: Simulator,
+    shared: list[str],
+    *,
+    num_draws: int,
+    seed=0,
+    chunk_size: int = DEFAULT_CHUNK,
+    variables_a: list[str] | None = None,
+    variables_b: list[str] | None = None,
+) -> tuple[dict, dict]:
+    """Paired draws of two models by randomized quasi-Monte Carlo: (outputs of A, outputs of B), NumPy arrays.
+
+    A is drawn exactly as `carbon_mc.estimate` and ``carbon-mc run`` draw it (`PAIRED_METHOD`, same
+    seed: the same numbers). Each input of `shared` takes, in B, A's uniforms for that input (common
+    random numbers); every other input of B takes its own dimensions of the same Sobol' sequence,
+    after A's (`_own_dimensions`). When B shares every input with A, in A's order, B is drawn exactly
+    as ``run B`` (the same uniforms, through the same compiled program as A). Draw ``i`` of B depends only on the seed, the two models and
+    ``i``: never on the chunk size. Nonfinite draws are kept (the caller applies its policy).
+
+    Args:
+      ma, mb: the two simulators; `shared`: inputs both draw from the same prior (`shared_inputs`).
+      variables_a, variables_b: outputs to keep on each side (default: every output).
+    """
+    _, out_a = draw(ma, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=PAIRED_METHOD, nonfinite="keep",
+                    variables=variables_a)
+    if variables_a is None:
+        out_a = {k: v for k, v in out_a.items() if k not in ma.stochastic}
+    if mb.columns == ma.columns and set(shared) == set(mb.stochastic):  # B draws A's uniforms in A's order: run B exactly
+        _, out_b = draw(mb, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=PAIRED_METHOD, nonfinite="keep",
+                        variables=variables_b)
+        return out_a, {k: v for k, v in out_b.items() if k not in mb.stochastic}
+    rows, row = {}, 0
+    for name, k in ma.columns:
+        rows[name] = (row, k)
+        row += k
+    own = [(name, k) for name, k in mb.columns if name not in shared]
+    v_own, s_own = _own_dimensions(row, sum(k for _, k in own), seed)
+    smp_a = sampler(ma, seed, PAIRED_METHOD, last_index=num_draws - 1)
+    consts_a = tuple(jnp.asarray(c) for c in smp_a.consts)
+    v_own, s_own = jnp.asarray(v_own), jnp.asarray(s_own)
+    keep = variables_b
+
+    @jax.jit
+    def chunk(first_block, num_blocks_marker):
+        num_blocks = num_blocks_marker.shape[0]
+        n = num_blocks * BLOCK
+        u_a = smp_a.uniforms(consts_a, first_block, num_blocks) if shared else None
+        index = first_block * np.uint32(BLOCK) + jnp.arange(n, dtype=jnp.uint32)
+        u_own = bits_to_uniform(sobol_words(v_own, s_own, index)) if own else None
+        parts, at = [], 0
+        for name, k in mb.columns:
+            if name in shared:
+                start, _ = rows[name]
+                parts.append(u_a[start:start + k])
+            else:
+                parts.append(u_own[at:at + k])
+                at += k
+        u = jnp.concatenate(parts, axis=0) if parts else jnp.zeros((0, n), jnp.float32)
+        values = evaluate(mb, u)
+        values = {key: v for key, v in values.items() if key not in mb.stochastic and (keep is None or key in keep)}
+        return {key: jnp.broadcast_to(v, (n, *jnp.shape(v)[1:])) for key, v in values.items()}
+
+    step = max(BLOCK, (min(chunk_size, num_draws + BLOCK - 1) // BLOCK) * BLOCK)
+    kept: dict[str, list] = {}
+    for start in range(0, num_draws, step):
+        take = min(step, num_draws - start)
+        values = chunk(np.uint32(start // BLOCK), np.zeros(-(-take // BLOCK), np.int8))
+        for key, v in values.items():
+            kept.setdefault(key, []).append(np.asarray(v)[:take])
+    out_b = {key: np.concatenate(parts).astype(np.float32, copy=False) for key, parts in kept.items()}
+    return out_a, out_b
+
+
+def sampler_description(num_shared: int, num_own: int, a: str = "A", b: str = "B") -> str:
+    """How a pair was drawn, in words (for outputs that show paired figures); `a`, `b` name the two sides."""
+    return (f"{METHOD_NAMES[PAIRED_METHOD].replace('_', ' ')} (scrambled Sobol' points): {a} exactly as 'carbon-mc run' "
+            f"draws it at this seed and draw count; {b} on {a}'s uniforms for its {num_shared} shared input(s) and on "
+            f"further Sobol' dimensions, scrambled independently, for its {num_own} own input(s)"
+            + (f" ({b}'s figures agree with 'carbon-mc run' on it within the quasi-Monte Carlo error)" if num_own else ""))
 
 
 def compare(
@@ -180,10 +296,9 @@ def compare(
     ma, mb = build_simulator(sa, priors=priors), build_simulator(sb, priors=priors)
     shared = shared_inputs(ma, mb) if common_random_numbers else []
     separate = [n for n in mb.stochastic if n not in shared]
-    mb = mb.with_streams({n: mb.stream(n) + B_STREAM_SUFFIX for n in separate})
     check_policy(nonfinite)
-    _, out_a = draw(ma, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD, nonfinite="keep")
-    _, out_b = draw(mb, num_draws=num_draws, seed=seed, chunk_size=chunk_size, method=COMMON_RANDOM_NUMBERS_METHOD, nonfinite="keep")
+    out_a, out_b = paired_draws(ma, mb, shared, num_draws=num_draws, seed=seed, chunk_size=chunk_size,
+                                variables_a=[quantity], variables_b=[quantity])
     _, pairs, dropped = apply_policy({}, {**{f"A {k}": v for k, v in out_a.items()}, **{f"B {k}": v for k, v in out_b.items()}},
                                      nonfinite)  # pairs stay paired: a draw is dropped on both sides or neither
     out_a, out_b = ({k: pairs[f"{side} {k}"] for k in out} for side, out in (("A", out_a), ("B", out_b)))
@@ -204,4 +319,5 @@ def compare(
             "b": {"grid_basis": mb.run.grid_basis, "pue_included": mb.run.pue_included},
         },
         nonfinite_draws_dropped=dropped,
+        sampler=sampler_description(len(shared), len(separate)),
     )

@@ -5,8 +5,11 @@ the same seed through the one sampling road, and combines them draw by draw
 (`carbon_mc.footprint.lifecycle.lifecycle_footprint`): total CO2e, the share of each phase, and the
 break-even point (days or requests of serving that emit as much as the training), each with its
 interval. Inputs the two take from the same prior (embodied carbon per server, service life, a
-shared datacenter's PUE, ...) are drawn once for both (common random numbers, Monte Carlo streams
-as in `carbon_mc.compare`); inputs whose priors differ are drawn independently.
+shared datacenter's PUE, ...) are drawn once for both (common random numbers); inputs whose priors
+differ are drawn independently. Both phases draw randomized quasi-Monte Carlo as in
+`carbon_mc.compare` (`carbon_mc.joint.paired.paired_draws`): the training phase is exactly
+``carbon-mc run TRAINING`` at the same seed and draw count; the deployment takes the training's
+uniforms for the shared inputs and further Sobol' dimensions for its own.
 
     >>> ds = lifecycle("bloom_176b", "bloom_176b_api", days=365)        # doctest: +SKIP
     >>> float(ds["serving_share_fraction"].median())                     # doctest: +SKIP
@@ -15,7 +18,6 @@ as in `carbon_mc.compare`); inputs whose priors differ are drawn independently.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -23,12 +25,13 @@ import xarray as xr
 from ..errors import CarbonMCError
 from ..footprint.lifecycle import LIFECYCLE_OUTPUTS, lifecycle_footprint
 from ..priors import PriorTable, load_priors
-from ..sampling import COMMON_RANDOM_NUMBERS_METHOD, DEFAULT_CHUNK, build_simulator, draw, provenance
+from ..results.finite import apply_policy
+from ..sampling import DEFAULT_CHUNK, METHOD_NAMES, build_simulator, provenance
 from ..sampling.args import check_draw_args, check_real, check_scenario
 from ..scenarios import AnyScenario, load_any_scenario
 from ..scenarios.deployment import ServingScenario
 from ..scenarios.training import Scenario
-from .paired import B_STREAM_SUFFIX, shared_inputs
+from .paired import PAIRED_METHOD, paired_draws, sampler_description, shared_inputs
 
 __all__ = ["LIFECYCLE_OUTPUTS", "lifecycle"]
 
@@ -69,8 +72,8 @@ def lifecycle(
       serving: the deployment (a `ServingScenario`, path or bundled name). Its CO2e per day is
         carried over `days`.
       days: how long the model is served (default: the serving scenario's own ``days``).
-      num_draws, seed, chunk_size: as for `carbon_mc.estimate`; both phases use the same seed and
-        Monte Carlo streams, so shared inputs take the same draw in both.
+      num_draws, seed, chunk_size: as for `carbon_mc.estimate`; the training phase draws exactly as
+        `carbon_mc.estimate` with this seed, and shared inputs take the same draw in both phases.
 
     Returns:
       Dataset with ``training_tco2e``, ``serving_tco2e``, ``lifecycle_tco2e``,
@@ -93,16 +96,16 @@ def lifecycle(
     mt, ms = build_simulator(tr, priors=table), build_simulator(sv, priors=table)
     shared = shared_inputs(mt, ms)
     separate = [n for n in ms.stochastic if n not in shared]
-    ms = ms.with_streams({n: ms.stream(n) + B_STREAM_SUFFIX for n in separate})
-    how: dict[str, Any] = {"num_draws": num_draws, "seed": seed, "chunk_size": chunk_size, "method": COMMON_RANDOM_NUMBERS_METHOD}
-    _, out_t = draw(mt, variables=["total_tco2e"], **how)
-    _, out_s = draw(ms, variables=SERVING_NEEDS, **how)
+    out_t, out_s = paired_draws(mt, ms, shared, num_draws=num_draws, seed=seed, chunk_size=chunk_size,
+                                variables_a=["total_tco2e"], variables_b=SERVING_NEEDS)
+    apply_policy({}, {**out_t, **out_s}, "refuse")
     values = lifecycle_footprint({k: np.asarray(v, np.float64) for k, v in out_t.items()},
                                  {k: np.asarray(v, np.float64) for k, v in out_s.items()}, float(period))
     data_vars = {name: xr.Variable(("draw",), np.asarray(values[name]), {"units": units, "long_name": long_name, "role": "output"})
                  for name, (units, long_name) in LIFECYCLE_OUTPUTS.items()}
-    attrs = provenance(ms, seed=seed, num_draws=num_draws, method=COMMON_RANDOM_NUMBERS_METHOD)
+    attrs = provenance(ms, seed=seed, num_draws=num_draws, method=METHOD_NAMES[PAIRED_METHOD])
     attrs.update(
+        sampler=sampler_description(len(shared), len(separate), "the training run", "the deployment"),
         title=f"carbon-mc life cycle: {tr.name} + {sv.name}",
         training_scenario=tr.name, training_file=Path(tr.file).name, serving_scenario=sv.name,
         serving_file=Path(sv.file).name, serving_days=float(period), shared_inputs=", ".join(shared),
