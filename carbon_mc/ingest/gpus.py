@@ -11,10 +11,12 @@ A100 (300 W) is not silently taken for the SXM part (400 W).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 from ..errors import CarbonMCError, InputError
+from ..priors.cpu_names import looks_like_cpu, resolve_cpu
 from ..priors.hardware_names import AmbiguousNameError, resolve
 
 VENDOR_WORDS = {"nvidia", "tesla", "amd", "instinct", "google", "geforce", "grace", "hopper", "superchip", "oam"}
@@ -64,7 +66,11 @@ def match_hardware(name: str, hardware: dict[str, dict], *, file: str | None = N
     except AmbiguousNameError:
         raise
     except InputError:
-        pass  # not in the alias table: compare the name's parts
+        if looks_like_cpu(name):  # a CPU model (CodeCarbon's cpu_model): its CPU class, said as a warning
+            match = resolve_cpu(name, hardware, file=file, key=key)
+            logging.getLogger("carbon_mc").warning("%s", match.note)
+            return match.key
+        # not in the alias table: compare the name's parts
     reported = parse_gpu_name(name)
     hits = sorted(k for k, spec in hardware.items() if compatible(reported, parse_gpu_name(spec["name"])))
     if len(hits) == 1:

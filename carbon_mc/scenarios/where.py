@@ -8,11 +8,16 @@ an unknown name is an error with close matches, never a quiet default.
 
 from __future__ import annotations
 
+import logging
 import math
 
 from ..errors import InputError
 from ..priors import Prior, PriorTable, build_prior, places
+from ..priors.cpu_names import looks_like_cpu, resolve_cpu
+from ..priors.hardware_names import AmbiguousNameError
 from ..priors.hardware_names import resolve as resolve_device_name
+
+LOG = logging.getLogger("carbon_mc")
 
 GRID_QUANTITY = "grid_gco2_per_kwh"
 FALLBACK_SIGMA_LN = 0.3  # widening of a fallback grid when fewer than two narrower grids tell its spread
@@ -20,10 +25,21 @@ FALLBACK_SIGMA_LN = 0.3  # widening of a fallback grid when fewer than two narro
 
 def resolve_hardware(text: str, table: PriorTable, file: str, key: str) -> str:
     """The accelerator key `text` names: a key of the prior table, or a name as tools print it
-    ("NVIDIA H100 80GB HBM3", "Tesla T4") or an instance type (priors/hardware_aliases.toml)."""
+    ("NVIDIA H100 80GB HBM3", "Tesla T4") or an instance type (priors/hardware_aliases.toml), or a CPU
+    model name ("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz" -> its CPU class, `carbon_mc.priors.cpu_names`,
+    said as a warning)."""
     if text in table.hardware:
         return text
-    return resolve_device_name(text, table.hardware, file=file, key=key).key
+    try:
+        return resolve_device_name(text, table.hardware, file=file, key=key).key
+    except AmbiguousNameError:
+        raise
+    except InputError:
+        if not looks_like_cpu(text):
+            raise
+    match = resolve_cpu(text, table.hardware, file=file, key=key)  # a CPU model name -> its CPU class
+    LOG.warning("%s", match.note)
+    return match.key
 
 
 def resolve_region(text: str, table: PriorTable, file: str, key: str) -> tuple[str, str | None]:
