@@ -49,3 +49,27 @@ def test_the_factors_multiply_to_the_ratio_per_draw():
     time = next(f for f in d.factors if f.name == "device_time")
     # the fleet is fixed (3,617 x 8 GPUs) and so is the traffic: the device time per request is the card's
     assert time.geometric_mean == pytest.approx(28936 * 24 / 195e6 / 0.0035613, rel=1e-4)
+
+
+def test_the_decomposition_figure_shows_each_factor_and_the_product(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from carbon_mc.errors import CarbonMCError
+    from carbon_mc.plots.claims import plot_decomposition
+
+    scenario = load_any_scenario(CHATGPT)
+    r = check_claim(scenario, scenario_claims(scenario)[0], num_draws=1024, seed=0)
+    fig = plot_decomposition(r, path=tmp_path / "d.png")
+    d = r.method.decomposition
+    bars = fig.axes[0].patches
+    assert len(bars) == len(d.factors) + 1  # every factor (the card's arithmetic is not exactly 1 here) and the product
+    np.testing.assert_allclose([b.get_x() + b.get_width() for b in bars],
+                               [f.geometric_mean for f in d.factors] + [d.ratio_geometric_mean], rtol=1e-9)
+    assert (tmp_path / "d.png").stat().st_size > 10_000
+    plt.close(fig)
+    bare = check_claim(scenario, 2.9, "Wh", quantity="it_energy_wh_per_request", num_draws=256)
+    with pytest.raises(CarbonMCError, match="states no method"):
+        plot_decomposition(bare)

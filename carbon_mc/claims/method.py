@@ -557,7 +557,9 @@ class MethodVerdict:
             parts.append(f"outside the physically plausible range even on its own method (percentile "
                          f"{d.own_method_percentile:.2f} of what its method counts)")
         what = "used" if self.estimate_is_energy else "emitted"
-        parts.append(f"the run likely {what} {d.ratio_geometric_mean:.2g}x ({d.ratio_interval[0]:.2g}-"
+        norm = _normaliser(d.estimate_quantity)
+        subject = "the run" if norm is None else f"each {NORMALISATIONS[norm][3]} of the deployment"
+        parts.append(f"{subject} likely {what} {d.ratio_geometric_mean:.2g}x ({d.ratio_interval[0]:.2g}-"
                      f"{d.ratio_interval[1]:.2g}x) the stated figure")
         big = [f for f in d.factors if f.name != "arithmetic" and abs(math.log(f.geometric_mean)) >= math.log(1.02)]
         if big:

@@ -4,6 +4,8 @@
   draws at or beyond the claim against their priors.
 - `plot_comparison`: the distribution of B / A (and of B - A), optionally against the same
   comparison drawn without common random numbers.
+- `plot_decomposition`: for a claim that states its method, the gap between the estimate and the
+  claim, factor by factor (geometric means with the 5th-95th percentiles of the same draws).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from . import legend_label, literal, output_label, readable_log_ticks, save_figure, units_label
 
-__all__ = ["plot_claim", "plot_comparison", "save_figure"]
+__all__ = ["plot_claim", "plot_comparison", "plot_decomposition", "save_figure"]
 
 CLAIM_COLOR = "#c0392b"
 PRIOR_COLOR = "#7f8c8d"
@@ -155,6 +157,74 @@ def plot_comparison(comparison, *, independent=None, path: str | Path | None = N
     ax_d.set_xlabel(literal(f"{c.quantity}: B - A ({c.units})"))
     ax_d.set_yticks([])
     fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+COUNTED_COLOR = "#2471a3"
+LEFT_OUT_COLOR = "#c0392b"
+
+
+def plot_decomposition(check, *, path: str | Path | None = None):
+    """estimate / claim of a claim that states its method, split into its factors (log scale).
+
+    One bar per factor: its geometric mean over the draws, with a whisker over its 5th-95th
+    percentiles; red where the card's method leaves the part out (host power, PUE, embodied), blue
+    where it counts it with its own value; the last bar is the product, estimate / claim. The
+    factors' geometric means multiply to its geometric mean (`carbon_mc.claims.method.decompose`).
+
+    Args:
+      check: a `carbon_mc.claims.ClaimCheck` whose claim states its method, with a decomposition.
+      path: if given, the figure is also written there.
+
+    Raises:
+      CarbonMCError: the claim states no method, or its decomposition is undefined (the reason given).
+    """
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    from ..errors import CarbonMCError
+
+    m = getattr(check, "method", None)
+    if m is None:
+        raise CarbonMCError("this claim states no method: there is no decomposition to plot (add method to the claim)")
+    d = m.decomposition
+    if d is None:
+        raise CarbonMCError(f"no decomposition of this claim to plot: {m.reason}")
+    factors = [f for f in d.factors if not (f.name == "arithmetic" and abs(math.log(f.geometric_mean)) < 1e-9)]
+    labels = [textwrap.fill(f.label, 38) for f in factors] + [f"estimate / claim\n({d.estimate_quantity})"]
+    gm = [f.geometric_mean for f in factors] + [d.ratio_geometric_mean]
+    lo = [f.interval[0] for f in factors] + [d.ratio_interval[0]]
+    hi = [f.interval[1] for f in factors] + [d.ratio_interval[1]]
+    colors = [COUNTED_COLOR if f.counted else LEFT_OUT_COLOR for f in factors] + ["#1b2631"]
+    n = len(gm)
+    fig, ax = plt.subplots(figsize=(8.6, 1.0 + 0.62 * n))
+    y = np.arange(n)[::-1]
+    ax.barh(y, [g - 1.0 for g in gm], left=1.0, color=colors, alpha=0.85, height=0.6)
+    ax.errorbar(gm, y, xerr=[[g - a for g, a in zip(gm, lo)], [b - g for g, b in zip(gm, hi)]], fmt="none",
+                ecolor="black", elinewidth=1, capsize=3)
+    for yi, g, b in zip(y, gm, hi):
+        ax.text(max(b, 1.0) * 1.03, yi, f"x{g:.3g}", ha="left", va="center", fontsize=8)
+    ax.axvline(1.0, color="black", lw=1)
+    ax.set_xscale("log")
+    span = max(max(hi), 1 / min(lo), 1.2)
+    ax.set_xlim(1 / (span * 1.3), span * 1.6)
+    readable_log_ticks(ax.xaxis, 1 / (span * 1.3), span * 1.6)
+    ax.set_yticks(y)
+    ax.set_yticklabels([literal(t) for t in labels], fontsize=8)
+    ax.set_xlabel("factor of estimate / claim (geometric mean over the draws; whiskers: 5th-95th percentiles)", fontsize=8)
+    ax.axhline(0.5, color="#aab7b8", lw=0.8)
+    from matplotlib.patches import Patch
+
+    fig.legend(handles=[Patch(color=COUNTED_COLOR, label="counted by the card (its value vs the estimate)"),
+                        Patch(color=LEFT_OUT_COLOR, label="left out by the card's method")],
+               fontsize=7, loc="lower center", ncol=2, frameon=False)
+    title = check.claim.label or f"{check.claim.value:g} {check.claim.unit}"
+    verdict = textwrap.fill(m.summary, 110)
+    ax.set_title(literal(f"{check.scenario_name}: {title}\n{verdict}"), fontsize=8, loc="left")
+    fig.tight_layout(rect=(0.0, 0.05, 1.0, 1.0))
     if path is not None:
         save_figure(fig, path)
     return fig
