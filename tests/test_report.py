@@ -55,7 +55,9 @@ def test_page_is_self_contained_with_every_section(page):
     assert outline.headings.count("Claim checks") == 2 and "BLOOM 176B" in outline.headings and "GPT-3 175B" in outline.headings
     first = outline.headings.index("BLOOM 176B")
     assert outline.headings[first + 1:first + 1 + len(SECTIONS)] == SECTIONS
-    assert outline.svgs >= 2 and outline.tables == 2 * 4  # ranges, checks, ranking, assumptions per scenario
+    # ranges, checks, ranking, assumptions per scenario, and one factor table per claim that states its method
+    method_tables = text.count("factor of estimate / claim")
+    assert outline.svgs >= 2 and outline.tables == 2 * 4 + method_tables
     card = re.search(r"<pre>(co2_eq_emissions:.*?)</pre>", text, re.S).group(1).replace("&quot;", '"').replace("&#x27;", "'")
     assert yaml.safe_load(card)["co2_eq_emissions"]["emissions"] > 0
     assert "Luccioni, Viguier, Ligozat 2022" in text and "g/kWh" in text  # assumptions carry sources and units
@@ -156,7 +158,7 @@ def test_tables_scroll_legends_sit_off_the_data_svg_text_is_text(mixed):
     assert tables and len(wrapped) == len(tables)  # every table in a wrapper that scrolls on its own
     assert re.search(r"figure svg \{[^}]*max-width: 100%", mixed)
     svgs = re.findall(r"<svg.*?</svg>", mixed, re.S)
-    assert len(svgs) == 2
+    assert len(svgs) == 4  # each scenario's distribution in two layouts: wide (desktop, print) and narrow (phone)
     for svg in svgs:
         opening = svg[:svg.index(">")]
         assert 'role="img"' in opening and "aria-labelledby" in opening
@@ -183,15 +185,35 @@ def test_legend_is_below_the_axes():
             assert legend.y1 <= frame.y0 + 1  # entirely below the plotting area: never over bars or marks
 
 
+FIGURE_TEXT = ("const sizes=[];for(const svg of document.querySelectorAll('figure svg')){if(!svg.getClientRects().length)continue;"
+               "for(const t of svg.querySelectorAll('text')){if(!t.textContent.trim())continue;const m=t.getScreenCTM();"
+               "sizes.push(parseFloat(getComputedStyle(t).fontSize)*Math.hypot(m.a,m.b));}}")
+
+
 def _measured(page_text: str, tmp_path, width: int) -> dict:
-    """The page as Chromium lays it out at `width` px: page and table widths (a test-only copy with a probe script)."""
-    probe = ("<script>const d=document.documentElement;const t=[...document.querySelectorAll('.table-scroll')];"
+    """The page as Chromium lays it out `width` CSS px wide: page, figure and table widths, and the rendered size of
+    every text of the figures shown (font size times the SVG's scale on screen, in CSS px).
+
+    Headless Chromium keeps its window at least 500 px wide, so the page is laid out in an iframe of
+    `width` px (its own viewport: media queries and innerWidth see `width`); a test-only copy of the
+    page carries the probe script, and the frame page reads its result (file pages may read each
+    other with --allow-file-access-from-files).
+    """
+    probe = ("<script>const d=document.documentElement;const t=[...document.querySelectorAll('.table-scroll')];" + FIGURE_TEXT +
              "document.title=JSON.stringify({page:d.scrollWidth,view:window.innerWidth,"
-             "svg:Math.max(...[...document.querySelectorAll('figure svg')].map(s=>s.getBoundingClientRect().right)),"
+             "svg:Math.max(...[...document.querySelectorAll('figure svg')].filter(s=>s.getClientRects().length)"
+             ".map(s=>s.getBoundingClientRect().right)),"
+             "figures:[...document.querySelectorAll('figure')].filter(f=>f.getClientRects().length).map(f=>f.className),"
+             "text:sizes.length,smallest:Math.min(...sizes),"
              "wrappers:Math.max(...t.map(w=>w.getBoundingClientRect().right))});</script>")
     copy = tmp_path / f"probe_{width}.html"
     copy.write_text(page_text.replace("</body>", probe + "</body>"))
-    dom, _ = chromium(f"--window-size={width},900", "--dump-dom", url=copy.as_uri())
+    frame = tmp_path / f"frame_{width}.html"
+    frame.write_text(f'<!DOCTYPE html><html><head><title>-</title></head><body style="margin:0">'
+                     f'<iframe src="{copy.name}" style="border:0;width:{width}px;height:3000px"></iframe>'
+                     "<script>window.onload=()=>{document.title=frames[0].document.title;}</script></body></html>")
+    dom, _ = chromium(f"--window-size={max(width, 500)},900", "--allow-file-access-from-files", "--virtual-time-budget=10000",
+                      "--dump-dom", url=frame.as_uri())
     import json
 
     return json.loads(html_unescape(re.search(r"<title>(.*?)</title>", dom, re.S).group(1)))
@@ -207,11 +229,27 @@ def html_unescape(text: str) -> str:
 @pytest.mark.parametrize("width", [1280, 390])
 def test_no_sideways_scroll_of_the_page_in_chromium(mixed, tmp_path, width):
     m = _measured(mixed, tmp_path, width)
+    assert m["view"] == width, m  # laid out at this width, not at the window's minimum
     assert m["page"] <= m["view"] + 1, m  # only the tables' wrappers scroll sideways, never the page
     assert m["svg"] <= m["view"] + 1 and m["wrappers"] <= m["view"] + 1, m
     shot = tmp_path / f"shot_{width}.png"
-    chromium(f"--window-size={width},1600", f"--screenshot={shot}", url=(tmp_path / f"probe_{width}.html").as_uri())
+    chromium(f"--window-size={max(width, 500)},1600", "--allow-file-access-from-files", f"--screenshot={shot}",
+             url=(tmp_path / f"frame_{width}.html").as_uri())
     from PIL import Image
 
-    pixels = np.asarray(Image.open(shot).convert("RGB"))
-    assert pixels.shape[1] == width and (pixels[:300] < 100).all(axis=-1).sum() > 200  # the title is drawn
+    pixels = np.asarray(Image.open(shot).convert("RGB"))[:, :width]
+    assert (pixels[:300] < 100).all(axis=-1).sum() > 200  # the title is drawn
+    assert (pixels[:, width - 2:] == 255).all()  # nothing drawn at the frame's right edge: no text cut off there
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs Debian's package)")
+@pytest.mark.parametrize(("width", "layout", "smallest"), [(1280, "wide", 9.0), (390, "narrow", 9.0), (360, "narrow", 9.0)])
+def test_figure_text_is_legible_at_each_width(mixed, tmp_path, width, layout, smallest):
+    m = _measured(mixed, tmp_path, width)
+    assert m["figures"] == [f"distribution {layout}"] * 2, m  # one layout of each figure shown: wide, or narrow on a phone
+    assert m["text"] > 50 and m["smallest"] >= smallest, m  # every tick, label and legend text at >= 9 CSS px
+
+
+def test_print_shows_the_wide_figures(mixed):
+    css = re.search(r"@media print \{(.*?)\}\s*\}", mixed, re.S).group(1)
+    assert "figure.wide { display: block; }" in css and "figure.narrow { display: none;" in css

@@ -5,6 +5,11 @@ accelerators' own emissions without PUE, and an operational figure (Patterson et
 GPT-3) on the operational emissions, never on total CO2e. `plot_on_scope` takes the checks of
 `carbon_mc.check_claims` (each carries its quantity, its accounting basis and its draws) and draws
 one panel per (quantity, grid basis, PUE) with exactly the claims made on it.
+
+Two layouts of the same figure: ``narrow=False`` (panels side by side, for a page at desktop width)
+and ``narrow=True`` (one panel per row, 4.2 in wide, larger type, legend labels wrapped): drawn at
+a phone's width (360-390 CSS px) its text stays at least 9 CSS px high (`NARROW` sizes, in points;
+an SVG point is 4/3 CSS px before the figure is scaled to the screen).
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ __all__ = ["plot_on_scope", "plot_outputs", "scope_groups", "scope_title"]
 
 MARK_COLORS = ("#c0392b", "#2471a3", "#7d3c98", "#b9770e", "#117a65")
 HIST_COLOR = "#95a5a6"
+
+# Type sizes in points, and panel sizes in inches, of the two layouts.
+WIDE = {"base": 10.0, "legend": 7.5, "title": 8.5, "suptitle": 10.0, "panel_width": 5.6, "wrap": 0, "label_wrap": 64}
+NARROW = {"base": 10.5, "legend": 10.0, "title": 10.0, "suptitle": 11.5, "panel_width": 4.2, "wrap": 36, "label_wrap": 40}
 
 
 def _scope_key(check) -> tuple:
@@ -45,7 +54,7 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if 1e3 <= abs(x) < 1e9 else f"{x:.3g}"
 
 
-def _panel(ax, group: list) -> None:
+def _panel(ax, group: list, sizes: dict = WIDE) -> None:
     first = group[0]
     x = np.asarray(first.values, dtype=np.float64)
     x = x[np.isfinite(x)]
@@ -65,68 +74,108 @@ def _panel(ax, group: list) -> None:
         ax.set_xscale("log")
         ax.set_xlim(lo / 1.3, hi * 1.3)
         readable_log_ticks(ax.xaxis, lo / 1.3, hi * 1.3)
-    ax.set_xlabel(literal(output_label(first.quantity, first.units)))
+    ax.set_xlabel(_wrapped(output_label(first.quantity, first.units), sizes["label_wrap"]))
     ax.set_ylabel("draws")
-    ax.set_title(literal(scope_title(first).split("\n")[1]), fontsize=8)
-    _legend_below(ax)
+    ax.set_title(literal(scope_title(first).split("\n")[1]), fontsize=sizes["title"])
+    _legend_below(ax, sizes)
 
 
-def _legend_below(ax) -> None:
-    """The legend under the axes (below the x label), never over the histogram's bars or marks."""
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2), frameon=False, ncol=1, borderaxespad=0.0)
+def _wrapped(text: str, width: int) -> str:
+    """`literal` text broken into lines of at most `width` characters (an axis label no wider than its panel)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(literal(text), width)) or literal(text)
 
 
-def plot_on_scope(checks, *, title: str | None = None, columns: int = 2, path: str | Path | None = None):
+def _legend_below(ax, sizes: dict = WIDE) -> None:
+    """The legend under the axes, below the tick labels and the x label: never over the bars, marks or labels.
+
+    Placed a fixed distance (in inches) under the axes, from the x label's number of lines; in the
+    narrow layout each entry is wrapped to ``sizes["wrap"]`` characters so that the legend is no
+    wider than its panel (a wider one would widen the figure, and shrink its type on screen).
+    """
+    import textwrap
+
+    from matplotlib.transforms import ScaledTranslation
+
+    handles, labels = ax.get_legend_handles_labels()
+    if sizes["wrap"]:
+        labels = [textwrap.fill(label, sizes["wrap"], subsequent_indent="  ") for label in labels]
+    lines = ax.get_xlabel().count("\n") + 1
+    drop = 0.12 + 1.25 * (sizes["base"] * (lines + 1)) / 72  # tick labels + x label lines, in inches
+    ax.legend(handles, labels, fontsize=sizes["legend"], loc="upper left", bbox_to_anchor=(0.0, 0.0),
+              bbox_transform=ax.transAxes + ScaledTranslation(0, -drop, ax.figure.dpi_scale_trans),
+              frameon=False, ncol=1, borderaxespad=0.0)
+
+
+def _rc(sizes: dict) -> dict:
+    return {"font.size": sizes["base"], "axes.labelsize": sizes["base"], "xtick.labelsize": sizes["base"] - 0.5,
+            "ytick.labelsize": sizes["base"] - 0.5}
+
+
+def plot_on_scope(checks, *, title: str | None = None, columns: int = 2, narrow: bool = False, path: str | Path | None = None):
     """One histogram per scope of `checks`, each with the claims made on that scope; returns the figure.
 
     Args:
       checks: `carbon_mc.claims.ClaimCheck` objects with their draws (from `check_claims` or
         `check_scenario`), e.g. every claim of one scenario.
       title: the figure's title (default: the scenario's name).
-      columns: panels per row.
+      columns: panels per row (1 when `narrow`).
+      narrow: the layout for a phone's width (`NARROW`): one panel per row, larger type.
       path: if given, the figure is also written there (format from the suffix).
     """
+    import matplotlib
     import matplotlib.pyplot as plt
 
     groups = scope_groups(checks)
     if not groups:
         raise ValueError("no claim checks to draw")
-    cols = min(columns, len(groups))
+    sizes = NARROW if narrow else WIDE
+    cols = 1 if narrow else min(columns, len(groups))
     rows = -(-len(groups) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.6 * rows), squeeze=False)
-    for ax, group in zip(axes.ravel(), groups):
-        _panel(ax, group)
-    for ax in axes.ravel()[len(groups):]:
-        ax.set_visible(False)
-    fig.suptitle(literal(title or groups[0][0].scenario_name), fontsize=10)
-    fig.tight_layout()
+    height = 5.6 if narrow else 4.6
+    with matplotlib.rc_context(_rc(sizes)):
+        fig, axes = plt.subplots(rows, cols, figsize=(sizes["panel_width"] * cols, height * rows), squeeze=False)
+        for ax, group in zip(axes.ravel(), groups):
+            _panel(ax, group, sizes)
+        for ax in axes.ravel()[len(groups):]:
+            ax.set_visible(False)
+        fig.suptitle(_wrapped(title or groups[0][0].scenario_name, 2 * sizes["label_wrap"] if not narrow else 44),
+                     fontsize=sizes["suptitle"])
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (height * rows)))  # room for the title above the first panels
     if path is not None:
         save_figure(fig, path)
     return fig
 
 
-def plot_outputs(ds, names: list[str], *, path: str | Path | None = None):
+def plot_outputs(ds, names: list[str], *, narrow: bool = False, path: str | Path | None = None):
     """Histograms of outputs of an `estimate` Dataset, with median and 90% interval, no claim marked.
 
     Args:
       ds: draws (`carbon_mc.estimate`).
       names: the outputs, one panel each.
+      narrow: the layout for a phone's width (`NARROW`): one panel per row, larger type.
       path: if given, the figure is also written there.
     """
+    import matplotlib
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(names), figsize=(5.6 * len(names), 3.7), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        x = np.asarray(ds[name].values, dtype=np.float64)
-        x = x[np.isfinite(x)]
-        ax.hist(x, bins=80, color=HIST_COLOR)
-        p5, median, p95 = np.quantile(x, [0.05, 0.5, 0.95])
-        ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=f"90% interval {_num(p5)}-{_num(p95)}")
-        ax.axvline(median, color="black", lw=1, label=f"median {_num(median)}")
-        ax.set_xlabel(literal(output_label(name)))
-        ax.set_ylabel("draws")
-        _legend_below(ax)
-    fig.tight_layout()
+    sizes = NARROW if narrow else WIDE
+    shape = (len(names), 1) if narrow else (1, len(names))
+    size = (sizes["panel_width"], 4.6 * len(names)) if narrow else (sizes["panel_width"] * len(names), 3.7)
+    with matplotlib.rc_context(_rc(sizes)):
+        fig, axes = plt.subplots(*shape, figsize=size, squeeze=False)
+        for ax, name in zip(axes.ravel(), names):
+            x = np.asarray(ds[name].values, dtype=np.float64)
+            x = x[np.isfinite(x)]
+            ax.hist(x, bins=80, color=HIST_COLOR)
+            p5, median, p95 = np.quantile(x, [0.05, 0.5, 0.95])
+            ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=f"90% interval {_num(p5)}-{_num(p95)}")
+            ax.axvline(median, color="black", lw=1, label=f"median {_num(median)}")
+            ax.set_xlabel(_wrapped(output_label(name), sizes["label_wrap"]))
+            ax.set_ylabel("draws")
+            _legend_below(ax, sizes)
+        fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
     return fig

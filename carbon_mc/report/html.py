@@ -7,7 +7,9 @@ block (a training run's; a deployment has none). `render_page` takes
 `carbon_mc.report.content.ScenarioReport` objects and returns the text.
 
 Readable on any screen: every table sits in a wrapper that scrolls sideways on a narrow screen
-(the page itself never does), figures scale to the width, legends sit below the plotted data, and
+(the page itself never does), figures scale to the width and come in two layouts (side by side on
+a wide screen and in print; one panel per row in larger type below 600 px, so that their text stays
+at least 9 CSS px high on a 360-390 px phone), legends sit below the plotted data, and
 the figures' text is SVG text (searchable, selectable, read by screen readers) with a ``<title>``
 and ``<desc>`` naming what each figure shows.
 """
@@ -36,13 +38,16 @@ table { border-collapse: collapse; margin: 0; font-size: 0.9em; }
 th, td { border-bottom: 1px solid #d5d8dc; padding: 4px 10px; text-align: right; vertical-align: top; }
 th { background: #eaf2f8; } td.text, th.text { text-align: left; } td.source { text-align: left; font-size: 0.85em; max-width: 420px; }
 figure { margin: 8px 0; max-width: 100%; } figure svg { max-width: 100%; height: auto; display: block; }
+figure.narrow { display: none; }
+@media (max-width: 600px) { figure.wide { display: none; } figure.narrow { display: block; } }
 figcaption { font-size: 0.85em; color: #566573; }
 pre { background: #f4f6f7; border: 1px solid #d5d8dc; padding: 10px; white-space: pre-wrap; font-size: 0.85em; }
 .facts { color: #566573; } .verdict { font-weight: 600; } footer { margin-top: 32px; font-size: 0.8em; color: #566573; }
 section.scenario + section.scenario { break-before: page; margin-top: 48px; }
 code.name { font-size: 0.8em; color: #566573; }
 @media (max-width: 600px) { body { padding: 12px; } th, td { padding: 4px 6px; } td.source { min-width: 240px; } }
-@media print { body { max-width: none; } .table-scroll { overflow: visible; } }
+@media print { body { max-width: none; } .table-scroll { overflow: visible; } figure.wide { display: block; }
+               figure.narrow { display: none; } }
 """
 
 
@@ -135,23 +140,32 @@ def _ranges(r: ScenarioReport) -> str:
 
 
 def _distribution(r: ScenarioReport) -> str:
+    """The distribution figure twice: side by side for a wide screen, one panel per row in larger type for a phone.
+
+    CSS shows one of the two (`CSS`: ``figure.narrow`` below 600 px, ``figure.wide`` above and in print).
+    """
     from ..plots.distribution import plot_on_scope, plot_outputs
 
     name = r.scenario.name
     if r.checks:
-        fig = plot_on_scope(r.checks)
         caption = "Each published figure is marked only on the distribution of its own scope (quantity, grid basis, PUE)."
         marked = "; ".join(f"{c.claim.label or 'claim'} {_num(c.claim_value)} {c.units} at percentile {c.percentile:.1f}"
                            for c in r.checks)
         description = (f"Histograms of {name}'s draws, one panel per scope, with the median, the 90% interval and each "
                        f"published figure marked: {marked}.")
+
+        def make(narrow: bool):
+            return plot_on_scope(r.checks, narrow=narrow)
     else:
         shown = ["total_gco2e_per_request", "total_kgco2e_per_day"] if r.is_deployment else ["operational_tco2e", "total_tco2e"]
-        fig = plot_outputs(r.run.draws, shown)
         caption = "The scenario carries no published figure to mark."
         description = f"Histograms of {name}'s draws of {' and '.join(shown)}, with the median and the 90% interval."
-    svg = figure_svg(fig, title=f"Distribution of {name}'s footprint", description=description)
-    return f'<figure class="distribution">{svg}<figcaption>{_e(caption)}</figcaption></figure>'
+
+        def make(narrow: bool):
+            return plot_outputs(r.run.draws, shown, narrow=narrow)
+    title = f"Distribution of {name}'s footprint"
+    return "".join(f'<figure class="distribution {layout}">{figure_svg(make(layout == "narrow"), title=title, description=description)}'
+                   f"<figcaption>{_e(caption)}</figcaption></figure>" for layout in ("wide", "narrow"))
 
 
 def _checks(r: ScenarioReport) -> str:
