@@ -53,10 +53,10 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    """A small inventory: the two deployments and a quarter of the example table (several structures)."""
+    """A small inventory: the two deployments and every tenth row of the example table (several structures)."""
     folder = tmp_path_factory.mktemp("inv")
     lines = (EXAMPLE / "runs_2024.csv").read_text().splitlines()
-    (folder / "runs.csv").write_text("\n".join(lines[:1] + lines[1::4]) + "\n")
+    (folder / "runs.csv").write_text("\n".join(lines[:1] + lines[1::10]) + "\n")
     db = folder / "template.sqlite"
     add_entries([folder / "runs.csv", EXAMPLE / "deployments"], db)
     return db
@@ -85,7 +85,7 @@ def _run(template: Path, tmp_path: Path, processes: int) -> list[dict]:
 
 def test_one_two_and_four_processes_give_bitwise_the_same_inventory(template, tmp_path):
     one = _run(template, tmp_path, 1)[0]
-    assert len(one["rows"]) > 6 * 10  # the total and several team-quarter groups, six metrics each
+    assert len(one["rows"]) >= 6 * 6  # the total and several team-quarter groups, six metrics each
     for processes in (2, 4):
         got = _run(template, tmp_path, processes)
         for pid, g in enumerate(got):  # every process holds the numbers, not process 0 alone
