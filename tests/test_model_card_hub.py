@@ -177,3 +177,28 @@ def test_the_report_shows_both_verdicts_and_the_factors(llama2_card):
     for f in check.method.decomposition.factors:
         assert f"<td>{f.geometric_mean:.3g}</td>" in page
     assert f"<b>{check.method.decomposition.ratio_geometric_mean:.3g}</b>" in page
+
+
+# --- hostile cards: one clear error or a correct result, nothing half-written ------------------------
+@pytest.mark.parametrize("content, needle", [
+    (b"---\r\nlicense: mit\r\nco2_eq_emissions:\r\n  emissions: 1", "never closed"),  # truncated front matter
+    (b"---\nco2_eq_emissions:\n  emissions: 12\n  source: \"AutoTrain\"\n---\n# M\n", "measured co2_eq_emissions"),
+])
+def test_hostile_cards_are_refused_untouched(tmp_path, capsys, content, needle):
+    readme = tmp_path / "README.md"
+    readme.write_bytes(content)
+    refused(capsys, ["check", "gpt3_175b", "--draws", DRAWS, "--model-card", readme, "--fill-card-body"], "README.md", needle)
+    assert readme.read_bytes() == content and sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]
+
+
+def test_a_crlf_card_with_carbon_mcs_own_block_is_updated_and_its_body_filled(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_bytes(("---\nlicense: mit\n---\n" + BODY).replace("\n", "\r\n").encode())
+    for _ in range(2):  # the second run replaces the block it wrote, without --force; the body is filled once
+        assert main(["check", "gpt3_175b", "--draws", DRAWS, "--model-card", str(readme), "--fill-card-body"]) == 0
+    out = capsys.readouterr().out
+    assert "filled Hardware Type, Cloud Provider, Compute Region, Carbon Emitted" in out
+    assert "no '[More Information Needed]' field" in out  # the second run: nothing left to fill
+    text = readme.read_bytes().decode()
+    assert "\n" not in text.replace("\r\n", "") and text.count("co2_eq_emissions:") == 1
+    assert "[More Information Needed]" not in text
