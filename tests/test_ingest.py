@@ -51,11 +51,13 @@ def test_unknown_or_ambiguous_gpu_is_an_error(table, name, needle):
 
 # --- CodeCarbon ----------------------------------------------------------------------------------
 
-def test_codecarbon_sums_the_last_row_of_each_run():
-    run = read_codecarbon(DATA / "codecarbon_two_nodes.csv")
+def test_codecarbon_sums_the_last_row_of_each_run_when_merged():
+    run = read_codecarbon(DATA / "codecarbon_two_nodes.csv", merge=True)
     assert run.energy_kwh == pytest.approx(73.6272 + 73.2672)  # the 12 h flush of node 1 is superseded
     assert run.device_hours == pytest.approx(2 * 8 * 24) and run.devices == 16
-    assert run.energy_scope == "it" and run.pue is None and run.gpu_name == "NVIDIA A100-SXM4-80GB"
+    assert run.energy_scope == "codecarbon" and run.pue is None and run.gpu_name == "NVIDIA A100-SXM4-80GB"
+    assert run.parts_kwh == pytest.approx({"cpu": 2 * 5.04, "gpu": 59.52 + 59.16, "ram": 2 * 9.0672})
+    assert run.modelled == ("cpu", "ram")
     assert run.emissions_kg == pytest.approx(0.175012 + 0.174156) and run.emissions_pue_included is False
     assert run.start == datetime(2024, 3, 4, 9, tzinfo=UTC) and run.end == datetime(2024, 3, 5, 9, tzinfo=UTC)
     one = read_codecarbon(DATA / "codecarbon_two_nodes.csv", run_ids=["b83e90d4-6a2f-4f0b-8d1e-5c7a9e4f2d30"], scope="accelerator")
@@ -65,25 +67,27 @@ def test_codecarbon_sums_the_last_row_of_each_run():
 def test_codecarbon_pue_is_taken_out_of_the_energy(tmp_path):
     text = (DATA / "codecarbon_two_nodes.csv").read_text().replace(",machine,N,1.0", ",machine,N,1.2")
     (tmp_path / "e.csv").write_text(text)
-    run = read_codecarbon(tmp_path / "e.csv")
+    run = read_codecarbon(tmp_path / "e.csv", merge=True)
     assert run.energy_kwh == pytest.approx((73.6272 + 73.2672) / 1.2) and run.pue == 1.2 and run.emissions_pue_included
-    assert main(["import", "codecarbon", str(tmp_path / "e.csv"), "-o", str(tmp_path / "s.toml")]) == 0
+    assert main(["import", "codecarbon", str(tmp_path / "e.csv"), "--merge", "-o", str(tmp_path / "s.toml")]) == 0
     doc = tomllib.loads((tmp_path / "s.toml").read_text())
     assert doc["run"]["pue"] == 1.2 and "datacenter" not in doc["run"] and doc["claims"][0]["pue_included"] is True
 
 
 def test_codecarbon_round_trip_through_check(tmp_path, capsys):
     out = tmp_path / "cc.toml"
-    assert main(["import", "codecarbon", str(EXAMPLES / "codecarbon" / "emissions.csv"), "--datacenter", "hpc", "-o", str(out)]) == 0
+    assert main(["import", "codecarbon", str(EXAMPLES / "codecarbon" / "emissions.csv"), "--datacenter", "hpc", "--merge",
+                 "--as-claim", "-o", str(out)]) == 0
     doc = tomllib.loads(out.read_text())
     assert doc["run"]["hardware"] == "a100_80gb" and doc["run"]["region"] == "quebec" and doc["run"]["device_hours"] == 384
-    assert doc["reported"] == {"energy_mwh": pytest.approx(0.1468944), "energy_scope": "it", "basis": "measured",
+    assert doc["reported"] == {"energy_mwh": pytest.approx(0.1468944), "energy_scope": "codecarbon", "basis": "measured",
                                "source": "CodeCarbon 2.3.4 measurement file emissions.csv"}
+    assert "measured" not in doc  # a claim only: the energy is drawn from priors
     capsys.readouterr()
     assert main(["check", str(out), "--draws", "20000", "--seed", "1", "--json"]) == 0
     checks = {c["quantity"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
-    assert set(checks) == {"operational_tco2e", "it_energy_mwh"}
-    assert checks["it_energy_mwh"]["claim"]["value_in_quantity_units"] == pytest.approx(0.1468944)
+    assert set(checks) == {"operational_tco2e", "codecarbon_energy_mwh"}
+    assert checks["codecarbon_energy_mwh"]["claim"]["value_in_quantity_units"] == pytest.approx(0.1468944)
     for c in checks.values():
         assert 0 <= c["percentile"] <= 100 and c["num_draws"] == 20000
     assert checks["operational_tco2e"]["accounting"]["pue_included"] is False
@@ -120,7 +124,7 @@ def test_example_power_log_round_trip_through_run(tmp_path, capsys):
 def test_fix_power_fraction_writes_the_measured_fraction(tmp_path):
     out = tmp_path / "pl.toml"
     assert main(["import", "power-log", str(DATA / "nvidia_smi_nounits.csv"), "--region", "france", "--pue", "1.1",
-                 "--fix-power-fraction", "-o", str(out)]) == 0
+                 "--fix-power-fraction", "--as-claim", "-o", str(out)]) == 0
     fixed = tomllib.loads(out.read_text())["priors"]["accelerator_power_tdp_fraction"]
     assert fixed["distribution"] == "fixed" and fixed["params"]["value"] == pytest.approx(310 / 400)
 
@@ -132,7 +136,8 @@ def test_fix_power_fraction_writes_the_measured_fraction(tmp_path):
      ["dcgmi_dmon.txt", "--interval"]),
     (["power-log", str(DATA / "nvidia_smi_nounits.csv"), "--region", "france", "--pue", "1.1", "--max-gap", "5"],
      ["nvidia_smi_nounits.csv", "row 4", "more than --max-gap 5 s"]),
-    (["codecarbon", str(DATA / "codecarbon_two_nodes.csv")], ["codecarbon_two_nodes.csv", "--datacenter"]),
+    (["codecarbon", str(DATA / "codecarbon_two_nodes.csv"), "--merge"], ["codecarbon_two_nodes.csv", "--datacenter"]),
+    (["codecarbon", str(DATA / "codecarbon_two_nodes.csv"), "--datacenter", "hpc"], ["holds 2 runs", "--run-id", "--merge"]),
     (["codecarbon", str(DATA / "watttime_moer.csv"), "--datacenter", "hpc"], ["watttime_moer.csv", "missing column(s) 'timestamp'"]),
     # "fr" now resolves (an ISO country code, since places resolve as users write them): a misspelling is the unknown name
     (["power-log", str(DATA / "nvidia_smi_nounits.csv"), "--region", "frnace", "--pue", "1.1"], ["did you mean 'france'"]),

@@ -22,8 +22,14 @@ def register(sub) -> None:
                                       "gpu_energy / pue (--scope accelerator); CodeCarbon's emissions become a claim.")
     cc.add_argument("file", help="CodeCarbon emissions.csv")
     cc.add_argument("--run-id", action="append", default=[], metavar="ID", help="keep only this run_id (repeatable; default: all runs)")
-    cc.add_argument("--scope", choices=("it", "accelerator"), default="it",
-                    help="it: CPU + GPU + RAM energy (default); accelerator: the GPUs' energy alone")
+    cc.add_argument("--scope", choices=("codecarbon", "it", "accelerator"), default="codecarbon",
+                    help="codecarbon: CPU + GPU + RAM, each part kept (default; a CPU-only run is read as it); it: "
+                         "energy_consumed taken as the whole servers'; accelerator: the GPUs' energy alone")
+    cc.add_argument("--merge", action="store_true",
+                    help="take the file's several runs (run_id) as parts of one training run, e.g. one per node "
+                         "(default: a file of several runs needs --run-id)")
+    cc.add_argument("--rapl", action="store_true",
+                    help="CodeCarbon read CPU and RAM from RAPL counters (default: taken as modelled, a wider meter error)")
     cc.add_argument("--devices", type=positive_int, help="GPUs per run, when CodeCarbon's gpu_count is empty")
     pl = kinds.add_parser("power-log", help="nvidia-smi or DCGM power log -> scenario (accelerator energy)",
                           description="nvidia-smi --query-gpu=timestamp,index,name,power.draw,... --format=csv output, a "
@@ -33,10 +39,16 @@ def register(sub) -> None:
     pl.add_argument("--max-gap", type=positive_float, default=300.0, metavar="SECONDS",
                     help="longest gap between two samples of a device (default 300 s); longer is an error")
     pl.add_argument("--fix-power-fraction", action="store_true",
-                    help="fix accelerator_power_tdp_fraction to the measured mean power / TDP in [priors]")
+                    help="with --as-claim: fix accelerator_power_tdp_fraction to the measured mean power / TDP in [priors]")
+    pl.add_argument("--run-devices", type=positive_int, metavar="N",
+                    help="the whole run's devices, when the log covers some of them (a partial measurement)")
+    pl.add_argument("--run-hours", type=positive_float, metavar="HOURS",
+                    help="the whole run's hours, when the log covers part of them (a partial measurement)")
     for q in (cc, pl):
         q.add_argument("-o", "--out", required=True, help="scenario TOML to write")
         q.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+        q.add_argument("--as-claim", action="store_true",
+                       help="write the measurement only as a [reported] figure to check, not as the run's input")
         q.add_argument("--hardware", help="accelerator key (default: matched from the GPU name in the file)")
         q.add_argument("--name", help="run name in the scenario (default: from the file)")
         q.add_argument("--region", help="grid variant (`carbon-mc list regions`); CodeCarbon: default from its location")
@@ -123,7 +135,8 @@ def _scenario(args) -> int:
     table = load_priors(overlays=args.priors)
     offset = utc_offset(args.utc_offset)
     if args.kind == "codecarbon":
-        run = read_codecarbon(args.file, run_ids=args.run_id or None, scope=args.scope, devices=args.devices, utc_offset=offset)
+        run = read_codecarbon(args.file, run_ids=args.run_id or None, scope=args.scope, merge=args.merge, devices=args.devices,
+                              utc_offset=offset, rapl=args.rapl)
     else:
         run = read_power_log(args.file, interval_s=args.interval, max_gap_s=args.max_gap, utc_offset=offset)
     if args.hardware:
@@ -143,7 +156,9 @@ def _scenario(args) -> int:
     tdp = table.hardware[hardware]["tdp_w"]
     check_power(run, hardware, tdp)  # board power within [0, 2 x TDP], before anything is written
     sections, comments = scenario_sections(run, hardware=hardware, tdp_w=tdp, region=region, grid_prior=grid_prior,
-                                           datacenter=datacenter, pue=pue, fix_power_fraction=getattr(args, "fix_power_fraction", False))
+                                           datacenter=datacenter, pue=pue, fix_power_fraction=getattr(args, "fix_power_fraction", False),
+                                           as_claim=args.as_claim, run_devices=getattr(args, "run_devices", None),
+                                           run_hours=getattr(args, "run_hours", None))
     comments += [where, how]
     write_scenario(args.out, sections, comments, priors=table)
     _report(args, run, hardware, tdp, where, how)
@@ -267,14 +282,20 @@ def _report(args, run, hardware, tdp, where, how) -> None:
         "start": run.start.isoformat() if run.start else None, "end": run.end.isoformat() if run.end else None,
         "mean_device_power_w": run.mean_device_power_w, "power_tdp_fraction": fraction,
         "emissions_kg": run.emissions_kg, "grid": where, "pue": how,
+        "use": "claim" if args.as_claim else "input",
     }
     if args.json:
         print_json(summary)
         return
     stdout.print(f"wrote {args.out} from {Path(run.file).name} ({run.tool})", markup=False)
-    stdout.print(f"  {run.energy_kwh:,.3f} kWh ({run.energy_scope} scope) over {fmt(run.device_hours)} device-hours on "
+    stdout.print(f"  {fmt(run.energy_kwh)} kWh ({run.energy_scope} scope) over {fmt(run.device_hours)} device-hours on "
                  f"{run.devices} x {hardware}" + (f" ({run.gpu_name})" if run.gpu_name else ""), markup=False)
     if fraction is not None:
         stdout.print(f"  mean board power {run.mean_device_power_w:,.1f} W = {fraction:.3f} of the {tdp:g} W TDP", markup=False)
     stdout.print(f"  {where}\n  {how}", markup=False)
-    stdout.print(f"next: carbon-mc check {args.out}", markup=False)
+    if args.as_claim:
+        stdout.print("  the measurement is a claim to check ([reported]); the run draws the energy from priors", markup=False)
+        stdout.print(f"next: carbon-mc check {args.out}", markup=False)
+    else:
+        stdout.print("  the measurement is the run's input ([measured]); the run draws only what it leaves out", markup=False)
+        stdout.print(f"next: carbon-mc run {args.out}", markup=False)

@@ -18,12 +18,23 @@ from .tables import Row, read_rows
 
 REQUIRED = ("timestamp", "run_id", "duration", "energy_consumed")
 GPU_MODEL = re.compile(r"(\d+)\s*x\s*(.+?)(?=\s*\d+\s*x\s|$)")
-SCOPES = ("it", "accelerator")
+SCOPES = ("codecarbon", "it", "accelerator")
+PARTS = ("cpu", "gpu", "ram")
 
 
-def read_codecarbon(path, *, run_ids: list[str] | None = None, scope: str = "it",
-                    devices: int | None = None, utc_offset: timedelta | None = None) -> MeasuredRun:
-    """Read emissions.csv into one measured run (summing the kept runs' last rows)."""
+def read_codecarbon(path, *, run_ids: list[str] | None = None, scope: str = "codecarbon", merge: bool = False,
+                    devices: int | None = None, utc_offset: timedelta | None = None, rapl: bool = False) -> MeasuredRun:
+    """Read emissions.csv into one measured run: the last row of its one run, or with `merge` the
+    sum of the kept runs' last rows (parts of one training run, e.g. one row per node).
+
+    `scope` "codecarbon" keeps CodeCarbon's CPU + GPU + RAM with each part (a CPU-only run's energy is
+    read on the IT scope); "it" takes energy_consumed as the whole servers'; "accelerator" gpu_energy.
+    CodeCarbon's CPU and RAM are taken as modelled unless `rapl` (it read them from RAPL counters).
+
+    Raises:
+      CarbonMCError: several runs in the file without `merge` or `run_ids` naming one, besides the
+        errors of the file's cells (`carbon_mc.ingest.tables`).
+    """
     if scope not in SCOPES:
         raise CarbonMCError(f"unknown scope {scope!r}; valid: {', '.join(SCOPES)}", key="--scope")
     rows, _ = read_rows(path, required=REQUIRED)
@@ -33,18 +44,31 @@ def read_codecarbon(path, *, run_ids: list[str] | None = None, scope: str = "it"
         if unknown:
             raise CarbonMCError(f"no run_id {unknown[0]!r}; the file has {', '.join(sorted(last))}", file=rows[0].file, key="--run-id")
         last = {k: v for k, v in last.items() if k in run_ids}
+    if len(last) > 1 and not merge:
+        ids = sorted(last)
+        raise CarbonMCError(f"holds {len(ids)} runs ({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}): import one with "
+                            "--run-id ID, or pass --merge to take them as parts of one training run (e.g. one row per node)",
+                            file=rows[0].file, key="run_id")
     kept = list(last.values())
     cpu_only = all(_cpu_only(row) for row in kept)
+    if cpu_only and scope == "codecarbon":
+        scope = "it"  # a CPU-only run: CPU + RAM is the device and its host, read on the IT scope
+    parts = dict.fromkeys(PARTS, 0.0)
     energy_kwh = device_hours = wall_hours = emissions = 0.0
     pues, names, count = set(), set(), 0
     peak: tuple[float, str] | None = None
     for row in kept:
         pue = row.number("pue", positive=True, required=False) if "pue" in row else None
         pues.add(pue or 1.0)
-        column = "energy_consumed" if scope == "it" else ("cpu_energy" if cpu_only else "gpu_energy")
+        column = {"it": "energy_consumed", "codecarbon": "energy_consumed"}.get(scope, "cpu_energy" if cpu_only else "gpu_energy")
         if column not in row:
             raise CarbonMCError(f"--scope accelerator needs the {column!r} column", file=row.file)
         energy_kwh += row.number(column, unit="kWh") / (pue or 1.0)
+        if scope == "codecarbon":
+            for part in PARTS:
+                if f"{part}_energy" not in row:
+                    raise CarbonMCError(f"the codecarbon scope needs the {part}_energy column (or --scope it)", file=row.file)
+                parts[part] += row.number(f"{part}_energy", unit="kWh") / (pue or 1.0)
         n = devices or (1 if cpu_only else _gpu_count(row))  # a CPU-only run: sockets are counted by the caller
         count += n
         duration = _duration(row)
@@ -71,7 +95,8 @@ def read_codecarbon(path, *, run_ids: list[str] | None = None, scope: str = "it"
         location={k: (first.get(k) or "").strip() for k in ("country_name", "country_iso_code", "region", "cloud_provider", "cloud_region")},
         cpu_name=(first.get("cpu_model") or "").strip() or None if cpu_only else None,
         logical_cpus=_logical_cpus(first) if cpu_only else None, wall_hours=wall_hours,
-        notes=[f"CodeCarbon runs: {', '.join(sorted(last))}; energy = {'energy_consumed' if scope == 'it' else 'gpu_energy'}"
+        parts_kwh=parts if scope == "codecarbon" else None, modelled=() if rapl else ("cpu", "ram"),
+        notes=[f"CodeCarbon runs: {', '.join(sorted(last))}; energy = {'gpu_energy' if scope == 'accelerator' else 'energy_consumed'}"
                + (f" / pue {pue:g} (CodeCarbon multiplies by its pue setting)" if pue != 1.0 else " (CodeCarbon pue 1.0: no PUE applied)")
                + ". CodeCarbon counts CPU, GPU and RAM, not network, storage or fans."],
     )

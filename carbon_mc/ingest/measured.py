@@ -1,8 +1,10 @@
 """A measured run (from CodeCarbon or a GPU power log) and the scenario TOML written from it.
 
-The scenario has the schema of models/*.toml, with ``[reported] basis = "measured"`` and the
-energy on the scope the measurement covers, so `carbon-mc run` estimates it and `carbon-mc check`
-tells where the measurement falls in the distribution.
+The scenario has the schema of models/*.toml. By default the measured energy is its input (a
+[measured] table on the scope the meter covers: `carbon-mc run` takes it as known up to the meter's
+error and draws only what it leaves out), and the same energy a ``[reported] basis = "measured"``
+figure on that scope; with ``as_claim`` only the figure is written, so `carbon-mc check` tells where
+the measurement falls in a distribution drawn from the priors alone.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class MeasuredRun:
     tool: str  # "CodeCarbon 2.3.4", "nvidia-smi", "DCGM"
     name: str
     energy_kwh: float
-    energy_scope: str  # "it" | "accelerator" (see models/README.md, "Measured runs")
+    energy_scope: str  # "codecarbon" | "it" | "accelerator" (see models/README.md, "Measured energy as input")
     device_hours: float
     devices: int | None = None
     gpu_name: str | None = None
@@ -43,6 +45,13 @@ class MeasuredRun:
     cpu_name: str | None = None  # a CPU-only run: the CPU model, and the logical CPUs the tracker saw
     logical_cpus: int | None = None
     wall_hours: float | None = None  # hours the run lasted (summed over kept runs)
+    parts_kwh: dict | None = None  # CodeCarbon scope: energy of cpu, gpu, ram (kWh, before any PUE)
+    modelled: tuple[str, ...] = ()  # CodeCarbon parts modelled rather than metered
+
+    @property
+    def hours(self) -> float | None:
+        """Hours each device was measured (device-hours over devices)."""
+        return self.device_hours / self.devices if self.devices else None
 
     def tdp_fraction(self, tdp_w: float) -> float | None:
         """Mean measured board power as a fraction of the accelerator's TDP."""
@@ -103,20 +112,46 @@ def toml_document(sections: list[tuple[str, dict]], comments: list[str]) -> str:
 
 def scenario_sections(run: MeasuredRun, *, hardware: str, tdp_w: float, region: str | None = None,
                       grid_prior: dict | None = None, datacenter: str | None = None, pue: float | None = None,
-                      fix_power_fraction: bool = False) -> tuple[list[tuple[str, dict]], list[str]]:
-    """The sections and header comments of the scenario for `run` (validated by `write_scenario`)."""
+                      fix_power_fraction: bool = False, as_claim: bool = False, run_devices: int | None = None,
+                      run_hours: float | None = None) -> tuple[list[tuple[str, dict]], list[str]]:
+    """The sections and header comments of the scenario for `run` (validated by `write_scenario`).
+
+    By default the measurement is the scenario's input (a [measured] table on its scope, and the same
+    energy as a [reported] figure to see where it falls on its own scope); with `as_claim` it is only a
+    [reported] figure to check, the energy drawn from priors. `run_devices` and `run_hours` place a
+    measurement of some devices for part of the time in the whole run it samples (a partial
+    measurement: no [reported] figure, since the meter did not see the whole run).
+
+    Raises:
+      CarbonMCError: a partial placement with `as_claim`, on a scope other than the accelerator's, or
+        smaller than what was measured; `fix_power_fraction` without `as_claim`.
+    """
     source = f"{run.tool} measurement file {Path(run.file).name}"
-    run_table = {"name": run.name, "hardware": hardware, "device_hours": round(run.device_hours, 6)}
-    if run.devices:
-        run_table["devices"] = run.devices
+    partial = _check_placement(run, as_claim, run_devices, run_hours)
+    if fix_power_fraction and not as_claim:
+        raise CarbonMCError("--fix-power-fraction fixes the prior a measured scenario replaces: use it with --as-claim",
+                            key="--fix-power-fraction")
+    devices = run_devices or run.devices
+    run_table = {"name": run.name, "hardware": hardware}
+    if partial:
+        run_table["device_hours"] = _sig(float(devices or 0) * float(run_hours or run.hours or 0.0))
+    else:
+        run_table["device_hours"] = round(run.device_hours, 6)
+    if devices:
+        run_table["devices"] = devices
     run_table["region"] = region
     run_table["datacenter"] = datacenter
     run_table["pue"] = pue
     if run.start is not None:
         run_table["year"] = run.start.year
     run_table["source"] = source
-    reported = {"energy_mwh": _sig(run.energy_kwh / 1000.0), "energy_scope": run.energy_scope, "basis": "measured", "source": source}
-    sections: list[tuple[str, dict]] = [("run", run_table), ("reported", reported)]
+    sections: list[tuple[str, dict]] = [("run", run_table)]
+    if not as_claim:
+        sections.append(("measured", _measured_table(run, source, partial)))
+    if not partial:
+        scope = run.energy_scope
+        sections.append(("reported", {"energy_mwh": _sig(run.energy_kwh / 1000.0), "energy_scope": scope, "basis": "measured",
+                                      "source": source}))
     priors = {}
     if grid_prior is not None:
         priors["grid_gco2_per_kwh"] = grid_prior
@@ -128,14 +163,55 @@ def scenario_sections(run: MeasuredRun, *, hardware: str, tdp_w: float, region: 
         }
     if priors:
         sections.append(("priors", priors))
-    if run.emissions_kg is not None and run.emissions_kg > 0:
+    if run.emissions_kg is not None and run.emissions_kg > 0 and not partial:
         sections.append(("[claims]", {
             "label": f"{run.tool}: operational CO2e", "value": _sig(run.emissions_kg), "unit": "kg",
             "quantity": "operational_tco2e", "pue_included": run.emissions_pue_included,
             "source": f"{run.tool}, emissions column of {Path(run.file).name}",
         }))
     comments = _comments(run, hardware, tdp_w, fraction)
+    comments.append("The measured energy is an input ([measured]): the run draws only what it leaves uncertain." if not as_claim
+                    else "The measured energy is a claim to check ([reported]); the run estimates the energy from priors.")
+    if partial:
+        comments.append(f"Partial measurement: {run.devices} of {devices} devices for {run.hours:,.4g} of "
+                        f"{run_hours or run.hours:,.4g} hours; the whole run is drawn from the posterior of its mean power.")
     return sections, comments
+
+
+def _check_placement(run: MeasuredRun, as_claim: bool, run_devices: int | None, run_hours: float | None) -> bool:
+    """True when the measurement is placed in a larger run (--run-devices, --run-hours), checked."""
+    if run_devices is None and run_hours is None:
+        return False
+    if as_claim:
+        raise CarbonMCError("--run-devices and --run-hours place a partial measurement in the whole run as its input; "
+                            "a claim is compared with the run it measured: drop --as-claim", key="--as-claim")
+    if run.energy_scope != "accelerator":
+        raise CarbonMCError("a partial measurement (--run-devices, --run-hours) is read on the accelerator scope only "
+                            "(a board power log)", file=run.file, key="--run-devices")
+    if run_devices is not None and run.devices and run_devices < run.devices:
+        raise CarbonMCError(f"--run-devices {run_devices} is fewer than the {run.devices} devices the file measured",
+                            file=run.file, key="--run-devices")
+    hours = run.hours or 0.0
+    if run_hours is not None and run_hours < hours * 0.99:
+        raise CarbonMCError(f"--run-hours {run_hours:g} is less than the {hours:,.4g} hours the file measured", file=run.file,
+                            key="--run-hours")
+    return True
+
+
+def _measured_table(run: MeasuredRun, source: str, partial: bool) -> dict:
+    """The [measured] table: the energy on its scope (CodeCarbon's parts on its own), and its coverage."""
+    table: dict = {"scope": run.energy_scope}
+    if run.energy_scope == "codecarbon" and run.parts_kwh is not None:
+        table.update({f"{part}_kwh": _sig(kwh) for part, kwh in run.parts_kwh.items()})
+        table["modelled"] = list(run.modelled)
+    else:
+        table["energy_kwh"] = _sig(run.energy_kwh)
+    if partial:
+        table["measured_devices"] = run.devices
+        table["measured_hours"] = _sig(run.hours or 0.0)
+    table["tool"] = run.tool
+    table["source"] = source
+    return table
 
 
 def _sig(x: float, digits: int = 9) -> float:
@@ -144,7 +220,8 @@ def _sig(x: float, digits: int = 9) -> float:
 
 
 def _comments(run: MeasuredRun, hardware: str, tdp_w: float, fraction: float | None) -> list[str]:
-    scope = {"it": "IT energy: accelerators, CPUs and memory, without PUE",
+    scope = {"codecarbon": "CodeCarbon's CPU + GPU + RAM energy, without fans, NICs, PSU losses or PUE",
+             "it": "IT energy: accelerators, CPUs and memory, without PUE",
              "accelerator": "accelerator energy alone (board power), without host or PUE"}[run.energy_scope]
     out = [f"Imported by `carbon-mc import` from {Path(run.file).name} ({run.tool}).",
            f"What was measured: {scope}: {run.energy_kwh:,.3f} kWh over {run.device_hours:,.2f} device-hours"
