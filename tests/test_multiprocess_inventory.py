@@ -38,11 +38,11 @@ WORKER = textwrap.dedent(
         initialize_distributed(f"127.0.0.1:{port}", n, pid)
     import jax
     from carbon_mc.inventory import inventory_report
-    report = inventory_report(db, by="team,quarter", num_draws=%d, seed=11)
+    report = inventory_report(db, by="team,quarter", num_draws=DRAWS, seed=11)
     with open(out + f".{pid}", "w") as fh:
         json.dump({"processes": jax.process_count(), "report_id": report.report_id, "rows": report.rows}, fh)
-    """ % DRAWS
-)
+    """
+).replace("DRAWS", str(DRAWS))
 
 
 def _free_port() -> int:

@@ -41,6 +41,8 @@ def register(sub) -> None:
     rep.add_argument("--ci-prob", dest="ci_prob", type=probability, default=0.9, help="interval probability (default 0.9)")
     rep.add_argument("--json", action="store_true", help="print one JSON object")
     rep.add_argument("--csv", metavar="CSV", help="write one row per group and metric to this .csv file")
+    rep.add_argument("--html", metavar="HTML", help="write a self-contained HTML report (totals over time with bands, largest "
+                                                    "contributors, shared inputs that drive the spread); --by defaults to team")
     rep.add_argument("--no-save", dest="save", action="store_false", help="do not store the report in the database")
     rep.add_argument("--recompute", action="store_true", help="compute every group afresh (reuse nothing stored)")
     add_priors_flag(rep)
@@ -104,13 +106,23 @@ def _print_report(report) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     require_suffix(args.csv, (".csv",), "--csv")
+    require_suffix(args.html, (".html", ".htm"), "--html")
     from ..inventory import inventory_report
     from ..io.files import save_text
 
-    report = inventory_report(args.db, by=args.by, num_draws=args.draws, seed=args.seed, sharing=args.share,
-                              ci_prob=args.ci_prob, save=args.save, reuse=not args.recompute, priors=priors_table(args))
+    settings = {"num_draws": args.draws, "seed": args.seed, "sharing": args.share, "ci_prob": args.ci_prob, "save": args.save,
+                "reuse": not args.recompute, "priors": priors_table(args)}
+    page = None
+    if args.html:
+        from ..inventory.html import inventory_html
+
+        page, report = inventory_html(args.db, by=args.by or "team", **settings)
+    else:
+        report = inventory_report(args.db, by=args.by, **settings)
     if args.csv:
         save_text(report.to_csv(), args.csv)
+    if page is not None:
+        save_text(page, args.html)
     if args.json:
         print_json(report.to_dict())
     else:

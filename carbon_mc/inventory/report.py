@@ -51,6 +51,7 @@ class InventoryReport:
     reused: bool = False
     cells_reused: int = 0
     cells_computed: int = 0
+    draws: dict[tuple, np.ndarray] | None = field(default=None, repr=False, compare=False)  # {cell: (METRICS, draws)}
 
     def total(self, metric: str = "total_location_tco2e") -> dict:
         return next(r for r in self.rows if r["group"] == [] and r["metric"] == metric)
@@ -149,7 +150,7 @@ def _check_args(num_draws, seed, ci_prob, sharing) -> tuple[str, ...]:
 
 
 def _compute(entries: list[Entry], by, meta: dict, table: PriorTable, store: InventoryStore | None, reuse: bool):
-    """(rows, new cells {hash: draws}, reused count, computed count)."""
+    """(rows, new cells {hash: draws}, reused count, computed count, every cell {cell: draws})."""
     if not entries:
         raise InputError("the inventory has no entries; add some with `carbon-mc inventory add`")
     pieces = cell_pieces(entries, by)
@@ -163,7 +164,7 @@ def _compute(entries: list[Entry], by, meta: dict, table: PriorTable, store: Inv
                              num_draws=meta["num_draws"], seed=meta["seed"])
     cells = {c: stored[cell_hash[c]] if c not in computed else computed[c] for c in pieces}
     rows = summarize_cells(cells, {c: [e.id for e, _ in p] for c, p in pieces.items()}, meta["ci_prob"])
-    return rows, {cell_hash[c]: v for c, v in computed.items()}, len(pieces) - len(todo), len(todo)
+    return rows, {cell_hash[c]: v for c, v in computed.items()}, len(pieces) - len(todo), len(todo), cells
 
 
 def totals(entries: list[Entry], *, by=(), num_draws: int = 20_000, seed: int = 0, sharing=tuple(RULES),
@@ -177,8 +178,8 @@ def totals(entries: list[Entry], *, by=(), num_draws: int = 20_000, seed: int = 
     by, sharing = _check_by(by), _check_args(num_draws, seed, ci_prob, sharing)
     table = priors or load_priors()
     meta = _meta(entries, by, seed, num_draws, sharing, ci_prob, table)
-    rows, _, _, computed = _compute(entries, by, meta, table, None, False)
-    return InventoryReport(by, rows, meta, cells_computed=computed)
+    rows, _, _, computed, cells = _compute(entries, by, meta, table, None, False)
+    return InventoryReport(by, rows, meta, cells_computed=computed, draws=cells)
 
 
 def add_entries(paths, db: str | Path, *, replace: bool = False, priors: PriorTable | None = None) -> dict[str, list[str]]:
@@ -194,7 +195,7 @@ def add_entries(paths, db: str | Path, *, replace: bool = False, priors: PriorTa
 
 
 def inventory_report(db: str | Path, *, by=(), num_draws: int = 20_000, seed: int = 0, sharing=tuple(RULES),
-                     ci_prob: float = 0.9, save: bool = True, reuse: bool = True,
+                     ci_prob: float = 0.9, save: bool = True, reuse: bool = True, keep_draws: bool = False,
                      priors: PriorTable | None = None) -> InventoryReport:
     """The report of the inventory in `db`, grouped `by` labels (and periods: month, quarter, year).
 
@@ -202,6 +203,8 @@ def inventory_report(db: str | Path, *, by=(), num_draws: int = 20_000, seed: in
     (groups of entries) that did not change since an earlier report are taken from the database.
     With `save`, the report, its entry versions and new cells are written in one transaction. In a
     multi-process run every process computes its share of the draws and only process 0 writes.
+    With `keep_draws` the report carries each group's draws (``draws``; a stored report's groups are
+    read back from the database's cells).
 
     Raises:
       InputError: no such database, or one corrupt, locked or too new; no entries; invalid arguments.
@@ -220,12 +223,14 @@ def inventory_report(db: str | Path, *, by=(), num_draws: int = 20_000, seed: in
             _, _, groups = store.report(found)
             rows = [{k: g[k] for k in ("group", "metric", "units", "mean", "sd", "median", "lower", "upper", "share_of_total",
                                        "share_of_variance", "entries")} for g in groups]
-            return InventoryReport(by, rows, meta, report_id=found, reused=True)
-        rows, new_cells, reused, computed = _compute(entries, by, meta, table, store, reuse)
+            cells = _compute(entries, by, meta, table, store, True)[4] if keep_draws else None  # its cells, from the database
+            return InventoryReport(by, rows, meta, report_id=found, reused=True, draws=cells)
+        rows, new_cells, reused, computed, cells = _compute(entries, by, meta, table, store, reuse)
         report_id = None
         if save and jax.process_index() == 0:
             report_id = store.save_report(meta, [k for k, _ in active], rows, new_cells)
-    return InventoryReport(by, rows, meta, report_id=report_id, cells_reused=reused, cells_computed=computed)
+    return InventoryReport(by, rows, meta, report_id=report_id, cells_reused=reused, cells_computed=computed,
+                           draws=cells if keep_draws else None)
 
 
 def reproduce_report(db: str | Path, report_id: int, *, priors: PriorTable | None = None) -> tuple[InventoryReport, bool]:
@@ -244,7 +249,7 @@ def reproduce_report(db: str | Path, report_id: int, *, priors: PriorTable | Non
                          f"{_sha(table.files)[:12]}); give the priors overlays it used (--priors)", file=str(db))
     by = tuple(meta_then["by_keys"])
     meta = _meta(entries, by, meta_then["seed"], meta_then["num_draws"], meta_then["sharing"], meta_then["ci_prob"], table)
-    rows, _, _, computed = _compute(entries, by, meta, table, None, False)
+    rows, _, _, computed, _ = _compute(entries, by, meta, table, None, False)
     stats = ("mean", "sd", "median", "lower", "upper", "share_of_total", "share_of_variance")
     then = {(json.dumps(g["group"]), g["metric"]): g for g in groups}
     identical = len(then) == len(rows) and all(

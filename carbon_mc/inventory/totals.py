@@ -43,7 +43,8 @@ from ..scenarios.common import MARKET_QUANTITY, market_prior
 from .entries import Entry
 from .sharing import RULES, entry_words, own_stream, prior_hash, stream_plan
 
-__all__ = ["METRICS", "PERIODS", "Prepared", "cell_pieces", "compute_cells", "prepare"]
+__all__ = ["METRICS", "PERIODS", "Prepared", "cell_pieces", "compute_cells", "gather_sum_float64", "prepare", "prepare_all",
+           "shared_draws"]
 
 METRICS = ("energy_mwh", "scope2_location_tco2e", "scope2_market_tco2e", "scope3_embodied_tco2e")
 METRIC_UNITS = {"energy_mwh": "MWh", "scope2_location_tco2e": "t", "scope2_market_tco2e": "t", "scope3_embodied_tco2e": "t"}
@@ -256,6 +257,36 @@ def compute_cells(cells: dict[tuple, list[tuple[Prepared, float]]], *, num_draws
             raise NumericError(f"{bad} draws of the cell {', '.join(cell) or 'total'} are not finite; run its entries "
                                "one by one (carbon-mc run) to find which")
     return acc
+
+
+def shared_draws(prepared: list[Prepared], *, num_draws: int, seed: int) -> dict[str, np.ndarray]:
+    """{shared stream: (num_draws,) float64 values}: the draws every entry on that stream saw in `compute_cells`.
+
+    The same streams, keys and chunks as `compute_cells`, so draw ``i`` here is the value behind draw
+    ``i`` of every cell (used to say which shared inputs drive the total's spread). A stream of a
+    prior with several columns is left out.
+    """
+    streams: dict[str, dict[str, Prior]] = {}
+    for prep in prepared:
+        for name, stream in prep.plan.items():
+            if stream is not None:
+                streams.setdefault(name, {})[stream] = prep.priors[name]
+    ordered = {name: sorted(items.items()) for name, items in sorted(streams.items())}
+    if not ordered:
+        return {}
+    nblk = min(CHUNK_BLOCKS, -(-num_draws // BLOCK))
+    n = nblk * BLOCK
+    shared = _shared_function(ordered, seed, nblk)
+    out = {s: np.zeros(num_draws) for items in ordered.values() for s, p in items if p.num_columns == 1}
+    for c in range(-(-num_draws // n)):
+        values = shared(np.uint32(c * nblk))
+        valid = min(n, num_draws - c * n)
+        for name, items in ordered.items():
+            v = np.asarray(values[name], np.float64)
+            for i, (s, p) in enumerate(items):
+                if p.num_columns == 1:
+                    out[s][c * n : c * n + valid] = v[i, :valid]
+    return out
 
 
 def gather_sum_float64(local: np.ndarray) -> np.ndarray:
