@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import CarbonMCError, close_matches
 from ..priors import Prior, PriorTable
 from ..results.finite import apply_policy, check_policy
-from ..sampling import BLOCK, DEFAULT_CHUNK, DEFAULT_METHOD, METHOD_NAMES, Simulator, build_simulator, draw, evaluate, sampler
+from ..sampling import BLOCK, DEFAULT_CHUNK, DEFAULT_METHOD, Simulator, build_simulator, draw, evaluate, sampler
 from ..sampling.args import check_accounting, check_draw_args, check_flag, check_scenario, check_text
 from ..sampling.qmc import direction_numbers, scrambled_direction_numbers, sobol_words
 from ..sampling.samplers import seed_words
@@ -241,7 +241,7 @@ def paired_draws(
 
 def sampler_description(num_shared: int, num_own: int, a: str = "A", b: str = "B") -> str:
     """How a pair was drawn, in words (for outputs that show paired figures); `a`, `b` name the two sides."""
-    return (f"{METHOD_NAMES[PAIRED_METHOD].replace('_', ' ')} (scrambled Sobol' points): {a} exactly as 'carbon-mc run' "
+    return (f"randomized quasi-Monte Carlo (scrambled Sobol' points): {a} exactly as 'carbon-mc run' "
             f"draws it at this seed and draw count; {b} on {a}'s uniforms for its {num_shared} shared input(s) and on "
             f"further Sobol' dimensions, scrambled independently, for its {num_own} own input(s)"
             + (f" ({b}'s figures agree with 'carbon-mc run' on it within the quasi-Monte Carlo error)" if num_own else ""))

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import legend_label, literal, output_label, readable_log_ticks, save_figure
 
-__all__ = ["plot_on_scope", "plot_outputs", "scope_groups", "scope_title"]
+__all__ = ["NARROW", "WIDE", "legend_below", "plot_on_scope", "plot_outputs", "rc_sizes", "scope_groups", "scope_title", "wrapped"]
 
 MARK_COLORS = ("#c0392b", "#2471a3", "#7d3c98", "#b9770e", "#117a65")
 HIST_COLOR = "#95a5a6"
@@ -74,20 +74,20 @@ def _panel(ax, group: list, sizes: dict = WIDE) -> None:
         ax.set_xscale("log")
         ax.set_xlim(lo / 1.3, hi * 1.3)
         readable_log_ticks(ax.xaxis, lo / 1.3, hi * 1.3)
-    ax.set_xlabel(_wrapped(output_label(first.quantity, first.units), sizes["label_wrap"]))
+    ax.set_xlabel(wrapped(output_label(first.quantity, first.units), sizes["label_wrap"]))
     ax.set_ylabel("draws")
     ax.set_title(literal(scope_title(first).split("\n")[1]), fontsize=sizes["title"])
-    _legend_below(ax, sizes)
+    legend_below(ax, sizes)
 
 
-def _wrapped(text: str, width: int) -> str:
+def wrapped(text: str, width: int) -> str:
     """`literal` text broken into lines of at most `width` characters (an axis label no wider than its panel)."""
     import textwrap
 
     return "\n".join(textwrap.wrap(literal(text), width)) or literal(text)
 
 
-def _legend_below(ax, sizes: dict = WIDE) -> None:
+def legend_below(ax, sizes: dict = WIDE) -> None:
     """The legend under the axes, below the tick labels and the x label: never over the bars, marks or labels.
 
     Placed a fixed distance (in inches) under the axes, from the x label's number of lines; in the
@@ -108,7 +108,7 @@ def _legend_below(ax, sizes: dict = WIDE) -> None:
               frameon=False, ncol=1, borderaxespad=0.0)
 
 
-def _rc(sizes: dict) -> dict:
+def rc_sizes(sizes: dict) -> dict:
     return {"font.size": sizes["base"], "axes.labelsize": sizes["base"], "xtick.labelsize": sizes["base"] - 0.5,
             "ytick.labelsize": sizes["base"] - 0.5}
 
@@ -134,13 +134,13 @@ def plot_on_scope(checks, *, title: str | None = None, columns: int = 2, narrow:
     cols = 1 if narrow else min(columns, len(groups))
     rows = -(-len(groups) // cols)
     height = 5.6 if narrow else 4.6
-    with matplotlib.rc_context(_rc(sizes)):
+    with matplotlib.rc_context(rc_sizes(sizes)):
         fig, axes = plt.subplots(rows, cols, figsize=(sizes["panel_width"] * cols, height * rows), squeeze=False)
         for ax, group in zip(axes.ravel(), groups):
             _panel(ax, group, sizes)
         for ax in axes.ravel()[len(groups):]:
             ax.set_visible(False)
-        fig.suptitle(_wrapped(title or groups[0][0].scenario_name, 2 * sizes["label_wrap"] if not narrow else 44),
+        fig.suptitle(wrapped(title or groups[0][0].scenario_name, 2 * sizes["label_wrap"] if not narrow else 44),
                      fontsize=sizes["suptitle"])
         fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (height * rows)))  # room for the title above the first panels
     if path is not None:
@@ -163,7 +163,7 @@ def plot_outputs(ds, names: list[str], *, narrow: bool = False, path: str | Path
     sizes = NARROW if narrow else WIDE
     shape = (len(names), 1) if narrow else (1, len(names))
     size = (sizes["panel_width"], 4.6 * len(names)) if narrow else (sizes["panel_width"] * len(names), 3.7)
-    with matplotlib.rc_context(_rc(sizes)):
+    with matplotlib.rc_context(rc_sizes(sizes)):
         fig, axes = plt.subplots(*shape, figsize=size, squeeze=False)
         for ax, name in zip(axes.ravel(), names):
             x = np.asarray(ds[name].values, dtype=np.float64)
@@ -172,9 +172,9 @@ def plot_outputs(ds, names: list[str], *, narrow: bool = False, path: str | Path
             p5, median, p95 = np.quantile(x, [0.05, 0.5, 0.95])
             ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=f"90% interval {_num(p5)}-{_num(p95)}")
             ax.axvline(median, color="black", lw=1, label=f"median {_num(median)}")
-            ax.set_xlabel(_wrapped(output_label(name), sizes["label_wrap"]))
+            ax.set_xlabel(wrapped(output_label(name), sizes["label_wrap"]))
             ax.set_ylabel("draws")
-            _legend_below(ax, sizes)
+            legend_below(ax, sizes)
         fig.tight_layout()
     if path is not None:
         save_figure(fig, path)

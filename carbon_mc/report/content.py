@@ -5,8 +5,10 @@ Every number comes from the library's own calls, on one seed and one sampler: th
 draws per accounting basis; on the scenario's own basis, the very draws of the ranges, as
 `carbon_mc.claims.check` draws with the run's sampler), the sensitivity ranking from `sensitivity`.
 A scenario is a training run or a deployment (a ``[serving]`` file: per request, per day and over
-the deployment; no model card, which reports a training run). The page (`carbon_mc.report.html`)
-only lays them out.
+the deployment; no model card, which reports a training run). A page holding a deployment and the
+training run its ``model`` link names also gets that model's life cycle (`lifecycle_pairs`,
+`lifecycle_report`: `carbon_mc.lifecycle` over the deployment's period, the training phase the
+very draws of the training run's section). The page (`carbon_mc.report.html`) only lays them out.
 """
 
 from __future__ import annotations
@@ -28,7 +30,17 @@ from ..scenarios.deployment import ServingScenario
 from ..scenarios.training import Scenario
 from ..sobol import ranking, sensitivity
 
-__all__ = ["DEFAULT_BASE_DRAWS", "DEFAULT_DRAWS", "SENSITIVITY_OUTPUT", "ScenarioReport", "assumptions", "scenario_report"]
+__all__ = [
+    "DEFAULT_BASE_DRAWS",
+    "DEFAULT_DRAWS",
+    "SENSITIVITY_OUTPUT",
+    "LifecycleReport",
+    "ScenarioReport",
+    "assumptions",
+    "lifecycle_pairs",
+    "lifecycle_report",
+    "scenario_report",
+]
 
 DEFAULT_DRAWS = REPORT_DRAWS
 DEFAULT_BASE_DRAWS = REPORT_BASE_DRAWS
@@ -119,3 +131,49 @@ def scenario_report(
     draws = run.draws
     assert draws is not None  # run_scenario keeps the draws when keep_draws=True
     return ScenarioReport(scenario, run, checks, model_card, ranking(indices), how, assumptions(draws), SENSITIVITY_OUTPUT)
+
+
+@dataclass
+class LifecycleReport:
+    """A model's life on a report page: its training run plus its deployment over the deployment's period.
+
+    Attributes:
+      training, serving: the two scenarios (both have sections of their own on the page).
+      draws: `carbon_mc.lifecycle`'s Dataset (training, serving over the period, totals, shares, break-even).
+      days: the period served (the deployment's ``days``).
+    """
+
+    training: Scenario
+    serving: ServingScenario
+    draws: xr.Dataset
+    days: float
+
+
+def _same_file(a: AnyScenario, b: AnyScenario) -> bool:
+    return Path(a.file).resolve() == Path(b.file).resolve()
+
+
+def lifecycle_pairs(scenarios: list[AnyScenario], *, priors: PriorTable | None = None) -> list[tuple[Scenario, ServingScenario]]:
+    """(training run, deployment) for each deployment of `scenarios` whose ``model`` link names a training run also among them."""
+    pairs: list[tuple[Scenario, ServingScenario]] = []
+    if not any(isinstance(s, Scenario) for s in scenarios):
+        return pairs
+    for sv in scenarios:
+        if not isinstance(sv, ServingScenario) or sv.model is None:
+            continue
+        linked = load_any_scenario(sv.model, priors=priors)
+        pairs += [(tr, sv) for tr in scenarios if isinstance(tr, Scenario) and _same_file(tr, linked)][:1]
+    return pairs
+
+
+def lifecycle_report(training: Scenario, serving: ServingScenario, *, num_draws: int = DEFAULT_DRAWS, seed: int = 0,
+                     priors: PriorTable | None = None) -> LifecycleReport:
+    """The life-cycle part of a page: `carbon_mc.lifecycle` of the pair over the deployment's own period.
+
+    The training phase is drawn exactly as the training run's section (same seed and draw count,
+    run's randomized QMC); the deployment shares the inputs both draw from the same prior.
+    """
+    from ..joint.training_and_serving import lifecycle
+
+    ds = lifecycle(training, serving, num_draws=num_draws, seed=seed, priors=priors)
+    return LifecycleReport(training, serving, ds, float(ds.attrs["serving_days"]))

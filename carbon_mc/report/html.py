@@ -21,10 +21,13 @@ import html
 import io
 import itertools
 import math
+from collections.abc import Sequence
+
+import numpy as np
 
 from ..plots import units_label
 from ..sampling import package_version
-from .content import ScenarioReport
+from .content import LifecycleReport, ScenarioReport
 
 __all__ = ["CSS", "figure_svg", "render_page"]
 
@@ -40,6 +43,7 @@ th { background: #eaf2f8; } td.text, th.text { text-align: left; } td.source { t
 figure { margin: 8px 0; max-width: 100%; } figure svg { max-width: 100%; height: auto; display: block; }
 figure.narrow { display: none; }
 @media (max-width: 600px) { figure.wide { display: none; } figure.narrow { display: block; } }
+section.lifecycle figure.wide svg { max-width: 760px; }
 figcaption { font-size: 0.85em; color: #566573; }
 pre { background: #f4f6f7; border: 1px solid #d5d8dc; padding: 10px; white-space: pre-wrap; font-size: 0.85em; }
 .facts { color: #566573; } .verdict { font-weight: 600; } footer { margin-top: 32px; font-size: 0.8em; color: #566573; }
@@ -262,8 +266,58 @@ def _section(r: ScenarioReport) -> str:
             f"<h3>Model card</h3>{_model_card(r)}</section>")
 
 
-def render_page(reports: list[ScenarioReport], *, title: str | None = None) -> str:
-    """The whole page: a title, one section per scenario, and a footer naming carbon-mc's version and the date."""
+LIFECYCLE_ROWS = ("training_tco2e", "serving_tco2e", "lifecycle_tco2e", "training_share_fraction", "serving_share_fraction",
+                  "break_even_days", "break_even_requests")
+
+
+def _lifecycle_section(life: LifecycleReport) -> str:
+    """A model's life: training once, then serving for the deployment's period, as distributions."""
+    from ..plots.lifecycle import plot_lifecycle
+
+    ds = life.draws
+    tr, sv = life.training, life.serving
+
+    def row(label: str, units: str, x) -> list[str]:
+        x = np.asarray(x, np.float64)
+        p5, median, p95 = (float(v) for v in np.quantile(x, [0.05, 0.5, 0.95]))
+        return [_e(label), _e(units), _num(median), f"{_num(p5)} – {_num(p95)}", _num(float(np.mean(x)))]
+
+    rows = []
+    for name in LIFECYCLE_ROWS:
+        var = ds[name]
+        units = var.attrs["units"]
+        if units == "1" and name.endswith("_fraction"):
+            rows.append(row(var.attrs["long_name"], "%", var.values * 100))
+        elif name == "break_even_requests":
+            rows.append(row(var.attrs["long_name"], "requests", var.values))
+        else:
+            rows.append(row(var.attrs["long_name"], units_label(units), var.values))
+    per_day_t = ds["serving_tco2e"].values / life.days
+    rows.insert(2, row("serving emissions per day of the deployment (kg CO2e)", "kg", per_day_t * 1e3))
+    rows.insert(3, row("serving emissions per year of the same use (t CO2e)", "t", per_day_t * 365.0))
+    table = _table(["quantity", "units", "median", "90% interval (5–95%)", "mean"], rows, (0, 1))
+    how = (f"{ds.attrs['num_draws']:,} draws, seed {ds.attrs['seed']}: {ds.attrs['sampler']}. The training figures are the "
+           f"very draws of {tr.name}'s section; inputs both phases draw from the same prior ({ds.attrs['shared_inputs'] or 'none'}) "
+           "take one draw for both.")
+    even = float(np.median(ds["break_even_days"].values))
+    description = (f"Cumulative CO2e of {tr.name} plus {sv.name} against days of serving: median and 90% interval, the "
+                   f"training alone (median {_num(float(np.median(ds['training_tco2e'].values)))} t), the deployment's "
+                   f"period of {_num(life.days)} days and the median break-even after {_num(even)} days of serving.")
+    title = f"Life cycle of {tr.name} and {sv.name}"
+    figures = "".join(f'<figure class="lifecycle {layout}">'
+                      f"{figure_svg(plot_lifecycle(ds, narrow=layout == 'narrow'), title=title, description=description)}"
+                      "<figcaption>Training once, then serving at the deployment's rate: the emissions since training "
+                      "began.</figcaption></figure>" for layout in ("wide", "narrow"))
+    uid = "lifecycle-" + "-".join(x.replace(" ", "_") for x in (tr.name, sv.name))
+    facts = (f"{tr.name} trained once, then served as {sv.name} for {_num(life.days)} days (the deployment's period); "
+             "break-even: the days, and the requests, of serving that emit as much as the training.")
+    return (f'<section class="scenario lifecycle" id="{_e(uid)}"><h2>{_e(title)}</h2><p class="facts">{_e(facts)}</p>'
+            f"<h3>Totals, shares and break-even</h3><p>{_e(how)}</p>{table}"
+            f"<h3>Emissions over the model's life</h3>{figures}</section>")
+
+
+def render_page(reports: list[ScenarioReport], *, title: str | None = None, lifecycles: Sequence[LifecycleReport] = ()) -> str:
+    """The whole page: a title, one section per scenario, one per life cycle, and a footer naming carbon-mc's version and the date."""
     title = title or "Carbon footprint: " + ", ".join(r.scenario.name for r in reports)
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return ("<!DOCTYPE html>\n"
@@ -272,4 +326,5 @@ def render_page(reports: list[ScenarioReport], *, title: str | None = None) -> s
             f"<h1>{_e(title)}</h1><p class=\"facts\">Distributions, not point estimates: every uncertain input is a prior "
             "with units and a cited source, pushed through the carbon model by (quasi-)Monte Carlo.</p>"
             + "".join(_section(r) for r in reports)
+            + "".join(_lifecycle_section(life) for life in lifecycles)
             + f"<footer>carbon-mc {_e(package_version('carbon-mc'))}, {_e(when)}.</footer></body></html>\n")
