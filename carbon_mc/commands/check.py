@@ -126,7 +126,8 @@ def handle(args: argparse.Namespace) -> int:
                             pue_included=pue_flag(args), num_draws=args.draws, seed=args.seed, model_card=card,
                             source="command line", priors=priors_table(args),
                             nonfinite="drop" if args.drop_nonfinite else "refuse")
-    written, filled = [], []
+    written: list[str] = []
+    filled: list[str] = []
     if args.plot:
         for check, path in zip(result.checks, _plot_paths(args.plot, len(result.checks))):
             save_plot("claims", "plot_claim", check, path=path)
