@@ -1,6 +1,7 @@
 """A measurement of some devices for part of the run updates the whole run's mean power (conjugate
 update in log space, carbon_mc.footprint.measured), checked against closed forms and a NumPyro NUTS fit."""
 
+import itertools
 import math
 
 import numpy as np
@@ -41,10 +42,10 @@ def test_the_update_is_the_normal_conditional():
 def test_more_measured_devices_and_hours_narrow_the_posterior():
     sds = [float(partial_posterior_log_power(6.2, 6.0, 0.12, 0.04, 0.06, measured_devices=n, devices=64, measured_blocks=1,
                                              blocks=10)[1]) for n in (8, 16, 32, 64)]
-    assert all(a > b for a, b in zip(sds, sds[1:]))
+    assert all(a > b for a, b in itertools.pairwise(sds))
     by_days = [float(partial_posterior_log_power(6.2, 6.0, 0.12, 0.04, 0.06, measured_devices=8, devices=64,
                                                  measured_blocks=k, blocks=10)[1]) for k in (1, 2, 5, 10)]
-    assert all(a > b for a, b in zip(by_days, by_days[1:]))
+    assert all(a > b for a, b in itertools.pairwise(by_days))
 
 
 def test_more_logged_nodes_narrow_the_whole_runs_interval():
@@ -53,7 +54,7 @@ def test_more_logged_nodes_narrow_the_whole_runs_interval():
         ds = estimate(scenario(nodes), num_draws=4000, seed=0)
         q5, q95 = np.quantile(ds["accelerator_energy_mwh"], [0.05, 0.95])
         widths.append(q95 - q5)
-    assert all(a > b for a, b in zip(widths, widths[1:])), widths
+    assert all(a > b for a, b in itertools.pairwise(widths)), widths
 
 
 def test_a_partial_update_takes_the_class_prior_moments():
