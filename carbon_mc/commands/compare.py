@@ -11,6 +11,7 @@ from ..scenarios.units import ALL_CHECKABLE
 from .check import PLOT_SUFFIXES, add_accounting_flags, pue_flag
 from .common import (
     add_priors_flag,
+    add_scenario_flags,
     fmt,
     positive_int,
     print_json,
@@ -30,8 +31,6 @@ def register(sub) -> None:
                     "numbers), so the comparison is sharper than two independent runs; inputs whose priors "
                     "differ (two regions' grids) are drawn independently.",
     )
-    p.add_argument("a", help="scenario A (TOML path or bundled name)")
-    p.add_argument("b", help="scenario B (TOML path or bundled name)")
     p.add_argument("--quantity", choices=ALL_CHECKABLE, default="total_tco2e", metavar="QUANTITY",
                    help="output compared (default total_tco2e); a serving output for two deployments, e.g. "
                         "energy_wh_per_request")
@@ -46,7 +45,28 @@ def register(sub) -> None:
     p.add_argument("--drop-nonfinite", dest="drop_nonfinite", action="store_true",
                    help="leave out paired draws that are not finite (NaN or inf) on either side and say how many, "
                         "instead of refusing")
+    add_scenario_flags(p, "scenario A (TOML path or bundled name); with the run flags below, the one FILE given is B "
+                          "and the flags describe A")
+    p.add_argument("b", nargs="?", help="scenario B (TOML path or bundled name)")
     p.set_defaults(handler=handle)
+
+
+def scenarios_a_b(args: argparse.Namespace, table=None):
+    """(A, B): two FILEs, or one FILE (B) and the run the flags describe (A, validated as its TOML)."""
+    from ..errors import InputError
+    from .common import run_from_flags, scenario_argument
+
+    if run_from_flags(args) is not None or getattr(args, "save", None):
+        if args.b is not None:
+            raise InputError("with the run flags describing A, give one scenario FILE (B), not two")
+        if args.file is None:
+            raise InputError("the run flags describe A: give scenario B as a FILE (or a bundled name)")
+        b, args.file = args.file, None
+        return scenario_argument(args, table), b
+    if args.file is None or args.b is None:
+        raise InputError("give two scenarios A B, or one (B) and the run flags describing A (--hardware, --devices, "
+                         "--days, --region, --datacenter; see --help)")
+    return args.file, args.b
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -55,7 +75,8 @@ def handle(args: argparse.Namespace) -> int:
         check_writable(args.plot)
     from ..joint.paired import compare
 
-    c = compare(args.a, args.b, quantity=args.quantity, num_draws=args.draws, seed=args.seed,
+    a, b = scenarios_a_b(args, priors_table(args))
+    c = compare(a, b, quantity=args.quantity, num_draws=args.draws, seed=args.seed,
                 common_random_numbers=not args.independent, grid_basis=args.basis, pue_included=pue_flag(args),
                 priors=priors_table(args), nonfinite="drop" if args.drop_nonfinite else "refuse")
     if args.plot:

@@ -7,7 +7,15 @@ import argparse
 from ..io.files import check_writable
 from ..options import REPORT_BASE_DRAWS as DEFAULT_BASE_DRAWS
 from ..options import REPORT_DRAWS as DEFAULT_DRAWS
-from .common import add_priors_flag, positive_int, priors_table, require_suffix, stdout
+from .common import (
+    add_priors_flag,
+    add_scenario_flags,
+    positive_int,
+    priors_table,
+    require_suffix,
+    scenario_argument,
+    stdout,
+)
 
 
 def register(sub) -> None:
@@ -17,7 +25,6 @@ def register(sub) -> None:
                     "scenario: the ranges, the distribution with each published figure on its own scope, the claim "
                     "checks, the sensitivity ranking, the assumptions with their sources, and the model-card block.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="scenario TOML files or bundled names")
     p.add_argument("--html", required=True, metavar="HTML", help="the page to write (.html)")
     p.add_argument("--draws", type=positive_int, default=DEFAULT_DRAWS, help=f"Monte Carlo draws (default {DEFAULT_DRAWS})")
     p.add_argument("--base-draws", type=positive_int, default=DEFAULT_BASE_DRAWS, dest="base_draws",
@@ -25,6 +32,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--title", help="the page's title (default: the scenarios' names)")
     add_priors_flag(p)
+    add_scenario_flags(p, "scenario TOML file or bundled name")
+    p.add_argument("more", nargs="*", metavar="FILE", help="more scenarios, each a section of the page")
     p.set_defaults(handler=handle)
 
 
@@ -35,7 +44,8 @@ def handle(args: argparse.Namespace) -> int:
     require_suffix(args.html, (".html", ".htm"), "--html")
     check_writable(args.html)
     base_draws = check_num_base(args.base_draws, "sobol", warn=False)  # Sobol' points: rounded up to a power of two
-    write_report(args.files, args.html, num_draws=args.draws, seed=args.seed, base_draws=base_draws,
+    files = [scenario_argument(args, priors_table(args)), *args.more]  # FILE ..., or the run the flags describe
+    write_report(files, args.html, num_draws=args.draws, seed=args.seed, base_draws=base_draws,
                  priors=priors_table(args), title=args.title)
     stdout.print(f"written: {args.html}")
     return 0
