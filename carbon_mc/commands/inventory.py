@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_priors_flag, fmt, positive_int, print_json, priors_table, probability, require_suffix, stdout
+from .common import add_priors_flag, fmt, positive_float, positive_int, print_json, priors_table, probability, require_suffix, stdout
 
 SHOWN_METRICS = ("scope2_location_tco2e", "scope2_market_tco2e", "scope3_embodied_tco2e", "total_location_tco2e")
 
@@ -21,7 +21,19 @@ def register(sub) -> None:
     add = actions.add_parser("add", help="add scenario files, folders of them or CSV tables to the database",
                              description="Read every entry first (a bad row or a duplicated id changes nothing), "
                                          "then add them in one transaction; entries already there unchanged are skipped.")
-    add.add_argument("files", nargs="+", metavar="FOLDER_OR_CSV", help="a folder (read recursively), a .toml or a .csv")
+    add.add_argument("files", nargs="*", metavar="FOLDER_OR_CSV", help="a folder (read recursively), a .toml or a .csv")
+    cc = add.add_argument_group("measurements", "CodeCarbon files, one entry per file (the scenario `carbon-mc import "
+                                                "codecarbon --merge` writes), with the labels and tags below")
+    cc.add_argument("--codecarbon", nargs="+", default=[], metavar="CSV_OR_FOLDER", help="CodeCarbon emissions.csv files or folders")
+    for label in ("team", "project", "model", "phase"):
+        cc.add_argument(f"--{label}", help=f"the {label} of every imported file")
+    cc.add_argument("--tags", help="tags of every imported file, e.g. 'cluster=onprem;sweep'")
+    cc.add_argument("--hardware", help="accelerator key (default: from the GPU name in each file)")
+    cc.add_argument("--region", help="grid variant (default: from each file's location)")
+    cc.add_argument("--datacenter", help="pue variant (default: from each file's cloud provider or pue column)")
+    cc.add_argument("--pue", type=positive_float, help="a fixed PUE instead of --datacenter")
+    cc.add_argument("--scope", choices=("codecarbon", "it", "accelerator"), default="codecarbon",
+                    help="what the meter covered, as `carbon-mc import codecarbon --scope` (default codecarbon)")
     add.add_argument("--db", required=True, help="the inventory database (.sqlite; created if absent)")
     add.add_argument("--replace", action="store_true", help="replace entries whose id is there with other content")
     add.add_argument("--json", action="store_true", help="print one JSON object")
@@ -66,7 +78,10 @@ def handle(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace) -> int:
     from ..inventory import add_entries
 
-    out = add_entries(args.files, args.db, replace=args.replace, priors=priors_table(args))
+    labels = {k: getattr(args, k) for k in ("team", "project", "model", "phase") if getattr(args, k)}
+    out = add_entries(args.files, args.db, replace=args.replace, priors=priors_table(args), codecarbon=args.codecarbon,
+                      labels=labels, tags=args.tags, hardware=args.hardware, region=args.region, datacenter=args.datacenter,
+                      pue=args.pue, scope=args.scope)
     if args.json:
         print_json(out)
     else:

@@ -182,14 +182,34 @@ def totals(entries: list[Entry], *, by=(), num_draws: int = 20_000, seed: int = 
     return InventoryReport(by, rows, meta, cells_computed=computed, draws=cells)
 
 
-def add_entries(paths, db: str | Path, *, replace: bool = False, priors: PriorTable | None = None) -> dict[str, list[str]]:
-    """Read entries from folders, scenario files and CSV tables and add them to the database `db`
+def add_entries(paths, db: str | Path, *, replace: bool = False, priors: PriorTable | None = None, codecarbon=(),
+                labels: dict | None = None, tags=None, **import_options) -> dict[str, list[str]]:
+    """Read entries from folders, scenario files and CSV tables, and from CodeCarbon files (`codecarbon`:
+    files or folders, one entry per file, with `labels`, `tags` and `import_options` as in
+    `carbon_mc.inventory.measured.read_codecarbon_entries`), and add them to the database `db`
     (created if absent) in one transaction: {"added", "unchanged", "replaced": ids}.
 
-    Every entry is read and checked before the database is opened: a bad row, an unknown column or
-    a duplicated id leaves it as it was.
+    Every entry is read and checked before the database is opened: a bad row, an unknown column, a
+    file the import refuses or a duplicated id leaves it as it was.
     """
-    entries = read_entries(paths, table=priors or load_priors())
+    table = priors or load_priors()
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths or [])
+    codecarbon = [codecarbon] if isinstance(codecarbon, (str, Path)) else list(codecarbon or [])
+    if not paths and not codecarbon:
+        raise InputError("nothing to add: give scenario files, folders or CSV tables, or CodeCarbon files (--codecarbon)")
+    given = [k for k, v in {"labels": labels, "tags": tags, **import_options}.items() if v and not (k == "scope" and v == "codecarbon")]
+    if given and not codecarbon:
+        raise InputError(f"{', '.join(given)} apply to imported CodeCarbon files only (a table or scenario file carries its "
+                         "own labels): give the files with --codecarbon")
+    entries = read_entries(paths, table=table) if paths else []
+    if codecarbon:
+        from .measured import read_codecarbon_entries
+
+        where = {e.id: e.source for e in entries}
+        for e in read_codecarbon_entries(codecarbon, table=table, labels=labels, tags=tags, **import_options):
+            if e.id in where:
+                raise InputError(f"id {e.id!r} is given twice (also at {where[e.id]})", file=e.source, key="id")
+            entries.append(e)
     with InventoryStore(db, create=True) as store:
         return store.add_entries(entries, replace=replace)
 

@@ -67,11 +67,16 @@ class Prepared:
 
 
 def _constant_kinds(run) -> tuple:
-    """(field, kind) of the run's constants: None, a static value (bool, str), or "number" (per entry)."""
+    """(field, kind) of the run's constants: None, a static value (bool, str), or "number" (per entry).
+
+    A run with measured energy (``[measured]``) uses its device-hours and device count in Python
+    (the meter's scope and error), so its numbers are static: such an entry has a kernel of its own.
+    """
+    measured = getattr(run, "measured", None) is not None
     out = []
     for f in dataclasses.fields(run):
         v = getattr(run, f.name)
-        number = isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
+        number = isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) and not measured
         out.append((f.name, "number" if number else ("static", repr(v))))  # None, flags, tuples: the kernel's branches
     return tuple(out)
 
