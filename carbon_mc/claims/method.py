@@ -558,7 +558,9 @@ class MethodVerdict:
                          f"{d.own_method_percentile:.2f} of what its method counts)")
         what = "used" if self.estimate_is_energy else "emitted"
         norm = _normaliser(d.estimate_quantity)
-        subject = "the run" if norm is None else f"each {NORMALISATIONS[norm][3]} of the deployment"
+        per = NORMALISATIONS[norm][3] if norm is not None else ""
+        subject = ("the run" if norm is None else f"each {per}" if per.startswith("day") else
+                   f"every {per} of the deployment" if per[0].isdigit() else f"each {per} of the deployment")
         parts.append(f"{subject} likely {what} {d.ratio_geometric_mean:.2g}x ({d.ratio_interval[0]:.2g}-"
                      f"{d.ratio_interval[1]:.2g}x) the stated figure")
         big = [f for f in d.factors if f.name != "arithmetic" and abs(math.log(f.geometric_mean)) >= math.log(1.02)]
