@@ -190,6 +190,9 @@ def _tags(value: Any, where: str) -> dict[str, str]:
         if not key or key in LABEL_COLUMNS:
             raise InputError(f"tag {shown(item)} needs a key that is not a label column ({', '.join(LABEL_COLUMNS)})",
                              file=where, key="tags")
+        if key in out and out[key] != val:
+            raise InputError(f"tag {key!r} is given twice with different values ({out[key]!r} and {val!r}): an entry has "
+                             "one value per tag key", file=where, key="tags")
         out[key] = val
     return out
 
