@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from carbon_mc import estimate
+from carbon_mc import estimate, load_scenario
 from carbon_mc.cli import main
 from carbon_mc.errors import InputError
 from carbon_mc.priors import load_priors
@@ -88,6 +88,7 @@ def test_run_says_which_inputs_the_measurement_replaced(tmp_path, capsys):
     assert any(line.startswith("accelerator_power_tdp_fraction") for line in measured["replaced"])
     assert any(line.startswith("server_power_w_per_device") for line in measured["replaced"])
     assert "host_beyond_codecarbon_fraction" in measured["drawn"] and "meter_error_modelled_factor" in measured["drawn"]
+    assert not {"accelerator_power_tdp_fraction", "server_power_w_per_device"} & set(load_scenario(path).needed_quantities())
     assert main(["run", str(path), "--draws", "2000"]) == 0
     assert "replaces:" in capsys.readouterr().out
 

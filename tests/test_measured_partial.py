@@ -60,7 +60,8 @@ def test_more_logged_nodes_narrow_the_whole_runs_interval():
 def test_a_partial_update_takes_the_class_prior_moments():
     run = scenario(1)
     measured, table = run.measured, load_priors()
-    prior = run.resolve_priors(table)["accelerator_power_tdp_fraction"]
+    assert "accelerator_power_tdp_fraction" not in run.needed_quantities()  # the measurement replaces the draw...
+    prior = table.select("accelerator_power_tdp_fraction", run.context(table), file="t")  # ...and updates its prior
     tdp = table.hardware_spec("h100_sxm")["tdp_w"]
     assert measured.partial
     u = (np.arange(4000) + 0.5) / 4000

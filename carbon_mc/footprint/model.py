@@ -126,10 +126,11 @@ def with_measured_powers(x: dict, run: RunConstants) -> tuple[dict, object]:
 
     The measurement's device time is the run's own (`run.device_hours`, before any project factor).
     """
-    drawn_acc = energy.accelerator_power_w(run.tdp_w, x["accelerator_power_tdp_fraction"])
+    fraction, server = x.get("accelerator_power_tdp_fraction"), x.get("server_power_w_per_device")  # absent where replaced
+    drawn_acc = None if fraction is None else energy.accelerator_power_w(run.tdp_w, fraction)
     acc_w, host_w, codecarbon_w = measured.measured_powers_w(
         x, run.measured, device_hours=float(run.device_hours or 0.0), devices=run.devices, tdp_w=run.tdp_w,
-        drawn_accelerator_w=drawn_acc, drawn_server_w=x["server_power_w_per_device"])
+        drawn_accelerator_w=drawn_acc, drawn_server_w=server)
     return {**x, "accelerator_power_tdp_fraction": acc_w / run.tdp_w, "server_power_w_per_device": host_w}, codecarbon_w
 
 

@@ -75,7 +75,13 @@ class Measured:
             return names
         return [NODE]
 
+    def replaced_quantities(self) -> list[str]:
+        """The class priors the measurement makes unused (a whole-server figure still needs both, to split it)."""
+        return {"accelerator": ["accelerator_power_tdp_fraction"],
+                "codecarbon": ["accelerator_power_tdp_fraction", "server_power_w_per_device"]}.get(self.scope, [])
+
     def needed_quantities(self) -> list[str]:
+        """The priors the measurement adds to the run's draws."""
         names = self.meter_quantities()
         if self.scope == "codecarbon":
             names.append(HOST_REMAINDER)

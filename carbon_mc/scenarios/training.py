@@ -24,6 +24,7 @@ from .common import (
     Reported,
     ReportedFigure,
     ScenarioBase,
+    override_prior,
     parse_accounting,
     parse_claims,
     parse_reported,
@@ -136,6 +137,7 @@ class Scenario(ScenarioBase):
         if self.derives_tokens:
             names.append("scaling_law_constants")
         if self.measured is not None:
+            names = [n for n in names if n not in self.measured.replaced_quantities()]
             names += [n for n in self.measured.needed_quantities() if n not in names]
         elif self.counts_codecarbon_scope:
             names.append("host_beyond_codecarbon_fraction")
@@ -217,7 +219,9 @@ def _placed_measurement(scenario: Scenario, resolved: dict, table: PriorTable) -
             raise InputError(f"{measured.energy_kwh:g} kWh over {device_hours:g} device-hours is {watts:,.0f} W per device, more "
                              f"than twice the {tdp:g} W TDP of {scenario.hardware}: not a board measurement of this run "
                              "(a unit slip, or the wrong device time?)", file=scenario.file, key="measured.energy_kwh")
-    prior = resolved["accelerator_power_tdp_fraction"]
+    name = "accelerator_power_tdp_fraction"  # the run-level prior of the board power a partial measurement updates
+    prior = resolved.get(name) or (override_prior(name, scenario.overrides[name], table, scenario.file) if name in scenario.overrides
+                                   else table.select(name, scenario.context(table), file=scenario.file))
     if prior.is_fixed:
         return replace(measured, prior_log_power_mean=float(np.log(tdp * prior.fixed_value)), prior_log_power_sd=0.0)
     return with_prior_moments(measured, prior, tdp)
