@@ -78,7 +78,7 @@ def measured_powers_w(x: dict, measured, *, device_hours: float, devices: float 
 
     if measured.scope == "accelerator":
         if measured.partial:
-            acc = _partial_accelerator_w(x, measured, device_hours=device_hours, devices=float(devices))
+            acc = _partial_accelerator_w(x, measured, device_hours=device_hours, devices=float(devices or 0.0))
         else:
             acc = mean_power_w_from_energy_mwh(measured.energy_mwh * x[BOARD], device_hours)
         return acc, drawn_server_w, None

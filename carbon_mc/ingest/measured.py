@@ -132,7 +132,7 @@ def scenario_sections(run: MeasuredRun, *, hardware: str, tdp_w: float, region: 
         raise CarbonMCError("--fix-power-fraction fixes the prior a measured scenario replaces: use it with --as-claim",
                             key="--fix-power-fraction")
     devices = run_devices or run.devices
-    run_table = {"name": run.name, "hardware": hardware}
+    run_table: dict = {"name": run.name, "hardware": hardware}
     if partial:
         run_table["device_hours"] = _sig(float(devices or 0) * float(run_hours or run.hours or 0.0))
     else:

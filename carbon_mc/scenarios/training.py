@@ -212,7 +212,8 @@ def _placed_measurement(scenario: Scenario, resolved: dict, table: PriorTable) -
     tdp = float(table.hardware_spec(scenario.hardware, file=scenario.file)["tdp_w"])
     if measured.scope == "accelerator":
         devices = measured.measured_devices or scenario.devices
-        hours = measured.measured_hours or (scenario.device_hours / scenario.devices if scenario.devices else None)
+        hours = measured.measured_hours or (scenario.device_hours / scenario.devices
+                                            if scenario.devices and scenario.device_hours else None)
         device_hours = devices * hours if devices and hours else scenario.device_hours
         watts = measured.energy_kwh * 1000.0 / float(device_hours or 1.0)
         if watts > 2.0 * tdp:
