@@ -114,3 +114,13 @@ def test_import_json_says_how_the_measurement_is_used(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["use"] == "input"
     assert main(["import", "codecarbon", str(CC3), "-o", str(tmp_path / "b.toml"), "--json", "--as-claim"]) == 0
     assert json.loads(capsys.readouterr().out)["use"] == "claim"
+
+
+def test_a_huge_measurement_file_is_refused_before_it_is_read(tmp_path, capsys, monkeypatch):
+    from carbon_mc.ingest import tables
+
+    monkeypatch.setattr(tables, "MAX_FILE_BYTES", 1000)  # the bound, scaled down: the file is 55 kB
+    out = tmp_path / "s.toml"
+    assert main(["import", "power-log", str(SMI), "--region", "france", "--pue", "1.1", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "GiB a measurement file may be" in err and not out.exists(), err

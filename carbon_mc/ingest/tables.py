@@ -22,6 +22,7 @@ UNIT_IN_PARENTHESES = re.compile(r"\s*\(([^)]*)\)\s*$")
 NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s,.+\-][^,]*?)?\s*$")
 TIME_FORMATS = ("%Y/%m/%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S")
 FIRST_YEAR, LAST_YEAR = 1970, 2200  # measurements of accelerators; also keeps every date arithmetic in range
+MAX_FILE_BYTES = 2**30  # 1 GiB: about 10 million nvidia-smi rows (a day of 1 s samples of 100 GPUs)
 MAX_UTC_OFFSET = timedelta(hours=14)  # the world's offsets run from -12:00 to +14:00
 
 # Units a measurement cell or header may carry: {dimension: {symbol: factor to the dimension's first unit}}.
@@ -196,6 +197,11 @@ def read_text(path: str | Path) -> str:
     if not path.is_file():
         raise CarbonMCError("no such file", file=file)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise CarbonMCError(f"{size / 2**30:,.1f} GiB is more than the {MAX_FILE_BYTES / 2**30:g} GiB a measurement file may be "
+                                "(read whole into memory): log at a longer interval (nvidia-smi -lms, dcgmi -d), or import "
+                                "part of the run and place it with --run-devices/--run-hours", file=file)
         data = path.read_bytes()
     except OSError as exc:
         raise CarbonMCError(f"cannot be read: {exc.strerror or exc}", file=file) from None
