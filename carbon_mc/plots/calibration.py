@@ -5,7 +5,8 @@
   against its predicted median and 90% interval.
 - `plot_priors_posteriors`: for each calibrated quantity and class with data, the bundled prior,
   the posterior of the class value and, where runs of the class varied in the quantity, the
-  posterior predictive for a new run of the class.
+  posterior predictive for a new run of the class; `plot_priors_posteriors_each`: one figure per
+  quantity (legible where the grid of every quantity at once is not).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import numpy as np
 
 from ..calibration import CALIBRATED, groups
 from ..priors import load_priors
-from . import axis_label, literal, save_figure
+from . import axis_label, literal, save_figure, units_label
 
-__all__ = ["plot_calibration", "plot_priors_posteriors", "save_figure"]
+__all__ = ["plot_calibration", "plot_priors_posteriors", "plot_priors_posteriors_each", "save_figure"]
 
 COLORS = {"priors": "#7f8c8d", "calibrated": "#2471a3"}
 LABELS = {"priors": "priors alone", "calibrated": "calibrated"}
@@ -71,18 +72,28 @@ def plot_calibration(result: dict, *, path: str | Path | None = None):
     return fig
 
 
-def plot_priors_posteriors(idata, *, quantities: tuple[str, ...] | None = None, priors=None, path: str | Path | None = None):
+def plot_priors_posteriors(idata, *, quantities: tuple[str, ...] | None = None, priors=None, columns: int = 3,
+                           path: str | Path | None = None):
     """Prior, class-value posterior and new-run predictive of each calibrated quantity and class with data.
+
+    Legible at the size it is stored (about 4 x 3.3 inches a panel, 8.5-10 pt type): `columns`
+    panels a row, x labels wrapped to their panel, and one legend for the figure, under its title
+    and off every panel's data. With one quantity (``quantities=("pue",)``) the figure's title
+    names it with its units and each panel's x axis reads only the units;
+    `plot_priors_posteriors_each` draws one such figure per calibrated quantity.
 
     Args:
       idata: a calibration (InferenceData, or the DataTree of ArviZ 1.x).
       quantities: which calibrated quantities to show (default: all).
       priors: a `PriorTable` (default: the bundled priors).
+      columns: panels per row.
       path: if given, the figure is also written there.
 
     Returns:
       the matplotlib Figure.
     """
+    import textwrap
+
     import matplotlib.pyplot as plt
 
     table = priors or load_priors()
@@ -97,12 +108,21 @@ def plot_priors_posteriors(idata, *, quantities: tuple[str, ...] | None = None, 
         panels += [(q, dim, str(c)) for c in const[dim].values if int(const[f"{q}_class_runs"].sel({dim: c})) > 0]
     if not panels:
         raise ValueError("the calibration has no calibrated class to show")
-    ncols = min(4, len(panels))
+    single = len({q for q, _, _ in panels}) == 1
+    ncols = min(columns, len(panels))
     nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.6 * nrows), squeeze=False)
+    quantity = table.quantity(panels[0][0])
+    title = (f"{axis_label(quantity.long_name, quantity.units)}: prior against posteriors, by class" if single
+             else "Priors against posteriors: class value, and a new run of the class")
+    title_lines = textwrap.wrap(title, int(24 * ncols))
+    head = 0.22 * len(title_lines) + 0.4  # inches above the panels: the title's lines, then the legend
+    height = 3.3 * nrows + head
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, height), squeeze=False)
     u = (np.arange(20_000) + 0.5) / 20_000
+    handles: dict[str, object] = {}
     for ax, (q, dim, cls) in zip(axes.ravel(), panels):
-        prior = table.quantity(q).variants[cls]
+        quantity = table.quantity(q)
+        prior = quantity.variants[cls]
         prior_draws = np.asarray(prior.icdf(u), np.float64)
         class_draws = post[f"{q}_class"].sel({dim: cls}).values.ravel()
         var = f"{q}_new_run"
@@ -110,23 +130,34 @@ def plot_priors_posteriors(idata, *, quantities: tuple[str, ...] | None = None, 
         new_draws = pp[var].sel({dim: cls}).values.ravel() if has_new else np.empty(0)
         lo, hi = np.quantile(np.concatenate([prior_draws, new_draws, class_draws]), [0.002, 0.998])
         bins = np.linspace(lo, hi, 50)
-        ax.hist(prior_draws, bins=bins, density=True, histtype="stepfilled", color="#d5d8dc", label="prior")
-        ax.hist(class_draws, bins=bins, density=True, histtype="step", color="#1f618d", lw=1.2, label="class value")
+        *_, h = ax.hist(prior_draws, bins=bins, density=True, histtype="stepfilled", color="#d5d8dc", label="prior")
+        handles.setdefault("prior", h[0])
+        *_, h = ax.hist(class_draws, bins=bins, density=True, histtype="step", color="#1f618d", lw=1.4, label="class value (posterior)")
+        handles.setdefault("class value (posterior)", h[0])
         if has_new:
-            ax.hist(new_draws, bins=bins, density=True, histtype="step", color="#cb4335", lw=1.2, ls="--", label="new run")
+            *_, h = ax.hist(new_draws, bins=bins, density=True, histtype="step", color="#cb4335", lw=1.4, ls="--",
+                            label="a new run of the class (posterior predictive)")
+            handles.setdefault("a new run of the class (posterior predictive)", h[0])
         runs = int(g["constant_data"][f"{q}_class_runs"].sel({dim: cls}))
-        ax.set_title(literal(f"{cls} ({runs} run{'s' if runs != 1 else ''})"), fontsize=9)
-        ax.set_xlabel(literal(axis_label(table.quantity(q).long_name, table.quantity(q).units)), fontsize=8)
-        ax.set_ylabel("density", fontsize=8)
-        ax.tick_params(labelsize=8)
+        ax.set_title(literal(f"{cls} ({runs} run{'s' if runs != 1 else ''})"), fontsize=10)
+        label = units_label(quantity.units) if single else axis_label(quantity.long_name, quantity.units)
+        ax.set_xlabel(literal("\n".join(textwrap.wrap(label, 44))), fontsize=9)
+        ax.set_ylabel("density", fontsize=9)
+        ax.tick_params(labelsize=8.5)
     for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
-    for ax in axes.ravel()[: len(panels)]:
-        if len(ax.get_legend_handles_labels()[0]) == 3:
-            ax.legend(fontsize=7, frameon=False)
-            break
-    fig.suptitle("Priors against posteriors: class value, and a new run of the class", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(literal("\n".join(title_lines)), fontsize=11, y=1 - 0.12 / height, va="top")
+    fig.legend(list(handles.values()), list(handles), loc="upper center", bbox_to_anchor=(0.5, 1 - (0.2 + 0.22 * len(title_lines)) / height),
+               ncol=3, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - head / height), h_pad=1.6)
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def plot_priors_posteriors_each(idata, *, priors=None, columns: int = 3) -> list:
+    """`plot_priors_posteriors`, one figure per calibrated quantity with data (in `CALIBRATED` order)."""
+    g = groups(idata)
+    shown = [q for q in CALIBRATED if f"{q}_class_runs" in g["constant_data"]
+             and int(g["constant_data"][f"{q}_class_runs"].sum()) > 0]
+    return [plot_priors_posteriors(idata, quantities=(q,), priors=priors, columns=columns) for q in shown]

@@ -143,7 +143,10 @@ def plot_comparison(comparison, *, independent=None, path: str | Path | None = N
     if s["ratio"]:
         q = s["ratio"]
         ax_r.set_title(f"B / A: median {q['median']:.3g} (90%: {q['lower']:.3g}-{q['upper']:.3g})", fontsize=9)
-    ax_r.set_xlabel(literal(f"{c.quantity}: B / A"))
+    label = output_label(c.quantity, c.units)  # e.g. "total emissions, operational plus embodied (t CO2e)"
+    cut = label.rfind(" (")
+    named, shown_units = (label[:cut], label[cut + 2:-1]) if cut > 0 and c.units in label[cut:] else (label, c.units)
+    ax_r.set_xlabel(literal(f"ratio B / A of {named}"))
     ax_r.set_yticks([])
     ax_r.legend(fontsize=7, loc="best")
     fig.suptitle(literal(f"A: {c.a_name}    B: {c.b_name}    P(B < A) = {s['prob_b_less']:.3f}"), fontsize=9)
@@ -154,7 +157,7 @@ def plot_comparison(comparison, *, independent=None, path: str | Path | None = N
         ax_d.axvline(0.0, color="black", lw=1)
     q = s["difference"]
     ax_d.set_title(literal(f"B - A: median {q['median']:.3g} {c.units} (90%: {q['lower']:.3g} to {q['upper']:.3g})"), fontsize=9)
-    ax_d.set_xlabel(literal(f"{c.quantity}: B - A ({c.units})"))
+    ax_d.set_xlabel(literal(f"B - A of {named} ({shown_units})"))
     ax_d.set_yticks([])
     fig.tight_layout()
     if path is not None:
