@@ -20,7 +20,7 @@ import numpy as np
 
 from . import legend_label, literal, output_label, readable_log_ticks, save_figure
 
-__all__ = ["NARROW", "WIDE", "legend_below", "plot_on_scope", "plot_outputs", "rc_sizes", "scope_groups", "scope_title", "wrapped"]
+__all__ = ["NARROW", "WIDE", "legend_below", "plot_on_scope", "plot_outputs", "scope_groups", "scope_title", "sized", "wrapped"]
 
 MARK_COLORS = ("#c0392b", "#2471a3", "#7d3c98", "#b9770e", "#117a65")
 HIST_COLOR = "#95a5a6"
@@ -77,6 +77,7 @@ def _panel(ax, group: list, sizes: dict = WIDE) -> None:
     ax.set_xlabel(wrapped(output_label(first.quantity, first.units), sizes["label_wrap"]))
     ax.set_ylabel("draws")
     ax.set_title(literal(scope_title(first).split("\n")[1]), fontsize=sizes["title"])
+    sized(ax, sizes)
     legend_below(ax, sizes)
 
 
@@ -108,9 +109,12 @@ def legend_below(ax, sizes: dict = WIDE) -> None:
               frameon=False, ncol=1, borderaxespad=0.0)
 
 
-def rc_sizes(sizes: dict) -> dict:
-    return {"font.size": sizes["base"], "axes.labelsize": sizes["base"], "xtick.labelsize": sizes["base"] - 0.5,
-            "ytick.labelsize": sizes["base"] - 0.5}
+def sized(ax, sizes: dict) -> None:
+    """Tick labels and axis labels of `ax` at the layout's type size (set on the artists, not through rcParams:
+    a figure drawn inside ``matplotlib.rc_context`` can be lost by a notebook's inline backend)."""
+    ax.tick_params(labelsize=sizes["base"] - 0.5)
+    ax.xaxis.label.set_fontsize(sizes["base"])
+    ax.yaxis.label.set_fontsize(sizes["base"])
 
 
 def plot_on_scope(checks, *, title: str | None = None, columns: int = 2, narrow: bool = False, path: str | Path | None = None):
@@ -124,7 +128,6 @@ def plot_on_scope(checks, *, title: str | None = None, columns: int = 2, narrow:
       narrow: the layout for a phone's width (`NARROW`): one panel per row, larger type.
       path: if given, the figure is also written there (format from the suffix).
     """
-    import matplotlib
     import matplotlib.pyplot as plt
 
     groups = scope_groups(checks)
@@ -134,15 +137,14 @@ def plot_on_scope(checks, *, title: str | None = None, columns: int = 2, narrow:
     cols = 1 if narrow else min(columns, len(groups))
     rows = -(-len(groups) // cols)
     height = 5.6 if narrow else 4.6
-    with matplotlib.rc_context(rc_sizes(sizes)):
-        fig, axes = plt.subplots(rows, cols, figsize=(sizes["panel_width"] * cols, height * rows), squeeze=False)
-        for ax, group in zip(axes.ravel(), groups):
-            _panel(ax, group, sizes)
-        for ax in axes.ravel()[len(groups):]:
-            ax.set_visible(False)
-        fig.suptitle(wrapped(title or groups[0][0].scenario_name, 2 * sizes["label_wrap"] if not narrow else 44),
-                     fontsize=sizes["suptitle"])
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (height * rows)))  # room for the title above the first panels
+    fig, axes = plt.subplots(rows, cols, figsize=(sizes["panel_width"] * cols, height * rows), squeeze=False)
+    for ax, group in zip(axes.ravel(), groups):
+        _panel(ax, group, sizes)
+    for ax in axes.ravel()[len(groups):]:
+        ax.set_visible(False)
+    fig.suptitle(wrapped(title or groups[0][0].scenario_name, 2 * sizes["label_wrap"] if not narrow else 44),
+                 fontsize=sizes["suptitle"])
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (height * rows)))  # room for the title above the first panels
     if path is not None:
         save_figure(fig, path)
     return fig
@@ -157,25 +159,24 @@ def plot_outputs(ds, names: list[str], *, narrow: bool = False, path: str | Path
       narrow: the layout for a phone's width (`NARROW`): one panel per row, larger type.
       path: if given, the figure is also written there.
     """
-    import matplotlib
     import matplotlib.pyplot as plt
 
     sizes = NARROW if narrow else WIDE
     shape = (len(names), 1) if narrow else (1, len(names))
     size = (sizes["panel_width"], 4.6 * len(names)) if narrow else (sizes["panel_width"] * len(names), 3.7)
-    with matplotlib.rc_context(rc_sizes(sizes)):
-        fig, axes = plt.subplots(*shape, figsize=size, squeeze=False)
-        for ax, name in zip(axes.ravel(), names):
-            x = np.asarray(ds[name].values, dtype=np.float64)
-            x = x[np.isfinite(x)]
-            ax.hist(x, bins=80, color=HIST_COLOR)
-            p5, median, p95 = np.quantile(x, [0.05, 0.5, 0.95])
-            ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=f"90% interval {_num(p5)}-{_num(p95)}")
-            ax.axvline(median, color="black", lw=1, label=f"median {_num(median)}")
-            ax.set_xlabel(wrapped(output_label(name), sizes["label_wrap"]))
-            ax.set_ylabel("draws")
-            legend_below(ax, sizes)
-        fig.tight_layout()
+    fig, axes = plt.subplots(*shape, figsize=size, squeeze=False)
+    for ax, name in zip(axes.ravel(), names):
+        x = np.asarray(ds[name].values, dtype=np.float64)
+        x = x[np.isfinite(x)]
+        ax.hist(x, bins=80, color=HIST_COLOR)
+        p5, median, p95 = np.quantile(x, [0.05, 0.5, 0.95])
+        ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=f"90% interval {_num(p5)}-{_num(p95)}")
+        ax.axvline(median, color="black", lw=1, label=f"median {_num(median)}")
+        ax.set_xlabel(wrapped(output_label(name), sizes["label_wrap"]))
+        ax.set_ylabel("draws")
+        sized(ax, sizes)
+        legend_below(ax, sizes)
+    fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
     return fig

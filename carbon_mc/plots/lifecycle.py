@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import save_figure
-from .distribution import HIST_COLOR, MARK_COLORS, NARROW, WIDE, legend_below, rc_sizes, wrapped
+from .distribution import HIST_COLOR, MARK_COLORS, NARROW, WIDE, legend_below, sized, wrapped
 
 __all__ = ["cumulative_tco2e", "plot_lifecycle"]
 
@@ -43,7 +43,6 @@ def plot_lifecycle(ds, *, narrow: bool = False, path: str | Path | None = None):
       narrow: the layout for a phone's width.
       path: if given, the figure is also written there.
     """
-    import matplotlib
     import matplotlib.pyplot as plt
 
     sizes = NARROW if narrow else WIDE
@@ -55,23 +54,23 @@ def plot_lifecycle(ds, *, narrow: bool = False, path: str | Path | None = None):
     days = np.linspace(0.0, end, 121)
     lo, mid, hi = np.quantile(cumulative_tco2e(training, per_day, days), [0.05, 0.5, 0.95], axis=1)
     t5, t50, t95 = np.quantile(training, [0.05, 0.5, 0.95])
-    with matplotlib.rc_context(rc_sizes(sizes)):
-        fig, ax = plt.subplots(figsize=(sizes["panel_width"], 4.4 if narrow else 3.9))
-        ax.fill_between(days, lo, hi, color=HIST_COLOR, alpha=0.35, lw=0, label="90% interval, training plus serving")
-        ax.plot(days, mid, color="black", lw=1.5, label="median, training plus serving")
-        ax.axhspan(t5, t95, color=MARK_COLORS[1], alpha=0.12, lw=0)
-        ax.axhline(t50, color=MARK_COLORS[1], lw=1, ls="--", label=f"training alone: median {_num(t50)} t (band: 90%)")
-        ax.axvline(period, color=MARK_COLORS[3], lw=1.5, label=f"the deployment's period: {_num(period)} days")
-        if even <= end:
-            ax.axvline(even, color=MARK_COLORS[0], lw=1.5, label=f"break-even, median: {_num(even)} days of serving")
-        ax.set_xlim(0, end)
-        ax.set_ylim(0, None)
-        ax.set_xlabel(wrapped("days of serving", sizes["label_wrap"]))
-        ax.set_ylabel(wrapped("CO2e since training began (t)", 34 if narrow else 40))
-        ax.set_title(wrapped(f"{ds.attrs['training_scenario']} + {ds.attrs['serving_scenario']}", 44 if narrow else 90),
-                     fontsize=sizes["title"])
-        legend_below(ax, sizes)
-        fig.tight_layout()
+    fig, ax = plt.subplots(figsize=(sizes["panel_width"], 4.4 if narrow else 3.9))
+    ax.fill_between(days, lo, hi, color=HIST_COLOR, alpha=0.35, lw=0, label="90% interval, training plus serving")
+    ax.plot(days, mid, color="black", lw=1.5, label="median, training plus serving")
+    ax.axhspan(t5, t95, color=MARK_COLORS[1], alpha=0.12, lw=0)
+    ax.axhline(t50, color=MARK_COLORS[1], lw=1, ls="--", label=f"training alone: median {_num(t50)} t (band: 90%)")
+    ax.axvline(period, color=MARK_COLORS[3], lw=1.5, label=f"the deployment's period: {_num(period)} days")
+    if even <= end:
+        ax.axvline(even, color=MARK_COLORS[0], lw=1.5, label=f"break-even, median: {_num(even)} days of serving")
+    ax.set_xlim(0, end)
+    ax.set_ylim(0, None)
+    ax.set_xlabel(wrapped("days of serving", sizes["label_wrap"]))
+    ax.set_ylabel(wrapped("CO2e since training began (t)", 34 if narrow else 40))
+    ax.set_title(wrapped(f"{ds.attrs['training_scenario']} + {ds.attrs['serving_scenario']}", 44 if narrow else 90),
+                 fontsize=sizes["title"])
+    sized(ax, sizes)
+    legend_below(ax, sizes)
+    fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
     return fig
