@@ -8,6 +8,9 @@
 - `store`: the SQLite database (entries, tags, reports, cached cells; versioned schema).
 - `report`: grouped totals with intervals, shares of the total and of the variance; stored,
   reused and reproduced (`inventory_report`, `reproduce_report`; `totals` without a database).
+- `measured`: many CodeCarbon files at once, one entry each (`add_entries(..., codecarbon=[...])`).
+- `html`: the report as an HTML page (`inventory_html`) and the shared inputs that drive the
+  spread (`shared_input_shares`).
 
     >>> add_entries("examples/inventory", "lab.sqlite")                      # doctest: +SKIP
     >>> inventory_report("lab.sqlite", by="team,quarter").total()            # doctest: +SKIP

@@ -30,7 +30,7 @@ from .sharing import RULES
 from .store import InventoryStore
 from .totals import METRICS, prepare_all, shared_draws
 
-__all__ = ["BINS", "first_order_share", "inventory_html", "render_inventory_page"]
+__all__ = ["BINS", "first_order_share", "inventory_html", "render_inventory_page", "shared_input_shares"]
 
 BINS = 64
 TOP = 15  # contributors shown
@@ -187,20 +187,20 @@ def render_inventory_page(main: InventoryReport, monthly: InventoryReport, share
             f"<footer>carbon-mc {_e(package_version('carbon-mc'))}, {_e(when)}.</footer></body></html>\n")
 
 
-def inventory_html(db: str | Path, *, by=("team",), num_draws: int = 20_000, seed: int = 0, sharing=tuple(RULES),
-                   ci_prob: float = 0.9, save: bool = True, reuse: bool = True, priors: PriorTable | None = None,
-                   title: str | None = None, top: int = TOP) -> tuple[str, InventoryReport]:
-    """(the HTML page, the report by `by`) of the inventory in `db`; the reports by `by` and by month are
-    computed (or read back) by `inventory_report` with the same settings, so the page and ``--json`` agree.
+def shared_input_shares(db: str | Path, *, num_draws: int = 20_000, seed: int = 0, sharing=tuple(RULES), ci_prob: float = 0.9,
+                        save: bool = True, reuse: bool = True, priors: PriorTable | None = None,
+                        monthly: InventoryReport | None = None) -> list[tuple[str, int, float]]:
+    """[(shared stream, entries sharing it, first-order share of the variance of the location-based total)],
+    largest first: which shared inputs drive the inventory's spread (`first_order_share` on the same
+    draws as the report's; `monthly`: the report by month with its draws, computed if not given).
 
     Raises:
       InputError: as `inventory_report`.
     """
     table = priors or load_priors()
-    kw = {"num_draws": num_draws, "seed": seed, "sharing": sharing, "ci_prob": ci_prob, "save": save, "reuse": reuse,
-          "priors": table}
-    main = inventory_report(db, by=by, **kw)
-    monthly = inventory_report(db, by="month", keep_draws=True, **kw)
+    if monthly is None or monthly.draws is None:
+        monthly = inventory_report(db, by="month", keep_draws=True, num_draws=num_draws, seed=seed, sharing=sharing,
+                                   ci_prob=ci_prob, save=save, reuse=reuse, priors=table)
     assert monthly.draws is not None  # keep_draws
     total = np.zeros(num_draws)
     for cell in sorted(monthly.draws):
@@ -215,6 +215,22 @@ def inventory_html(db: str | Path, *, by=("team",), num_draws: int = 20_000, see
             if stream is not None:
                 users[stream] = users.get(stream, 0) + 1
     values = shared_draws(list(prepared.values()), num_draws=num_draws, seed=seed)
-    shares = sorted(((s, users[s], first_order_share(v, total)) for s, v in values.items() if np.ptp(v) > 0),
-                    key=lambda t: -t[2])
+    return sorted(((s, users[s], first_order_share(v, total)) for s, v in values.items() if np.ptp(v) > 0), key=lambda t: -t[2])
+
+
+def inventory_html(db: str | Path, *, by=("team",), num_draws: int = 20_000, seed: int = 0, sharing=tuple(RULES),
+                   ci_prob: float = 0.9, save: bool = True, reuse: bool = True, priors: PriorTable | None = None,
+                   title: str | None = None, top: int = TOP) -> tuple[str, InventoryReport]:
+    """(the HTML page, the report by `by`) of the inventory in `db`; the reports by `by` and by month are
+    computed (or read back) by `inventory_report` with the same settings, so the page and ``--json`` agree.
+
+    Raises:
+      InputError: as `inventory_report`.
+    """
+    table = priors or load_priors()
+    kw = {"num_draws": num_draws, "seed": seed, "sharing": sharing, "ci_prob": ci_prob, "save": save, "reuse": reuse,
+          "priors": table}
+    main = inventory_report(db, by=by, **kw)
+    monthly = inventory_report(db, by="month", keep_draws=True, **kw)
+    shares = shared_input_shares(db, monthly=monthly, **kw)
     return render_inventory_page(main, monthly, shares, title=title, top=top), main
