@@ -109,6 +109,10 @@ def prior_rows(table: PriorTable) -> list[dict]:
     return rows
 
 
+OPTIONAL_FACTS = ("peak_fp8_flop_per_s", "peak_int8_op_per_s", "peak_fp32_flop_per_s", "cores", "intra_node_gb_per_s",
+                  "inter_node_gb_per_s")
+
+
 def hardware_rows(table: PriorTable) -> list[dict]:
     """Every accelerator: datasheet facts with their units, the classes that pick its priors, source."""
     units = table.hardware_units
@@ -118,7 +122,11 @@ def hardware_rows(table: PriorTable) -> list[dict]:
         row = {"key": key, "name": spec["name"], "vendor": spec["vendor"], "year": spec["year"]}
         for fname in ("tdp_w", "peak_flop_per_s", "memory_gb", "devices_per_server"):
             row[fname] = spec[fname]
-        row["units"] = {f: units[f] for f in ("tdp_w", "peak_flop_per_s", "memory_gb", "devices_per_server") if f in units}
+        for fname in OPTIONAL_FACTS:  # FP8/INT8/FP32 peaks, cores, scale-up/out bandwidth: where the device has them
+            if fname in spec:
+                row[fname] = spec[fname]
+        row["units"] = {f: units[f] for f in ("tdp_w", "peak_flop_per_s", "memory_gb", "devices_per_server", *OPTIONAL_FACTS)
+                        if f in units and f in row}
         row.update({c: spec[c] for c in ("power_class", "mfu_class", "server_class")})
         row["source"] = spec["source"]
         if f"hardware.{key}" in table.origins:
