@@ -193,3 +193,11 @@ def test_a_codecarbon_cpu_only_file_maps_its_cpu_to_a_class_and_counts_sockets(t
     capsys.readouterr()
     assert main(["run", str(out), "--draws", "1024", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["energy_mwh"]["median"] > 0
+
+
+def test_cpu_only_instance_types_are_sockets_of_a_class():
+    from carbon_mc.priors.hardware_names import resolve_instance
+
+    assert resolve_instance("c7i.48xlarge", TABLE.hardware) == ("cpu_xeon_amx_large", 2)
+    assert resolve_instance("c7g.16xlarge", TABLE.hardware) == ("cpu_arm_server", 1)
+    assert resolve_hardware("Standard_HB176rs_v4", TABLE, "f", "run.hardware") == "cpu_epyc_2023_large"
