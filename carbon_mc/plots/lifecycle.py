@@ -59,7 +59,7 @@ def plot_lifecycle(ds, *, narrow: bool = False, path: str | Path | None = None):
     ax.plot(days, mid, color="black", lw=1.5, label="median, training plus serving")
     ax.axhspan(t5, t95, color=MARK_COLORS[1], alpha=0.12, lw=0)
     ax.axhline(t50, color=MARK_COLORS[1], lw=1, ls="--", label=f"training alone: median {_num(t50)} t (band: 90%)")
-    ax.axvline(period, color=MARK_COLORS[3], lw=1.5, label=f"the deployment's period: {_num(period)} days")
+    ax.axvline(period, color=MARK_COLORS[3], lw=1.5, label=f"the period served: {_num(period)} days")
     if even <= end:
         ax.axvline(even, color=MARK_COLORS[0], lw=1.5, label=f"break-even, median: {_num(even)} days of serving")
     ax.set_xlim(0, end)
