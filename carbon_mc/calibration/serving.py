@@ -2,28 +2,34 @@
 
 Data: the steady-state GPU measurements of models/reference/inference_measurements.csv that give a
 running batch, a mean output length and a throughput (ML.ENERGY v3.0 on H100/B200 with vLLM 0.11.1,
-v2.0 on A100/H100 with vLLM 0.5.4): 40 configurations. Per configuration the file gives output
-tokens/s and GPU energy per output token, hence mean GPU power (energy x tokens/s).
+v2.0 on A100/H100 with vLLM 0.5.4): 130 points over 47 model x accelerator x GPU-count x software
+configurations (the v3.0 rows added by models/reference/extract_mlenergy_v3.py: batch 8, the batch
+nearest 64 and the largest per configuration). Per configuration the file gives output tokens/s and
+GPU energy per output token, hence mean GPU power (energy x tokens/s). Sources, years and licences:
+models/reference/inference_measurements_sources.toml.
 
 Model (hierarchical over groups = accelerator x software vintage, partial pooling):
 
     logit f_g = logit f + tau_f z_f,g     f: memory_bandwidth_fraction        (prior: priors/serving.toml)
     logit m_g = logit m + tau_m z_m,g     m: decode_mfu_fraction              (prior: priors/serving.toml)
     logit a_g = logit a + tau_a z_a,g     a: serving_active_power_tdp_fraction (prior: priors/serving.toml)
-    ln tokens/s_i ~ Normal(ln decode_tokens_per_s(f_g, m_g; N, B, n, hardware), sigma_t)
+    r                                     r: serving_moe_mfu_ratio, MoE decode MFU = m_g x r (pooled)
+    ln tokens/s_i ~ Normal(ln decode_tokens_per_s(f_g, m_g, r; N, B, n, hardware), sigma_t)
     ln power_i    ~ Normal(ln(n x TDP x a_g), sigma_p)
 
 with the throughput of `carbon_mc.footprint.serving` (weights streamed once per step, MoE weights
-by the expected share touched, plus the batched compute). Energy per output token is then
-power / tokens/s. `validate` refits with groups of configurations (one model on one accelerator
-and software) held out, and scores the held-out energies: coverage of the 90% predictive interval
-and the median |log10(measured / predicted median)|.
+by the expected share touched, plus the batched compute, whose MFU a mixture of experts reaches only
+in part: small per-expert GEMMs, routing and all-to-all). Energy per output token is then
+power / tokens/s. `validate` refits with groups of configurations held out; `validate_regimes`
+leaves one model-hardware configuration out at a time and scores each regime's held-out points:
+coverage of the 90% predictive interval and the median |log10(measured / predicted median)|.
 
-Figures with the bundled data (seed 0, 4 chains x 500 draws): max rank-normalised R-hat 1.005, min bulk ESS 705 (tau_f);
-leave-one-configuration-out (18 folds) coverage 0.95 (38 of 40) and median |log10 error| 0.118.
-The misses are the largest batches of DeepSeek V3.1 and Llama 3.1 70B on B200. The intervals are wide
-(a 90% interval spans ~7x), because throughput residuals are large (sigma_tokens ~0.47 in ln):
-the step-time model has no KV-cache term.
+Why the MoE ratio: without it (and with the 40 earlier points, the MoE regime held out as a whole),
+held-out coverage of MoE was 73% and every miss was on the low side at large batch (DeepSeek V3.1 on
+B200 at batch 3,008 predicted 0.11 J/token, measured 0.61; gpt-oss-120b at batch 1,916 0.036 vs
+0.086; Mixtral on H100 0.42 vs 1.0): the compute term assumed a dense model's MFU for expert GEMMs
+of B x k / E tokens each. With it (posterior 0.18-0.29, 90%), the 45 MoE points score
+89% coverage and median |log10 error| 0.139 (leave one configuration out, 17 folds, seed 0).
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ HARDWARE = {"H100": "h100_sxm", "A100-SXM4-40GB": "a100_40gb", "B200": "b200"}
 WEIGHT_FORMATS = {"bfloat16": (2.0, 1.0), "fp8": (1.0, 2.0), "mxfp4": (4.25 / 8.0, 1.0)}  # MXFP4: 4-bit + 8-bit scale per 32 (OCP MX v1.0)
 CALIBRATED = ("memory_bandwidth_fraction", "decode_mfu_fraction", "serving_active_power_tdp_fraction")
 SHORT = dict(zip(CALIBRATED, ("f", "m", "a")))
+# fitted once for all groups (no accelerator x software effect): the MoE decode efficiency relative to dense
+POOLED = ("serving_moe_mfu_ratio",)
 
 __all__ = [
     "CALIBRATED",
@@ -84,6 +92,11 @@ class Measurements(NamedTuple):
     tdp_w: np.ndarray
     tokens_per_s: np.ndarray
     energy_j_per_token: np.ndarray
+
+    @property
+    def moe(self) -> np.ndarray:
+        """Mixture-of-experts points: fewer active than total parameters."""
+        return self.active_parameters < self.parameters
 
     @property
     def power_w(self) -> np.ndarray:
@@ -138,11 +151,15 @@ def _logit(p):
     return jnp.log(p) - jnp.log1p(-p)
 
 
-def predicted_ln_tokens_per_s(d: Measurements, f, m):
-    """ln decode tokens/s per configuration from group-level fractions (arrays over points)."""
+def predicted_ln_tokens_per_s(d: Measurements, f, m, moe_ratio=1.0):
+    """ln decode tokens/s per configuration from group-level fractions (arrays over points).
+
+    `moe_ratio` (serving_moe_mfu_ratio) scales the decode MFU of mixture-of-experts points.
+    """
     read = serving.parameters_read_per_step(d.parameters, d.active_parameters, d.batch)
     mem_s = serving.decode_memory_s_per_step(read, d.bytes_per_parameter, d.devices, d.memory_bandwidth_gb_per_s, f)
-    cmp_s = serving.decode_compute_s_per_step(d.active_parameters, d.batch, d.devices, d.peak_flop_per_s, m)
+    mfu = serving.moe_decode_mfu_fraction(m, moe_ratio, d.parameters, d.active_parameters)
+    cmp_s = serving.decode_compute_s_per_step(d.active_parameters, d.batch, d.devices, d.peak_flop_per_s, mfu)
     return jnp.log(serving.decode_tokens_per_s(d.batch, mem_s, cmp_s))
 
 
@@ -158,10 +175,11 @@ def serving_model(d: Measurements, priors: dict, observe: bool = True):
     g = {s: jax.nn.sigmoid(_logit(level[s]) + tau[s] * z[s]) for s in level}
     for s, values in g.items():
         numpyro.deterministic(f"{s}_group", values)
+    r = numpyro.sample(POOLED[0], priors[POOLED[0]].distribution)
     sigma_t = numpyro.sample("sigma_tokens", dist.HalfNormal(0.5))
     sigma_p = numpyro.sample("sigma_power", dist.HalfNormal(0.5))
     idx = jnp.asarray(d.group)
-    ln_tps = predicted_ln_tokens_per_s(d, g["f"][idx], g["m"][idx])
+    ln_tps = predicted_ln_tokens_per_s(d, g["f"][idx], g["m"][idx], r)
     ln_power = jnp.log(d.devices * d.tdp_w * g["a"][idx])
     if observe:
         numpyro.sample("ln_tokens_per_s", dist.Normal(ln_tps, sigma_t), obs=jnp.log(d.tokens_per_s))
@@ -175,14 +193,18 @@ class CalibrationFit(NamedTuple):
     data: Measurements
 
 
-def fit(data: Measurements | None = None, *, seed: int = 0, num_chains: int = 4, num_warmup: int = 500,
+def fit(data: Measurements | None = None, *, seed: int = 0, num_chains: int = 4, num_warmup: int = 1000,
         num_samples: int = 500, priors=None) -> CalibrationFit:
-    """NUTS over the measured points; chains vectorised (fixed seed: the same numbers every run)."""
+    """NUTS over the measured points; chains vectorised (fixed seed: the same numbers every run).
+
+    1,000 warm-up steps: with 500, the MoE ratio's split R-hat was 1.0105 on the bundled data (seed
+    0); with 1,000 every R-hat is at most 1.007 and the smallest bulk ESS 848.
+    """
     from ..priors import load_priors
 
     table = priors or load_priors()
     data = data if data is not None else load_measurements(priors=table)
-    prior = {name: table.select(name, {}) for name in CALIBRATED}
+    prior = {name: table.select(name, {}) for name in CALIBRATED + POOLED}
     mcmc = MCMC(NUTS(serving_model, target_accept_prob=0.9), num_warmup=num_warmup, num_samples=num_samples,
                 num_chains=num_chains, chain_method="vectorized", progress_bar=False)
     mcmc.run(jax.random.key(seed), data, prior)
@@ -213,7 +235,8 @@ def predict_energy_j_per_token(result: CalibrationFit, d: Measurements, rng_key=
     s = {k: v.reshape(-1, *v.shape[2:]) for k, v in result.samples.items()}
     idx = d.group
     f, m, a = s["f_group"][:, idx], s["m_group"][:, idx], s["a_group"][:, idx]
-    ln_tps = np.asarray(predicted_ln_tokens_per_s(d, jnp.asarray(f), jnp.asarray(m)))
+    r = s[POOLED[0]][:, None]
+    ln_tps = np.asarray(predicted_ln_tokens_per_s(d, jnp.asarray(f), jnp.asarray(m), jnp.asarray(r)))
     ln_power = np.log(d.devices * d.tdp_w * a)
     scale = np.sqrt(s["sigma_tokens"] ** 2 + s["sigma_power"] ** 2)[:, None]
     noise = np.random.default_rng(0 if rng_key is None else rng_key).standard_normal(ln_tps.shape)
@@ -272,6 +295,8 @@ def posterior_serving_draws(result: CalibrationFit, num_draws: int, *, group: st
             lvl = s[name][pick]
             values = 1.0 / (1.0 + np.exp(-(np.log(lvl / (1 - lvl)) + s[f"tau_{short}"][pick] * rng.standard_normal(num_draws))))
         out[name] = np.asarray(values, np.float32)
+    for name in POOLED:
+        out[name] = np.asarray(s[name][pick], np.float32)
     return out
 
 
@@ -344,29 +369,47 @@ def _plain_pipeline_points(path=None) -> list[tuple[str, dict, float]]:
     return out
 
 
-def validate_regimes(data: Measurements | None = None, *, seed: int = 0, num_draws: int = 20_000, **fit_kwargs) -> list[RegimeScore]:
+def validate_regimes(data: Measurements | None = None, *, seed: int = 0, num_draws: int = 20_000,
+                     regimes: tuple[str, ...] | None = None, plain_pipeline: bool = True, **fit_kwargs) -> list[RegimeScore]:
     """Held-out coverage of the 90% intervals and median |log10 error|, per regime.
 
-    GPU-scope regimes (ML.ENERGY points): the NUTS fit is redone without the regime's points and
-    predicts their GPU energy per output token. Small models at batch 1 in a plain pipeline, metered
-    on the whole node (Luccioni et al. 2024's generation rows): the serving model (plain-pipeline
-    overhead, fp32, the node's idle GPUs and CodeCarbon's modelled RAM, benchmark load) at its priors,
-    none of which was fitted on these points, against the measured kWh per 1,000 requests (IT scope).
+    GPU-scope regimes (ML.ENERGY points): leave one model-hardware configuration out (one model on
+    one accelerator type, GPU count and software, all its batches): the NUTS fit is redone without
+    it and predicts its points of the regime (GPU energy per output token). A configuration is held
+    out once and its fit reused by every regime it has points in. Small models at batch 1 in a plain
+    pipeline, metered on the whole node (Luccioni et al. 2024's generation rows): the serving model
+    (plain-pipeline overhead, fp32, the node's idle GPUs and CodeCarbon's modelled RAM, benchmark
+    load) at its priors, none of which was fitted on these points, against the measured kWh per
+    1,000 requests (IT scope). `regimes` limits the GPU-scope regimes scored (names of
+    `calibration_regimes`); `plain_pipeline=False` skips the last one.
     """
     from ..sampling import build_simulator, draw
     from ..scenarios.deployment import parse_serving_scenario
 
     data = data if data is not None else load_measurements()
+    masks = calibration_regimes(data)
+    unknown = sorted(set(regimes or ()) - set(masks))
+    if unknown:
+        raise ValueError(f"unknown regime(s) {unknown}; valid: {sorted(masks)}")
+    predicted: dict[int, dict[int, tuple]] = {}  # held-out configuration -> point index -> (median, low, high)
     scores = []
-    for regime, mask in calibration_regimes(data).items():
+    for regime, mask in masks.items():
+        if regimes is not None and regime not in regimes:
+            continue
         rows: list = []
-        if mask.any():
-            result = fit(data.subset(np.flatnonzero(~mask)), seed=seed, **fit_kwargs)
-            test = data.subset(np.flatnonzero(mask))
-            draws = predict_energy_j_per_token(result, test, rng_key=seed)
-            lo, med, hi = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
-            rows = list(zip(test.label, test.energy_j_per_token, med, lo, hi))
-        scores.append(_score(regime, rows, "refit without the regime's points (GPU J per output token)"))
+        for c in np.unique(data.config[mask]):
+            if c not in predicted:
+                held = data.config == c
+                result = fit(data.subset(np.flatnonzero(~held)), seed=seed, **fit_kwargs)
+                idx = np.flatnonzero(held)
+                draws = predict_energy_j_per_token(result, data.subset(idx), rng_key=seed + int(c))
+                lo, med, hi = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
+                predicted[int(c)] = {int(i): (float(med[j]), float(lo[j]), float(hi[j])) for j, i in enumerate(idx)}
+            for i in np.flatnonzero(mask & (data.config == c)):
+                rows.append((data.label[i], float(data.energy_j_per_token[i]), *predicted[int(c)][int(i)]))
+        scores.append(_score(regime, rows, "leave one model-hardware configuration out (GPU J per output token)"))
+    if not plain_pipeline:
+        return scores
     rows = []
     for label, block, measured in _plain_pipeline_points():
         sim = build_simulator(parse_serving_scenario({"serving": block}, file=f"<{label}>"))

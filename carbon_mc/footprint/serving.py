@@ -88,6 +88,20 @@ def decode_compute_s_per_step(active_parameters, batch, devices_per_replica, pea
     return flop / (devices_per_replica * peak_flop_per_s * decode_mfu_fraction)
 
 
+def moe_decode_mfu_fraction(decode_mfu_fraction, moe_mfu_ratio, parameters, active_parameters):
+    """Decode MFU of the step's matrix work: a dense model's, times `moe_mfu_ratio` for a mixture of experts.
+
+    An MoE step splits its batch among experts: each expert multiplies a small block of B x k / E
+    tokens (grouped GEMMs far from peak), and routing, token permutation and the expert-parallel
+    all-to-all add work that a dense GEMM does not have (Huang et al. 2023, 'Towards MoE Deployment:
+    Mitigating Inefficiencies in Mixture-of-Expert (MoE) Inference', arXiv:2303.06182; Gale et al.
+    2023, MegaBlocks, MLSys, arXiv:2211.15841). ML.ENERGY v3.0 implies decode MFU of 0.2-3% for
+    large MoE against 1.7-24% for dense models (Chung et al. 2026, arXiv:2601.22076, data).
+    Dense models (active = total) keep their MFU.
+    """
+    return jnp.where(active_parameters < parameters, decode_mfu_fraction * moe_mfu_ratio, decode_mfu_fraction)
+
+
 def decode_tokens_per_s(batch, decode_memory_s_per_step, decode_compute_s_per_step, step_overhead_s=0.0):
     """Output tokens per second of a replica: batch / (memory time + compute time + fixed overhead per step).
 
@@ -272,6 +286,7 @@ class ServingConstants:
     precision_choices: tuple[tuple[float, float, float], ...] = ()
     whole_node: bool = False
     node_ram_gb: float = 0.0
+    may_be_moe: bool = False  # active parameters below the parameters (or drawn): serving_moe_mfu_ratio applies
 
     @property
     def per_request_only(self) -> bool:
@@ -303,6 +318,7 @@ class ServingConstants:
             precision_choices=choices,
             whole_node=getattr(scenario, "boundary", "replica") == "whole_node",
             node_ram_gb=float(getattr(scenario, "node_ram_gb", None) or 0.0),
+            may_be_moe=bool(getattr(scenario, "may_be_moe", False)),
         )
 
 
@@ -347,7 +363,10 @@ def serving_footprint(x: dict, c: ServingConstants) -> dict:
     out["parameters_read_per_step"] = parameters_read_per_step(parameters, active, batch)
     mem_s = decode_memory_s_per_step(out["parameters_read_per_step"], nbytes, n, c.memory_bandwidth_gb_per_s,
                                      x["memory_bandwidth_fraction"])
-    cmp_s = decode_compute_s_per_step(active, batch, n, peak, x["decode_mfu_fraction"])
+    mfu = x["decode_mfu_fraction"]
+    if c.may_be_moe:
+        mfu = moe_decode_mfu_fraction(mfu, x["serving_moe_mfu_ratio"], parameters, active)
+    cmp_s = decode_compute_s_per_step(active, batch, n, peak, mfu)
     out["decode_tokens_per_s"] = decode_tokens_per_s(batch, mem_s, cmp_s, overhead_s)
     out["prefill_tokens_per_s"] = prefill_tokens_per_s(active, n, peak, x["prefill_mfu_fraction"])
     tokens_in, tokens_out = _tokens(x, "input", c.input_tokens), _tokens(x, "output", c.output_tokens)

@@ -156,6 +156,13 @@ class ServingScenario(ScenarioBase):
         return self.requests is None and self.provisioned_device_hours is None
 
     @property
+    def may_be_moe(self) -> bool:
+        """Active parameters below the parameters, or either drawn: the MoE decode efficiency is drawn."""
+        if self.active_is_total:
+            return False
+        return self.active_parameters is None or self.parameters is None or self.active_parameters < self.parameters
+
+    @property
     def headline(self) -> tuple[str, ...]:
         """The outputs a run reports first: per request and per million output tokens when no traffic is given."""
         from ..footprint.serving_outputs import PER_REQUEST_HEADLINE, SERVING_HEADLINE
@@ -178,6 +185,8 @@ class ServingScenario(ScenarioBase):
         names = list(SERVING_INPUTS)
         names += [DRAWN_SERVED[k] for k in ("parameters", "active_parameters", "batch") if getattr(self, k) is None
                   and not (k == "active_parameters" and self.active_is_total)]
+        if self.may_be_moe:
+            names.append("serving_moe_mfu_ratio")
         if self.precision_choices:
             names.append("serving_precision_quantile")
         if self.boundary == "whole_node":

@@ -1,0 +1,80 @@
+"""Mixture-of-experts decode efficiency, and the measured serving points: what was added, where it comes from."""
+
+import csv
+import importlib.util
+import tomllib
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from carbon_mc.footprint import serving as sv
+from carbon_mc.sampling import build_simulator, draw
+from carbon_mc.scenarios.deployment import parse_serving_scenario
+
+REFERENCE = Path(__file__).resolve().parents[1] / "models" / "reference"
+BASE = {"name": "t", "hardware": "h100_sxm", "devices_per_replica": 8, "batch": 256, "days": 1, "replicas": 1,
+        "region": "world", "datacenter": "hyperscale"}
+
+
+def _extractor():
+    spec = importlib.util.spec_from_file_location("extract_mlenergy_v3", REFERENCE / "extract_mlenergy_v3.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_moe_mfu_scales_only_mixture_of_experts():
+    mfu = sv.moe_decode_mfu_fraction(jnp.asarray([0.2, 0.2]), 0.25, jnp.asarray([70e9, 235e9]), jnp.asarray([70e9, 22e9]))
+    assert mfu.tolist() == pytest.approx([0.2, 0.05])
+    # 1 s of dense matrix work takes 4 s at a quarter of the MFU
+    dense = sv.decode_compute_s_per_step(22e9, 256.0, 8.0, 989e12, 0.2)
+    moe = sv.decode_compute_s_per_step(22e9, 256.0, 8.0, 989e12, float(mfu[1]))
+    assert moe == pytest.approx(4.0 * dense)
+
+
+def test_moe_ratio_drawn_for_moe_only(table):
+    moe = parse_serving_scenario({"serving": {**BASE, "parameters": 235e9, "active_parameters": 22e9}}, file="m.toml", table=table)
+    dense = parse_serving_scenario({"serving": {**BASE, "parameters": 70e9}}, file="d.toml", table=table)
+    assert moe.may_be_moe and "serving_moe_mfu_ratio" in moe.needed_quantities()
+    assert not dense.may_be_moe and "serving_moe_mfu_ratio" not in dense.needed_quantities()
+    prior = table.quantity("serving_moe_mfu_ratio")
+    assert prior.units == "1" and all(p.source.strip() for p in prior.variants.values())
+    x, out = draw(build_simulator(moe, priors=table), num_draws=4096, seed=0, method="mc", variables=["decode_tokens_per_s", "serving_moe_mfu_ratio"])
+    ratio = np.asarray(x["serving_moe_mfu_ratio"])
+    assert np.all((ratio > 0) & (ratio <= 1)) and 0.2 < np.median(ratio) < 0.5
+    # the slower MoE draws give fewer tokens/s: rank correlation of ratio and throughput is positive
+    tps = np.asarray(out["decode_tokens_per_s"])
+    assert np.all(np.isfinite(tps)) and np.corrcoef(np.argsort(np.argsort(ratio)), np.argsort(np.argsort(tps)))[0, 1] > 0.1
+
+
+def test_extractor_picks_batch_8_nearest_64_and_largest():
+    ex = _extractor()
+    configs = [{"model_id": "org/M", "gpu_model": "H100", "num_gpus": 1, "max_num_seqs": b} for b in (8, 16, 48, 96, 512)]
+    configs.append({"model_id": "org/M", "gpu_model": "H100", "num_gpus": 1, "max_num_seqs": 512, "repeat": True})
+    picked = [c["max_num_seqs"] for c in ex.chosen(configs)]
+    assert picked == [8, 48, 512]  # 48 is 16 from 64, 96 is 32 away
+    assert not any(c.get("repeat") for c in ex.chosen(configs))
+
+
+def test_every_measured_row_has_a_documented_source():
+    sources = tomllib.loads((REFERENCE / "inference_measurements_sources.toml").read_text())["sources"]
+    with open(REFERENCE / "inference_measurements.csv", newline="") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    for r in rows:
+        hits = [k for k, s in sources.items() if r["source"].startswith(s["source_starts"])]
+        assert len(hits) == 1, r["source"]
+    assert all(s["year"] >= 2022 and s["licence"].strip() for s in sources.values())
+
+
+def test_regimes_have_their_points():
+    from carbon_mc.calibration import serving as sc
+
+    d = sc.load_measurements()
+    masks = sc.calibration_regimes(d)
+    assert len(d.label) == 130
+    assert masks["small at low batch, optimised server (<= 15B, batch <= 8)"].sum() >= 5
+    assert masks["mixture of experts"].sum() >= 30 and masks["large dense, batched (>= 60B, batch >= 64)"].sum() >= 10
+    with pytest.raises(ValueError, match="valid"):
+        sc.validate_regimes(d, regimes=("moe",))
