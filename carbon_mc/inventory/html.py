@@ -99,7 +99,8 @@ def _over_time(monthly: InventoryReport) -> str:
                         color=colour, alpha=0.2, linewidth=0)
         ax.plot(x, med, color=colour, marker="o", markersize=3, label=f"{label}: median, {ci}% band")
     ax.set_xticks(x, [m[0] for m in months], rotation=45, ha="right", fontsize=9)
-    ax.set_ylabel("t CO2e per month")
+    ax.set_yscale("log")
+    ax.set_ylabel("t CO2e per month (log scale)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, fontsize=9, frameon=False)
     svg = figure_svg(fig, title="Emissions month by month",
@@ -126,7 +127,8 @@ def _contributors(report: InventoryReport, top: int) -> str:
              _pct(v["total_location_tco2e"]["share_of_variance"]), str(v["total_location_tco2e"]["entries"])] for k, v in shown]
     header = [*by, "location-based, t", "market-based, t", "embodied, t", "share of total", "share of variance", "entries"]
     table = _table(header, rows, tuple(range(len(by))))
-    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.32 * len(shown)))
+    height = 0.9 + 0.32 * len(shown)
+    fig, ax = plt.subplots(figsize=(8, height))
     y = np.arange(len(shown))[::-1]
     names = [" / ".join(k) for k, _ in shown]
     ax.barh(y + 0.18, [100 * (v["total_location_tco2e"]["share_of_total"] or 0) for _, v in shown], 0.36, color="#2471a3",
@@ -136,7 +138,7 @@ def _contributors(report: InventoryReport, top: int) -> str:
     ax.set_yticks(y, names, fontsize=9)
     ax.set_xlabel("% of the location-based total (Scope 2 + 3)")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(1, len(shown) / 4)), ncol=2, fontsize=9, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.65 / height), ncol=2, fontsize=9, frameon=False)
     svg = figure_svg(fig, title="Largest contributors",
                      description=f"The {len(shown)} largest groups by {', '.join(by)}: share of the total and share of its "
                                  "variance (covariance allocation: the shares add up to 100%).")
@@ -183,7 +185,7 @@ def render_inventory_page(main: InventoryReport, monthly: InventoryReport, share
             + "<h2>Shared inputs that drive the spread</h2>" + _drivers(shares, meta["num_draws"]))
     return ("<!DOCTYPE html>\n"
             '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_e(title)}</title><style>{CSS}</style></head><body><h1>{_e(title)}</h1>{body}"
+            f"<title>{_e(title)}</title><style>{CSS}td.text {{ white-space: nowrap; }}</style></head><body><h1>{_e(title)}</h1>{body}"
             f"<footer>carbon-mc {_e(package_version('carbon-mc'))}, {_e(when)}.</footer></body></html>\n")
 
 
