@@ -201,3 +201,21 @@ def test_cpu_only_instance_types_are_sockets_of_a_class():
     assert resolve_instance("c7i.48xlarge", TABLE.hardware) == ("cpu_xeon_amx_large", 2)
     assert resolve_instance("c7g.16xlarge", TABLE.hardware) == ("cpu_arm_server", 1)
     assert resolve_hardware("Standard_HB176rs_v4", TABLE, "f", "run.hardware") == "cpu_epyc_2023_large"
+
+
+def test_a_real_codecarbon_file_of_a_cpu_only_vm(tmp_path, capsys):
+    """Written by CodeCarbon 3.3.2's OfflineEmissionsTracker around 12 s of NumPy matrix products on a 2-vCPU VM
+    without RAPL (CPU power from its load model). The VM names its CPU 'AMD EPYC' only: no class can be told, so
+    the import asks for one; given one, the run keeps the measured energy as its input and invents no GPU."""
+    src = ROOT / "tests" / "data" / "ingest" / "codecarbon_3.3.2_cpu_only_vm.csv"
+    out = tmp_path / "vm.toml"
+    assert main(["import", "codecarbon", str(src), "--datacenter", "hyperscale", "-o", str(out)]) == 2
+    assert "names no model" in capsys.readouterr().err and not out.exists()
+    assert main(["import", "codecarbon", str(src), "--datacenter", "hyperscale", "--hardware", "cpu_epyc_2023_mid",
+                 "-o", str(out)]) == 0
+    doc = tomllib.loads(out.read_text())
+    assert doc["run"]["hardware"] == "cpu_epyc_2023_mid" and doc["measured"]["energy_kwh"] == pytest.approx(9.35332679e-05)
+    assert "gpu" not in out.read_text().split("[run]")[1].lower()
+    capsys.readouterr()
+    assert main(["run", str(out), "--draws", "512", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["energy_mwh"]["median"] > 0

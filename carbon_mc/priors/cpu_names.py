@@ -99,6 +99,9 @@ def resolve_cpu(text: str, hardware: Mapping[str, Mapping], *, file: str | None 
                 return CpuMatch(target, None, f"CPU {text.strip()!r} is not in CodeCarbon's table: taken as class {target} "
                                 f"by its family and its {n} cores ({hardware[target]['name']}); give --hardware KEY if "
                                 "another class fits better")
+    if not re.search(r"\d", form):  # "AMD EPYC", "Intel Xeon Processor (Icelake)": the VM hides the model
+        raise InputError(f"CPU {shown(text)} names no model (cloud VMs often hide it), so no class can be told: give "
+                         "--hardware with a CPU class or model (`carbon-mc list hardware --search cpu`)", file=file, key=key)
     choices = [*hardware, *keys]
     raise InputError(f"unknown CPU {shown(text)}; {close_matches(form or str(text), choices)} (`carbon-mc list hardware "
                      "--search cpu` shows the CPU classes; give --hardware KEY)", file=file, key=key)
