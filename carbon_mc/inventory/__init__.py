@@ -23,5 +23,17 @@ from .store import SCHEMA_VERSION, InventoryStore
 
 __all__ = [
     "RULES", "RUN_SPECIFIC", "SCHEMA_VERSION", "Entry", "InventoryReport", "InventoryStore", "add_entries",
-    "inventory_report", "read_entries", "reproduce_report", "totals",
+    "inventory_html", "inventory_report", "read_codecarbon_entries", "read_entries", "reproduce_report",
+    "shared_input_shares", "totals",
 ]
+
+_LAZY = {"inventory_html": "html", "shared_input_shares": "html", "read_codecarbon_entries": "measured"}
+
+
+def __getattr__(name: str):
+    """The HTML page and the CodeCarbon reader, imported when first asked for (matplotlib, the importers)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
