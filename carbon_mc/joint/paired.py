@@ -205,7 +205,7 @@ def paired_draws(
     v_own, s_own = _own_dimensions(row, sum(k for _, k in own), seed)
     smp_a = sampler(ma, seed, PAIRED_METHOD, last_index=num_draws - 1)
     consts_a = tuple(jnp.asarray(c) for c in smp_a.consts)
-    v_own, s_own = jnp.asarray(v_own), jnp.asarray(s_own)
+    direction_own, shift_own = jnp.asarray(v_own), jnp.asarray(s_own)
     keep = variables_b
 
     @jax.jit
@@ -214,7 +214,7 @@ def paired_draws(
         n = num_blocks * BLOCK
         u_a = smp_a.uniforms(consts_a, first_block, num_blocks) if shared else None
         index = first_block * np.uint32(BLOCK) + jnp.arange(n, dtype=jnp.uint32)
-        u_own = bits_to_uniform(sobol_words(v_own, s_own, index)) if own else None
+        u_own = bits_to_uniform(sobol_words(direction_own, shift_own, index)) if own else None
         parts, at = [], 0
         for name, k in mb.columns:
             if name in shared:

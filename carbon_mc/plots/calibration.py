@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -119,7 +120,7 @@ def plot_priors_posteriors(idata, *, quantities: tuple[str, ...] | None = None, 
     height = 3.3 * nrows + head
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, height), squeeze=False)
     u = (np.arange(20_000) + 0.5) / 20_000
-    handles: dict[str, object] = {}
+    handles: dict[str, Any] = {}
     for ax, (q, dim, cls) in zip(axes.ravel(), panels):
         quantity = table.quantity(q)
         prior = quantity.variants[cls]

@@ -81,11 +81,11 @@ def _panel(ax, group: list, sizes: dict = WIDE) -> None:
     legend_below(ax, sizes)
 
 
-def wrapped(text: str, width: int) -> str:
+def wrapped(text: str, width: float) -> str:
     """`literal` text broken into lines of at most `width` characters (an axis label no wider than its panel)."""
     import textwrap
 
-    return "\n".join(textwrap.wrap(literal(text), width)) or literal(text)
+    return "\n".join(textwrap.wrap(literal(text), int(width))) or literal(text)
 
 
 def legend_below(ax, sizes: dict = WIDE) -> None:
@@ -101,7 +101,7 @@ def legend_below(ax, sizes: dict = WIDE) -> None:
 
     handles, labels = ax.get_legend_handles_labels()
     if sizes["wrap"]:
-        labels = [textwrap.fill(label, sizes["wrap"], subsequent_indent="  ") for label in labels]
+        labels = [textwrap.fill(label, int(sizes["wrap"]), subsequent_indent="  ") for label in labels]
     lines = ax.get_xlabel().count("\n") + 1
     drop = 0.12 + 1.25 * (sizes["base"] * (lines + 1)) / 72  # tick labels + x label lines, in inches
     ax.legend(handles, labels, fontsize=sizes["legend"], loc="upper left", bbox_to_anchor=(0.0, 0.0),
