@@ -36,5 +36,5 @@ def test_compare_and_report_without_enough_scenarios_are_one_error(tmp_path, cap
 
 def test_report_from_flags_writes_the_page(tmp_path, capsys):
     page = tmp_path / "r.html"
-    assert main(["report", *FLAGS, "--html", str(page), "--draws", "2000", "--base-draws", "64"]) == 0
+    assert main(["report", *FLAGS, "--html", str(page), "--draws", "1000", "--base-draws", "16"]) == 0
     assert "h100_sxm" in page.read_text()

@@ -92,7 +92,7 @@ def test_the_closed_form_matches_a_numpyro_nuts_fit_with_the_exact_prior():
     def jnp_log(x):
         return jax.numpy.log(x)
 
-    mcmc = MCMC(NUTS(model), num_warmup=300, num_samples=1500, progress_bar=False)
+    mcmc = MCMC(NUTS(model), num_warmup=200, num_samples=1000, progress_bar=False)
     mcmc.run(jax.random.PRNGKey(0))
     mu = np.log(tdp * np.asarray(mcmc.get_samples()["f"], dtype=np.float64))
     eps = np.random.default_rng(0).standard_normal(mu.size)
