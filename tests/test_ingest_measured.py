@@ -63,6 +63,26 @@ def test_a_power_log_of_part_of_the_run_is_placed_in_the_whole_run(tmp_path):
     assert run.measured is not None and run.measured.partial
 
 
+def test_a_codecarbon_file_of_one_node_is_placed_in_the_whole_run(tmp_path):
+    """8 of 64 GPUs for 10 of 100 hours: the whole run's CodeCarbon-scope energy is drawn around 80 x the
+    measurement (its scale-up), wider than the measurement's own meter error."""
+    doc = imported(tmp_path, "codecarbon", str(CC3), "--run-devices", "64", "--run-hours", "100")
+    assert doc["measured"]["measured_devices"] == 8 and doc["measured"]["measured_hours"] == 10.0
+    assert doc["run"]["device_hours"] == 6400.0 and "reported" not in doc
+    ds = estimate(load_scenario(tmp_path / "s.toml"), num_draws=N, seed=5, method="mc")
+    q5, q50, q95 = np.quantile(ds["codecarbon_energy_mwh"], [0.05, 0.5, 0.95])
+    assert q5 < 45.81 * 80 / 1000 < q95
+    _, full = widths(imported_path(tmp_path, "codecarbon", str(CC3)), ["codecarbon_energy_mwh"])
+    f5, f50, f95 = np.quantile(full["codecarbon_energy_mwh"], [0.05, 0.5, 0.95])
+    assert (q95 - q5) / q50 > 1.5 * (f95 - f5) / f50
+
+
+def imported_path(tmp_path, *argv) -> Path:
+    out = tmp_path / "full.toml"
+    assert main(["import", *argv, "-o", str(out), "--force"]) == 0
+    return out
+
+
 @pytest.mark.parametrize("argv, needles", [
     (["power-log", str(SMI), "--region", "france", "--pue", "1.1", "--run-devices", "2"], ["--run-devices 2", "4 devices"]),
     (["power-log", str(SMI), "--region", "france", "--pue", "1.1", "--run-hours", "1"], ["--run-hours 1"]),

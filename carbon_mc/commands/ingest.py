@@ -40,13 +40,13 @@ def register(sub) -> None:
                     help="longest gap between two samples of a device (default 300 s); longer is an error")
     pl.add_argument("--fix-power-fraction", action="store_true",
                     help="with --as-claim: fix accelerator_power_tdp_fraction to the measured mean power / TDP in [priors]")
-    pl.add_argument("--run-devices", type=positive_int, metavar="N",
-                    help="the whole run's devices, when the log covers some of them (a partial measurement)")
-    pl.add_argument("--run-hours", type=positive_float, metavar="HOURS",
-                    help="the whole run's hours, when the log covers part of them (a partial measurement)")
     for q in (cc, pl):
         q.add_argument("-o", "--out", required=True, help="scenario TOML to write")
         q.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+        q.add_argument("--run-devices", type=positive_int, metavar="N",
+                       help="the whole run's devices, when the file covers some of them (a partial measurement)")
+        q.add_argument("--run-hours", type=positive_float, metavar="HOURS",
+                       help="the whole run's hours, when the file covers part of them (a partial measurement)")
         q.add_argument("--as-claim", action="store_true",
                        help="write the measurement only as a [reported] figure to check, not as the run's input")
         q.add_argument("--hardware", help="accelerator key (default: matched from the GPU name in the file)")
@@ -157,8 +157,7 @@ def _scenario(args) -> int:
     check_power(run, hardware, tdp)  # board power within [0, 2 x TDP], before anything is written
     sections, comments = scenario_sections(run, hardware=hardware, tdp_w=tdp, region=region, grid_prior=grid_prior,
                                            datacenter=datacenter, pue=pue, fix_power_fraction=getattr(args, "fix_power_fraction", False),
-                                           as_claim=args.as_claim, run_devices=getattr(args, "run_devices", None),
-                                           run_hours=getattr(args, "run_hours", None))
+                                           as_claim=args.as_claim, run_devices=args.run_devices, run_hours=args.run_hours)
     comments += [where, how]
     write_scenario(args.out, sections, comments, priors=table)
     _report(args, run, hardware, tdp, where, how)

@@ -177,7 +177,7 @@ def measured_summary(scenario) -> dict | None:
     if measured is None:
         return None
     if measured.partial:
-        coverage = (f"{fmt(measured.measured_devices or scenario.devices)} of {fmt(scenario.devices)} devices for "
+        coverage = (f"{measured.measured_devices or scenario.devices:g} of {scenario.devices:g} devices for "
                     f"{fmt(measured.measured_hours or scenario.device_hours / scenario.devices)} of "
                     f"{fmt(scenario.device_hours / scenario.devices)} hours")
     else:

@@ -77,17 +77,18 @@ def measured_powers_w(x: dict, measured, *, device_hours: float, devices: float 
     """
     from ..scenarios.measured import BOARD, MODELLED, RAPL
 
+    measured_device_hours = _measured_device_hours(measured, device_hours, devices)
     if measured.scope == "accelerator":
-        if measured.partial:
-            acc = _partial_accelerator_w(x, measured, device_hours=device_hours, devices=float(devices or 0.0))
-        else:
-            acc = mean_power_w_from_energy_mwh(measured.energy_mwh * x[BOARD], device_hours)
+        measured_w = mean_power_w_from_energy_mwh(measured.energy_mwh * x[BOARD], measured_device_hours)
+        acc = _whole_run_w(x, measured, measured_w, device_hours, devices) if measured.partial else measured_w
         return acc, drawn_server_w, None
     if measured.scope == "codecarbon":
         def part_w(part: str, factor):
-            return mean_power_w_from_energy_mwh(measured.part_kwh(part) / 1000.0 * factor, device_hours)
+            return mean_power_w_from_energy_mwh(measured.part_kwh(part) / 1000.0 * factor, measured_device_hours)
 
         gpu = part_w("gpu", x[BOARD]) if measured.part_kwh("gpu") > 0 else jnp.float32(0.0)
+        if measured.partial:
+            gpu = _whole_run_w(x, measured, gpu, device_hours, devices)
         host = sum((part_w(p, x[MODELLED] if p in measured.modelled else x[RAPL])
                     for p in ("cpu", "ram") if measured.part_kwh(p) > 0), jnp.float32(0.0))
         codecarbon = gpu + host
@@ -101,16 +102,22 @@ def measured_powers_w(x: dict, measured, *, device_hours: float, devices: float 
     return acc, it - acc, None
 
 
-def _partial_accelerator_w(x: dict, measured, *, device_hours: float, devices: float):
-    """The run's mean board power (W) drawn from the posterior given a partial measurement."""
-    from ..scenarios.measured import BOARD
+def _measured_device_hours(measured, device_hours: float, devices: float | None) -> float:
+    """Device-hours the meter saw: the run's, or measured devices x measured hours of a partial measurement."""
+    if not measured.partial:
+        return device_hours
+    run_devices = float(devices or 0.0)
+    return float(measured.measured_devices or run_devices) * float(measured.measured_hours or device_hours / run_devices)
 
-    hours = device_hours / devices
-    m_devices = float(measured.measured_devices or devices)
+
+def _whole_run_w(x: dict, measured, measured_w, device_hours: float, devices: float | None):
+    """The run's mean board power (W) drawn from its posterior given the measured devices' mean `measured_w`."""
+    run_devices = float(devices or 0.0)
+    hours = device_hours / run_devices
+    m_devices = float(measured.measured_devices or run_devices)
     m_hours = float(measured.measured_hours or hours)
-    measured_w = measured.energy_kwh * 1000.0 / (m_devices * m_hours) * x[BOARD]
     mean, sd = partial_posterior_log_power(
         jnp.log(measured_w), measured.prior_log_power_mean, measured.prior_log_power_sd, x["device_power_spread_log_sd"],
-        x["power_over_time_spread_log_sd"], measured_devices=m_devices, devices=devices,
+        x["power_over_time_spread_log_sd"], measured_devices=m_devices, devices=run_devices,
         measured_blocks=m_hours / HOURS_PER_BLOCK, blocks=hours / HOURS_PER_BLOCK)
     return jnp.exp(mean + sd * x["measured_power_posterior_z"])

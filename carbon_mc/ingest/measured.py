@@ -185,9 +185,9 @@ def _check_placement(run: MeasuredRun, as_claim: bool, run_devices: int | None, 
     if as_claim:
         raise CarbonMCError("--run-devices and --run-hours place a partial measurement in the whole run as its input; "
                             "a claim is compared with the run it measured: drop --as-claim", key="--as-claim")
-    if run.energy_scope != "accelerator":
-        raise CarbonMCError("a partial measurement (--run-devices, --run-hours) is read on the accelerator scope only "
-                            "(a board power log)", file=run.file, key="--run-devices")
+    if run.energy_scope not in ("accelerator", "codecarbon"):
+        raise CarbonMCError("a partial measurement (--run-devices, --run-hours) is placed in the run by its board power: "
+                            "read it on the accelerator or codecarbon scope, not it", file=run.file, key="--run-devices")
     if run_devices is not None and run.devices and run_devices < run.devices:
         raise CarbonMCError(f"--run-devices {run_devices} is fewer than the {run.devices} devices the file measured",
                             file=run.file, key="--run-devices")

@@ -34,6 +34,7 @@ BOARD, RAPL, MODELLED, NODE = ("meter_error_board_factor", "meter_error_rapl_fac
                                "meter_error_node_factor")
 PARTIAL_QUANTITIES = ("device_power_spread_log_sd", "power_over_time_spread_log_sd", "measured_power_posterior_z")
 HOST_REMAINDER = "host_beyond_codecarbon_fraction"
+PARTIAL_SCOPES = ("accelerator", "codecarbon")  # scopes whose board power a partial measurement updates
 COVERAGE_TOLERANCE = 0.01  # measured hours within 1% of the run's hours count as the whole run
 
 
@@ -97,8 +98,9 @@ class Measured:
             how = ("posterior given the measured devices and hours" if self.partial else "measured accelerator energy")
             return [f"accelerator_power_tdp_fraction (accelerator power: {how}; {meter})"]
         if self.scope == "codecarbon":
-            return [f"accelerator_power_tdp_fraction (accelerator power: CodeCarbon's gpu_kwh; {meter})",
-                    f"server_power_w_per_device (host power: CodeCarbon's cpu_kwh + ram_kwh, plus {HOST_REMAINDER} "
+            how = "posterior given CodeCarbon's gpu_kwh of the measured devices and hours" if self.partial else "CodeCarbon's gpu_kwh"
+            return [f"accelerator_power_tdp_fraction (accelerator power: {how}; {meter})",
+                    f"server_power_w_per_device (host power: CodeCarbon's cpu_kwh + ram_kwh per measured device-hour, plus {HOST_REMAINDER} "
                     "for fans, NICs, storage, PSU losses)"]
         what = "IT energy" if self.scope == "it" else "facility energy / PUE"
         return [f"accelerator_power_tdp_fraction and server_power_w_per_device (their sum: measured {what}; {meter}; "
@@ -140,10 +142,13 @@ def parse_measured(block: Any, file: str, *, device_hours: float | None, devices
     m_devices = fields.read_positive(block, "measured_devices", file, where, integer=True)
     m_hours = fields.read_positive(block, "measured_hours", file, where)
     partial = _is_partial(m_devices, m_hours, device_hours, devices, file, where)
-    if partial and scope != "accelerator":
+    if partial and scope not in PARTIAL_SCOPES:
         raise InputError("a measurement of part of the run (measured_devices, measured_hours) is read on the accelerator "
-                         "scope only (a board power log); give the whole run's energy on this scope", file=file,
+                         "or codecarbon scope only (board power); give the whole run's energy on this scope", file=file,
                          key=f"{where}.scope")
+    if partial and scope == "codecarbon" and not dict(parts).get("gpu"):
+        raise InputError("a partial CodeCarbon measurement is placed in the run by its GPU energy: gpu_kwh is 0", file=file,
+                         key=f"{where}.gpu_kwh")
     return Measured(scope=scope, energy_kwh=energy, source=source, tool=tool, parts_kwh=parts, modelled=modelled,
                     measured_devices=m_devices, measured_hours=m_hours, partial=partial)
 
