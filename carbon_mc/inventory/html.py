@@ -216,8 +216,8 @@ def shared_input_shares(db: str | Path, *, num_draws: int = 20_000, seed: int = 
         for stream in p.plan.values():
             if stream is not None:
                 users[stream] = users.get(stream, 0) + 1
-    values = shared_draws(list(prepared.values()), num_draws=num_draws, seed=seed)
-    return sorted(((s, users[s], first_order_share(v, total)) for s, v in values.items() if np.ptp(v) > 0), key=lambda t: -t[2])
+    inputs = shared_draws(list(prepared.values()), num_draws=num_draws, seed=seed)
+    return sorted(((s, users[s], first_order_share(v, total)) for s, v in inputs.items() if np.ptp(v) > 0), key=lambda t: -t[2])
 
 
 def inventory_html(db: str | Path, *, by=("team",), num_draws: int = 20_000, seed: int = 0, sharing=tuple(RULES),
