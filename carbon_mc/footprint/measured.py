@@ -16,7 +16,8 @@ with Var S = s0^2 + sd^2/n + st^2/k, Var R = Cov(S, R) = s0^2 + sd^2/N + st^2/K,
 normal approximation of ln(power), and the whole run is R, the measured part plus the spread of the
 devices and days the meter did not see. At n = N and k = K it gives back S, the measurement with its
 meter error. Days are 24 h blocks and count fractionally (k = measured hours / 24): a log shorter than
-a day has a variance st^2 / k above a day's, a conservative reading of hour-to-hour variation. tests/test_measured_partial.py checks the update against a NumPyro NUTS fit.
+a day has a variance st^2 / k above a day's, a conservative reading of hour-to-hour variation.
+tests/test_measured_partial.py checks the update against a NumPyro NUTS fit.
 """
 
 from __future__ import annotations
