@@ -380,8 +380,8 @@ def test_fuzz_overlay_directories(doc):
 
 
 IMPORT_BASES = {
-    "codecarbon": (ROOT / "tests" / "data" / "ingest" / "codecarbon_two_nodes.csv", ["--datacenter", "hyperscale"]),
-    "codecarbon example": (ROOT / "examples" / "codecarbon" / "emissions.csv", ["--datacenter", "hyperscale"]),
+    "codecarbon": (ROOT / "tests" / "data" / "ingest" / "codecarbon_two_nodes.csv", ["--datacenter", "hyperscale", "--merge"]),
+    "codecarbon example": (ROOT / "examples" / "codecarbon" / "emissions.csv", ["--datacenter", "hyperscale", "--merge"]),
     "nvidia-smi": (ROOT / "tests" / "data" / "ingest" / "nvidia_smi_nounits.csv", ["--region", "france", "--pue", "1.1"]),
     "nvidia-smi plain": (ROOT / "tests" / "data" / "ingest" / "nvidia_smi_plain_header.csv", ["--region", "france", "--pue", "1.1"]),
     "nvidia-smi example": (ROOT / "examples" / "power" / "nvidia-smi.csv", ["--region", "france", "--pue", "1.1"]),
