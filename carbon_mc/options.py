@@ -12,8 +12,9 @@ from __future__ import annotations
 METHODS = ("mc", "qmc")
 METHOD_NAMES = {"mc": "monte_carlo", "qmc": "randomized_quasi_monte_carlo"}
 DEFAULT_METHOD = "qmc"
-# Comparisons and claim checks line draws up across scenarios or accounting variants: each input's
-# own stream, so an input shared by two runs is drawn once for both (common random numbers).
+# Plain Monte Carlo, each input on its own stream: an input two runs share is drawn once for both.
+# Comparisons, life cycles and claim checks now draw DEFAULT_METHOD (run's own numbers) and keep common
+# random numbers input by input on its uniforms (carbon_mc.joint.paired); this stays for callers that ask.
 COMMON_RANDOM_NUMBERS_METHOD = "mc"
 
 # Runs (carbon_mc.results)

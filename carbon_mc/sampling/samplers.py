@@ -23,7 +23,7 @@ from .simulator import Simulator
 from .streams import BLOCK, bits_to_uniform, key_of, stream_key, threefry_uniforms
 
 # METHODS, DEFAULT_METHOD (randomized QMC, for the command line and the API alike) and
-# COMMON_RANDOM_NUMBERS_METHOD (plain MC: compare and claim checks) are defined in carbon_mc.options.
+# COMMON_RANDOM_NUMBERS_METHOD (plain MC, one stream per input) are defined in carbon_mc.options.
 
 
 @dataclass(frozen=True)
