@@ -30,7 +30,8 @@ its power prior (accelerator_power_tdp_fraction, power_class = the class key) is
 of priors/power.toml (truncated normal, centre 0.80, scale 0.12) widened by the spread of its members'
 TDPs around that median: scale = sqrt(0.12^2 + (0.80 x s)^2), s = sample sd of ln(TDP) over the
 members (n-1), and upper bound 1.05 x exp(1.645 s), so a member at the class's 95th-percentile TDP
-still fits. Peaks, memory bandwidth and cores are per class, written in CLASSES with their arithmetic.
+still fits. Desktop classes run above their TDP under load (AMD PPT, Intel PL2): centre 1.0 and an extra
+sd(ln) of 0.35 added to s. Peaks, memory bandwidth and cores are per class, written in CLASSES with their arithmetic.
 
 Models the catalogue has on their own (xeon_8480, amd_epyc_7763) map to their own keys.
 """
@@ -51,6 +52,8 @@ SOURCE = ("CodeCarbon CPU power table (mlco2/codecarbon, codecarbon/data/hardwar
           "b05965e43b690cdc53787c7577adbe6e2caf4ed9, file last changed 2026-04-13; MIT licence)")
 MODELS = {"AMD EPYC 7763": "amd_epyc_7763", "Intel Xeon Platinum 8480+": "xeon_8480"}  # catalogue models of their own
 BASE_LOC, BASE_SCALE, LOW = 0.80, 0.12, 0.15  # priors/power.toml accelerator_power_tdp_fraction.cpu_socket
+# Desktop CPUs draw above TDP when loaded (AMD PPT 1.35 x TDP, Intel PL2 up to ~2 x): centre and extra spread [I]
+DESKTOP_LOC, DESKTOP_BOOST_SD_LN = 1.0, 0.35
 
 # key: facts [I] per class. peak = the matrix (AMX) or BF16 dot-product rate where the class has one, else the
 # FP32 vector rate; fp32 = FP32 vector rate; int8 = VNNI/AMX INT8 rate where present. Arithmetic in `notes`.
@@ -98,14 +101,14 @@ CLASSES: dict[str, dict] = {
     "cpu_desktop": {
         "name": "Desktop CPU (Core i5/i7/i9 10th-14th gen, Core Ultra 200S, Ryzen 5000-9000), up to 95 W, ~6-16 cores",
         "vendor": "Intel/AMD", "year": 2022, "cores": 16, "peak": 2.3e12, "fp32": 2.3e12, "int8": 9.2e12, "bandwidth": 89.6, "memory_gb": 64,
-        "per_server": 1, "server_class": "workstation", "embodied": 15.0,
+        "per_server": 1, "server_class": "workstation", "embodied": 15.0, "boost": True,
         "notes": "Peak = FP32 vector rate: 16 cores x 32 FLOP per cycle x ~4.5 GHz = 2.3e12 (Ryzen 9 7950X) [I]; INT8 "
               "(VNNI / AVX-VNNI) four times [I]. Memory: 2 channels DDR5-5600 = 89.6 GB/s [I]. One socket per machine "
               "(server_class workstation). tdp_w is the base TDP; Intel K parts boost to PL2 (~250 W) in bursts."},
     "cpu_desktop_unlocked": {
         "name": "Desktop CPU, high-power (Core i7/i9 K parts, Ryzen 7/9 X parts: 10th-14th gen, 5000-9000), over 95 W, ~8-24 cores",
         "vendor": "Intel/AMD", "year": 2022, "cores": 16, "peak": 2.3e12, "fp32": 2.3e12, "int8": 9.2e12, "bandwidth": 89.6, "memory_gb": 64,
-        "per_server": 1, "server_class": "workstation", "embodied": 15.0,
+        "per_server": 1, "server_class": "workstation", "embodied": 15.0, "boost": True,
         "notes": "As cpu_desktop (16 cores x 32 FLOP per cycle x ~4.5 GHz = 2.3e12, Ryzen 9 7950X) [I]; the unlocked parts "
               "whose base TDP is over 95 W (105-170 W). Intel K parts boost to PL2 (~250 W) in bursts."},
     "cpu_arm_server": {
@@ -221,14 +224,18 @@ def build(out_dir: Path) -> None:
                f"devices_per_server = {c['per_server']}", f'power_class = "{key}"', 'mfu_class = "cpu_amx"',
                f'server_class = "{c["server_class"]}"', f"cores = {c['cores']}", f"source = {q(source)}",
                f"notes = {q(how + '. ' + c['notes'] + ' The MFU class cpu_amx is borrowed from the AMX part [I].')}", ""]
-        scale = math.sqrt(BASE_SCALE**2 + (BASE_LOC * sd) ** 2)
-        high = round(1.05 * math.exp(1.645 * sd), 2)
+        loc, spread = (DESKTOP_LOC, math.hypot(sd, DESKTOP_BOOST_SD_LN)) if c.get("boost") else (BASE_LOC, sd)
+        scale = math.sqrt(BASE_SCALE**2 + (loc * spread) ** 2)
+        high = round(1.05 * loc / BASE_LOC * math.exp(1.645 * spread), 2)
+        boost = (f" Desktop parts run above their TDP under sustained load (AMD PPT = 1.35 x TDP; Intel PL1 = PL2 = 253 W "
+                 f"on a 125 W Core i9-13900K as boards ship) [R]: centre {loc}, and their spread sd(ln) {DESKTOP_BOOST_SD_LN} "
+                 f"added to the TDP spread: sd(ln) {spread:.3f} in all." if c.get("boost") else "")
         pri += [f"[accelerator_power_tdp_fraction.variants.{key}]", 'distribution = "truncated_normal"',
-                f"params = {{ loc = {BASE_LOC}, scale = {scale:.3f}, low = {LOW}, high = {high} }}",
+                f"params = {{ loc = {loc}, scale = {scale:.3f}, low = {LOW}, high = {high} }}",
                 "description = " + q(f"Package average of a {key} socket over the class TDP ({tdp:g} W): the cpu_socket prior "
-                                     f"(centre 0.80, scale 0.12) widened by the spread of the TDPs of the class, sd(ln) {sd:.3f}: "
-                                     f"scale sqrt(0.12^2 + (0.80 x {sd:.3f})^2) = {scale:.3f}, upper bound 1.05 x "
-                                     f"exp(1.645 x {sd:.3f}) = {high} [I]."),
+                                     f"(centre 0.80, scale 0.12) widened by the spread of the TDPs of the class, sd(ln) {sd:.3f}.{boost} "
+                                     f"Scale sqrt(0.12^2 + ({loc} x {spread:.3f})^2) = {scale:.3f}, upper bound 1.05 x "
+                                     f"{loc / BASE_LOC:g} x exp(1.645 x {spread:.3f}) = {high} [I]."),
                 f"source = {q(SOURCE + '; construction of priors/power.toml accelerator_power_tdp_fraction.cpu_socket [I]')}",
                 "year = 2024", ""]
         bw += [f"[memory_bandwidth_gb_per_s.variants.{key}]", 'distribution = "fixed"',
