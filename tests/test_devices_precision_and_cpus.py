@@ -219,3 +219,15 @@ def test_a_real_codecarbon_file_of_a_cpu_only_vm(tmp_path, capsys):
     capsys.readouterr()
     assert main(["run", str(out), "--draws", "512", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["energy_mwh"]["median"] > 0
+
+
+def test_sockets_count_the_cores_the_cpu_name_states(tmp_path):
+    """'AMD EPYC 9354 32-Core Processor' (280 W) is in the large Genoa class (96 cores typical), but its name says
+    32 cores: 128 logical CPUs are 2 sockets, not 1."""
+    src = (ROOT / "tests" / "data" / "ingest" / "codecarbon_cpu_only.csv").read_text().splitlines()
+    path = tmp_path / "emissions.csv"
+    path.write_text(src[0] + "\n" + src[1].replace("AMD EPYC 7763 64-Core Processor", "AMD EPYC 9354 32-Core Processor") + "\n")
+    out = tmp_path / "cpu.toml"
+    assert main(["import", "codecarbon", str(path), "--datacenter", "hyperscale", "-o", str(out)]) == 0
+    run = tomllib.loads(out.read_text())["run"]
+    assert run["hardware"] == "cpu_epyc_2023_large" and run["devices"] == 2

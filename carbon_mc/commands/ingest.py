@@ -170,12 +170,13 @@ def _count_sockets(run, spec: dict, given: int | None) -> None:
     import math
 
     from ..errors import CarbonMCError
+    from ..priors.cpu_names import cores_in_name
 
     if given:
         sockets, how = given, f"{given} given with --devices"
-    elif run.logical_cpus and spec.get("cores"):
-        sockets = max(1, math.ceil(run.logical_cpus / (2 * spec["cores"])))
-        how = (f"{run.logical_cpus} logical CPUs / (2 threads x {spec['cores']} cores per socket); "
+    elif run.logical_cpus and (cores := cores_in_name(run.cpu_name) or spec.get("cores")):  # the name's own count first
+        sockets = max(1, math.ceil(run.logical_cpus / (2 * cores)))
+        how = (f"{run.logical_cpus} logical CPUs / (2 threads x {cores} cores per socket); "
                "give --devices N if SMT was off or the job used part of the machine")
     else:
         raise CarbonMCError("a CPU-only run needs its number of CPU sockets: give --devices N", file=run.file)

@@ -54,6 +54,12 @@ def looks_like_cpu(text: str) -> bool:
     return bool(_CPU_WORDS.search(str(text))) and not _GPU_WORDS.search(str(text))
 
 
+def cores_in_name(text: str | None) -> int | None:
+    """The cores per socket a CPU name states ("AMD EPYC 9354 32-Core Processor" -> 32), else None."""
+    match = _CORES.search(str(text or ""))
+    return int(match.group(1)) if match and int(match.group(1)) > 0 else None
+
+
 def normalize_cpu(text: str) -> str:
     """A comparable form of a CPU name: lower case, marks, vendor words, clock, core count and generation
     prefix removed, dashes as spaces ("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz" -> "xeon gold 6248")."""
@@ -114,4 +120,4 @@ def _present(target: str, text: str, hardware: Mapping[str, Mapping], *, file, k
     return target
 
 
-__all__ = ["CPU_ALIAS_FILE", "CpuMatch", "cpu_table", "looks_like_cpu", "normalize_cpu", "resolve_cpu"]
+__all__ = ["CPU_ALIAS_FILE", "CpuMatch", "cores_in_name", "cpu_table", "looks_like_cpu", "normalize_cpu", "resolve_cpu"]
