@@ -11,7 +11,7 @@ import pytest
 from carbon_mc.cli import main
 from carbon_mc.inventory import add_entries
 from carbon_mc.inventory.html import BINS, first_order_share
-from carbon_mc.report.html import _num
+from carbon_mc.report.html import number_text
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "inventory"
@@ -54,7 +54,7 @@ def test_html_report_shows_the_json_numbers(page_and_json, capsys):
     for metric in ("scope2_location_tco2e", "scope2_market_tco2e", "scope3_embodied_tco2e", "total_location_tco2e",
                    "total_market_tco2e", "energy_mwh"):
         g = total[metric]
-        assert f"<td>{_num(g['median'])}</td><td>{_num(g['lower'])} – {_num(g['upper'])}</td>" in text, metric
+        assert f"<td>{number_text(g['median'])}</td><td>{number_text(g['lower'])} – {number_text(g['upper'])}</td>" in text, metric
     for label in ("Scope 2, location-based", "Scope 2, market-based", "Scope 3, embodied"):
         assert label in text
     teams = [g for g in report["groups"] if g["group"] and g["metric"] == "total_location_tco2e"]

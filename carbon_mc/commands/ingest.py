@@ -148,11 +148,11 @@ def _scenario(args) -> int:
     else:
         raise CarbonMCError("the file names no GPU or CPU model: give --hardware KEY (`carbon-mc list hardware`)", file=run.file)
     if run.cpu_name and not run.gpu_name:
-        _count_sockets(run, table.hardware[hardware], args.devices)
+        count_sockets(run, table.hardware[hardware], args.devices)
     if args.name:
         run.name = args.name
-    region, grid_prior, where = _where(args, run, table)
-    datacenter, pue, how = _datacenter(args, run)
+    region, grid_prior, where = run_place(args, run, table)
+    datacenter, pue, how = run_datacenter(args, run)
     tdp = table.hardware[hardware]["tdp_w"]
     check_power(run, hardware, tdp)  # board power within [0, 2 x TDP], before anything is written
     sections, comments = scenario_sections(run, hardware=hardware, tdp_w=tdp, region=region, grid_prior=grid_prior,
@@ -164,7 +164,7 @@ def _scenario(args) -> int:
     return 0
 
 
-def _count_sockets(run, spec: dict, given: int | None) -> None:
+def count_sockets(run, spec: dict, given: int | None) -> None:
     """A CPU-only run's devices are CPU sockets: --devices, else the logical CPUs the tracker saw over two
     hardware threads per core (SMT on, the default of server CPUs) and the model's cores per socket."""
     import math
@@ -185,7 +185,7 @@ def _count_sockets(run, spec: dict, given: int | None) -> None:
     run.notes.append(f"CPU-only run on {run.cpu_name}: {sockets} socket(s) ({how}); no GPU.")
 
 
-def _where(args, run, table):
+def run_place(args, run, table):
     """(region, grid prior, sentence): where the run's electricity came from."""
     from ..errors import CarbonMCError
 
@@ -252,7 +252,7 @@ def _location_names(loc: dict):
         yield "country", iso
 
 
-def _datacenter(args, run):
+def run_datacenter(args, run):
     """(datacenter, pue, sentence): the data centre's overhead."""
     from ..errors import CarbonMCError
 

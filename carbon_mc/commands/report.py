@@ -23,7 +23,9 @@ def register(sub) -> None:
         "report", help="write a self-contained HTML report of one or more scenarios",
         description="Write one self-contained HTML page (inline CSS and SVG figures, no network) with a section per "
                     "scenario: the ranges, the distribution with each published figure on its own scope, the claim "
-                    "checks, the sensitivity ranking, the assumptions with their sources, and the model-card block.",
+                    "checks, the sensitivity ranking, the assumptions with their sources, and the model-card block. A training "
+                    "run and a deployment whose `model` names it get a life-cycle section (training against serving, "
+                    "break-even). Inventories have their own page: `carbon-mc inventory report DB --html`.",
     )
     p.add_argument("--html", required=True, metavar="HTML", help="the page to write (.html)")
     p.add_argument("--draws", type=positive_int, default=DEFAULT_DRAWS, help=f"Monte Carlo draws (default {DEFAULT_DRAWS})")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..priors import PriorTable, load_priors
-from ..report.html import CSS, _num, _table, figure_svg
+from ..report.html import CSS, figure_svg, html_table, number_text
 from ..sampling import package_version
 from .report import InventoryReport, inventory_report
 from .sharing import RULES
@@ -72,15 +72,16 @@ def _group_rows(report: InventoryReport) -> dict[tuple, dict[str, dict]]:
 
 
 def _interval(r: dict) -> str:
-    return f"{_num(r['median'])} ({_num(r['lower'])} – {_num(r['upper'])})"
+    return f"{number_text(r['median'])} ({number_text(r['lower'])} – {number_text(r['upper'])})"
 
 
 def _totals_section(report: InventoryReport) -> str:
     total = _group_rows(report)[()]
-    rows = [[_e(label), _e(total[m]["units"]), _num(total[m]["median"]), f"{_num(total[m]['lower'])} – {_num(total[m]['upper'])}",
-             _num(total[m]["mean"]), _num(total[m]["sd"])] for m, label in BASES]
+    rows = [[_e(label), _e(total[m]["units"]), number_text(total[m]["median"]),
+             f"{number_text(total[m]['lower'])} – {number_text(total[m]['upper'])}",
+             number_text(total[m]["mean"]), number_text(total[m]["sd"])] for m, label in BASES]
     ci = round(100 * report.meta["ci_prob"])
-    return _table(["quantity", "units", "median", f"{ci}% interval", "mean", "sd"], rows, (0, 1))
+    return html_table(["quantity", "units", "median", f"{ci}% interval", "mean", "sd"], rows, (0, 1))
 
 
 def _over_time(monthly: InventoryReport) -> str:
@@ -108,7 +109,7 @@ def _over_time(monthly: InventoryReport) -> str:
                                  f"embodied Scope 3 emissions, {months[0][0]} to {months[-1][0]}.")
     rows = [[_e(m[0]), *(_interval(groups[m][metric]) for metric, _ in BASES[:4]), str(groups[m]["total_location_tco2e"]["entries"])]
             for m in months]
-    table = _table(["month", *(f"{label}, t" for _, label in BASES[:4]), "entries"], rows)
+    table = html_table(["month", *(f"{label}, t" for _, label in BASES[:4]), "entries"], rows)
     return (f'<figure class="over-time">{svg}<figcaption>Each month carries the entries that ran in it (an entry '
             f"spanning months is split by its days); bands are central {ci}% intervals.</figcaption></figure>{table}")
 
@@ -126,7 +127,7 @@ def _contributors(report: InventoryReport, top: int) -> str:
              _interval(v["scope3_embodied_tco2e"]), _pct(v["total_location_tco2e"]["share_of_total"]),
              _pct(v["total_location_tco2e"]["share_of_variance"]), str(v["total_location_tco2e"]["entries"])] for k, v in shown]
     header = [*by, "location-based, t", "market-based, t", "embodied, t", "share of total", "share of variance", "entries"]
-    table = _table(header, rows, tuple(range(len(by))))
+    table = html_table(header, rows, tuple(range(len(by))))
     height = 0.9 + 0.32 * len(shown)
     fig, ax = plt.subplots(figsize=(8, height))
     y = np.arange(len(shown))[::-1]
@@ -159,7 +160,7 @@ def _drivers(shares: list[tuple[str, int, float]], draws: int) -> str:
     rows = [[f"<code>{_e(_stream_label(s)[0])}</code>", _e(_stream_label(s)[1]), str(n), _pct(v)] for s, n, v in shares]
     explained = sum(v for _, _, v in shares)
     noise = np.sqrt(2 * BINS) / draws
-    return (_table(["shared input", "variant (place, class)", "entries sharing it", "first-order share of the variance"], rows, (0, 1))
+    return (html_table(["shared input", "variant (place, class)", "entries sharing it", "first-order share of the variance"], rows, (0, 1))
             + f"<p>Together {_pct(explained)} of the variance of the location-based total; the rest comes from each run's "
               f"own inputs (MFU, overheads) and from interactions. Each share is a given-data first-order index "
               f"({BINS} bins of {draws:,} draws; Monte Carlo error about {_pct(noise)}).</p>")

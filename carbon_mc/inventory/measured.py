@@ -60,7 +60,7 @@ def read_codecarbon_entries(paths, *, table: PriorTable | None = None, labels: d
       InputError: a path that does not exist, an unknown label, an id given twice.
       CarbonMCError: a file the import refuses (its own message: file, column, what is wrong).
     """
-    from ..commands.ingest import _count_sockets, _datacenter, _where
+    from ..commands.ingest import count_sockets, run_datacenter, run_place
     from ..ingest import check_power, match_hardware, read_codecarbon, scenario_sections
 
     table = table or load_priors()
@@ -92,9 +92,9 @@ def read_codecarbon_entries(paths, *, table: PriorTable | None = None, labels: d
         else:
             raise CarbonMCError("the file names no GPU or CPU model: give the hardware (`carbon-mc list hardware`)", file=run.file)
         if run.cpu_name and not run.gpu_name:
-            _count_sockets(run, table.hardware[key], None)
-        grid_region, grid_prior, _ = _where(options, run, table)
-        dc, fixed_pue, _ = _datacenter(options, run)
+            count_sockets(run, table.hardware[key], None)
+        grid_region, grid_prior, _ = run_place(options, run, table)
+        dc, fixed_pue, _ = run_datacenter(options, run)
         tdp = table.hardware[key]["tdp_w"]
         check_power(run, key, tdp)
         sections, _ = scenario_sections(run, hardware=key, tdp_w=tdp, region=grid_region, grid_prior=grid_prior,

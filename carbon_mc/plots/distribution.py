@@ -49,7 +49,7 @@ def scope_title(check) -> str:
     return f"{output_label(check.quantity, check.units)}\n{check.accounting['grid_basis']}-based grid, {pue}"
 
 
-def _num(x: float) -> str:
+def axis_number(x: float) -> str:
     """Three significant figures, thousands separated, never in e-notation for everyday sizes."""
     return f"{x:,.0f}" if 1e3 <= abs(x) < 1e9 else f"{x:.3g}"
 
@@ -64,11 +64,11 @@ def _panel(ax, group: list, sizes: dict = WIDE) -> None:
     bins = np.geomspace(float(x.min()), float(x.max()), 80) if log else np.linspace(float(x.min()), float(x.max()), 80)
     ax.hist(x, bins=bins, color=HIST_COLOR)
     p5, p95 = first.interval
-    ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=legend_label(f"90% interval {_num(p5)}-{_num(p95)}"))
-    ax.axvline(first.median, color="black", lw=1, label=legend_label(f"median {_num(first.median)} {first.units}"))
+    ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=legend_label(f"90% interval {axis_number(p5)}-{axis_number(p95)}"))
+    ax.axvline(first.median, color="black", lw=1, label=legend_label(f"median {axis_number(first.median)} {first.units}"))
     for check, color in zip(group, MARK_COLORS * 4):
         ax.axvline(check.claim_value, color=color, lw=2,
-                   label=legend_label(f"{check.claim.label or 'claim'}: {_num(check.claim_value)} {check.units} "
+                   label=legend_label(f"{check.claim.label or 'claim'}: {axis_number(check.claim_value)} {check.units} "
                                       f"(pct {check.percentile:.1f})"))
     if log:
         ax.set_xscale("log")
@@ -170,8 +170,8 @@ def plot_outputs(ds, names: list[str], *, narrow: bool = False, path: str | Path
         x = x[np.isfinite(x)]
         ax.hist(x, bins=80, color=HIST_COLOR)
         p5, median, p95 = np.quantile(x, [0.05, 0.5, 0.95])
-        ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=f"90% interval {_num(p5)}-{_num(p95)}")
-        ax.axvline(median, color="black", lw=1, label=f"median {_num(median)}")
+        ax.axvspan(p5, p95, color=HIST_COLOR, alpha=0.25, label=f"90% interval {axis_number(p5)}-{axis_number(p95)}")
+        ax.axvline(median, color="black", lw=1, label=f"median {axis_number(median)}")
         ax.set_xlabel(wrapped(output_label(name), sizes["label_wrap"]))
         ax.set_ylabel("draws")
         sized(ax, sizes)

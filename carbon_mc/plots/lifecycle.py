@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import save_figure
-from .distribution import HIST_COLOR, MARK_COLORS, NARROW, WIDE, legend_below, sized, wrapped
+from .distribution import HIST_COLOR, MARK_COLORS, NARROW, WIDE, axis_number, legend_below, sized, wrapped
 
 __all__ = ["cumulative_tco2e", "plot_lifecycle"]
 
@@ -28,10 +28,6 @@ def cumulative_tco2e(training_tco2e: np.ndarray, serving_tco2e_per_day: np.ndarr
     overtake training's), evaluated on a grid of serving periods.
     """
     return np.asarray(training_tco2e)[None, :] + np.asarray(serving_tco2e_per_day)[None, :] * np.asarray(days, np.float64)[:, None]
-
-
-def _num(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 def plot_lifecycle(ds, *, narrow: bool = False, path: str | Path | None = None):
@@ -58,10 +54,10 @@ def plot_lifecycle(ds, *, narrow: bool = False, path: str | Path | None = None):
     ax.fill_between(days, lo, hi, color=HIST_COLOR, alpha=0.35, lw=0, label="90% interval, training plus serving")
     ax.plot(days, mid, color="black", lw=1.5, label="median, training plus serving")
     ax.axhspan(t5, t95, color=MARK_COLORS[1], alpha=0.12, lw=0)
-    ax.axhline(t50, color=MARK_COLORS[1], lw=1, ls="--", label=f"training alone: median {_num(t50)} t (band: 90%)")
-    ax.axvline(period, color=MARK_COLORS[3], lw=1.5, label=f"the period served: {_num(period)} days")
+    ax.axhline(t50, color=MARK_COLORS[1], lw=1, ls="--", label=f"training alone: median {axis_number(t50)} t (band: 90%)")
+    ax.axvline(period, color=MARK_COLORS[3], lw=1.5, label=f"the period served: {axis_number(period)} days")
     if even <= end:
-        ax.axvline(even, color=MARK_COLORS[0], lw=1.5, label=f"break-even, median: {_num(even)} days of serving")
+        ax.axvline(even, color=MARK_COLORS[0], lw=1.5, label=f"break-even, median: {axis_number(even)} days of serving")
     ax.set_xlim(0, end)
     ax.set_ylim(0, None)
     ax.set_xlabel(wrapped("days of serving", sizes["label_wrap"]))

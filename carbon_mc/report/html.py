@@ -59,7 +59,7 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _num(x: float) -> str:
+def number_text(x: float) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–"
     if x == 0:
@@ -69,7 +69,7 @@ def _num(x: float) -> str:
     return f"{x:.3g}"
 
 
-def _table(header: list[str], rows: list[list[str]], text_columns: tuple[int, ...] = (0,), source_column: int | None = None) -> str:
+def html_table(header: list[str], rows: list[list[str]], text_columns: tuple[int, ...] = (0,), source_column: int | None = None) -> str:
     def cls(i: int) -> str:
         return ' class="source"' if i == source_column else ' class="text"' if i in text_columns else ""
 
@@ -137,10 +137,11 @@ def _ranges(r: ScenarioReport) -> str:
             return float(s.sel(stat=k))
 
         meta = r.run.output_table[name]
-        rows.append([_e(meta.long_name), _e(units_label(meta.units)), _num(stat("median")),
-                     f"{_num(stat('p5'))} – {_num(stat('p95'))}", f"{_num(stat('hdi90_lower'))} – {_num(stat('hdi90_upper'))}",
-                     _num(stat("mean")), _num(stat("sd"))])
-    return _table(["quantity", "units", "median", "90% interval (5–95%)", "90% HDI", "mean", "sd"], rows, (0, 1))
+        rows.append([_e(meta.long_name), _e(units_label(meta.units)), number_text(stat("median")),
+                     f"{number_text(stat('p5'))} – {number_text(stat('p95'))}",
+                     f"{number_text(stat('hdi90_lower'))} – {number_text(stat('hdi90_upper'))}",
+                     number_text(stat("mean")), number_text(stat("sd"))])
+    return html_table(["quantity", "units", "median", "90% interval (5–95%)", "90% HDI", "mean", "sd"], rows, (0, 1))
 
 
 def _distribution(r: ScenarioReport) -> str:
@@ -153,7 +154,7 @@ def _distribution(r: ScenarioReport) -> str:
     name = r.scenario.name
     if r.checks:
         caption = "Each published figure is marked only on the distribution of its own scope (quantity, grid basis, PUE)."
-        marked = "; ".join(f"{c.claim.label or 'claim'} {_num(c.claim_value)} {c.units} at percentile {c.percentile:.1f}"
+        marked = "; ".join(f"{c.claim.label or 'claim'} {number_text(c.claim_value)} {c.units} at percentile {c.percentile:.1f}"
                            for c in r.checks)
         description = (f"Histograms of {name}'s draws, one panel per scope, with the median, the 90% interval and each "
                        f"published figure marked: {marked}.")
@@ -180,11 +181,11 @@ def _checks(r: ScenarioReport) -> str:
     rows = []
     for c in r.checks:
         p = f"{c.prob_at_least:.3f}" if c.prob_at_least > 0 else f"0 of {c.num_draws:,}"
-        ratio = (f"{_num(c.ratio_median)} ({_num(c.ratio_interval[0])}–{_num(c.ratio_interval[1])})"
+        ratio = (f"{number_text(c.ratio_median)} ({number_text(c.ratio_interval[0])}–{number_text(c.ratio_interval[1])})"
                  if math.isfinite(c.ratio_median) else "–")
-        rows.append([_e(c.claim.label or "claim"), f"{_num(c.claim_value)} {_e(c.units)}", _e(scope_title(c).replace("\n", "; ")),
+        rows.append([_e(c.claim.label or "claim"), f"{number_text(c.claim_value)} {_e(c.units)}", _e(scope_title(c).replace("\n", "; ")),
                      f"{c.percentile:.1f}", p, ratio, f'<span class="verdict">{_e(c.verdict)}</span>'])
-    table = _table(["claim", "value", "checked against", "percentile", "P(true ≥ claim)", "claim / median (90%)", "verdict"],
+    table = html_table(["claim", "value", "checked against", "percentile", "P(true ≥ claim)", "claim / median (90%)", "verdict"],
                    rows, (0, 2, 6))
     return table + "".join(_method_checks(c) for c in r.checks if c.method is not None)
 
@@ -199,7 +200,7 @@ def _method_checks(c) -> str:
             f'<p><b>Arithmetic:</b> {_e(a.sentence)}.</p><p><b>Physics:</b> <span class="verdict">{_e(m.summary)}</span>.</p>')
     if d is None:
         return head + (f"<p>No decomposition: {_e(m.reason)}.</p>" if m.reason else "")
-    rows = [[_e(f.label), "" if f.card is None else _num(f.card), "" if f.estimate is None else _num(f.estimate),
+    rows = [[_e(f.label), "" if f.card is None else number_text(f.card), "" if f.estimate is None else number_text(f.estimate),
              f"{f.geometric_mean:.3g}", f"{f.interval[0]:.3g} – {f.interval[1]:.3g}", "yes" if f.counted else "no"]
             for f in d.factors]
     rows.append([f"<b>estimate / claim</b> ({_e(d.estimate_quantity)})", "", "", f"<b>{d.ratio_geometric_mean:.3g}</b>",
@@ -207,7 +208,7 @@ def _method_checks(c) -> str:
     note = ("<p>Each factor is a ratio per draw (the estimate’s value over the card’s); the factors multiply to "
             "estimate / claim in every draw, and their geometric means multiply to its geometric mean. "
             f"On its own method (the parts it leaves out removed) the figure sits at percentile {d.own_method_percentile:.1f}.</p>")
-    return head + _table(["factor of estimate / claim", "card", "estimate (median)", "× (geometric mean)", "90% interval",
+    return head + html_table(["factor of estimate / claim", "card", "estimate (median)", "× (geometric mean)", "90% interval",
                           "counted by the card"], rows, (0, 5)) + note
 
 
@@ -226,18 +227,18 @@ def _ranking(r: ScenarioReport) -> str:
     note = (f"<p>Sobol' indices of {_e(output)} (Saltelli design, {a['num_base']:,} base rows, {a['num_evaluations']:,} "
             f"evaluations; {float(a['conf_level']):.0%} bootstrap intervals from {a['num_resamples']:,} resamples). "
             "ST: share of the variance involving the input; S1: its share alone.</p>")
-    return note + _table(["input", "total order ST", "interval", "first order S1", "interval"], rows)
+    return note + html_table(["input", "total order ST", "interval", "first order S1", "interval"], rows)
 
 
 def _assumptions(r: ScenarioReport) -> str:
     rows = []
     for a in r.assumptions:
         interval = "fixed" if a["distribution"] == "fixed" else (
-            f"{_num(a['p5'])} – {_num(a['p95'])}" if not a["components"] else "joint: " + ", ".join(a["components"]))
+            f"{number_text(a['p5'])} – {number_text(a['p95'])}" if not a["components"] else "joint: " + ", ".join(a["components"]))
         variant = a["variant"] + (f" ({a['year']})" if a["year"] else "")
         rows.append([_e(a["long_name"]), _e(units_label(a["units"])), _e(a["distribution"]), _e(variant),
-                     _num(a["median"]), _e(interval), _e(a["source"])])
-    return _table(["input", "units", "distribution", "variant", "median", "90% interval", "source"], rows, (0, 1, 2, 3), 6)
+                     number_text(a["median"]), _e(interval), _e(a["source"])])
+    return html_table(["input", "units", "distribution", "variant", "median", "90% interval", "source"], rows, (0, 1, 2, 3), 6)
 
 
 SAMPLERS = {"qmc": "randomized quasi-Monte Carlo, scrambled Sobol' points", "mc": "Monte Carlo"}
@@ -280,7 +281,7 @@ def _lifecycle_section(life: LifecycleReport) -> str:
     def row(label: str, units: str, x) -> list[str]:
         x = np.asarray(x, np.float64)
         p5, median, p95 = (float(v) for v in np.quantile(x, [0.05, 0.5, 0.95]))
-        return [_e(label), _e(units), _num(median), f"{_num(p5)} – {_num(p95)}", _num(float(np.mean(x)))]
+        return [_e(label), _e(units), number_text(median), f"{number_text(p5)} – {number_text(p95)}", number_text(float(np.mean(x)))]
 
     rows = []
     for name in LIFECYCLE_ROWS:
@@ -295,21 +296,21 @@ def _lifecycle_section(life: LifecycleReport) -> str:
     per_day_t = ds["serving_tco2e"].values / life.days
     rows.insert(2, row("serving emissions per day of the deployment (kg CO2e)", "kg", per_day_t * 1e3))
     rows.insert(3, row("serving emissions per year of the same use (t CO2e)", "t", per_day_t * 365.0))
-    table = _table(["quantity", "units", "median", "90% interval (5–95%)", "mean"], rows, (0, 1))
+    table = html_table(["quantity", "units", "median", "90% interval (5–95%)", "mean"], rows, (0, 1))
     how = (f"{ds.attrs['num_draws']:,} draws, seed {ds.attrs['seed']}: {ds.attrs['sampler']}. The training figures are the "
            f"very draws of {tr.name}'s section; inputs both phases draw from the same prior ({ds.attrs['shared_inputs'] or 'none'}) "
            "take one draw for both.")
     even = float(np.median(ds["break_even_days"].values))
     description = (f"Cumulative CO2e of {tr.name} plus {sv.name} against days of serving: median and 90% interval, the "
-                   f"training alone (median {_num(float(np.median(ds['training_tco2e'].values)))} t), the deployment's "
-                   f"period of {_num(life.days)} days and the median break-even after {_num(even)} days of serving.")
+                   f"training alone (median {number_text(float(np.median(ds['training_tco2e'].values)))} t), the deployment's "
+                   f"period of {number_text(life.days)} days and the median break-even after {number_text(even)} days of serving.")
     title = f"Life cycle of {tr.name} and {sv.name}"
     figures = "".join(f'<figure class="lifecycle {layout}">'
                       f"{figure_svg(plot_lifecycle(ds, narrow=layout == 'narrow'), title=title, description=description)}"
                       "<figcaption>Training once, then serving at the deployment's rate: the emissions since training "
                       "began.</figcaption></figure>" for layout in ("wide", "narrow"))
     uid = "lifecycle-" + "-".join(x.replace(" ", "_") for x in (tr.name, sv.name))
-    facts = (f"{tr.name} trained once, then served as {sv.name} for {_num(life.days)} days (the deployment's period); "
+    facts = (f"{tr.name} trained once, then served as {sv.name} for {number_text(life.days)} days (the deployment's period); "
              "break-even: the days, and the requests, of serving that emit as much as the training.")
     return (f'<section class="scenario lifecycle" id="{_e(uid)}"><h2>{_e(title)}</h2><p class="facts">{_e(facts)}</p>'
             f"<h3>Totals, shares and break-even</h3><p>{_e(how)}</p>{table}"
