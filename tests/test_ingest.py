@@ -137,7 +137,9 @@ def test_fix_power_fraction_writes_the_measured_fraction(tmp_path):
     (["power-log", str(DATA / "nvidia_smi_nounits.csv"), "--region", "france", "--pue", "1.1", "--max-gap", "5"],
      ["nvidia_smi_nounits.csv", "row 4", "more than --max-gap 5 s"]),
     (["codecarbon", str(DATA / "codecarbon_two_nodes.csv"), "--merge"], ["codecarbon_two_nodes.csv", "--datacenter"]),
-    (["codecarbon", str(DATA / "codecarbon_two_nodes.csv"), "--datacenter", "hpc"], ["holds 2 runs", "--run-id", "--merge"]),
+    # two runs are written apart by default (tests/test_ingest_multi_run.py); one placement cannot hold both
+    (["codecarbon", str(DATA / "codecarbon_two_nodes.csv"), "--datacenter", "hpc", "--run-devices", "64"],
+     ["holds 2 runs", "--run-id", "--merge"]),
     (["codecarbon", str(DATA / "watttime_moer.csv"), "--datacenter", "hpc"], ["watttime_moer.csv", "missing column(s) 'timestamp'"]),
     # "fr" now resolves (an ISO country code, since places resolve as users write them): a misspelling is the unknown name
     (["power-log", str(DATA / "nvidia_smi_nounits.csv"), "--region", "frnace", "--pue", "1.1"], ["did you mean 'france'"]),

@@ -88,7 +88,7 @@ def imported_path(tmp_path, *argv) -> Path:
     (["power-log", str(SMI), "--region", "france", "--pue", "1.1", "--run-hours", "1"], ["--run-hours 1"]),
     (["power-log", str(SMI), "--region", "france", "--pue", "1.1", "--run-devices", "8", "--as-claim"], ["drop --as-claim"]),
     (["power-log", str(SMI), "--region", "france", "--pue", "1.1", "--fix-power-fraction"], ["with --as-claim"]),
-    (["codecarbon", str(CC2), "--datacenter", "hpc"], ["holds 2 runs", "--run-id", "--merge"]),
+    (["codecarbon", str(CC2), "--datacenter", "hpc", "--run-hours", "100"], ["holds 2 runs", "--run-id", "--merge"]),
 ])
 def test_a_placement_that_cannot_be_is_one_line_and_nothing_written(tmp_path, capsys, argv, needles):
     out = tmp_path / "s.toml"

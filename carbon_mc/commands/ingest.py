@@ -26,8 +26,8 @@ def register(sub) -> None:
                     help="codecarbon: CPU + GPU + RAM, each part kept (default; a CPU-only run is read as it); it: "
                          "energy_consumed taken as the whole servers'; accelerator: the GPUs' energy alone")
     cc.add_argument("--merge", action="store_true",
-                    help="take the file's several runs (run_id) as parts of one training run, e.g. one per node "
-                         "(default: a file of several runs needs --run-id)")
+                    help="take the file's several runs (run_id) as parts of one training run, e.g. one per node, in one "
+                         "scenario (default: one scenario per run, OUT_<project>_<run-id>.toml beside -o OUT.toml)")
     cc.add_argument("--rapl", action="store_true",
                     help="CodeCarbon read CPU and RAM from RAPL counters (default: taken as modelled, a wider meter error)")
     cc.add_argument("--devices", type=positive_int, help="GPUs per run, when CodeCarbon's gpu_count is empty")
@@ -41,7 +41,9 @@ def register(sub) -> None:
     pl.add_argument("--fix-power-fraction", action="store_true",
                     help="with --as-claim: fix accelerator_power_tdp_fraction to the measured mean power / TDP in [priors]")
     for q in (cc, pl):
-        q.add_argument("-o", "--out", required=True, help="scenario TOML to write")
+        q.add_argument("-o", "--out", required=True,
+                       help="scenario TOML to write (a CodeCarbon file of several runs: one file per run beside it, "
+                            "OUT_<project>_<run-id>.toml)")
         q.add_argument("--force", action="store_true", help="overwrite --out if it exists")
         q.add_argument("--run-devices", type=positive_int, metavar="N",
                        help="the whole run's devices, when the file covers some of them (a partial measurement)")
@@ -121,24 +123,77 @@ def _grid(args) -> int:
 
 def _scenario(args) -> int:
     from ..errors import CarbonMCError
-    from ..ingest import (
-        check_power,
-        match_hardware,
-        read_codecarbon,
-        read_power_log,
-        scenario_sections,
-        write_scenario,
-    )
+    from ..ingest import read_codecarbon, read_codecarbon_runs, read_power_log, write_all
     from ..ingest.tables import utc_offset
     from ..priors import load_priors
 
     table = load_priors(overlays=args.priors)
     offset = utc_offset(args.utc_offset)
-    if args.kind == "codecarbon":
-        run = read_codecarbon(args.file, run_ids=args.run_id or None, scope=args.scope, merge=args.merge, devices=args.devices,
-                              utc_offset=offset, rapl=args.rapl)
+    if args.kind == "codecarbon" and not args.merge:
+        runs = read_codecarbon_runs(args.file, run_ids=args.run_id or None, scope=args.scope, devices=args.devices,
+                                    utc_offset=offset, rapl=args.rapl)
+    elif args.kind == "codecarbon":
+        runs = [read_codecarbon(args.file, run_ids=args.run_id or None, scope=args.scope, merge=True, devices=args.devices,
+                                utc_offset=offset, rapl=args.rapl)]
     else:
-        run = read_power_log(args.file, interval_s=args.interval, max_gap_s=args.max_gap, utc_offset=offset)
+        runs = [read_power_log(args.file, interval_s=args.interval, max_gap_s=args.max_gap, utc_offset=offset)]
+    if len(runs) > 1 and (args.run_devices is not None or args.run_hours is not None):
+        raise CarbonMCError(f"holds {len(runs)} runs, written apart; --run-devices/--run-hours place one measurement in a "
+                            "larger run: pass --merge (the runs are parts of it) or --run-id ID", file=runs[0].file,
+                            key="--run-devices")
+    paths = run_paths(args.out, runs, force=args.force)
+    built = [_build(args, run, table, path) for run, path in zip(runs, paths, strict=True)]  # every run checked first
+    write_all([(path, text) for path, text, *_ in built])  # then all written, or none
+    summaries = [_report(args, run, path, *rest) for run, (path, _, *rest) in zip(runs, built, strict=True)]
+    if args.json:
+        from .common import print_json
+
+        print_json(summaries[0] if len(summaries) == 1 else summaries)
+    elif len(runs) > 1:
+        from .common import stdout
+
+        stdout.print(f"{len(runs)} runs of {Path(args.file).name} written apart (one scenario each; --merge sums them, "
+                     "--run-id picks one)", markup=False)
+    return 0
+
+
+def run_paths(out: str, runs, *, force: bool = False) -> list[Path]:
+    """Where each run's scenario goes: `out` itself for one run; for several (a CodeCarbon file of
+    several run_ids, written apart) one file per run beside `out`, OUT_<project>_<run-id prefix>.toml.
+    The run-id prefix is 8 characters, or as many more as keep the names apart.
+
+    Raises:
+      CarbonMCError: a file to write exists (without `force`); nothing has been written.
+    """
+    import re
+
+    from ..errors import CarbonMCError
+
+    target = Path(out)
+    if len(runs) == 1:
+        paths = [target]
+    else:
+        ids = [run.run_id or str(i) for i, run in enumerate(runs)]
+        longest = max(map(len, ids))
+        width = next((n for n in range(8, longest + 1) if len({i[:n] for i in ids}) == len(ids)), longest)
+        paths = []
+        for run, run_id in zip(runs, ids, strict=True):
+            project = re.sub(r"[^A-Za-z0-9._-]+", "-", run.project or "").strip("-.")[:40] or "codecarbon"
+            name = f"{target.stem}_{project}_{re.sub(r'[^A-Za-z0-9-]+', '-', run_id[:width])}{target.suffix or '.toml'}"
+            paths.append(target.with_name(name))
+    if not force:
+        for path in paths:
+            if path.exists():
+                raise CarbonMCError("exists; pass --force to overwrite it" + (" (nothing was written)" if len(paths) > 1 else ""),
+                                    file=str(path))
+    return paths
+
+
+def _build(args, run, table, path: Path):
+    """(path, text, hardware, tdp, where, how) of `run`'s scenario, validated, nothing written."""
+    from ..errors import CarbonMCError
+    from ..ingest import check_power, match_hardware, scenario_sections, scenario_text
+
     if args.hardware:
         hardware = match_hardware(args.hardware, table.hardware, key="--hardware") if args.hardware not in table.hardware else args.hardware
     elif run.gpu_name:
@@ -150,7 +205,7 @@ def _scenario(args) -> int:
     if run.cpu_name and not run.gpu_name:
         count_sockets(run, table.hardware[hardware], args.devices)
     if args.name:
-        run.name = args.name
+        run.name = args.name if run.run_id is None or args.merge else f"{args.name} (run {run.run_id[:8]})"
     region, grid_prior, where = run_place(args, run, table)
     datacenter, pue, how = run_datacenter(args, run)
     tdp = table.hardware[hardware]["tdp_w"]
@@ -159,9 +214,9 @@ def _scenario(args) -> int:
                                            datacenter=datacenter, pue=pue, fix_power_fraction=getattr(args, "fix_power_fraction", False),
                                            as_claim=args.as_claim, run_devices=args.run_devices, run_hours=args.run_hours)
     comments += [where, how]
-    write_scenario(args.out, sections, comments, priors=table)
-    _report(args, run, hardware, tdp, where, how)
-    return 0
+    if run.run_id is not None:
+        comments.append(f"CodeCarbon run_id {run.run_id}, one of the runs of {Path(run.file).name} (written apart).")
+    return path, scenario_text(path, sections, comments, priors=table), hardware, tdp, where, how
 
 
 def count_sockets(run, spec: dict, given: int | None) -> None:
@@ -272,22 +327,22 @@ def run_datacenter(args, run):
                         "(`carbon-mc list datacenters`) or --pue NUMBER", file=run.file)
 
 
-def _report(args, run, hardware, tdp, where, how) -> None:
-    from .common import fmt, print_json, stdout
+def _report(args, run, path, hardware, tdp, where, how) -> dict:
+    from .common import fmt, stdout
 
     fraction = run.tdp_fraction(tdp)
     summary = {
-        "out": args.out, "tool": run.tool, "hardware": hardware, "gpu_name": run.gpu_name, "devices": run.devices,
-        "device_hours": run.device_hours, "energy_kwh": run.energy_kwh, "energy_scope": run.energy_scope,
+        "out": str(path), "tool": run.tool, "run_id": run.run_id, "hardware": hardware, "gpu_name": run.gpu_name,
+        "devices": run.devices, "device_hours": run.device_hours, "energy_kwh": run.energy_kwh, "energy_scope": run.energy_scope,
         "start": run.start.isoformat() if run.start else None, "end": run.end.isoformat() if run.end else None,
         "mean_device_power_w": run.mean_device_power_w, "power_tdp_fraction": fraction,
         "emissions_kg": run.emissions_kg, "grid": where, "pue": how,
         "use": "claim" if args.as_claim else "input",
     }
     if args.json:
-        print_json(summary)
-        return
-    stdout.print(f"wrote {args.out} from {Path(run.file).name} ({run.tool})", markup=False)
+        return summary
+    stdout.print(f"wrote {path} from {Path(run.file).name} ({run.tool}"
+                 + (f", run_id {run.run_id}" if run.run_id and not args.merge else "") + ")", markup=False)
     stdout.print(f"  {fmt(run.energy_kwh)} kWh ({run.energy_scope} scope) over {fmt(run.device_hours)} device-hours on "
                  f"{run.devices} x {hardware}" + (f" ({run.gpu_name})" if run.gpu_name else ""), markup=False)
     if fraction is not None:
@@ -295,7 +350,8 @@ def _report(args, run, hardware, tdp, where, how) -> None:
     stdout.print(f"  {where}\n  {how}", markup=False)
     if args.as_claim:
         stdout.print("  the measurement is a claim to check ([reported]); the run draws the energy from priors", markup=False)
-        stdout.print(f"next: carbon-mc check {args.out}", markup=False)
+        stdout.print(f"next: carbon-mc check {path}", markup=False)
     else:
         stdout.print("  the measurement is the run's input ([measured]); the run draws only what it leaves out", markup=False)
-        stdout.print(f"next: carbon-mc run {args.out}", markup=False)
+        stdout.print(f"next: carbon-mc run {path}", markup=False)
+    return summary

@@ -4,7 +4,8 @@ CodeCarbon writes one row per run (``run_id``) when it stops, or several rows fo
 is flushed (each row cumulative). Energies are in kWh, emissions in kg CO2e, duration in seconds.
 CodeCarbon multiplies every energy by its ``pue`` setting (1.0 by default) before writing it, so
 ``energy_consumed / pue`` is the IT energy (CPU + GPU + RAM) and ``gpu_energy / pue`` the GPUs' own.
-The runs kept (all by default) are taken as parts of one training run, e.g. one row per node.
+A file of several runs is read as one run per run_id (`read_codecarbon_runs`), or with `merge` as
+parts of one training run, e.g. one run per node (`read_codecarbon`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,33 @@ def read_codecarbon(path, *, run_ids: list[str] | None = None, scope: str = "cod
       CarbonMCError: several runs in the file without `merge` or `run_ids` naming one, besides the
         errors of the file's cells (`carbon_mc.ingest.tables`).
     """
+    rows, last = _runs(path, run_ids, scope)
+    if len(last) > 1 and not merge:
+        ids = list(last)
+        raise CarbonMCError(f"holds {len(ids)} runs ({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}): read them apart "
+                            "with read_codecarbon_runs (the import command writes one scenario per run), pick one with "
+                            "--run-id ID, or pass --merge to take them as parts of one training run (e.g. one row per node)",
+                            file=rows[0].file, key="run_id")
+    return _measured_run(list(last.values()), list(last), scope=scope, devices=devices, utc_offset=utc_offset, rapl=rapl)
+
+
+def read_codecarbon_runs(path, *, run_ids: list[str] | None = None, scope: str = "codecarbon", devices: int | None = None,
+                         utc_offset: timedelta | None = None, rapl: bool = False) -> list[MeasuredRun]:
+    """Read emissions.csv into one measured run per run_id (its last, cumulative row), in the order
+    the runs first appear in the file; `run_ids` keeps only those. Each run is read exactly as
+    `read_codecarbon` reads a file of that one run (same checks, same scope rules).
+
+    Raises:
+      CarbonMCError: as `read_codecarbon`; a bad cell in any run fails the whole file (nothing is
+        returned for the other runs).
+    """
+    _, last = _runs(path, run_ids, scope)
+    return [_measured_run([row], [run_id], scope=scope, devices=devices, utc_offset=utc_offset, rapl=rapl, run_id=run_id)
+            for run_id, row in last.items()]
+
+
+def _runs(path, run_ids: list[str] | None, scope: str) -> tuple[list[Row], dict[str, Row]]:
+    """(rows, {run_id: its last row}) of the file, in first-appearance order, `run_ids` kept if given."""
     if scope not in SCOPES:
         raise CarbonMCError(f"unknown scope {scope!r}; valid: {', '.join(SCOPES)}", key="--scope")
     rows, _ = read_rows(path, required=REQUIRED)
@@ -44,12 +72,12 @@ def read_codecarbon(path, *, run_ids: list[str] | None = None, scope: str = "cod
         if unknown:
             raise CarbonMCError(f"no run_id {unknown[0]!r}; the file has {', '.join(sorted(last))}", file=rows[0].file, key="--run-id")
         last = {k: v for k, v in last.items() if k in run_ids}
-    if len(last) > 1 and not merge:
-        ids = sorted(last)
-        raise CarbonMCError(f"holds {len(ids)} runs ({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}): import one with "
-                            "--run-id ID, or pass --merge to take them as parts of one training run (e.g. one row per node)",
-                            file=rows[0].file, key="run_id")
-    kept = list(last.values())
+    return rows, last
+
+
+def _measured_run(kept: list[Row], ids: list[str], *, scope: str, devices: int | None, utc_offset: timedelta | None,
+                  rapl: bool, run_id: str | None = None) -> MeasuredRun:
+    """The measured run of the last rows `kept` (one per run_id in `ids`), summed."""
     cpu_only = all(_cpu_only(row) for row in kept)
     if cpu_only and scope == "codecarbon":
         scope = "it"  # a CPU-only run: CPU + RAM is the device and its host, read on the IT scope
@@ -88,7 +116,7 @@ def read_codecarbon(path, *, run_ids: list[str] | None = None, scope: str = "cod
     first = kept[0]
     version = first.get("codecarbon_version") or ""
     return MeasuredRun(
-        file=first.file, tool=f"CodeCarbon {version}".strip(), name=_name(first, kept),
+        file=first.file, tool=f"CodeCarbon {version}".strip(), name=_name(first, kept, run_id),
         energy_kwh=energy_kwh, energy_scope=scope, device_hours=device_hours, devices=count,
         gpu_name=names.pop() if names else None, peak_device_power=peak, start=min(starts), end=max(ends), pue=pue if pue != 1.0 else None,
         emissions_kg=emissions or None, emissions_pue_included=pue != 1.0,
@@ -96,7 +124,8 @@ def read_codecarbon(path, *, run_ids: list[str] | None = None, scope: str = "cod
         cpu_name=(first.get("cpu_model") or "").strip() or None if cpu_only else None,
         logical_cpus=_logical_cpus(first) if cpu_only else None, wall_hours=wall_hours,
         parts_kwh=parts if scope == "codecarbon" else None, modelled=() if rapl else ("cpu", "ram"),
-        notes=[f"CodeCarbon runs: {', '.join(sorted(last))}; energy = {'gpu_energy' if scope == 'accelerator' else 'energy_consumed'}"
+        run_id=run_id, project=(first.get("project_name") or "").strip() or None,
+        notes=[f"CodeCarbon runs: {', '.join(sorted(ids))}; energy = {'gpu_energy' if scope == 'accelerator' else 'energy_consumed'}"
                + (f" / pue {pue:g} (CodeCarbon multiplies by its pue setting)" if pue != 1.0 else " (CodeCarbon pue 1.0: no PUE applied)")
                + ". CodeCarbon counts CPU, GPU and RAM, not network, storage or fans."],
     )
@@ -188,6 +217,8 @@ def _gpu_models(row: Row) -> set[str]:
     return found or {text}
 
 
-def _name(first: Row, kept: list[Row]) -> str:
+def _name(first: Row, kept: list[Row], run_id: str | None = None) -> str:
     project = (first.get("project_name") or "codecarbon").strip()
+    if run_id is not None:
+        return f"{project} (CodeCarbon, run {run_id[:8]})"
     return f"{project} (CodeCarbon, {len(kept)} run{'s' if len(kept) > 1 else ''})"

@@ -47,6 +47,8 @@ class MeasuredRun:
     wall_hours: float | None = None  # hours the run lasted (summed over kept runs)
     parts_kwh: dict | None = None  # CodeCarbon scope: energy of cpu, gpu, ram (kWh, before any PUE)
     modelled: tuple[str, ...] = ()  # CodeCarbon parts modelled rather than metered
+    run_id: str | None = None  # CodeCarbon's run_id, when the run is one of several in its file
+    project: str | None = None  # CodeCarbon's project_name
 
     @property
     def hours(self) -> float | None:
@@ -234,13 +236,37 @@ def _comments(run: MeasuredRun, hardware: str, tdp_w: float, fraction: float | N
     return out
 
 
-def write_scenario(path: str | Path, sections, comments, *, priors=None) -> str:
-    """Validate the scenario as `carbon-mc run` would, then write it atomically; returns the text."""
+def scenario_text(path: str | Path, sections, comments, *, priors=None) -> str:
+    """The scenario's TOML text, validated as `carbon-mc run` would read it from `path` (nothing written)."""
     text = toml_document(sections, comments)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # a bug here, not the user's input
         raise RuntimeError(f"import wrote invalid TOML: {exc}") from exc
     parse_scenario(doc, file=str(path), table=priors)
+    return text
+
+
+def write_scenario(path: str | Path, sections, comments, *, priors=None) -> str:
+    """Validate the scenario as `carbon-mc run` would, then write it atomically; returns the text."""
+    text = scenario_text(path, sections, comments, priors=priors)
     save_text(text, path)
     return text
+
+
+def write_all(texts: list[tuple[Path, str]]) -> None:
+    """Write several validated texts, all or none: a file that cannot be written removes those
+    already written by this call (each write is atomic, so none is ever half-written).
+
+    Raises:
+      OutputError: a file cannot be written (the others are removed first).
+    """
+    done: list[Path] = []
+    try:
+        for path, text in texts:
+            save_text(text, path)
+            done.append(path)
+    except BaseException:
+        for path in done:
+            path.unlink(missing_ok=True)
+        raise
