@@ -60,6 +60,22 @@ def register(sub) -> None:
         q.add_argument("--pue", type=positive_float, help="a fixed PUE instead of --datacenter")
         q.add_argument("--utc-offset", help="zone of timestamps written without one (default UTC), e.g. +02:00")
         _common(q)
+    aws = kinds.add_parser("aws-cur", help="AWS Cost and Usage Report CSV -> scenarios from its accelerator hours",
+                           description="AWS Cost and Usage Report (legacy or 2.0 CSV) -> one scenario per instance type "
+                                       "and region: device-hours = the instance-hours of its BoxUsage/SpotUsage/DedicatedUsage "
+                                       "line items x the accelerators per instance. The bill holds no energy: the run "
+                                       "estimates it. Fees, other services and instances without accelerators are counted "
+                                       "and left out.")
+    aws.add_argument("file", help="CUR CSV")
+    aws.add_argument("-o", "--out", required=True,
+                     help="scenario TOML to write (several instance types or regions: OUT_<instance>_<region>.toml beside it)")
+    aws.add_argument("--force", action="store_true", help="overwrite the scenarios if they exist")
+    aws.add_argument("--merge", action="store_true", help="one scenario for the whole bill (one accelerator in one region)")
+    aws.add_argument("--name", help="run name in the scenario (default: from the instance type and region)")
+    aws.add_argument("--region", help="grid variant or place instead of the bill's product/region")
+    aws.add_argument("--datacenter", help="pue variant (default aws)")
+    aws.add_argument("--pue", type=positive_float, help="a fixed PUE instead of --datacenter")
+    _common(aws)
     gr = kinds.add_parser("grid", help="hourly grid intensity CSV -> [priors] grid_gco2_per_kwh table",
                           description="Hourly grid intensity (Electricity Maps export, or WattTime MOER in lbs/MWh) -> a "
                                       "lognormal grid_gco2_per_kwh prior in g/kWh. With --start/--end: time-weighted mean "
@@ -87,7 +103,102 @@ def handle(args) -> int:
         raise CarbonMCError("exists; pass --force to overwrite it", file=out)
     if args.kind == "grid":
         return _grid(args)
+    if args.kind == "aws-cur":
+        return _billing(args)
     return _scenario(args)
+
+
+def _billing(args) -> int:
+    """`import aws-cur`: one scenario per (instance type, region) of the bill, or one with --merge; all or none."""
+    from ..errors import CarbonMCError
+    from ..ingest import write_all
+    from ..ingest.billing import merged, read_aws_cur
+    from ..priors import load_priors
+    from .common import fmt, print_json, stdout
+
+    table = load_priors(overlays=args.priors)
+    if args.datacenter and args.pue is not None:
+        raise CarbonMCError("give --datacenter or --pue, not both", key="--pue")
+    bill = read_aws_cur(args.file, table.hardware)
+    usages = [merged(bill)] if args.merge else bill.usages
+    paths = _billing_paths(args.out, usages, force=args.force)
+    built = [(path, _billing_text(args, bill, usage, table, path)) for usage, path in zip(usages, paths, strict=True)]
+    write_all(built)
+    summaries = [{"out": str(path), "instance_type": u.instance_type, "region": u.region, "hardware": u.hardware,
+                  "accelerators_per_instance": u.per_instance, "instance_hours": u.instance_hours,
+                  "device_hours": u.device_hours, "line_items": u.line_items,
+                  "start": u.start.isoformat() if u.start else None, "end": u.end.isoformat() if u.end else None}
+                 for (path, _), u in zip(built, usages, strict=True)]
+    if args.json:
+        print_json({"scenarios": summaries, "left_out": bill.skipped})
+        return 0
+    for s in summaries:
+        stdout.print(f"wrote {s['out']}: {fmt(s['device_hours'])} device-hours of {s['hardware']} ({s['instance_type']}, "
+                     f"{s['region'] or 'region from --region'}; {s['line_items']:,} line items)", markup=False)
+    stdout.print(f"  left out: {bill.skipped_text()}", markup=False)
+    stdout.print("  basis: device-hours only (a bill holds no energy); the run draws the energy from priors", markup=False)
+    stdout.print(f"next: carbon-mc run {summaries[0]['out']}", markup=False)
+    return 0
+
+
+def _billing_paths(out: str, usages, *, force: bool) -> list[Path]:
+    """`out` for one usage; OUT_<instance type>_<region>.toml beside it for several. Existing files need `force`."""
+    import re
+
+    from ..errors import CarbonMCError
+
+    target = Path(out)
+    if len(usages) == 1:
+        paths = [target]
+    else:
+        parts = [re.sub(r"[^A-Za-z0-9._-]+", "-", f"{u.instance_type}_{u.region or 'any'}") for u in usages]
+        paths = [target.with_name(f"{target.stem}_{part}{target.suffix or '.toml'}") for part in parts]
+    if not force:
+        for path in paths:
+            if path.exists():
+                raise CarbonMCError("exists; pass --force to overwrite it" + (" (nothing was written)" if len(paths) > 1 else ""),
+                                    file=str(path))
+    return paths
+
+
+def _billing_text(args, bill, usage, table, path: Path) -> str:
+    """The validated scenario text of one billed usage (nothing written)."""
+    from ..errors import CarbonMCError
+    from ..ingest import scenario_text
+    from ..ingest.measured import _sig
+    from ..scenarios.where import resolve_region
+
+    file = Path(bill.file).name
+    if args.region:
+        region, _ = resolve_region(args.region, table, "--region", "--region")
+        where = f"Grid: region {region!r} ({args.region!r} given on the command line)."
+    elif usage.region:
+        region, _ = resolve_region(usage.region, table, bill.file, "product/region")
+        where = f"Grid: region {region!r}, from the bill's product/region {usage.region!r}."
+    else:
+        raise CarbonMCError("the bill has no product/region column: give --region NAME", file=bill.file, key="--region")
+    run: dict = {"name": args.name or f"AWS {usage.instance_type} in {usage.region or region} ({file})",
+                 "hardware": usage.hardware, "device_hours": _sig(usage.device_hours)}
+    run["region"] = region
+    if args.pue is not None:
+        run["pue"], how = args.pue, f"PUE: {args.pue:g}, given on the command line."
+    else:
+        run["datacenter"] = args.datacenter or "aws"
+        how = f"PUE: datacenter {run['datacenter']!r}" + (" given on the command line." if args.datacenter else " (the bill is AWS's).")
+    if usage.start is not None:
+        run["year"] = usage.start.year
+    run["source"] = f"AWS Cost and Usage Report {file}"
+    per = f" x {usage.per_instance} accelerators per instance" if usage.per_instance > 1 else ""
+    comments = [
+        f"Imported by `carbon-mc import aws-cur` from {file} (AWS Cost and Usage Report).",
+        f"Billed: {usage.instance_hours:,.6g} {'accelerator' if args.merge else 'instance'}-hours of {usage.instance_type}{per} "
+        f"= {usage.device_hours:,.6g} device-hours of {usage.hardware}, over {usage.line_items:,} usage line items.",
+        *([f"Billed period: {usage.start:%Y-%m-%d %H:%M} to {usage.end:%Y-%m-%d %H:%M} UTC."] if usage.start and usage.end else []),
+        f"Left out of the bill: {bill.skipped_text()}.",
+        "Basis: device-hours only (a bill holds no energy); the run estimates the energy from its priors.",
+        where, how,
+    ]
+    return scenario_text(path, [("run", run)], comments, priors=table)
 
 
 def _grid(args) -> int:
