@@ -1,5 +1,6 @@
 """A measured energy taken as input ([measured]): known answers on each scope, what it replaces, refusals."""
 
+import functools
 import json
 import math
 
@@ -21,6 +22,13 @@ CODECARBON = {"scope": "codecarbon", "cpu_kwh": 10.08, "gpu_kwh": 118.68, "ram_k
 
 
 def draws(measured=None, **run):
+    """The draws of RUN (with `run` changed) and `measured`, computed once per module (tests only read them)."""
+    return _draws(json.dumps([measured, run], sort_keys=True))
+
+
+@functools.cache
+def _draws(key: str):
+    measured, run = json.loads(key)
     doc = {"run": {**RUN, **run}}
     if measured is not None:
         doc["measured"] = measured
