@@ -165,7 +165,9 @@ def print_table(result, seed: int) -> None:
         stdout.print(result.note)
     summary = measured_summary(scenario)
     if summary is not None:
-        stdout.print(f"measured ({summary['scope']} scope, {fmt(summary['energy_kwh'])} kWh, {summary['coverage']}; "
+        tps = scenario.measured.tokens_per_s_per_device  # a throughput measurement holds no energy
+        amount = f"{fmt(tps)} tokens/s per device" if tps else f"{fmt(summary['energy_kwh'])} kWh"
+        stdout.print(f"measured ({summary['scope']} scope, {amount}, {summary['coverage']}; "
                      f"source: {summary['source']}) replaces:", markup=False)
         for line in summary["replaced"]:
             stdout.print(f"  - {line}", markup=False)

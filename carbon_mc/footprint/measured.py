@@ -51,6 +51,16 @@ def accelerator_share_of_it(accelerator_power_w, server_power_w_per_device):
     return accelerator_power_w / (accelerator_power_w + server_power_w_per_device)
 
 
+def mfu_from_throughput(train_flop, tokens, tokens_per_s_per_device, peak_flop_per_s):
+    """Model FLOP utilisation of a measured training throughput: (C / D) x throughput / peak, C / D the
+    run's FLOP per token (6 N with its overhead), so that C / (peak x MFU) = D / throughput.
+
+    Reference: Chowdhery et al. 2022, 'PaLM', arXiv:2204.02311, Appendix B (MFU = observed tokens/s x
+    6N / peak FLOP/s).
+    """
+    return train_flop / tokens * tokens_per_s_per_device / peak_flop_per_s
+
+
 def partial_posterior_log_power(log_measured_w, prior_mean, prior_sd, device_sd, time_sd, *, measured_devices, devices,
                                 measured_blocks, blocks):
     """(mean, sd) of ln(run-mean power) given ln(measured mean power) of `measured_devices` of `devices`

@@ -25,10 +25,12 @@ MEASURED_SCOPES = {
     "it": "the whole servers (accelerators and host: a node or PDU meter), no PUE",
     "node": "the whole servers (accelerators and host: a node or PDU meter), no PUE; the same as \"it\"",
     "facility": "the servers times the data centre's overhead (PUE)",
+    "throughput": "no energy: a measured training throughput (tokens/s per device) that replaces the MFU prior of a run "
+                  "whose device-hours derive from its tokens",
 }
 PARTS = ("cpu", "gpu", "ram")  # CodeCarbon's parts, each with its energy in kWh
 MEASURED_KEYS = {"scope", "energy_kwh", "mean_power_w", "hours", "measured_devices", "measured_hours", "source", "tool",
-                 "modelled", "cpu_kwh", "gpu_kwh", "ram_kwh"}
+                 "modelled", "cpu_kwh", "gpu_kwh", "ram_kwh", "tokens_per_s_per_device"}
 # The meter-error prior of each part a scope's energy is made of (priors/measurement.toml).
 BOARD, RAPL, MODELLED, NODE = ("meter_error_board_factor", "meter_error_rapl_factor", "meter_error_modelled_factor",
                                "meter_error_node_factor")
@@ -54,6 +56,7 @@ class Measured:
     # The run-level prior of ln(mean board power, W) (moments of tdp x accelerator_power_tdp_fraction), set at load
     prior_log_power_mean: float = 0.0
     prior_log_power_sd: float = 0.0
+    tokens_per_s_per_device: float | None = None  # scope "throughput": measured steady-state training throughput
 
     @property
     def energy_mwh(self) -> float:
@@ -64,6 +67,8 @@ class Measured:
 
     def meter_quantities(self) -> list[str]:
         """The meter-error priors the measured energy is drawn with."""
+        if self.scope == "throughput":
+            return []  # tokens are counted and time is wall-clock: the run's departures from it are the overhead factor
         if self.scope == "accelerator":
             return [BOARD]
         if self.scope == "codecarbon":
@@ -79,7 +84,8 @@ class Measured:
     def replaced_quantities(self) -> list[str]:
         """The class priors the measurement makes unused (a whole-server figure still needs both, to split it)."""
         return {"accelerator": ["accelerator_power_tdp_fraction"],
-                "codecarbon": ["accelerator_power_tdp_fraction", "server_power_w_per_device"]}.get(self.scope, [])
+                "codecarbon": ["accelerator_power_tdp_fraction", "server_power_w_per_device"],
+                "throughput": ["mfu_fraction", "moe_mfu_ratio"]}.get(self.scope, [])
 
     def needed_quantities(self) -> list[str]:
         """The priors the measurement adds to the run's draws."""
@@ -94,6 +100,10 @@ class Measured:
     def replaced(self) -> list[str]:
         """The inputs the measurement replaces, in words (the run's text and JSON output say them)."""
         meter = "meter error: " + ", ".join(self.meter_quantities())
+        if self.scope == "throughput":
+            return [f"mfu_fraction (MFU: the measured {self.tokens_per_s_per_device:,.6g} tokens/s per device x the run's FLOP "
+                    "per token / peak; device-hours = tokens / throughput x device_time_overhead_factor, which is still drawn "
+                    "for restarts, checkpoints and stragglers the measured window did not see)"]
         if self.scope == "accelerator":
             how = ("posterior given the measured devices and hours" if self.partial else "measured accelerator energy")
             return [f"accelerator_power_tdp_fraction (accelerator power: {how}; {meter})"]
@@ -108,13 +118,14 @@ class Measured:
 
 
 def parse_measured(block: Any, file: str, *, device_hours: float | None, devices: float | None,
-                   pue_included: bool) -> Measured | None:
+                   pue_included: bool, tokens: float | None = None) -> Measured | None:
     """The [measured] table, validated against the run it measures (None when absent).
 
     Raises:
       InputError: an unknown key or scope, a missing or non-positive energy, parts that do not add
         up to the energy, a partial measurement the run cannot place (no device count or device time),
-        or more devices or hours measured than the run had.
+        or more devices or hours measured than the run had; a throughput with an energy, or on a run
+        that gives its device time or not its tokens.
     """
     if block is None:
         return None
@@ -129,6 +140,8 @@ def parse_measured(block: Any, file: str, *, device_hours: float | None, devices
     scope = "it" if scope == "node" else scope
     source = fields.read_str(block, "source", file, where, required=True)
     tool = fields.read_str(block, "tool", file, where)
+    if scope == "throughput" or "tokens_per_s_per_device" in block:
+        return _throughput(block, scope, file, where, source, tool, device_hours=device_hours, tokens=tokens)
     if device_hours is None:
         raise InputError("a measured energy needs the run's device time: give device_hours, or devices + days, in [run]",
                          file=file, key=where)
@@ -151,6 +164,48 @@ def parse_measured(block: Any, file: str, *, device_hours: float | None, devices
                          key=f"{where}.gpu_kwh")
     return Measured(scope=scope, energy_kwh=energy, source=source, tool=tool, parts_kwh=parts, modelled=modelled,
                     measured_devices=m_devices, measured_hours=m_hours, partial=partial)
+
+
+def _throughput(block: dict, scope: str, file: str, where: str, source: str, tool: str | None, *,
+                device_hours: float | None, tokens: float | None) -> Measured:
+    """A measured training throughput (scope "throughput"): replaces the MFU prior of a run whose
+    device-hours derive from its tokens."""
+    if scope != "throughput":
+        raise InputError(f"'tokens_per_s_per_device' is a throughput, not an energy: give it with scope = \"throughput\" "
+                         f"(not {scope!r}), in a scenario without an energy measurement", file=file, key=f"{where}.scope")
+    extra = sorted(set(block) - {"scope", "tokens_per_s_per_device", "source", "tool"})
+    if extra:
+        raise InputError(f"'{extra[0]}' does not go with a throughput measurement; its keys: tokens_per_s_per_device, "
+                         "source, tool", file=file, key=f"{where}.{extra[0]}")
+    tps = fields.read_positive(block, "tokens_per_s_per_device", file, where)
+    if tps is None:
+        raise InputError("missing 'tokens_per_s_per_device': the measured training throughput per device (tokens/s)",
+                         file=file, key=f"{where}.tokens_per_s_per_device")
+    if device_hours is not None:
+        raise InputError("a measured throughput replaces the MFU of a run whose device-hours derive from its tokens; this run "
+                         "gives its device time (device_hours, or devices + days): drop one of the two", file=file,
+                         key=f"{where}.tokens_per_s_per_device")
+    if tokens is None:
+        raise InputError("a measured throughput needs the run's tokens (and parameters) in [run]: device-hours = tokens / "
+                         "throughput", file=file, key=f"{where}.tokens_per_s_per_device")
+    return Measured(scope="throughput", energy_kwh=0.0, source=source, tool=tool, tokens_per_s_per_device=tps)
+
+
+def check_throughput_mfu(measured: Measured, parameters: float | None, hardware_spec: dict, file: str) -> None:
+    """Refuse a measured throughput whose dense MFU, 6 N x tokens/s / peak, is above 1: faster than the
+    device's peak (a global figure given per device, or tokens/s of another model).
+
+    Raises:
+      InputError: naming the MFU, the throughput and the peak.
+    """
+    if parameters is None or measured.tokens_per_s_per_device is None:
+        return
+    peak = float(hardware_spec["peak_flop_per_s"])
+    mfu = 6.0 * parameters * measured.tokens_per_s_per_device / peak
+    if mfu > 1.0:
+        raise InputError(f"{measured.tokens_per_s_per_device:,.6g} tokens/s per device x 6 x {parameters:,.4g} parameters is "
+                         f"{mfu:,.3g} x the device's peak {peak:,.4g} FLOP/s (MFU above 1): is it the whole run's throughput "
+                         "rather than one device's?", file=file, key="measured.tokens_per_s_per_device")
 
 
 def _energy_kwh(block: dict, file: str, where: str) -> float | None:

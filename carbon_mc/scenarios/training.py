@@ -31,7 +31,7 @@ from .common import (
     read_scenario_file,
     scenario_path,
 )
-from .measured import Measured, parse_measured, with_prior_moments
+from .measured import Measured, check_throughput_mfu, parse_measured, with_prior_moments
 from .units import default_quantity, parse_unit, to_quantity_units
 from .where import resolve_hardware, resolve_region
 
@@ -193,7 +193,7 @@ def parse_scenario(doc: dict, *, file: str = "<scenario>", table: PriorTable | N
     )
     if "measured" in doc:
         measured = parse_measured(doc["measured"], file, device_hours=device_hours, devices=sizes["devices"],
-                                  pue_included=scenario.accounting.pue_included)
+                                  pue_included=scenario.accounting.pue_included, tokens=sizes["tokens"])
         scenario = replace(scenario, measured=measured)
     scenario.check_overrides(table)
     resolved = scenario.resolve_priors(table)  # unknown region / datacenter fail here, at load time
@@ -210,6 +210,9 @@ def _placed_measurement(scenario: Scenario, resolved: dict, table: PriorTable) -
     measured = scenario.measured
     assert measured is not None
     tdp = float(table.hardware_spec(scenario.hardware, file=scenario.file)["tdp_w"])
+    if measured.scope == "throughput":  # 6 N x tokens/s over the peak: above 1 is not a measurement of this run
+        check_throughput_mfu(measured, scenario.active_parameters or scenario.parameters,
+                             table.hardware_spec(scenario.hardware, file=scenario.file), scenario.file)
     if measured.scope == "accelerator":
         devices = measured.measured_devices or scenario.devices
         hours = measured.measured_hours or (scenario.device_hours / scenario.devices
