@@ -127,3 +127,69 @@ def test_an_existing_scenario_is_kept_and_nothing_written(tmp_path, capsys):
     assert main(["import", "aws-cur", str(CUR), "-o", str(tmp_path / "cur.toml")]) == 2
     assert "nothing was written" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == [kept.name] and kept.read_text() == "keep me"
+
+
+# --- Google Cloud Billing export ----------------------------------------------------------------
+
+GCP = CUR.with_name("gcp_billing_2024-05.csv")
+# Two a2-highgpu-8g (16 A100 40GB) in us-central1 for 48 hourly rows, 4 spot T4 in europe-west4 for 12, their cores
+# and RAM, one commitment fee, a storage row and a tax row.
+
+
+def test_the_example_gcp_export_gives_gpu_hours_per_gpu_and_region():
+    from carbon_mc.ingest.billing import read_gcp_billing
+
+    bill = read_gcp_billing(GCP, load_priors().hardware)
+    got = {(u.instance_type, u.region): (u.hardware, u.device_hours, u.line_items) for u in bill.usages}
+    assert got == {("Nvidia Tesla A100", "us-central1"): ("a100_40gb", 16 * 48, 48),
+                   ("Nvidia Tesla T4", "europe-west4"): ("t4", 4 * 12, 12)}
+    assert bill.skipped == {"rows of SKUs that are not GPU time (cores, memory, disks, other services)": 97,
+                            "commitment fee rows (the GPU use is billed under its own SKU)": 1,
+                            "rows that are not usage (tax, adjustment, rounding error)": 1}
+    a100 = bill.usages[0]
+    assert (a100.start.isoformat(), a100.end.isoformat()) == ("2024-05-06T00:00:00+00:00", "2024-05-08T00:00:00+00:00")
+
+
+def _gcp_rewrite(tmp_path, edit) -> Path:
+    rows = list(csv.reader(io.StringIO(GCP.read_text())))
+    header, body = edit(rows[0], rows[1:])
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header, *body])
+    path = tmp_path / "gcp.csv"
+    path.write_text(buf.getvalue())
+    return path
+
+
+def test_gcp_import_writes_a_scenario_per_gpu_and_reads_underscored_headers(tmp_path):
+    path = _gcp_rewrite(tmp_path, lambda h, rows: ([c.replace(".", "_") for c in h], rows))
+    out = tmp_path / "g.toml"
+    assert main(["import", "gcp-billing", str(path), "-o", str(out)]) == 0
+    doc = tomllib.loads((tmp_path / "g_Nvidia-Tesla-A100_us-central1.toml").read_text())
+    assert (doc["run"]["hardware"], doc["run"]["device_hours"], doc["run"]["region"], doc["run"]["datacenter"]) == (
+        "a100_40gb", 768.0, "gcp:us-central1", "google")
+    assert (tmp_path / "g_Nvidia-Tesla-T4_europe-west4.toml").exists()
+
+
+def _gcp_cell(column, value, row=0):
+    def edit(h, rows):
+        rows[row][h.index(column)] = value
+        return h, rows
+    return edit
+
+
+@pytest.mark.parametrize("edit, needles", [
+    (_gcp_cell("sku.description", "Nvidia Tesla A10 GPU running in Americas"), ["row 2", "'Nvidia Tesla A10'", "did you mean"]),
+    (_gcp_cell("usage.pricing_unit", "second"), ["row 2", "'second'", "hours"]),
+    (_gcp_cell("usage.amount_in_pricing_units", "-16"), ["row 2", "'-16'"]),
+    (lambda h, rows: ([c for c in h if c != "sku.description"], [r[:3] + r[4:] for r in rows]), ["missing column(s) 'sku.description'"]),
+])
+def test_a_hostile_gcp_export_is_one_clear_error_and_nothing_written(tmp_path, capsys, edit, needles):
+    path = _gcp_rewrite(tmp_path, edit)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["import", "gcp-billing", str(path), "-o", str(out / "g.toml")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    assert list(out.iterdir()) == []

@@ -10,6 +10,8 @@ from pathlib import Path
 from .common import positive_float, positive_int
 
 CLOUD_DATACENTERS = {"gcp": "google", "aws": "aws", "azure": "microsoft_azure"}  # CodeCarbon cloud_provider -> pue variant
+BILLS = {"aws-cur": ("AWS Cost and Usage Report", "aws", "product/region"),  # kind: (what, pue variant, region column)
+         "gcp-billing": ("Google Cloud Billing export", "google", "location.region")}
 
 
 def register(sub) -> None:
@@ -66,16 +68,22 @@ def register(sub) -> None:
                                        "line items x the accelerators per instance. The bill holds no energy: the run "
                                        "estimates it. Fees, other services and instances without accelerators are counted "
                                        "and left out.")
-    aws.add_argument("file", help="CUR CSV")
-    aws.add_argument("-o", "--out", required=True,
-                     help="scenario TOML to write (several instance types or regions: OUT_<instance>_<region>.toml beside it)")
-    aws.add_argument("--force", action="store_true", help="overwrite the scenarios if they exist")
-    aws.add_argument("--merge", action="store_true", help="one scenario for the whole bill (one accelerator in one region)")
-    aws.add_argument("--name", help="run name in the scenario (default: from the instance type and region)")
-    aws.add_argument("--region", help="grid variant or place instead of the bill's product/region")
-    aws.add_argument("--datacenter", help="pue variant (default aws)")
-    aws.add_argument("--pue", type=positive_float, help="a fixed PUE instead of --datacenter")
-    _common(aws)
+    gcp = kinds.add_parser("gcp-billing", help="Google Cloud Billing export CSV -> scenarios from its GPU hours",
+                           description="Google Cloud Billing export (standard usage cost, as a CSV) -> one scenario per GPU "
+                                       "and region: device-hours = usage.amount_in_pricing_units of the 'Nvidia ... GPU "
+                                       "running in ...' SKUs (each GPU is billed on its own, per hour). Commitment fees, tax "
+                                       "and other SKUs are counted and left out.")
+    for q, what in ((aws, "the bill's product/region"), (gcp, "the export's location.region")):
+        q.add_argument("file", help="billing CSV")
+        q.add_argument("-o", "--out", required=True,
+                       help="scenario TOML to write (several types or regions: OUT_<type>_<region>.toml beside it)")
+        q.add_argument("--force", action="store_true", help="overwrite the scenarios if they exist")
+        q.add_argument("--merge", action="store_true", help="one scenario for the whole bill (one accelerator in one region)")
+        q.add_argument("--name", help="run name in the scenario (default: from the type and region)")
+        q.add_argument("--region", help=f"grid variant or place instead of {what}")
+        q.add_argument("--datacenter", help=f"pue variant (default {'aws' if q is aws else 'google'})")
+        q.add_argument("--pue", type=positive_float, help="a fixed PUE instead of --datacenter")
+        _common(q)
     gr = kinds.add_parser("grid", help="hourly grid intensity CSV -> [priors] grid_gco2_per_kwh table",
                           description="Hourly grid intensity (Electricity Maps export, or WattTime MOER in lbs/MWh) -> a "
                                       "lognormal grid_gco2_per_kwh prior in g/kWh. With --start/--end: time-weighted mean "
@@ -103,7 +111,7 @@ def handle(args) -> int:
         raise CarbonMCError("exists; pass --force to overwrite it", file=out)
     if args.kind == "grid":
         return _grid(args)
-    if args.kind == "aws-cur":
+    if args.kind in BILLS:
         return _billing(args)
     return _scenario(args)
 
@@ -112,14 +120,14 @@ def _billing(args) -> int:
     """`import aws-cur`: one scenario per (instance type, region) of the bill, or one with --merge; all or none."""
     from ..errors import CarbonMCError
     from ..ingest import write_all
-    from ..ingest.billing import merged, read_aws_cur
+    from ..ingest.billing import merged, read_aws_cur, read_gcp_billing
     from ..priors import load_priors
     from .common import fmt, print_json, stdout
 
     table = load_priors(overlays=args.priors)
     if args.datacenter and args.pue is not None:
         raise CarbonMCError("give --datacenter or --pue, not both", key="--pue")
-    bill = read_aws_cur(args.file, table.hardware)
+    bill = (read_aws_cur if args.kind == "aws-cur" else read_gcp_billing)(args.file, table.hardware)
     usages = [merged(bill)] if args.merge else bill.usages
     paths = _billing_paths(args.out, usages, force=args.force)
     built = [(path, _billing_text(args, bill, usage, table, path)) for usage, path in zip(usages, paths, strict=True)]
@@ -169,29 +177,32 @@ def _billing_text(args, bill, usage, table, path: Path) -> str:
     from ..scenarios.where import resolve_region
 
     file = Path(bill.file).name
+    what, cloud, column = BILLS[args.kind]
     if args.region:
         region, _ = resolve_region(args.region, table, "--region", "--region")
         where = f"Grid: region {region!r} ({args.region!r} given on the command line)."
     elif usage.region:
-        region, _ = resolve_region(usage.region, table, bill.file, "product/region")
-        where = f"Grid: region {region!r}, from the bill's product/region {usage.region!r}."
+        region, _ = resolve_region(usage.region, table, bill.file, column)
+        where = f"Grid: region {region!r}, from the bill's {column} {usage.region!r}."
     else:
-        raise CarbonMCError("the bill has no product/region column: give --region NAME", file=bill.file, key="--region")
-    run: dict = {"name": args.name or f"AWS {usage.instance_type} in {usage.region or region} ({file})",
+        raise CarbonMCError(f"the bill gives no region ({column}): give --region NAME", file=bill.file, key="--region")
+    label = "AWS" if args.kind == "aws-cur" else "Google Cloud"
+    run: dict = {"name": args.name or f"{label} {usage.instance_type} in {usage.region or region} ({file})",
                  "hardware": usage.hardware, "device_hours": _sig(usage.device_hours)}
     run["region"] = region
     if args.pue is not None:
         run["pue"], how = args.pue, f"PUE: {args.pue:g}, given on the command line."
     else:
-        run["datacenter"] = args.datacenter or "aws"
-        how = f"PUE: datacenter {run['datacenter']!r}" + (" given on the command line." if args.datacenter else " (the bill is AWS's).")
+        run["datacenter"] = args.datacenter or cloud
+        how = f"PUE: datacenter {run['datacenter']!r}" + (" given on the command line." if args.datacenter else f" (the {what}'s cloud).")
     if usage.start is not None:
         run["year"] = usage.start.year
-    run["source"] = f"AWS Cost and Usage Report {file}"
+    run["source"] = f"{what} {file}"
     per = f" x {usage.per_instance} accelerators per instance" if usage.per_instance > 1 else ""
+    unit = "accelerator" if args.merge or args.kind != "aws-cur" else "instance"
     comments = [
-        f"Imported by `carbon-mc import aws-cur` from {file} (AWS Cost and Usage Report).",
-        f"Billed: {usage.instance_hours:,.6g} {'accelerator' if args.merge else 'instance'}-hours of {usage.instance_type}{per} "
+        f"Imported by `carbon-mc import {args.kind}` from {file} ({what}).",
+        f"Billed: {usage.instance_hours:,.6g} {unit}-hours of {usage.instance_type}{per} "
         f"= {usage.device_hours:,.6g} device-hours of {usage.hardware}, over {usage.line_items:,} usage line items.",
         *([f"Billed period: {usage.start:%Y-%m-%d %H:%M} to {usage.end:%Y-%m-%d %H:%M} UTC."] if usage.start and usage.end else []),
         f"Left out of the bill: {bill.skipped_text()}.",

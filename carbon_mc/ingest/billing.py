@@ -1,4 +1,5 @@
-"""A cloud bill's accelerator hours -> device-hours: the AWS Cost and Usage Report (CUR).
+"""A cloud bill's accelerator hours -> device-hours: the AWS Cost and Usage Report (CUR) and the
+Google Cloud Billing export.
 
 Format, as AWS documents it (AWS Data Exports user guide, "Line item details" and "Product details"
 of the legacy CUR, https://docs.aws.amazon.com/cur/latest/userguide/Lineitem-columns.html, and the
@@ -20,6 +21,17 @@ instance. Everything else is counted and said (other line item types, other usag
 without accelerators), never silently dropped. An accelerated instance type (p, g, trn, inf, dl
 families) the table does not know is an error naming close matches. The bill holds no energy:
 the scenario's basis is device-hours, and the run estimates the energy from its priors.
+
+Google Cloud, as it documents its billing export ("Structure of Standard data export",
+https://cloud.google.com/billing/docs/how-to/export-data-bigquery-tables/standard-usage): one row per
+SKU, project and hour; ``sku.description`` names the SKU ("Nvidia Tesla A100 GPU running in
+Americas"), ``usage.amount_in_pricing_units`` is its amount in ``usage.pricing_unit`` ("hour" for a
+GPU: each GPU is billed on its own, so the amount is device-hours), ``location.region`` the region
+(us-central1), ``cost_type`` "regular" for usage (tax, adjustment and rounding rows are money),
+``usage_start_time`` and ``usage_end_time`` its hour. A CSV of it (a BigQuery query's result) may
+write the nested names with a dot or an underscore; both are read. GPU SKU names resolve through
+gcp_gpu_skus.toml (form factor and memory per machine family); commitment SKUs are fees (the use is
+billed under its own SKU) and are left out, counted.
 """
 
 from __future__ import annotations
@@ -28,7 +40,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..errors import CarbonMCError, InputError
+from ..errors import CarbonMCError, InputError, close_matches
 from ..priors.hardware_names import instance_type, load_aliases, resolve_instance
 from .tables import Row, read_rows
 
@@ -178,3 +190,82 @@ def merged(bill: Bill) -> BilledUsage:
     ends = [u.end for u in bill.usages if u.end]
     out.start, out.end = (min(starts) if starts else None), (max(ends) if ends else None)
     return out
+
+
+GCP_COLUMNS = {  # documented (nested) name: the names a flattened CSV may write
+    "sku.description": ("sku_description",),
+    "usage.amount_in_pricing_units": ("usage_amount_in_pricing_units",),
+    "usage.pricing_unit": ("usage_pricing_unit",),
+    "location.region": ("location_region",),
+    "cost_type": ("cost.type",),
+    "usage_start_time": ("usage.start_time",),
+    "usage_end_time": ("usage.end_time",),
+}
+GCP_REQUIRED = ("sku.description", "usage.amount_in_pricing_units", "usage.pricing_unit")
+GCP_GPU_SKU = re.compile(r"^(?P<commitment>commitment[^:]*:\s*)?(?P<gpu>nvidia\s.+?)\s+gpu\b(?P<rest>.*)$", re.IGNORECASE)
+GCP_SKU_FILE = "gcp_gpu_skus.toml"
+
+
+def gcp_gpu_skus() -> dict[str, str]:
+    """GPU name in a Google Cloud SKU description -> accelerator key (gcp_gpu_skus.toml beside this module)."""
+    import tomllib
+    from pathlib import Path
+
+    with open(Path(__file__).with_name(GCP_SKU_FILE), "rb") as fh:
+        return dict(tomllib.load(fh)["skus"])
+
+
+def read_gcp_billing(path, hardware) -> Bill:
+    """Read a Google Cloud Billing export CSV into GPU-hours per (GPU, region), in the order first billed.
+
+    Raises:
+      CarbonMCError: missing columns, a bad cell (negative or non-numeric amount, a GPU SKU priced in
+        another unit than hours), a GPU the SKU table does not know (close matches named) or whose key
+        the prior table lacks, or no GPU hours at all.
+    """
+    rows, _ = read_rows(path, required=GCP_REQUIRED, aliases=GCP_COLUMNS)
+    file = rows[0].file
+    skus = gcp_gpu_skus()
+    by_lower = {name.lower(): name for name in skus}
+    usages: dict[tuple[str, str | None], BilledUsage] = {}
+    skipped: dict[str, int] = {}
+
+    def skip(why: str) -> None:
+        skipped[why] = skipped.get(why, 0) + 1
+
+    for row in rows:
+        if (row.get("cost_type") or "regular").strip().lower() != "regular":
+            skip("rows that are not usage (tax, adjustment, rounding error)")
+            continue
+        match = GCP_GPU_SKU.match(row.text("sku.description"))
+        if not match:
+            skip("rows of SKUs that are not GPU time (cores, memory, disks, other services)")
+            continue
+        if match.group("commitment"):
+            skip("commitment fee rows (the GPU use is billed under its own SKU)")
+            continue
+        gpu = " ".join(match.group("gpu").split())
+        name = by_lower.get(gpu.lower())
+        if name is None:
+            raise row.error("sku.description", f"GPU {gpu!r} is not in {GCP_SKU_FILE}; {close_matches(gpu, list(skus))}")
+        key = skus[name]
+        if key not in hardware:
+            raise row.error("sku.description", f"{name!r} is {key!r} ({GCP_SKU_FILE}), which this prior table does not have")
+        unit = row.text("usage.pricing_unit")
+        if unit.strip().lower() not in HOUR_UNITS:
+            raise row.error("usage.pricing_unit", f"GPU time priced in {unit!r}; expected hours ('hour')")
+        hours = row.number("usage.amount_in_pricing_units")
+        region = (row.get("location.region") or "").strip() or None
+        usage = usages.setdefault((name, region), BilledUsage(file, name, region, key, 1))
+        usage.instance_hours += hours
+        usage.line_items += 1
+        for column, attr, pick in (("usage_start_time", "start", min), ("usage_end_time", "end", max)):
+            if (row.get(column) or "").strip():
+                stamp = row.time(column)
+                current = getattr(usage, attr)
+                setattr(usage, attr, stamp if current is None else pick(current, stamp))
+    kept = [u for u in usages.values() if u.instance_hours > 0]
+    if not kept:
+        raise CarbonMCError(f"no GPU hours in this billing export (left out: {_text(skipped)}); carbon-mc reads the "
+                            "'Nvidia ... GPU running in ...' SKUs of Compute Engine", file=file)
+    return Bill(file, kept, skipped)

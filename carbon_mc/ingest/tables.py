@@ -132,7 +132,8 @@ class Row(dict):
 
 
 def parse_time(raw: str, utc_offset: timedelta | None = None, error=None) -> datetime:
-    """ISO 8601 or nvidia-smi's "2024/05/01 12:00:00.123"; naive times are at `utc_offset` (default UTC).
+    """ISO 8601, BigQuery's "2024-05-01 12:00:00 UTC" or nvidia-smi's "2024/05/01 12:00:00.123"; naive
+    times are at `utc_offset` (default UTC).
 
     The date must lie in the years `FIRST_YEAR` to `LAST_YEAR` (in UTC), and a zone written in the
     text within `MAX_UTC_OFFSET` of UTC.
@@ -141,6 +142,8 @@ def parse_time(raw: str, utc_offset: timedelta | None = None, error=None) -> dat
         return error(message) if error else CarbonMCError(message)
 
     text = raw.strip().replace("Z", "+00:00")
+    if text.upper().endswith(" UTC"):  # BigQuery's CSV writes TIMESTAMPs as "2024-05-06 00:00:00 UTC"
+        text = text[:-4].rstrip() + "+00:00"
     years = f"between the years {FIRST_YEAR} and {LAST_YEAR}"
     if re.match(r"[+-]?\d{5,}", text):
         raise fail(f"expected a date {years}, got {shown(raw)} (a year past 9999)")
