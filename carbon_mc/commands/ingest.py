@@ -140,9 +140,9 @@ def _billing(args) -> int:
     if args.json:
         print_json({"scenarios": summaries, "left_out": bill.skipped})
         return 0
-    for s in summaries:
-        stdout.print(f"wrote {s['out']}: {fmt(s['device_hours'])} device-hours of {s['hardware']} ({s['instance_type']}, "
-                     f"{s['region'] or 'region from --region'}; {s['line_items']:,} line items)", markup=False)
+    for (path, _), u in zip(built, usages, strict=True):
+        stdout.print(f"wrote {path}: {fmt(u.device_hours)} device-hours of {u.hardware} ({u.instance_type}, "
+                     f"{u.region or 'region from --region'}; {u.line_items:,} line items)", markup=False)
     stdout.print(f"  left out: {bill.skipped_text()}", markup=False)
     stdout.print("  basis: device-hours only (a bill holds no energy); the run draws the energy from priors", markup=False)
     stdout.print(f"next: carbon-mc run {summaries[0]['out']}", markup=False)

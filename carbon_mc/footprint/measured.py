@@ -51,6 +51,12 @@ def accelerator_share_of_it(accelerator_power_w, server_power_w_per_device):
     return accelerator_power_w / (accelerator_power_w + server_power_w_per_device)
 
 
+def throughput_of(measured) -> float | None:
+    """The measured training throughput (tokens/s per device) of a [measured] table on the throughput
+    scope, else None (an energy measurement)."""
+    return measured.tokens_per_s_per_device if measured is not None and measured.scope == "throughput" else None
+
+
 def mfu_from_throughput(train_flop, tokens, tokens_per_s_per_device, peak_flop_per_s):
     """Model FLOP utilisation of a measured training throughput: (C / D) x throughput / peak, C / D the
     run's FLOP per token (6 N with its overhead), so that C / (peak x MFU) = D / throughput.

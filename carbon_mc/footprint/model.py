@@ -109,7 +109,7 @@ def carbon_footprint(x: dict, run: RunConstants) -> dict:
         out["wall_clock_days"] = compute.wall_clock_days(device_hours, run.devices)
 
     codecarbon_w = None
-    if run.measured is not None and run.measured.scope != "throughput":  # a throughput fixes no power
+    if run.measured is not None and measured.throughput_of(run.measured) is None:  # a throughput fixes no power
         x, codecarbon_w = with_measured_powers(x, run)
     out.update(energy_and_emissions(x, device_hours, tdp_w=run.tdp_w, devices_per_server=run.devices_per_server,
                                     grid_basis=run.grid_basis, pue_included=run.pue_included))
@@ -141,8 +141,9 @@ def derived_device_hours(x: dict, train_flop, run: RunConstants):
     whole-run ``device_time_overhead_factor`` (restarts, checkpoints, stragglers) multiplies the
     ideal hours. Published device-hours already hold the overhead and never come here.
     """
-    if run.measured is not None and run.measured.scope == "throughput":  # measured tokens/s replace the MFU prior
-        mfu = measured.mfu_from_throughput(train_flop, run.tokens, run.measured.tokens_per_s_per_device, run.peak_flop_per_s)
+    tokens_per_s = measured.throughput_of(run.measured)
+    if tokens_per_s is not None:  # a measured throughput replaces the MFU prior
+        mfu = measured.mfu_from_throughput(train_flop, run.tokens, tokens_per_s, run.peak_flop_per_s)
     else:
         mfu = compute.moe_mfu_fraction(x["mfu_fraction"], x["moe_mfu_ratio"]) if run.moe else x["mfu_fraction"]
     ideal = compute.device_hours_from_flop(train_flop, run.peak_flop_per_s, mfu)

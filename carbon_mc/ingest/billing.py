@@ -44,7 +44,7 @@ from ..errors import CarbonMCError, InputError, close_matches
 from ..priors.hardware_names import instance_type, load_aliases, resolve_instance
 from .tables import Row, read_rows
 
-COLUMNS = {  # legacy CUR name: (CUR 2.0 / Athena names)
+COLUMNS: dict[str, tuple[str, ...]] = {  # legacy CUR name: (CUR 2.0 / Athena names)
     "lineItem/UsageType": ("line_item_usage_type",),
     "lineItem/UsageAmount": ("line_item_usage_amount",),
     "lineItem/LineItemType": ("line_item_line_item_type",),
@@ -192,7 +192,7 @@ def merged(bill: Bill) -> BilledUsage:
     return out
 
 
-GCP_COLUMNS = {  # documented (nested) name: the names a flattened CSV may write
+GCP_COLUMNS: dict[str, tuple[str, ...]] = {  # documented (nested) name: the names a flattened CSV may write
     "sku.description": ("sku_description",),
     "usage.amount_in_pricing_units": ("usage_amount_in_pricing_units",),
     "usage.pricing_unit": ("usage_pricing_unit",),
