@@ -29,7 +29,12 @@ held-out coverage of MoE was 73% and every miss was on the low side at large bat
 B200 at batch 3,008 predicted 0.11 J/token, measured 0.61; gpt-oss-120b at batch 1,916 0.036 vs
 0.086; Mixtral on H100 0.42 vs 1.0): the compute term assumed a dense model's MFU for expert GEMMs
 of B x k / E tokens each. With it (posterior 0.18-0.29, 90%), the 45 MoE points score
-89% coverage and median |log10 error| 0.139 (leave one configuration out, 17 folds, seed 0).
+89% coverage and median |log10 error| 0.139 (leave one configuration out, 17 folds, seed 0). The
+same check on the same 45 points without the ratio: 87% and 0.186, its 6 misses all measured above
+the interval at the largest batches (log10 error +0.36 to +0.62), errors rising with batch from
+about -0.2 at batch 8; with the ratio the largest batches fall within -0.29 to +0.24 and the misses
+left are Qwen3-235B FP8 at batch 8 (+0.31 to +0.41), its batch 511 (+0.32) and Maverick at batch 64
+(-0.29).
 
 Held-out figures by regime (leave one model-hardware configuration out, seed 0; `validate_regimes`):
 mixture of experts 45 points, 40 inside (89%), median |log10 error| 0.139 (4 chains x 500 warm-up
