@@ -65,7 +65,9 @@ WEIGHT_FORMATS = {"bfloat16": (2.0, 1.0), "fp8": (1.0, 2.0), "mxfp4": (4.25 / 8.
 CALIBRATED = ("memory_bandwidth_fraction", "decode_mfu_fraction", "serving_active_power_tdp_fraction")
 SHORT = dict(zip(CALIBRATED, ("f", "m", "a")))
 # fitted once for all groups (no accelerator x software effect): the MoE decode efficiency relative to dense
-POOLED = ("serving_moe_mfu_ratio",)
+POOLED = ("serving_moe_mfu_ratio", "serving_step_overhead_s")
+# the serving stack of every calibration point (ML.ENERGY: vLLM): its overhead prior is the engine's for that stack
+CALIBRATION_STACK = "optimised_server"
 
 __all__ = [
     "CALIBRATED",
@@ -75,6 +77,7 @@ __all__ = [
     "Measurements",
     "RegimeScore",
     "Validation",
+    "calibration_priors",
     "calibration_regimes",
     "fit",
     "load_measurements",
@@ -163,16 +166,17 @@ def _logit(p):
     return jnp.log(p) - jnp.log1p(-p)
 
 
-def predicted_ln_tokens_per_s(d: Measurements, f, m, moe_ratio=1.0):
+def predicted_ln_tokens_per_s(d: Measurements, f, m, moe_ratio=1.0, step_overhead_s=0.0):
     """ln decode tokens/s per configuration from group-level fractions (arrays over points).
 
-    `moe_ratio` (serving_moe_mfu_ratio) scales the decode MFU of mixture-of-experts points.
+    `moe_ratio` (serving_moe_mfu_ratio) scales the decode MFU of mixture-of-experts points;
+    `step_overhead_s` (serving_step_overhead_s) is the fixed time per decode step the engine adds.
     """
     read = serving.parameters_read_per_step(d.parameters, d.active_parameters, d.batch)
     mem_s = serving.decode_memory_s_per_step(read, d.bytes_per_parameter, d.devices, d.memory_bandwidth_gb_per_s, f)
     mfu = serving.moe_decode_mfu_fraction(m, moe_ratio, d.parameters, d.active_parameters)
     cmp_s = serving.decode_compute_s_per_step(d.active_parameters, d.batch, d.devices, d.peak_flop_per_s, mfu)
-    return jnp.log(serving.decode_tokens_per_s(d.batch, mem_s, cmp_s))
+    return jnp.log(serving.decode_tokens_per_s(d.batch, mem_s, cmp_s, step_overhead_s))
 
 
 def serving_model(d: Measurements, priors: dict, observe: bool = True):
@@ -188,10 +192,11 @@ def serving_model(d: Measurements, priors: dict, observe: bool = True):
     for s, values in g.items():
         numpyro.deterministic(f"{s}_group", values)
     r = numpyro.sample(POOLED[0], priors[POOLED[0]].distribution)
+    overhead_s = numpyro.sample(POOLED[1], priors[POOLED[1]].distribution)
     sigma_t = numpyro.sample("sigma_tokens", dist.HalfNormal(0.5))
     sigma_p = numpyro.sample("sigma_power", dist.HalfNormal(0.5))
     idx = jnp.asarray(d.group)
-    ln_tps = predicted_ln_tokens_per_s(d, g["f"][idx], g["m"][idx], r)
+    ln_tps = predicted_ln_tokens_per_s(d, g["f"][idx], g["m"][idx], r, overhead_s)
     ln_power = jnp.log(d.devices * d.tdp_w * g["a"][idx])
     if observe:
         numpyro.sample("ln_tokens_per_s", dist.Normal(ln_tps, sigma_t), obs=jnp.log(d.tokens_per_s))
@@ -205,6 +210,16 @@ class CalibrationFit(NamedTuple):
     data: Measurements
 
 
+def calibration_priors(table) -> dict:
+    """The priors of the fitted quantities: the engine's own, for the stack of every measured point.
+
+    serving_step_overhead_s is the optimised server's prior (`CALIBRATION_STACK`: every point is vLLM),
+    the one a deployment without `stack` (or with stack = "optimised_server") draws, so that the
+    calibration's forward model and the engine's are the same model.
+    """
+    return {name: table.select(name, {}) for name in CALIBRATED + POOLED}
+
+
 def fit(data: Measurements | None = None, *, seed: int = 0, num_chains: int = 4, num_warmup: int = 1000,
         num_samples: int = 500, priors=None) -> CalibrationFit:
     """NUTS over the measured points; chains vectorised (fixed seed: the same numbers every run).
@@ -216,7 +231,7 @@ def fit(data: Measurements | None = None, *, seed: int = 0, num_chains: int = 4,
 
     table = priors or load_priors()
     data = data if data is not None else load_measurements(priors=table)
-    prior = {name: table.select(name, {}) for name in CALIBRATED + POOLED}
+    prior = calibration_priors(table)
     mcmc = MCMC(NUTS(serving_model, target_accept_prob=0.9), num_warmup=num_warmup, num_samples=num_samples,
                 num_chains=num_chains, chain_method="vectorized", progress_bar=False)
     mcmc.run(jax.random.key(seed), data, prior)
@@ -247,8 +262,8 @@ def predict_energy_j_per_token(result: CalibrationFit, d: Measurements, rng_key=
     s = {k: v.reshape(-1, *v.shape[2:]) for k, v in result.samples.items()}
     idx = d.group
     f, m, a = s["f_group"][:, idx], s["m_group"][:, idx], s["a_group"][:, idx]
-    r = s[POOLED[0]][:, None]
-    ln_tps = np.asarray(predicted_ln_tokens_per_s(d, jnp.asarray(f), jnp.asarray(m), jnp.asarray(r)))
+    r, overhead_s = s[POOLED[0]][:, None], s[POOLED[1]][:, None]
+    ln_tps = np.asarray(predicted_ln_tokens_per_s(d, jnp.asarray(f), jnp.asarray(m), jnp.asarray(r), jnp.asarray(overhead_s)))
     ln_power = np.log(d.devices * d.tdp_w * a)
     scale = np.sqrt(s["sigma_tokens"] ** 2 + s["sigma_power"] ** 2)[:, None]
     noise = np.random.default_rng(0 if rng_key is None else rng_key).standard_normal(ln_tps.shape)
