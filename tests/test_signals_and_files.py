@@ -24,7 +24,7 @@ posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and pi
 # while writing (2.5 s: a 2,000,000-draw run writes about 190 MB).
 COMMANDS = {
     "run": (["run", "gpt3_175b", "--out", "x.nc", "--draws", "2000000"], "x.nc"),
-    "import": (["import", "codecarbon", str(CODECARBON), "--datacenter", "hpc", "-o", "s.toml"], "s.toml"),
+    "import": (["import", "codecarbon", str(CODECARBON), "--merge", "--datacenter", "hpc", "-o", "s.toml"], "s.toml"),
     "report": (["report", "gpt3_175b", "--html", "r.html"], "r.html"),
 }
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGHUP": signal.SIGHUP}
@@ -155,7 +155,7 @@ def test_an_output_that_is_a_symlink_is_written_through(tmp_path):
 
 
 def test_concurrent_writers_without_force_cannot_both_succeed(tmp_path):
-    argv = ["import", "codecarbon", str(CODECARBON), "--datacenter", "hpc", "-o", "same.toml"]
+    argv = ["import", "codecarbon", str(CODECARBON), "--merge", "--datacenter", "hpc", "-o", "same.toml"]
     procs = [_cli(*argv, "--name", f"writer {i}", cwd=tmp_path) for i in range(2)]
     results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in results)
@@ -211,24 +211,34 @@ def test_a_scenario_file_is_read_once(tmp_path, monkeypatch):
 
 @posix_only
 def test_a_reader_that_goes_away_leaves_the_file_and_no_noise(tmp_path):
-    cmd = f'"{sys.executable}" -m carbon_mc.cli import codecarbon "{CODECARBON}" --datacenter hpc -o t.toml | head -c 20'
+    cmd = f'"{sys.executable}" -m carbon_mc.cli import codecarbon "{CODECARBON}" --merge --datacenter hpc -o t.toml | head -c 20'
     r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert r.stdout == "wrote t.toml from em"
     assert "[run]" in (tmp_path / "t.toml").read_text()
 
 
-def test_a_failure_before_writing_claims_no_write(tmp_path, monkeypatch):
-    import carbon_mc.ingest as ingest
+@pytest.mark.parametrize("merge", [True, False])
+def test_a_failure_before_writing_claims_no_write(tmp_path, monkeypatch, merge):
+    # Merged: one file, its write fails. Apart: two files, the second write fails and the first is removed.
+    import carbon_mc.ingest.measured as measured
 
-    def fails(*args, **kwargs):
+    real = measured.save_text
+    calls = []
+
+    def fails_last(text, path):
         from carbon_mc import OutputError
 
-        raise OutputError("disk full (simulated)")
+        calls.append(path)
+        if len(calls) == (1 if merge else 2):
+            raise OutputError("disk full (simulated)")
+        return real(text, path)
 
-    monkeypatch.setattr(ingest, "write_scenario", fails)
-    outcome = invoke(["import", "codecarbon", str(CODECARBON), "--datacenter", "hpc", "-o", str(tmp_path / "t.toml")])
+    monkeypatch.setattr(measured, "save_text", fails_last)
+    argv = ["import", "codecarbon", str(CODECARBON), *(["--merge"] if merge else []), "--datacenter", "hpc", "-o", str(tmp_path / "t.toml")]
+    outcome = invoke(argv)
     assert outcome.code == 2 and "disk full" in outcome.err and "wrote" not in outcome.out
+    assert len(calls) == (1 if merge else 2)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -123,7 +123,7 @@ def test_codecarbon_in_california_resolves_to_california(tmp_path):
     src = tmp_path / "emissions.csv"
     src.write_text(text.replace("Canada,CAN,quebec", "United States,USA,california"))
     out = tmp_path / "run.toml"
-    assert main(["import", "codecarbon", str(src), "--datacenter", "hpc", "-o", str(out)]) == 0
+    assert main(["import", "codecarbon", str(src), "--merge", "--datacenter", "hpc", "-o", str(out)]) == 0
     assert 'region = "california"' in out.read_text()
 
 
