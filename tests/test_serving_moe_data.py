@@ -51,11 +51,17 @@ def test_moe_ratio_drawn_for_moe_only(table):
 
 def test_extractor_picks_batch_8_nearest_64_and_largest():
     ex = _extractor()
-    configs = [{"model_id": "org/M", "gpu_model": "H100", "num_gpus": 1, "max_num_seqs": b} for b in (8, 16, 48, 96, 512)]
-    configs.append({"model_id": "org/M", "gpu_model": "H100", "num_gpus": 1, "max_num_seqs": 512, "repeat": True})
+    size = {"total_params_billions": 70.0, "activated_params_billions": 70.0}
+    configs = [{"model_id": "org/M", "gpu_model": "H100", "num_gpus": 1, "max_num_seqs": b, **size} for b in (8, 16, 48, 96, 512)]
+    configs.append({"model_id": "org/M", "gpu_model": "H100", "num_gpus": 1, "max_num_seqs": 512, "repeat": True, **size})
     picked = [c["max_num_seqs"] for c in ex.chosen(configs)]
     assert picked == [8, 48, 512]  # 48 is 16 from 64, 96 is 32 away
     assert not any(c.get("repeat") for c in ex.chosen(configs))
+    # a dense model of at most 15B also gets 16 and 32 where measured; a 30B MoE with 3B active does not
+    for total, active, expected in ((8.0, 8.0, [8, 16, 32, 64, 512]), (30.5, 3.3, [8, 64, 512])):
+        sized = [{"model_id": "org/S", "gpu_model": "H100", "num_gpus": 1, "max_num_seqs": b,
+                  "total_params_billions": total, "activated_params_billions": active} for b in (8, 16, 32, 64, 512)]
+        assert [c["max_num_seqs"] for c in ex.chosen(sized)] == expected
 
 
 def test_every_measured_row_has_a_documented_source():
@@ -73,8 +79,8 @@ def test_regimes_have_their_points():
 
     d = sc.load_measurements()
     masks = sc.calibration_regimes(d)
-    assert len(d.label) == 130
-    assert masks["small at low batch, optimised server (<= 15B, batch <= 8)"].sum() >= 5
+    assert len(d.label) == 154
+    assert masks["small at low batch, optimised server (<= 15B, batch <= 32)"].sum() == 36
     assert masks["mixture of experts"].sum() >= 30 and masks["large dense, batched (>= 60B, batch >= 64)"].sum() >= 10
     with pytest.raises(ValueError, match="valid"):
         sc.validate_regimes(d, regimes=("moe",))

@@ -359,7 +359,7 @@ def calibration_regimes(d: Measurements) -> dict[str, np.ndarray]:
     return {
         "large dense, batched (>= 60B, batch >= 64)": (~moe) & (d.parameters >= 60e9) & (d.batch >= 64),
         "mixture of experts": moe,
-        "small at low batch, optimised server (<= 15B, batch <= 8)": (~moe) & (d.parameters <= 15e9) & (d.batch <= 8),
+        "small at low batch, optimised server (<= 15B, batch <= 32)": (~moe) & (d.parameters <= 15e9) & (d.batch <= 32),
         "non-NVIDIA hardware": np.zeros(d.batch.shape, bool),  # every point is H100, A100 or B200
     }
 
