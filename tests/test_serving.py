@@ -9,9 +9,9 @@ import pytest
 from carbon_mc import CarbonMCError
 from carbon_mc.footprint import lifecycle
 from carbon_mc.footprint import serving as sv
+from carbon_mc.results.statistics import percentile_of
 from carbon_mc.sampling import build_simulator, draw, evaluate
 from carbon_mc.scenarios.deployment import load_serving_scenario, parse_serving_scenario
-from carbon_mc.results.statistics import percentile_of
 
 SERVING = Path(__file__).resolve().parents[1] / "models" / "serving"
 BUNDLED = sorted(SERVING.glob("*.toml"))
@@ -225,6 +225,10 @@ def test_calibration_converges(calibration):
     assert min(calibration.ess_bulk.values()) >= 400, calibration.ess_bulk
     draws = __import__("carbon_mc.calibration.serving", fromlist=["x"]).posterior_serving_draws(calibration, 1000)
     assert all(np.all((v > 0) & (v < 1)) for v in draws.values())
+    # the per-step overhead is fitted with the engine's optimised-server prior and reaches the engine by name
+    overhead = draws["serving_step_overhead_s"]
+    assert overhead.shape == (1000,) and 1e-3 < np.median(overhead) < 1e-2, np.median(overhead)
+    assert calibration.samples["sigma_tokens"].shape[-1] == 2  # dense and mixture-of-experts residual scales
 
 
 def test_calibration_held_out_coverage_is_computed():
