@@ -148,15 +148,17 @@ def check_path(value, name: str = "path", *, optional: bool = False):
 
 
 def check_scenario(value, name: str = "scenario", *, optional: bool = False):
-    """`value` if it is a Scenario, a ServingScenario, a TOML path or a bundled name (None too when `optional`)."""
+    """`value` if it is a Scenario, a ServingScenario, a TOML path, a bundled name or a scenario as a dict
+    (None too when `optional`)."""
     import os
+    from collections.abc import Mapping
 
     from ..scenarios import Scenario, ServingScenario
 
     if value is None and optional:
         return None
-    if not isinstance(value, (Scenario, ServingScenario, str, os.PathLike)):
-        raise refuse(name, "a Scenario, a ServingScenario, a TOML path or a bundled scenario name"
+    if not isinstance(value, (Scenario, ServingScenario, str, os.PathLike, Mapping)):
+        raise refuse(name, "a Scenario, a ServingScenario, a TOML path, a bundled scenario name or a scenario dict"
                       + (" or None" if optional else ""), value)
     return value
 

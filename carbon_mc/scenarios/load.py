@@ -85,14 +85,23 @@ def is_serving_file(path: str | Path) -> bool:
     return "serving" in doc
 
 
-def load_any_scenario(path: str | Path, *, priors: PriorTable | None = None) -> AnyScenario:
-    """A training `Scenario` or a `ServingScenario` from a TOML path or a bundled name.
+def load_any_scenario(path: str | Path | Mapping, *, priors: PriorTable | None = None) -> AnyScenario:
+    """A training `Scenario` or a `ServingScenario` from a TOML path, a bundled name, or a dict.
+
+    A dict is the scenario's TOML as Python data, validated exactly as the file would be:
+    ``{"run": {"hardware": "h100_sxm", "devices": 64, "days": 10, "region": "france", "datacenter": "hyperscale"}}``
+    (the fields of models/README.md; a ``"serving"`` table makes it a deployment).
 
     Raises:
       InputError: no such file or bundled name (with close matches), a directory, a file that is not
         UTF-8 TOML, or an invalid scenario.
     """
-    _check_path(path), _check_priors(priors)
+    _check_priors(priors)
+    if isinstance(path, Mapping):
+        doc = dict(path)
+        parse_doc = deployment.parse_serving_scenario if "serving" in doc else training.parse_scenario
+        return parse_doc(doc, file="<dict>", table=priors)
+    _check_path(path)
     path = scenario_path(path, _bundled)
     doc, sha = read_scenario_file(path)  # read once (a pipe cannot be read twice), then parsed as its kind
     parse = deployment.parse_serving_scenario if "serving" in doc else training.parse_scenario
