@@ -36,6 +36,7 @@ from ..sampling.args import (
     check_text,
 )
 from ..sampling.args import check_scenario as check_scenario_arg
+from ..sampling.dispatch import kept_in_blocks
 from ..scenarios import AnyScenario, load_any_scenario
 from ..scenarios.deployment import ServingScenario
 from ..scenarios.training import Claim, Scenario
@@ -127,14 +128,7 @@ def _draw_beside(own: Simulator, model: Simulator, *, num_draws: int, seed, chun
         values = evaluate(model, jnp.concatenate(parts, axis=0) if parts else jnp.zeros((0, n), jnp.float32))
         return {key: jnp.broadcast_to(v, (n, *jnp.shape(v)[1:])) for key, v in values.items()}
 
-    step = max(BLOCK, (min(chunk_size, num_draws + BLOCK - 1) // BLOCK) * BLOCK)
-    kept: dict[str, list] = {}
-    for start in range(0, num_draws, step):
-        take = min(step, num_draws - start)
-        values = chunk(np.uint32(start // BLOCK), np.zeros(-(-take // BLOCK), np.int8))
-        for key, v in values.items():
-            kept.setdefault(key, []).append(np.asarray(v)[:take])
-    arrays = {key: np.concatenate(parts).astype(np.float32, copy=False) for key, parts in kept.items()}
+    arrays = kept_in_blocks(chunk, num_draws, chunk_size)
     inputs = {name: arrays[name] for name in model.stochastic}
     outputs = {key: v for key, v in arrays.items() if key not in model.stochastic}
     return inputs, outputs

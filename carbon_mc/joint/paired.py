@@ -39,6 +39,7 @@ from ..priors import Prior, PriorTable
 from ..results.finite import apply_policy, check_policy
 from ..sampling import BLOCK, DEFAULT_CHUNK, DEFAULT_METHOD, Simulator, build_simulator, draw, evaluate, sampler
 from ..sampling.args import check_accounting, check_draw_args, check_flag, check_scenario, check_text
+from ..sampling.dispatch import kept_in_blocks
 from ..sampling.qmc import direction_numbers, scrambled_direction_numbers, sobol_words
 from ..sampling.samplers import seed_words
 from ..sampling.streams import bits_to_uniform
@@ -228,14 +229,7 @@ def paired_draws(
         values = {key: v for key, v in values.items() if key not in mb.stochastic and (keep is None or key in keep)}
         return {key: jnp.broadcast_to(v, (n, *jnp.shape(v)[1:])) for key, v in values.items()}
 
-    step = max(BLOCK, (min(chunk_size, num_draws + BLOCK - 1) // BLOCK) * BLOCK)
-    kept: dict[str, list] = {}
-    for start in range(0, num_draws, step):
-        take = min(step, num_draws - start)
-        values = chunk(np.uint32(start // BLOCK), np.zeros(-(-take // BLOCK), np.int8))
-        for key, v in values.items():
-            kept.setdefault(key, []).append(np.asarray(v)[:take])
-    out_b = {key: np.concatenate(parts).astype(np.float32, copy=False) for key, parts in kept.items()}
+    out_b = kept_in_blocks(chunk, num_draws, chunk_size)
     return out_a, out_b
 
 

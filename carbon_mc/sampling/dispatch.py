@@ -21,6 +21,21 @@ from .simulator import Simulator
 from .streams import BLOCK
 
 
+def kept_in_blocks(chunk, num_draws: int, chunk_size: int) -> dict[str, np.ndarray]:
+    """Call ``chunk(first_block, marker)`` over a run of `num_draws` draws cut into dispatches of whole
+    `BLOCK`s (at most `chunk_size` draws each) and join what it returns, key by key, as float32 arrays
+    of `num_draws` rows. ``marker`` is an int8 array with one entry per block of the dispatch (its shape
+    carries the block count into a jitted `chunk` without retracing per value)."""
+    step = max(BLOCK, (min(chunk_size, num_draws + BLOCK - 1) // BLOCK) * BLOCK)
+    kept: dict[str, list] = {}
+    for start in range(0, num_draws, step):
+        take = min(step, num_draws - start)
+        values = chunk(np.uint32(start // BLOCK), np.zeros(-(-take // BLOCK), np.int8))
+        for key, v in values.items():
+            kept.setdefault(key, []).append(np.asarray(v)[:take])
+    return {key: np.concatenate(parts).astype(np.float32, copy=False) for key, parts in kept.items()}
+
+
 def model_key(model: Simulator) -> str:
     """What a compiled kernel depends on: the priors, their order and the run's constants."""
     priors = [(n, p.family, json.dumps(p.describe()["params"], sort_keys=True, default=str)) for n, p in model.priors.items()]
