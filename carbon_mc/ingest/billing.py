@@ -148,17 +148,21 @@ def read_aws_cur(path, hardware) -> Bill:
         usage = usages.setdefault((name, region), BilledUsage(file, name, region, key, per_instance))
         usage.instance_hours += hours
         usage.line_items += 1
-        for column, pick in (("lineItem/UsageStartDate", min), ("lineItem/UsageEndDate", max)):
-            if (row.get(column) or "").strip():
-                stamp = row.time(column)
-                attr = "start" if pick is min else "end"
-                current = getattr(usage, attr)
-                setattr(usage, attr, stamp if current is None else pick(current, stamp))
+        _widen_period(usage, row, "lineItem/UsageStartDate", "lineItem/UsageEndDate")
     kept = [u for u in usages.values() if u.instance_hours > 0]
     if not kept:
         raise CarbonMCError(f"no accelerator instance hours in this bill (left out: {_text(skipped)}); carbon-mc reads "
                             "EC2 BoxUsage/SpotUsage/DedicatedUsage rows of accelerated instance types", file=file)
     return Bill(file, kept, skipped)
+
+
+def _widen_period(usage, row: Row, start_column: str, end_column: str) -> None:
+    """Stretch `usage`'s billed period (start, end) to cover the row's start and end times, where given."""
+    for column, attr, pick in ((start_column, "start", min), (end_column, "end", max)):
+        if (row.get(column) or "").strip():
+            stamp = row.time(column)
+            current = getattr(usage, attr)
+            setattr(usage, attr, stamp if current is None else pick(current, stamp))
 
 
 def _instance_name(row: Row, from_usage_type: str | None) -> str | None:
@@ -259,11 +263,7 @@ def read_gcp_billing(path, hardware) -> Bill:
         usage = usages.setdefault((name, region), BilledUsage(file, name, region, key, 1))
         usage.instance_hours += hours
         usage.line_items += 1
-        for column, attr, pick in (("usage_start_time", "start", min), ("usage_end_time", "end", max)):
-            if (row.get(column) or "").strip():
-                stamp = row.time(column)
-                current = getattr(usage, attr)
-                setattr(usage, attr, stamp if current is None else pick(current, stamp))
+        _widen_period(usage, row, "usage_start_time", "usage_end_time")
     kept = [u for u in usages.values() if u.instance_hours > 0]
     if not kept:
         raise CarbonMCError(f"no GPU hours in this billing export (left out: {_text(skipped)}); carbon-mc reads the "
