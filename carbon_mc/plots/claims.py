@@ -88,7 +88,7 @@ def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
     ax.set_ylabel("draws")
     title = check.claim.label or f"{check.claim.value:g} {check.claim.unit}"
     ax.set_title(literal(f"{check.scenario_name}: {title}\n{text}"), fontsize=8)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper right")  # fixed: "best" searches every bar, slow and warned of under load
 
     inputs = check.inputs or {}
     for ax, s in zip(axes[1:], shifts):
@@ -102,7 +102,7 @@ def plot_claim(check, *, max_inputs: int = 4, path: str | Path | None = None):
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
     if shifts:
-        axes[1].legend(fontsize=7)
+        axes[1].legend(fontsize=7, loc="upper right")  # a fixed place: "best" searches the data, slow and warned of on large samples
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
@@ -148,7 +148,7 @@ def plot_comparison(comparison, *, independent=None, path: str | Path | None = N
     named, shown_units = (label[:cut], label[cut + 2:-1]) if cut > 0 and c.units in label[cut:] else (label, c.units)
     ax_r.set_xlabel(literal(f"ratio B / A of {named}"))
     ax_r.set_yticks([])
-    ax_r.legend(fontsize=7, loc="best")
+    ax_r.legend(fontsize=7, loc="upper right")
     fig.suptitle(literal(f"A: {c.a_name}    B: {c.b_name}    P(B < A) = {s['prob_b_less']:.3f}"), fontsize=9)
     d = c.difference
     dq = np.quantile(d, [0.0005, 0.9995])

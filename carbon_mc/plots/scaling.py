@@ -54,7 +54,7 @@ def plot_carbon_curves(ds: xr.Dataset, *, title: str | None = None, path: str | 
     left.invert_xaxis()  # better models to the right
     left.set_ylabel(f"{output_label('total_tco2e')}, log scale", fontsize=9)
     _curves(right, ds, "accuracy_fraction", "average downstream accuracy, log scale")
-    right.legend(title="hardware", fontsize=8)
+    right.legend(title="hardware", fontsize=8, loc="upper left")  # CO2e rises to the right: upper left is clear
     if title is None:
         title = (f"CO2e against model quality: {ds.attrs.get('utilization', '')} utilization, "
                  f"{ds.attrs.get('batch_policy', '')} batch; median, 50% and 90% bands")
