@@ -153,7 +153,6 @@ def _billing_paths(out: str, usages, *, force: bool) -> list[Path]:
     """`out` for one usage; OUT_<instance type>_<region>.toml beside it for several. Existing files need `force`."""
     import re
 
-    from ..errors import CarbonMCError
 
     target = Path(out)
     if len(usages) == 1:
@@ -161,6 +160,13 @@ def _billing_paths(out: str, usages, *, force: bool) -> list[Path]:
     else:
         parts = [re.sub(r"[^A-Za-z0-9._-]+", "-", f"{u.instance_type}_{u.region or 'any'}") for u in usages]
         paths = [target.with_name(f"{target.stem}_{part}{target.suffix or '.toml'}") for part in parts]
+    return _refuse_existing(paths, force)
+
+
+def _refuse_existing(paths: list[Path], force: bool) -> list[Path]:
+    """`paths`, unless one exists and `force` is off: then an error before anything is written."""
+    from ..errors import CarbonMCError
+
     if not force:
         for path in paths:
             if path.exists():
@@ -289,7 +295,6 @@ def run_paths(out: str, runs, *, force: bool = False) -> list[Path]:
     """
     import re
 
-    from ..errors import CarbonMCError
 
     target = Path(out)
     if len(runs) == 1:
@@ -303,12 +308,7 @@ def run_paths(out: str, runs, *, force: bool = False) -> list[Path]:
             project = re.sub(r"[^A-Za-z0-9._-]+", "-", run.project or "").strip("-.")[:40] or "codecarbon"
             name = f"{target.stem}_{project}_{re.sub(r'[^A-Za-z0-9-]+', '-', run_id[:width])}{target.suffix or '.toml'}"
             paths.append(target.with_name(name))
-    if not force:
-        for path in paths:
-            if path.exists():
-                raise CarbonMCError("exists; pass --force to overwrite it" + (" (nothing was written)" if len(paths) > 1 else ""),
-                                    file=str(path))
-    return paths
+    return _refuse_existing(paths, force)
 
 
 def _build(args, run, table, path: Path):
