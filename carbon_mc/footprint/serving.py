@@ -17,7 +17,7 @@ Regimes, each a small function below: the memory-bound and compute-bound limits 
 fixed overhead; whole-node accounting (`boundary = "whole_node"`: the idle accelerators of the node
 and the RAM a meter models are counted, as CodeCarbon does); load priors by `load` (benchmark,
 fleet, on-demand endpoint); parameters, active parameters and batch drawn from prior tables, and
-the precision drawn from weighted choices; and, when a deployment gives neither traffic nor
+the precision, the stack and the load drawn from weighted choices (`picked_by_quantile`); and, when a deployment gives neither traffic nor
 capacity, per-request figures at the load priors with no deployment totals.
 """
 
@@ -155,6 +155,22 @@ def precision_index(u, cumulative_weights):
     return jnp.sum(jnp.asarray(u)[..., None] >= cum, axis=-1)
 
 
+def picked_by_quantile(u, cumulative_weights, values):
+    """The value of the choice a uniform draw `u` picks, draw by draw: values[k] with k = precision_index(u, weights).
+
+    Each choice's input is drawn in every draw (values: one array or scalar per choice, broadcast together);
+    the categorical draw keeps one. Inputs of one choice picked with the same `u` are picked together (the
+    busy fraction and over-provisioning of a load). Weights [1, 0] always pick the first. Reference:
+    Devroye 1986, Non-Uniform Random Variate Generation (Springer): the inversion method for a discrete
+    distribution, and the composition method for a mixture (draw the component, then from it).
+    """
+    k = precision_index(u, cumulative_weights)
+    picked = jnp.asarray(values[-1])
+    for i in range(len(values) - 2, -1, -1):
+        picked = jnp.where(k == i, values[i], picked)
+    return picked
+
+
 def active_parameters_capped(parameters, active_parameters):
     """Active parameters, at most the parameters (both drawn independently, a draw could exceed)."""
     return jnp.minimum(active_parameters, parameters)
@@ -284,6 +300,9 @@ class ServingConstants:
     active_is_total: bool = False  # a dense model whose (drawn) parameters are all active
     # precision drawn from weighted choices: (cumulative weight, bytes per parameter, peak factor) each
     precision_choices: tuple[tuple[float, float, float], ...] = ()
+    # stack / load drawn per draw from weighted choices: (cumulative weight, input name(s) of the choice) each
+    stack_choices: tuple[tuple[float, str], ...] = ()
+    load_choices: tuple[tuple[float, str, str], ...] = ()  # (cumulative weight, busy fraction, over-provisioning)
     whole_node: bool = False
     node_ram_gb: float = 0.0
     may_be_moe: bool = False  # active parameters below the parameters (or drawn): serving_moe_mfu_ratio applies
@@ -316,6 +335,8 @@ class ServingConstants:
             pue_included=scenario.accounting.pue_included,
             active_is_total=getattr(scenario, "active_is_total", False),
             precision_choices=choices,
+            stack_choices=tuple(getattr(scenario, "stack_components", ())),
+            load_choices=tuple(getattr(scenario, "load_components", ())),
             whole_node=getattr(scenario, "boundary", "replica") == "whole_node",
             node_ram_gb=float(getattr(scenario, "node_ram_gb", None) or 0.0),
             may_be_moe=bool(getattr(scenario, "may_be_moe", False)),
@@ -349,6 +370,23 @@ def _served(x: dict, c: ServingConstants):
     return parameters, active, batch, nbytes, peak
 
 
+def _regime(x: dict, c: ServingConstants):
+    """Step overhead, busy fraction and over-provisioning factor: the inputs of those names, or, under weighted
+    choices, the picked choice's draw by draw (None where the load priors are not drawn)."""
+    if c.stack_choices:
+        cum = [w for w, _ in c.stack_choices]
+        overhead = picked_by_quantile(x["serving_stack_quantile"], cum, [x[n] for _, n in c.stack_choices])
+    else:
+        overhead = x["serving_step_overhead_s"]
+    if c.load_choices:
+        cum, u = [w for w, _, _ in c.load_choices], x["serving_load_quantile"]
+        busy = picked_by_quantile(u, cum, [x[b] for _, b, _ in c.load_choices])
+        over = picked_by_quantile(u, cum, [x[o] for _, _, o in c.load_choices])
+    else:
+        busy, over = x.get("serving_busy_fraction"), x.get("serving_over_provisioning_factor")
+    return overhead, busy, over
+
+
 def serving_footprint(x: dict, c: ServingConstants) -> dict:
     """Every serving output from inputs `x` (arrays of draws, or scalars) and constants `c`.
 
@@ -359,7 +397,7 @@ def serving_footprint(x: dict, c: ServingConstants) -> dict:
     out = {}
     n = c.devices_per_replica
     parameters, active, batch, nbytes, peak = _served(x, c)
-    overhead_s = x["serving_step_overhead_s"]
+    overhead_s, busy_fraction, over_provisioning = _regime(x, c)
     out["parameters_read_per_step"] = parameters_read_per_step(parameters, active, batch)
     mem_s = decode_memory_s_per_step(out["parameters_read_per_step"], nbytes, n, c.memory_bandwidth_gb_per_s,
                                      x["memory_bandwidth_fraction"])
@@ -377,17 +415,17 @@ def serving_footprint(x: dict, c: ServingConstants) -> dict:
     if c.per_request_only:  # one request, on the capacity the load priors give it
         requests = jnp.ones_like(busy_s)
         busy_h = busy_device_hours(requests, busy_s, n)
-        hours = provisioned_device_hours_from_load(busy_h, x["serving_busy_fraction"], x["serving_over_provisioning_factor"])
+        hours = provisioned_device_hours_from_load(busy_h, busy_fraction, over_provisioning)
     elif c.requests is not None:
         requests = jnp.broadcast_to(jnp.asarray(c.requests, jnp.float32), jnp.shape(busy_s))
         busy_h = busy_device_hours(requests, busy_s, n)
         if c.provisioned_device_hours is not None:
             hours = jnp.broadcast_to(jnp.asarray(c.provisioned_device_hours, jnp.float32), jnp.shape(busy_h))
         else:
-            hours = provisioned_device_hours_from_load(busy_h, x["serving_busy_fraction"], x["serving_over_provisioning_factor"])
+            hours = provisioned_device_hours_from_load(busy_h, busy_fraction, over_provisioning)
     else:  # capacity known, traffic derived from the load priors
         hours = jnp.broadcast_to(jnp.asarray(c.provisioned_device_hours, jnp.float32), jnp.shape(busy_s))
-        rho = x["serving_busy_fraction"] / x["serving_over_provisioning_factor"]
+        rho = busy_fraction / over_provisioning
         requests = requests_from_capacity(hours, rho, busy_s, n)
         busy_h = busy_device_hours(requests, busy_s, n)
     out["requests"], out["busy_device_hours"], out["device_hours"] = requests, busy_h, hours

@@ -118,8 +118,10 @@ def _bind(scenario: AnyScenario, resolved: dict[str, Prior], table: PriorTable) 
     """The simulator of a training run (`carbon_footprint`) or of a deployment (`serving_footprint`)."""
     spec = table.hardware_spec(scenario.hardware, file=scenario.file)
     if isinstance(scenario, ServingScenario):
-        return Simulator(scenario, resolved, ServingConstants.from_scenario(scenario, spec), table, chain=serving_footprint,
-                         output_table=SERVING_OUTPUTS, headline=scenario.headline)
+        sim = Simulator(scenario, resolved, ServingConstants.from_scenario(scenario, spec), table, chain=serving_footprint,
+                        output_table=SERVING_OUTPUTS, headline=scenario.headline)
+        streams = scenario.input_streams()  # the components of a weighted choice share their input's stream
+        return sim.with_streams(streams) if streams else sim
     return Simulator(scenario, resolved, RunConstants.from_scenario(scenario, spec), table)
 
 
@@ -146,6 +148,8 @@ def build_simulator(scenario: AnyScenario | str | Path, *, priors: PriorTable | 
     resolved = scenario.resolve_priors(table)
     model = _bind(scenario, resolved, table)
     if posterior:
+        if isinstance(scenario, ServingScenario):
+            scenario.check_posterior(posterior)  # a regime input holding another choice's prior keeps it
         unknown = sorted(set(posterior) - set(resolved))
         if unknown:
             raise CarbonMCError(f"posterior for {', '.join(unknown)}, which {scenario.name!r} does not draw")

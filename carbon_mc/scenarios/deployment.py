@@ -97,6 +97,8 @@ LOADS = ("benchmark", "fleet", "on_demand")  # selects serving_busy_fraction and
 BOUNDARIES = ("replica", "whole_node")
 # input -> the scenario key whose value picks `<input>_<value>` from the priors (no key: the input's own prior)
 REGIME_INPUTS = {"serving_step_overhead_s": "stack", "serving_busy_fraction": "load", "serving_over_provisioning_factor": "load"}
+# stack / load as weighted choices: the uniform input whose inverse CDF picks a choice per draw
+CHOICE_QUANTILES = {"stack": "serving_stack_quantile", "load": "serving_load_quantile"}
 DRAWN_SERVED = {"parameters": "serving_parameters", "active_parameters": "serving_active_parameters", "batch": "serving_batch"}
 # What a reported deployment energy covers -> the serving output it is compared with.
 ENERGY_SCOPES = {"accelerator": "accelerator_energy_mwh", "it": "it_energy_mwh", "facility": "energy_mwh"}
@@ -104,6 +106,12 @@ CO2E_SCOPES = {"accelerator": "accelerator_operational_tco2e", "it": "it_operati
                "operational": "operational_tco2e", "total": "total_tco2e"}
 TOKEN_QUANTITIES = {"input_tokens": "input_tokens_per_request", "output_tokens": "output_tokens_per_request"}
 J_PER_WH = 3600.0
+
+
+def regime_quantity(name: str, choice: str) -> str:
+    """The prior a regime choice draws input `name` from: `<name>_<choice>`, or the input's own prior for the
+    optimised server (serving_step_overhead_s is the optimised server's, as the calibration fits it)."""
+    return name if choice == "optimised_server" else f"{name}_{choice}"
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,10 @@ class ServingScenario(ScenarioBase):
     active_is_total: bool = False  # parameters drawn, no active_parameters: a dense model
     precision_choices: tuple[tuple[float, float, float], ...] = ()  # (cumulative weight, bytes, peak factor)
     precision_notes: tuple[str, ...] = ()  # a precision the device has no rate of its own for
+    # stack / load drawn per draw from weighted choices: (choice, cumulative weight) each, and the source given
+    stack_choices: tuple[tuple[str, float], ...] = ()
+    load_choices: tuple[tuple[str, float], ...] = ()
+    choice_sources: tuple[tuple[str, str], ...] = ()  # (key, source) of each weighted choice
 
     @property
     def requests_per_day(self) -> float | None:
@@ -180,9 +192,56 @@ class ServingScenario(ScenarioBase):
                 resolved[name] = replace(prior, quantity=name, variant=choice)
         return resolved
 
+    @property
+    def loads_drawn(self) -> bool:
+        """Traffic or capacity missing: the load priors (busy fraction, over-provisioning) are drawn."""
+        return self.requests is None or self.provisioned_device_hours is None
+
+    @property
+    def stack_components(self) -> tuple[tuple[float, str], ...]:
+        """(cumulative weight, input name of its step overhead) of each stack choice; () for a single stack."""
+        return tuple((cum, regime_quantity("serving_step_overhead_s", c)) for c, cum in self.stack_choices)
+
+    @property
+    def load_components(self) -> tuple[tuple[float, str, str], ...]:
+        """(cumulative weight, busy-fraction input, over-provisioning input) of each load choice; () for a
+        single load, or when traffic and capacity are both given (no load prior is drawn)."""
+        if not self.loads_drawn:
+            return ()
+        return tuple((cum, regime_quantity("serving_busy_fraction", c), regime_quantity("serving_over_provisioning_factor", c))
+                     for c, cum in self.load_choices)
+
+    def input_streams(self) -> dict[str, str]:
+        """Random streams of the choices' inputs: each component draws from the stream of the input it stands
+        for (serving_step_overhead_s_plain_pipeline from serving_step_overhead_s's), so that weights [1, 0] give
+        the numbers of the single first choice. Only one component is used per draw, so sharing costs nothing."""
+        pairs = [(n, "serving_step_overhead_s") for _, n in self.stack_components]
+        pairs += [(n, base) for _, *names in self.load_components
+                  for n, base in zip(names, ("serving_busy_fraction", "serving_over_provisioning_factor"))]
+        return {n: base for n, base in pairs if n != base}
+
+    def check_posterior(self, names) -> None:
+        """Refuse a posterior for a regime input that this deployment draws from another choice's prior.
+
+        The calibrated serving_step_overhead_s is the optimised server's (every calibration point is vLLM):
+        under stack = "plain_pipeline" the input of that name holds the plain pipeline's prior, which a
+        posterior must not replace. Under weighted choices the plain pipeline's component has its own name
+        (serving_step_overhead_s_plain_pipeline) and keeps its prior; the optimised server's takes the posterior.
+        """
+        for name, key in REGIME_INPUTS.items():
+            choice = getattr(self, key)
+            if name in names and choice is not None and choice != "optimised_server":
+                raise InputError(f"a posterior for {name} would replace the {key} {choice!r}'s prior, which it was not "
+                                 f"fitted on; leave {name} out of the posterior (or give {key} as weighted choices, whose "
+                                 f"optimised_server component takes it)", file=self.file, key=f"serving.{key}")
+
     def needed_quantities(self) -> list[str]:
         """The priors `serving_footprint` draws for this deployment."""
         names = list(SERVING_INPUTS)
+        if self.stack_choices:  # each choice's overhead, in place of the single one, and the quantile that picks
+            at = names.index("serving_step_overhead_s")
+            names[at:at + 1] = [n for _, n in self.stack_components]
+            names.append(CHOICE_QUANTILES["stack"])
         names += [DRAWN_SERVED[k] for k in ("parameters", "active_parameters", "batch") if getattr(self, k) is None
                   and not (k == "active_parameters" and self.active_is_total)]
         if self.may_be_moe:
@@ -199,12 +258,23 @@ class ServingScenario(ScenarioBase):
             names.append("input_tokens_per_request")
         if self.output_tokens is None:
             names.append("output_tokens_per_request")
-        if self.requests is None or self.provisioned_device_hours is None:
+        if self.load_components:
+            names += [n for _, *pair in self.load_components for n in pair] + [CHOICE_QUANTILES["load"]]
+        elif self.loads_drawn:
             names += ["serving_busy_fraction", "serving_over_provisioning_factor"]
         return names
 
     def find_notes(self, table: PriorTable) -> list[str]:
         notes = super().find_notes(table) + list(self.precision_notes)
+        sources = dict(self.choice_sources)
+        for key, choices in (("stack", self.stack_choices), ("load", self.load_choices)):
+            if key == "load" and choices and not self.loads_drawn:
+                notes.append("load is given as weighted choices, but traffic and capacity are both given: no load prior "
+                             "is drawn, so the choices are not used")
+            elif choices:
+                weights = ", ".join(f"{c} {cum - prev:.3g}" for (c, cum), prev in zip(choices, (0.0, *(w for _, w in choices))))
+                notes.append(f"{key} drawn per draw from weighted choices: {weights} ({CHOICE_QUANTILES[key]} picks one "
+                             f"by the inverse CDF of the weights; source: {sources[key]})")
         if self.per_request_only:
             notes.append("neither traffic (requests, requests_per_day) nor capacity (replicas, device_hours) is given: "
                          "per-request and per-token figures are computed at the load priors; per-day and deployment "
@@ -241,6 +311,53 @@ def _choice(block: dict, key: str, choices: tuple[str, ...], file: str, default:
     return value
 
 
+def _weighted_choices(value: Any, key: str, valid: Any, file: str) -> tuple[list[str], list[float]]:
+    """The names and cumulative weights of `{ choices = [...], weights = [...], source = "..." }` under [serving] `key`.
+
+    Weights: as many as choices, finite, >= 0, not all 0 (default: equal), normalised to sum to 1; the last
+    cumulative weight is exactly 1. Names must be in `valid` (close matches suggested) and distinct; a
+    non-empty source is required. Every fault is one InputError naming the file and the key.
+    """
+    where = f"serving.{key}"
+    shape = f'{key} as a choice is {{ choices = [...], weights = [...], source = "..." }}'
+    if set(value) - {"choices", "weights", "source"} or "choices" not in value:
+        raise InputError(shape, file=file, key=where)
+    source = value.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise InputError(f"{shape}: a source (why these weights) is required", file=file, key=f"{where}.source")
+    names = value["choices"]
+    weights = value.get("weights", [1.0] * len(names) if isinstance(names, list) else None)
+    if not isinstance(names, list) or not names or not isinstance(weights, list) or len(weights) != len(names) or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
+        raise InputError(f"{key} choices need as many weights (finite, >= 0, not all 0) as choices", file=file, key=where)
+    for name in names:
+        if not isinstance(name, str) or name not in valid:
+            raise InputError(f"unknown {key} {shown(name)}; {close_matches(str(name), valid)}", file=file, key=f"{where}.choices")
+    if len(set(names)) < len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(f"{', '.join(twice)} named more than once; give each choice once with its whole weight", file=file,
+                         key=f"{where}.choices")
+    total, cum, cumulative = float(sum(weights)), 0.0, []
+    for w in weights:
+        cum += w / total
+        cumulative.append(cum)
+    cumulative[-1] = 1.0
+    return names, cumulative
+
+
+def _regime_choice(block: dict, key: str, choices: tuple[str, ...],
+                   file: str) -> tuple[str | None, tuple[tuple[str, float], ...], str | None]:
+    """`stack` or `load`: a name (today's single prior), or weighted choices drawn per draw.
+
+    Returns (the name or None, ((choice, cumulative weight), ...) for choices, the choices' source).
+    """
+    value = block.get(key)
+    if not isinstance(value, dict):
+        return _choice(block, key, choices, file, None), (), None
+    names, cumulative = _weighted_choices(value, key, choices, file)
+    return None, tuple(zip(names, cumulative)), value["source"]
+
+
 def _precision(block: dict, file: str, spec: dict,
                notes: list[str]) -> tuple[str, tuple[tuple[float, float, float], ...]]:
     """The precision: a name, or weighted choices {choices = [...], weights = [...], source = "..."}.
@@ -260,19 +377,9 @@ def _precision(block: dict, file: str, spec: dict,
     if not isinstance(value, dict):
         entry(value, "serving.precision")
         return value, ()
-    key = "serving.precision"
-    if set(value) - {"choices", "weights", "source"} or "choices" not in value or "source" not in value:
-        raise InputError("precision as a choice is { choices = [...], weights = [...], source = \"...\" }", file=file, key=key)
-    names = value["choices"]
-    weights = value.get("weights", [1.0] * len(names) if isinstance(names, list) else None)
-    if not isinstance(names, list) or not names or not isinstance(weights, list) or len(weights) != len(names) or not all(
-            isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
-        raise InputError("precision choices need as many weights (finite, >= 0, not all 0) as choices", file=file, key=key)
-    total, cum, rows = float(sum(weights)), 0.0, []
-    for name, w in zip(names, weights):
-        cum += w / total
-        rows.append((cum, *entry(name, f"{key}.choices")))
-    rows[-1] = (1.0, *rows[-1][1:])
+    names, cumulative = _weighted_choices(value, "precision", PRECISIONS, file)
+    rows = [(cum, *entry(name, "serving.precision.choices")) for name, cum in zip(names, cumulative)]
+    weights = value.get("weights", [1.0] * len(names))
     heaviest = names[max(range(len(names)), key=lambda i: weights[i])]
     return heaviest, tuple(rows)
 
@@ -322,8 +429,9 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
             raise CarbonMCError(f"the weights ({weights_gb:.0f} GB at {label}{'' if parameters is not None else ', median size'}) "
                                 f"do not fit in {n:g} x {spec['memory_gb']:g} GB of {hardware}: raise devices_per_replica or "
                                 "lower the precision", file=file, key="serving.devices_per_replica")
-    stack = _choice(block, "stack", STACKS, file, None)
-    load = _choice(block, "load", LOADS, file, None)
+    stack, stack_choices, stack_source = _regime_choice(block, "stack", STACKS, file)
+    load, load_choices, load_source = _regime_choice(block, "load", LOADS, file)
+    choice_sources = tuple((k, src) for k, src in (("stack", stack_source), ("load", load_source)) if src is not None)
     boundary = _choice(block, "boundary", BOUNDARIES, file, "replica") or "replica"
     node_ram_gb = fields.read_positive(block, "node_ram_gb", file, "serving")
     if node_ram_gb is not None and boundary != "whole_node":
@@ -363,12 +471,26 @@ def parse_serving_scenario(doc: dict, *, file: str = "<serving scenario>", table
         reported=reported, claims=parse_claims(doc.get("claims"), file, claim_value, required=("value", "unit", "quantity", "source")),
         sha256=sha256, stack=stack, load=load, boundary=boundary, node_ram_gb=node_ram_gb, active_is_total=active_is_total,
         precision_choices=precision_choices, precision_notes=tuple(precision_notes),
+        stack_choices=stack_choices, load_choices=load_choices, choice_sources=choice_sources,
     )
     scenario.check_overrides(table)
+    _check_choice_overrides(scenario)
     scenario.resolve_priors(table)  # unknown region / datacenter / bad override fail here, at load time
     scenario = scenario.with_notes(table)
     scenario.check_claims_computable(table)
     return scenario
+
+
+def _check_choice_overrides(scenario: ServingScenario) -> None:
+    """Under weighted choices each choice's input has its own name: a [priors] entry for the single input
+    that the choices replace would be silently unused, so it is refused, naming the inputs to give instead."""
+    needed = set(scenario.needed_quantities())
+    for name, key in REGIME_INPUTS.items():
+        choices = getattr(scenario, f"{key}_choices")
+        if choices and name in scenario.overrides and name not in needed:
+            instead = ", ".join(regime_quantity(name, c) for c, _ in choices)
+            raise InputError(f"{key} is drawn from weighted choices, so {name} is not drawn as one input: give the prior of "
+                             f"each choice instead ({instead})", file=scenario.file, key=f"priors.{name}")
 
 
 def _memory_bandwidth(table: PriorTable, hardware: str, overrides: dict, file: str) -> float:
