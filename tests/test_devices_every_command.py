@@ -4,7 +4,8 @@ as a training run and as a deployment: run, check, compare, sensitivity, report.
 Each device's scenarios compile their own kernel (the datasheet constants are part of it), about 10 s per device
 on a 2-core machine for the whole command set (15 s of CPU time), so the default run takes one device whose host
 class no other end-to-end test covers (a CPU class; tests/test_devices_end_to_end.py takes l4, gaudi2 and tpu_v6e,
-and its one-per-class test runs every class combination); CARBON_MC_EVERY_DEVICE=1 runs all 39.
+and its one-per-class test runs every class combination); CARBON_MC_EVERY_DEVICE=1 runs all 39, as CI
+does (.ci/run, after the README's test command).
 """
 
 from __future__ import annotations
