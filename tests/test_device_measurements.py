@@ -20,6 +20,8 @@ DRAWS = 20_000
 # Measured percentile (%) of each point at seed 0 and 20,000 draws, in the file's order. A percentile
 # p estimated from n draws has Monte Carlo sd 100 x sqrt(p(1-p)/n) <= 0.36 points; the tolerance is 3 sd.
 EXPECTED_PERCENTILE = [21.6, 27.7, 46.6, 58.4, 70.1, 68.0, 21.4, 28.1, 45.8]
+# The same draws' decode_tokens_per_s against the published throughput of the eight A40 points.
+EXPECTED_THROUGHPUT_PERCENTILE = [96.3, 92.7, 93.5, 94.7, 74.6, 78.3, 96.2, 92.9]
 PCT_TOL = 3 * 100 * np.sqrt(0.25 / DRAWS)
 
 
@@ -65,6 +67,21 @@ def test_percentiles_at_the_bundled_priors(scores):
     assert np.log10(gemini.high / gemini.low) > 2.0
 
 
+def test_a40_energy_inside_for_compensating_reasons(scores):
+    """The A40 energies are inside their intervals, but not because each part is right: the plain-pipeline
+    engine predicts these batch-1 runs too slow (published throughputs at the 75th-96th percentile, the two
+    Llama-2-7B ones above the 95th: 31.9 tok/s against a 95th percentile of 31.0) and the GPU power a little
+    low (published energy x throughput = 190-266 W on the 300 W card, against a drawn median near 170 W)."""
+    a40 = [s for s in scores if s.device == "a40"]
+    got = [s.throughput[4] for s in a40]
+    assert got == pytest.approx(EXPECTED_THROUGHPUT_PERCENTILE, abs=PCT_TOL)
+    above = [s.label for s in a40 if s.throughput[0] > s.throughput[3]]
+    assert len(above) == 2 and all("Llama-2-7b" in label for label in above)
+    implied_w = [s.measured * 3.6 * s.throughput[0] for s in a40]  # kWh per million tokens x tokens/s -> W
+    assert min(implied_w) == pytest.approx(189.9, abs=0.1) and max(implied_w) == pytest.approx(265.5, abs=0.1)
+    assert scores[-1].throughput is None  # the Gemini figure gives no throughput
+
+
 def test_regimes_coverage_and_error(scores):
     regimes = dv.score_device_points(scores=scores)
     assert [r.regime for r in regimes] == list(dv.REGIMES)
@@ -77,14 +94,15 @@ def test_regimes_coverage_and_error(scores):
 
 
 HEADER = ",".join(dv.COLUMNS)
-ROW = ("a40,m,6.74,,1,1,fp16,plain_pipeline,benchmark,replica,,400,2400,J per response,accelerator,,"
+ROW = ("a40,m,6.74,,1,1,fp16,plain_pipeline,benchmark,replica,,400,30,2400,J per response,accelerator,,"
        "NVIDIA inference cards,src,loc,notes")
 
 
 @pytest.mark.parametrize("row, words", [
     (ROW.replace("NVIDIA inference cards", "NVIDIA inference card"), ["unknown regime", "did you mean"]),
     (ROW.replace("J per response", "J per token"), ["has no serving output", "valid:"]),
-    (ROW.replace(",400,2400,", ",,2400,"), ["output tokens"]),
+    (ROW.replace(",400,30,2400,", ",,30,2400,"), ["output tokens"]),
+    (ROW.replace(",400,30,", ",400,20-40,"), ["throughput is one number"]),
     (ROW.replace(",6.74,", ",ten,"), ["params_total_b", "positive number"]),
     (ROW.replace(",2400,", ",2400-3000,"), ["one number"]),
     (ROW.replace(",src,", ",,"), ["'source' is empty"]),

@@ -18,8 +18,19 @@ log10(measured / median). `score_device_points` groups them by regime ("NVIDIA i
 "non-NVIDIA hardware") as `carbon_mc.calibration.serving.RegimeScore`: points, coverage of the 90%
 interval and median |log10 error|.
 
-Findings (seed 0, 20,000 draws; `tests/test_device_measurements.py`) are in the module's tests and in
-the notes of the issue; none of them moved a prior.
+Findings (seed 0, 20,000 draws; asserted in tests/test_device_measurements.py); none moved a prior:
+
+- NVIDIA inference cards: 8 points, all on the A40 (ML.ENERGY v1: FastChat on PyTorch, FP16, batch 1,
+  GPU energy per response), 8 inside their 90% intervals, percentiles 21-70, median |log10 error|
+  0.086. Inside for compensating reasons: the same draws put the published throughputs at the 75th-96th
+  percentile of decode_tokens_per_s (the two Llama-2-7B points above the 95th: the plain-pipeline step
+  overhead prior makes a 7B model at batch 1 on a 696 GB/s card too slow) and the implied GPU power
+  (energy x throughput, 190-266 W of 300 W) above the drawn median (~170 W).
+- non-NVIDIA hardware: 1 point (Gemini's median text prompt on TPUs, 0.24 Wh), at the 46th percentile of
+  an interval of more than two decades, since the source states no model size, batch, tokens or TPU
+  generation. Fewer than 5 points: its coverage says little.
+- No published point was found for L4, L40S, A10G, T4, Gaudi, Inferentia or CPUs, nor a run-average
+  training power on A100 PCIe (the sources tried are listed in the note of issues #23 and #26).
 """
 
 from __future__ import annotations
@@ -54,8 +65,9 @@ COVERS = {
     ("Wh per request", "facility"): "energy_wh_per_request",
 }
 COLUMNS = ("device", "model", "params_total_b", "params_active_b", "n_devices", "batch", "precision", "stack", "load",
-           "boundary", "input_tokens", "output_tokens", "value", "unit", "covers", "pue", "regime", "source",
-           "location_in_source", "notes")
+           "boundary", "input_tokens", "output_tokens", "output_tokens_per_s", "value", "unit", "covers", "pue", "regime",
+           "source", "location_in_source", "notes")
+THROUGHPUT = "decode_tokens_per_s"  # what a published output tokens/s of one replica is compared with
 J_PER_KWH = 3.6e6
 
 
@@ -78,6 +90,7 @@ class DevicePoint(NamedTuple):
     source: str
     location: str
     notes: str
+    tokens_per_s: float | None = None  # published output tokens per second of one replica, where given
 
 
 class PointScore(NamedTuple):
@@ -92,6 +105,9 @@ class PointScore(NamedTuple):
     percentile: float  # share of draws at or below the measured value, in %
     log10_error: float  # log10(measured / median)
     source: str
+    # the published throughput (output tokens/s of one replica) against decode_tokens_per_s, where given:
+    # (measured, 5th percentile, median, 95th percentile, percentile of the measured value in %)
+    throughput: tuple[float, float, float, float, float] | None = None
 
     @property
     def inside(self) -> bool:
@@ -170,10 +186,14 @@ def _row_point(row: dict, line: int, file: str) -> DevicePoint:
             raise InputError("energy per response needs the measured output tokens per response (a number)", file=file,
                              key=f"{where}, output_tokens")
         value = kwh_per_million_tokens_from_j_per_response(value, tokens)
+    tokens_per_s = _number_or_range(row["output_tokens_per_s"], 1.0, file=file, key=f"{where}, output_tokens_per_s",
+                                    source=assumed)
+    if isinstance(tokens_per_s, dict):
+        raise InputError("a measured throughput is one number, not a range", file=file, key=f"{where}, output_tokens_per_s")
     batch = row["batch"].strip()
     label = f"{row['device']}: {row['model']}, batch {batch}, {row['stack'] or 'default stack'}"
     return DevicePoint(label, row["device"], row["regime"], block, quantity, value, source, row["location_in_source"],
-                       row["notes"])
+                       row["notes"], tokens_per_s)
 
 
 def device_points(path: str | Path | None = None) -> list[DevicePoint]:
@@ -203,7 +223,8 @@ def device_points(path: str | Path | None = None) -> list[DevicePoint]:
 
 def point_scores(points: list[DevicePoint] | None = None, *, seed: int = 0, num_draws: int = 20_000) -> list[PointScore]:
     """Each point against the bundled priors: the deployment drawn `num_draws` times (plain Monte Carlo,
-    `seed`), the measured figure's percentile, the 5-95% interval and log10(measured / median)."""
+    `seed`), the measured figure's percentile, the 5-95% interval and log10(measured / median); where the
+    source gives a throughput, its place among the draws of decode_tokens_per_s as well (same draws)."""
     from ..sampling import build_simulator, draw
     from ..scenarios.deployment import parse_serving_scenario
 
@@ -211,11 +232,18 @@ def point_scores(points: list[DevicePoint] | None = None, *, seed: int = 0, num_
     out = []
     for p in points:
         scenario = parse_serving_scenario({"serving": p.block}, file=f"<{p.label}>")
-        _, drawn = draw(build_simulator(scenario), num_draws=num_draws, seed=seed, method="mc", variables=[p.quantity])
+        variables = [p.quantity] + ([THROUGHPUT] if p.tokens_per_s is not None else [])
+        _, drawn = draw(build_simulator(scenario), num_draws=num_draws, seed=seed, method="mc", variables=variables)
         x = np.asarray(drawn[p.quantity], dtype=float)
         low, median, high = (float(v) for v in np.quantile(x, [0.05, 0.5, 0.95]))
+        throughput = None
+        if p.tokens_per_s is not None:
+            t = np.asarray(drawn[THROUGHPUT], dtype=float)
+            t_low, t_median, t_high = (float(v) for v in np.quantile(t, [0.05, 0.5, 0.95]))
+            throughput = (p.tokens_per_s, t_low, t_median, t_high, float(100.0 * np.mean(t <= p.tokens_per_s)))
         out.append(PointScore(p.label, p.device, p.regime, p.quantity, p.measured, median, low, high,
-                              float(100.0 * np.mean(x <= p.measured)), float(np.log10(p.measured / median)), p.source))
+                              float(100.0 * np.mean(x <= p.measured)), float(np.log10(p.measured / median)), p.source,
+                              throughput))
     return out
 
 
