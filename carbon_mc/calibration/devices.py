@@ -30,7 +30,8 @@ Findings (seed 0, 20,000 draws; asserted in tests/test_device_measurements.py); 
   an interval of more than two decades, since the source states no model size, batch, tokens or TPU
   generation. Fewer than 5 points: its coverage says little.
 - No published point was found for L4, L40S, A10G, T4, Gaudi, Inferentia or CPUs, nor a run-average
-  training power on A100 PCIe (the sources tried are listed in the note of issues #23 and #26).
+  training power on A100 PCIe (the sources read without a usable point: [not_usable] in
+  device_measurements_sources.toml).
 """
 
 from __future__ import annotations
