@@ -148,3 +148,32 @@ def test_sensitivity_names_the_choice(table):
     # at batch 1 on a 1.3B model the stack decides the time per step: the choice carries the largest total index
     st = ds["sobol_index"].sel(index="ST").values
     assert inputs[int(np.argmax(st))] in ("serving_stack_quantile", "serving_step_overhead_s_plain_pipeline")
+
+
+def test_report_of_a_deployment_without_traffic_says_its_choices(table):
+    """The bundled example has neither traffic nor capacity: the report apportions its per-request total and
+    says the weights of its choices among the facts."""
+    from carbon_mc.report.content import scenario_report
+    from carbon_mc.report.html import _distribution, _facts
+
+    r = scenario_report(SERVING / "example_unknown_stack_8b_a100.toml", num_draws=4096, base_draws=128, num_resamples=20,
+                        priors=table)
+    assert r.sensitivity_output == "total_gco2e_per_request"
+    facts = _facts(r)
+    assert "stack optimised_server 0.7, plain_pipeline 0.3 (drawn per draw)" in facts
+    assert "load on_demand 0.6, fleet 0.4 (drawn per draw)" in facts
+    assert "total_gco2e_per_request" in _distribution(r) and "total_kgco2e_per_day" not in _distribution(r)
+
+
+def test_a_bad_choice_table_on_the_command_line_is_one_line_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.toml"
+    text = (SERVING / "example_unknown_stack_8b_a100.toml").read_text()
+    bad.write_text(text.replace('choices = ["on_demand", "fleet"]', 'choices = ["on_demand", "fleets"]'))
+    out = tmp_path / "out.nc"
+    r = subprocess.run([sys.executable, "-m", "carbon_mc.cli", "run", str(bad), "--draws", "1000", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "bad.toml" in r.stderr and "serving.load.choices" in r.stderr and "fleet" in r.stderr and not out.exists()

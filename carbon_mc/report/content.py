@@ -125,12 +125,14 @@ def scenario_report(
         checked = check_scenario(scenario, num_draws=num_draws, seed=seed, priors=priors,
                                  model_card=None if deployment else card)
         checks, model_card = checked.checks, checked.model_card
-    indices = sensitivity(scenario, output=SENSITIVITY_OUTPUT, num_base=base_draws, seed=seed, num_resamples=num_resamples,
+    # a deployment without traffic or capacity has no total: its per-request total is apportioned instead
+    output = "total_gco2e_per_request" if deployment and scenario.per_request_only else SENSITIVITY_OUTPUT
+    indices = sensitivity(scenario, output=output, num_base=base_draws, seed=seed, num_resamples=num_resamples,
                           priors=priors)
     how = {k: indices.attrs[k] for k in ("num_base", "num_evaluations", "num_resamples", "conf_level", "sampler")}
     draws = run.draws
     assert draws is not None  # run_scenario keeps the draws when keep_draws=True
-    return ScenarioReport(scenario, run, checks, model_card, ranking(indices), how, assumptions(draws), SENSITIVITY_OUTPUT)
+    return ScenarioReport(scenario, run, checks, model_card, ranking(indices), how, assumptions(draws), output)
 
 
 @dataclass

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..plots import units_label
 from ..sampling import package_version
+from ..scenarios.deployment import ServingScenario
 from .content import LifecycleReport, ScenarioReport
 
 __all__ = ["CSS", "figure_svg", "render_page"]
@@ -118,6 +119,10 @@ def _facts(r: ScenarioReport) -> str:
         for label, value in (("requests", getattr(s, "requests", None)), ("days", getattr(s, "days", None))):
             if value:
                 parts.append(f"{value:,.0f} {label}")
+        for key in ("stack", "load"):  # weighted choices, drawn per draw
+            weights = s.choice_weights(key) if isinstance(s, ServingScenario) else []
+            if weights:
+                parts.append(f"{key} " + ", ".join(f"{c} {w:.3g}" for c, w in weights) + " (drawn per draw)")
     else:
         if getattr(s, "devices", None):
             parts.append(f"{s.devices:,.0f} devices")
@@ -163,6 +168,7 @@ def _distribution(r: ScenarioReport) -> str:
             return plot_on_scope(r.checks, narrow=narrow)
     else:
         shown = ["total_gco2e_per_request", "total_kgco2e_per_day"] if r.is_deployment else ["operational_tco2e", "total_tco2e"]
+        shown = [name for name in shown if name in r.run.draws]  # a deployment without traffic has no per-day figure
         caption = "The scenario carries no published figure to mark."
         description = f"Histograms of {name}'s draws of {' and '.join(shown)}, with the median and the 90% interval."
 

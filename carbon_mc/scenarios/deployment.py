@@ -211,6 +211,11 @@ class ServingScenario(ScenarioBase):
         return tuple((cum, regime_quantity("serving_busy_fraction", c), regime_quantity("serving_over_provisioning_factor", c))
                      for c, cum in self.load_choices)
 
+    def choice_weights(self, key: str) -> list[tuple[str, float]]:
+        """(choice, weight) of `stack` or `load` given as weighted choices (weights summing to 1); [] for a name."""
+        choices = getattr(self, f"{key}_choices")
+        return [(c, cum - prev) for (c, cum), prev in zip(choices, (0.0, *(cum for _, cum in choices)))]
+
     def input_streams(self) -> dict[str, str]:
         """Random streams of the choices' inputs: each component draws from the stream of the input it stands
         for (serving_step_overhead_s_plain_pipeline from serving_step_overhead_s's), so that weights [1, 0] give
@@ -272,7 +277,7 @@ class ServingScenario(ScenarioBase):
                 notes.append("load is given as weighted choices, but traffic and capacity are both given: no load prior "
                              "is drawn, so the choices are not used")
             elif choices:
-                weights = ", ".join(f"{c} {cum - prev:.3g}" for (c, cum), prev in zip(choices, (0.0, *(w for _, w in choices))))
+                weights = ", ".join(f"{c} {w:.3g}" for c, w in self.choice_weights(key))
                 notes.append(f"{key} drawn per draw from weighted choices: {weights} ({CHOICE_QUANTILES[key]} picks one "
                              f"by the inverse CDF of the weights; source: {sources[key]})")
         if self.per_request_only:
