@@ -177,3 +177,18 @@ def test_a_bad_choice_table_on_the_command_line_is_one_line_exit_2(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "bad.toml" in r.stderr and "serving.load.choices" in r.stderr and "fleet" in r.stderr and not out.exists()
+
+
+def test_an_inventory_draws_each_deployments_choice_on_its_own(table):
+    """Which stack and load a deployment runs, and its load choices' priors, are its own (as serving_busy_fraction
+    is): two deployments of an inventory do not pick the same choice in every draw. The overhead of a stack is
+    shared, as the single serving_step_overhead_s is."""
+    from carbon_mc.inventory.sharing import rule_of
+
+    s = _parse(table, stack=_choices(["optimised_server", "plain_pipeline"], [1, 1]),
+               load=_choices(["fleet", "on_demand"], [1, 1]), requests_per_day=None, replicas=1)
+    resolved = s.resolve_priors(table)
+    own = {n for n, p in resolved.items() if rule_of(n, p) is None}
+    assert {"serving_stack_quantile", "serving_load_quantile", "serving_busy_fraction_fleet",
+            "serving_over_provisioning_factor_on_demand"} <= own
+    assert rule_of("serving_step_overhead_s_plain_pipeline", resolved["serving_step_overhead_s_plain_pipeline"]) == "constants"
