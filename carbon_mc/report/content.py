@@ -126,7 +126,7 @@ def scenario_report(
                                  model_card=None if deployment else card)
         checks, model_card = checked.checks, checked.model_card
     # a deployment without traffic or capacity has no total: its per-request total is apportioned instead
-    output = "total_gco2e_per_request" if deployment and scenario.per_request_only else SENSITIVITY_OUTPUT
+    output = "total_gco2e_per_request" if isinstance(scenario, ServingScenario) and scenario.per_request_only else SENSITIVITY_OUTPUT
     indices = sensitivity(scenario, output=output, num_base=base_draws, seed=seed, num_resamples=num_resamples,
                           priors=priors)
     how = {k: indices.attrs[k] for k in ("num_base", "num_evaluations", "num_resamples", "conf_level", "sampler")}

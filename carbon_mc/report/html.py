@@ -168,7 +168,7 @@ def _distribution(r: ScenarioReport) -> str:
             return plot_on_scope(r.checks, narrow=narrow)
     else:
         shown = ["total_gco2e_per_request", "total_kgco2e_per_day"] if r.is_deployment else ["operational_tco2e", "total_tco2e"]
-        shown = [name for name in shown if name in r.run.draws]  # a deployment without traffic has no per-day figure
+        shown = [name for name in shown if r.run.draws is not None and name in r.run.draws]  # no per-day figure without traffic
         caption = "The scenario carries no published figure to mark."
         description = f"Histograms of {name}'s draws of {' and '.join(shown)}, with the median and the 90% interval."
 
