@@ -51,7 +51,7 @@ def test_moe_ratio_drawn_for_moe_only(table):
 
 def test_extractor_picks_batch_8_nearest_64_and_largest():
     ex = _extractor()
-    size = {"total_params_billions": 70.0, "activated_params_billions": 70.0}
+    size = {"total_params_billions": 32.0, "activated_params_billions": 32.0}
     configs = [{"model_id": "org/M", "gpu_model": "H100", "num_gpus": 1, "max_num_seqs": b, **size} for b in (8, 16, 48, 96, 512)]
     configs.append({"model_id": "org/M", "gpu_model": "H100", "num_gpus": 1, "max_num_seqs": 512, "repeat": True, **size})
     picked = [c["max_num_seqs"] for c in ex.chosen(configs)]
@@ -62,6 +62,9 @@ def test_extractor_picks_batch_8_nearest_64_and_largest():
         sized = [{"model_id": "org/S", "gpu_model": "H100", "num_gpus": 1, "max_num_seqs": b,
                   "total_params_billions": total, "activated_params_billions": active} for b in (8, 16, 32, 64, 512)]
         assert [c["max_num_seqs"] for c in ex.chosen(sized)] == expected
+    # a dense model of at least 60B gets every batch from 64 up (the large-dense batched regime)
+    large = [{**c, "total_params_billions": 70.0, "activated_params_billions": 70.0} for c in configs[:5]]
+    assert [c["max_num_seqs"] for c in ex.chosen(large)] == [8, 48, 96, 512]
 
 
 def test_every_measured_row_has_a_documented_source():
@@ -79,8 +82,8 @@ def test_regimes_have_their_points():
 
     d = sc.load_measurements()
     masks = sc.calibration_regimes(d)
-    assert len(d.label) == 154
+    assert len(d.label) == 186
     assert masks["small at low batch, optimised server (<= 15B, batch <= 32)"].sum() == 36
-    assert masks["mixture of experts"].sum() >= 30 and masks["large dense, batched (>= 60B, batch >= 64)"].sum() >= 10
+    assert masks["mixture of experts"].sum() >= 30 and masks["large dense, batched (>= 60B, batch >= 64)"].sum() == 44
     with pytest.raises(ValueError, match="valid"):
         sc.validate_regimes(d, regimes=("moe",))

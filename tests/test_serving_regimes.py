@@ -134,6 +134,6 @@ def test_regimes_name_their_points():
 
     d = sc.load_measurements()
     masks = sc.calibration_regimes(d)
-    assert masks["mixture of experts"].sum() >= 5 and masks["non-NVIDIA hardware"].sum() == 0
+    assert masks["mixture of experts"].sum() >= 5 and "non-NVIDIA hardware" not in masks  # scored at the priors
     points = sc._plain_pipeline_points()
     assert len(points) == 9 and all(p[2] > 0 for p in points)

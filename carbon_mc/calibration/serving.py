@@ -78,15 +78,15 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.infer import MCMC, NUTS
 
-from ..footprint import serving
+from ..footprint import serving, serving_power
 
 HARDWARE = {"H100": "h100_sxm", "A100-SXM4-40GB": "a100_40gb", "B200": "b200"}
 # bytes per parameter and compute peak relative to BF16, by the weight format the data file names
 WEIGHT_FORMATS = {"bfloat16": (2.0, 1.0), "fp8": (1.0, 2.0), "mxfp4": (4.25 / 8.0, 1.0)}  # MXFP4: 4-bit + 8-bit scale per 32 (OCP MX v1.0)
-CALIBRATED = ("memory_bandwidth_fraction", "decode_mfu_fraction", "serving_active_power_tdp_fraction")
+CALIBRATED = ("memory_bandwidth_fraction", "decode_mfu_fraction", "serving_memory_bound_power_tdp_fraction")
 SHORT = dict(zip(CALIBRATED, ("f", "m", "a")))
 # fitted once for all groups (no accelerator x software effect): the MoE decode efficiency relative to dense
-POOLED = ("serving_moe_mfu_ratio", "serving_step_overhead_s")
+POOLED = ("serving_moe_mfu_ratio", "serving_step_overhead_s", "serving_power_utilization_slope")
 # the serving stack of every calibration point (ML.ENERGY: vLLM): its overhead prior is the engine's for that stack
 CALIBRATION_STACK = "optimised_server"
 
@@ -200,6 +200,17 @@ def predicted_ln_tokens_per_s(d: Measurements, f, m, moe_ratio=1.0, step_overhea
     return jnp.log(serving.decode_tokens_per_s(d.batch, mem_s, cmp_s, step_overhead_s))
 
 
+def predicted_ln_power_w(d: Measurements, a, slope, ln_tokens_per_s):
+    """ln mean GPU power per configuration: the engine's busy power at the predicted decode utilisation.
+
+    `a` is the group's memory-bound power fraction (serving_memory_bound_power_tdp_fraction) and
+    `slope` serving_power_utilization_slope (`carbon_mc.footprint.serving_power`).
+    """
+    u = serving_power.decode_flop_utilization_fraction(d.active_parameters, jnp.exp(ln_tokens_per_s), d.devices,
+                                                       d.peak_flop_per_s)
+    return jnp.log(d.devices * d.tdp_w * serving_power.busy_power_tdp_fraction(a, slope, u))
+
+
 def serving_model(d: Measurements, priors: dict, observe: bool = True):
     """The hierarchical NumPyro model; `priors` maps each CALIBRATED name to its bundled Prior."""
     num_groups = len(d.group_names)
@@ -214,13 +225,15 @@ def serving_model(d: Measurements, priors: dict, observe: bool = True):
         numpyro.deterministic(f"{s}_group", values)
     r = numpyro.sample(POOLED[0], priors[POOLED[0]].distribution)
     overhead_s = numpyro.sample(POOLED[1], priors[POOLED[1]].distribution)
+    slope = numpyro.sample(POOLED[2], priors[POOLED[2]].distribution)
     # the residual scale of throughput, dense [0] and mixture of experts [1]: the MoE forward model
     # (uniform routing, one efficiency ratio for grouped GEMMs and all-to-all) is the cruder one
     sigma_t = numpyro.sample("sigma_tokens", dist.HalfNormal(0.5).expand([2]).to_event(1))[jnp.asarray(d.moe, jnp.int32)]
-    sigma_p = numpyro.sample("sigma_power", dist.HalfNormal(0.5))
+    # and of power, likewise: a mixture of experts' busy power follows its utilisation less closely
+    sigma_p = numpyro.sample("sigma_power", dist.HalfNormal(0.5).expand([2]).to_event(1))[jnp.asarray(d.moe, jnp.int32)]
     idx = jnp.asarray(d.group)
     ln_tps = predicted_ln_tokens_per_s(d, g["f"][idx], g["m"][idx], r, overhead_s)
-    ln_power = jnp.log(d.devices * d.tdp_w * g["a"][idx])
+    ln_power = predicted_ln_power_w(d, g["a"][idx], slope, ln_tps)
     if observe:
         numpyro.sample("ln_tokens_per_s", dist.Normal(ln_tps, sigma_t), obs=jnp.log(d.tokens_per_s))
         numpyro.sample("ln_power_w", dist.Normal(ln_power, sigma_p), obs=jnp.log(d.power_w))
@@ -285,10 +298,11 @@ def predict_energy_j_per_token(result: CalibrationFit, d: Measurements, rng_key=
     s = {k: v.reshape(-1, *v.shape[2:]) for k, v in result.samples.items()}
     idx = d.group
     f, m, a = s["f_group"][:, idx], s["m_group"][:, idx], s["a_group"][:, idx]
-    r, overhead_s = s[POOLED[0]][:, None], s[POOLED[1]][:, None]
-    ln_tps = np.asarray(predicted_ln_tokens_per_s(d, jnp.asarray(f), jnp.asarray(m), jnp.asarray(r), jnp.asarray(overhead_s)))
-    ln_power = np.log(d.devices * d.tdp_w * a)
-    scale = np.sqrt(s["sigma_tokens"][:, d.moe.astype(int)] ** 2 + s["sigma_power"][:, None] ** 2)
+    r, overhead_s, slope = (s[name][:, None] for name in POOLED)
+    ln_tps = predicted_ln_tokens_per_s(d, jnp.asarray(f), jnp.asarray(m), jnp.asarray(r), jnp.asarray(overhead_s))
+    ln_power = np.asarray(predicted_ln_power_w(d, jnp.asarray(a), jnp.asarray(slope), ln_tps))
+    ln_tps = np.asarray(ln_tps)
+    scale = np.sqrt(s["sigma_tokens"][:, d.moe.astype(int)] ** 2 + s["sigma_power"][:, d.moe.astype(int)] ** 2)
     noise = np.random.default_rng(0 if rng_key is None else rng_key).standard_normal(ln_tps.shape)
     return np.exp(ln_power - ln_tps + scale * noise)
 
@@ -376,14 +390,14 @@ def _score(regime: str, rows: list, how: str) -> RegimeScore:
 
 
 def calibration_regimes(d: Measurements) -> dict[str, np.ndarray]:
-    """Boolean masks over the calibration points: large dense models batched, MoE, small models at low
-    batch on an optimised server, and non-NVIDIA hardware (none in the bundled file)."""
+    """Boolean masks over the calibration points: large dense models batched, MoE, and small models at
+    low batch on an optimised server. (Every calibration point is on an H100, A100 or B200: the
+    non-NVIDIA and inference-card points are scored at the priors, `carbon_mc.calibration.devices`.)"""
     moe = d.active_parameters < d.parameters
     return {
         "large dense, batched (>= 60B, batch >= 64)": (~moe) & (d.parameters >= 60e9) & (d.batch >= 64),
         "mixture of experts": moe,
         "small at low batch, optimised server (<= 15B, batch <= 32)": (~moe) & (d.parameters <= 15e9) & (d.batch <= 32),
-        "non-NVIDIA hardware": np.zeros(d.batch.shape, bool),  # every point is H100, A100 or B200
     }
 
 
@@ -420,7 +434,8 @@ def _plain_pipeline_points(path=None) -> list[tuple[str, dict, float]]:
 
 
 def validate_regimes(data: Measurements | None = None, *, seed: int = 0, num_draws: int = 20_000,
-                     regimes: tuple[str, ...] | None = None, plain_pipeline: bool = True, **fit_kwargs) -> list[RegimeScore]:
+                     regimes: tuple[str, ...] | None = None, plain_pipeline: bool = True, devices: bool = True,
+                     **fit_kwargs) -> list[RegimeScore]:
     """Held-out coverage of the 90% intervals and median |log10 error|, per regime.
 
     GPU-scope regimes (ML.ENERGY points): leave one model-hardware configuration out (one model on
@@ -430,8 +445,10 @@ def validate_regimes(data: Measurements | None = None, *, seed: int = 0, num_dra
     pipeline, metered on the whole node (Luccioni et al. 2024's generation rows): the serving model
     (plain-pipeline overhead, fp32, the node's idle GPUs and CodeCarbon's modelled RAM, benchmark
     load) at its priors, none of which was fitted on these points, against the measured kWh per
-    1,000 requests (IT scope). `regimes` limits the GPU-scope regimes scored (names of
-    `calibration_regimes`); `plain_pipeline=False` skips the last one.
+    1,000 requests (IT scope). Then the published points on other devices (inference cards, TPUs:
+    `carbon_mc.calibration.devices.score_device_points`), also at the priors. `regimes` limits the
+    GPU-scope regimes scored (names of `calibration_regimes`); `plain_pipeline=False` and
+    `devices=False` skip the last ones.
     """
     from ..sampling import build_simulator, draw
     from ..scenarios.deployment import parse_serving_scenario
@@ -458,6 +475,10 @@ def validate_regimes(data: Measurements | None = None, *, seed: int = 0, num_dra
             for i in np.flatnonzero(mask & (data.config == c)):
                 rows.append((data.label[i], float(data.energy_j_per_token[i]), *predicted[int(c)][int(i)]))
         scores.append(_score(regime, rows, "leave one model-hardware configuration out (GPU J per output token)"))
+    if devices:
+        from .devices import score_device_points
+
+        scores += score_device_points(seed=seed, num_draws=num_draws)
     if not plain_pipeline:
         return scores
     rows = []

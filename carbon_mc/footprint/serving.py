@@ -16,7 +16,9 @@ request at a time by a plain framework pipeline.
 Regimes, each a small function below: the memory-bound and compute-bound limits of a step and its
 fixed overhead; whole-node accounting (`boundary = "whole_node"`: the idle accelerators of the node
 and the RAM a meter models are counted, as CodeCarbon does); load priors by `load` (benchmark,
-fleet, on-demand endpoint); parameters, active parameters and batch drawn from prior tables, and
+fleet, on-demand endpoint); busy board power rising with the achieved matrix-unit utilisation of
+decode (`carbon_mc.footprint.serving_power`: a memory-bound step draws about half of TDP, a
+compute-bound one near TDP); parameters, active parameters and batch drawn from prior tables, and
 the precision, the stack and the load drawn from weighted choices (`picked_by_quantile`); and, when a deployment gives neither traffic nor
 capacity, per-request figures at the load priors with no deployment totals.
 """
@@ -40,6 +42,7 @@ from .serving_outputs import (  # noqa: F401  (re-exported)
     TRAFFIC_OUTPUTS,
     Output,
 )
+from .serving_power import busy_power_tdp_fraction, decode_flop_utilization_fraction
 
 SECONDS_PER_DAY = 86_400.0
 SECONDS_PER_HOUR = 3_600.0
@@ -432,8 +435,12 @@ def serving_footprint(x: dict, c: ServingConstants) -> dict:
     out["output_tokens"] = requests * tokens_out
     out["utilization_fraction"] = utilization_fraction(busy_h, hours)
 
-    power_w = serving_accelerator_power_w(c.tdp_w, x["serving_idle_power_tdp_fraction"],
-                                          x["serving_active_power_tdp_fraction"], out["utilization_fraction"])
+    out["decode_flop_utilization_fraction"] = decode_flop_utilization_fraction(active, out["decode_tokens_per_s"], n, peak)
+    out["busy_power_tdp_fraction"] = busy_power_tdp_fraction(x["serving_memory_bound_power_tdp_fraction"],
+                                                             x["serving_power_utilization_slope"],
+                                                             out["decode_flop_utilization_fraction"])
+    power_w = serving_accelerator_power_w(c.tdp_w, x["serving_idle_power_tdp_fraction"], out["busy_power_tdp_fraction"],
+                                          out["utilization_fraction"])
     host_w = x["serving_host_power_w_per_device"]
     if c.whole_node:
         power_w = power_w + whole_node_accelerator_power_w_per_device(c.tdp_w, x["serving_idle_power_tdp_fraction"], n,

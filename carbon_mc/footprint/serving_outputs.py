@@ -36,6 +36,8 @@ def _build_outputs() -> dict[str, Output]:
         "busy_device_hours": Output("h", "accelerator-hours busy serving requests"),
         "device_hours": Output("h", "accelerator-hours provisioned (busy and idle)"),
         "utilization_fraction": Output("1", "busy share of provisioned accelerator time (above 1: over capacity)"),
+        "decode_flop_utilization_fraction": Output("1", "achieved FLOP/s of decode over the replica's peak (matrix-unit utilisation)"),
+        "busy_power_tdp_fraction": Output("1", "accelerator board power while busy, as a fraction of TDP"),
         "accelerator_power_w": Output("W", "average accelerator power over the deployment"),
         "embodied_tco2e": Output("t", "embodied emissions charged to the deployment (t CO2e)"),
         "total_tco2e": Output("t", "deployment emissions, operational (facility) plus embodied (t CO2e)"),
@@ -68,7 +70,8 @@ PER_REQUEST_HEADLINE = ("energy_wh_per_request", "total_gco2e_per_request", "ene
                         "total_kgco2e_per_million_output_tokens")
 # Inputs `serving_footprint` reads from x (besides grid/PUE/embodied), for the engine's draw list.
 SERVING_INPUTS = (
-    "memory_bandwidth_fraction", "serving_step_overhead_s", "decode_mfu_fraction", "prefill_mfu_fraction", "serving_active_power_tdp_fraction",
-    "serving_idle_power_tdp_fraction", "serving_host_power_w_per_device", "pue", "grid_gco2_per_kwh",
+    "memory_bandwidth_fraction", "serving_step_overhead_s", "decode_mfu_fraction", "prefill_mfu_fraction",
+    "serving_memory_bound_power_tdp_fraction", "serving_power_utilization_slope", "serving_idle_power_tdp_fraction",
+    "serving_host_power_w_per_device", "pue", "grid_gco2_per_kwh",
     "embodied_kgco2e_per_device", "embodied_kgco2e_per_server", "service_life_years", "lifetime_utilization_fraction",
 )

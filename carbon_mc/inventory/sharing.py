@@ -36,7 +36,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "hardware": (  # same hardware class: its real power, host power, embodied carbon and life
         "accelerator_power_tdp_fraction", "server_power_w_per_device", "embodied_kgco2e_per_device",
         "embodied_kgco2e_per_server", "service_life_years", "lifetime_utilization_fraction",
-        "serving_active_power_tdp_fraction", "serving_idle_power_tdp_fraction", "serving_host_power_w_per_device",
+        "serving_memory_bound_power_tdp_fraction", "serving_idle_power_tdp_fraction", "serving_host_power_w_per_device",
     ),
     "constants": (),  # every other drawn quantity that is not run-specific (scaling-law constants, ...)
 }

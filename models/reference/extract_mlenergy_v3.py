@@ -4,8 +4,9 @@ Reads the leaderboard's task file `public/data/tasks/lm-arena-chat.json` (reposi
 ml-energy/leaderboard, data dated 2026-02-16; Chung et al. 2025, arXiv:2505.06371, and Chung et al.
 2026, arXiv:2601.22076) and appends, for every model x accelerator x GPU count, the configurations at
 max_num_seqs 8 (the low-batch end), the one nearest 64, and the largest batch, and for dense models of
-at most 15B parameters also 16 and 32 (the low-batch regime measured more finely), in the file's
-format, unless a row for that configuration and batch is already there. Running it twice adds nothing.
+at most 15B parameters also 16 and 32 (the low-batch regime measured more finely), and for dense
+models of at least 60B every batch from 64 up (the large-dense batched regime, scored on its own in
+the held-out check), in the file's format, unless a row for that configuration and batch is already there. Running it twice adds nothing.
 
     python models/reference/extract_mlenergy_v3.py PATH/TO/lm-arena-chat.json
 
@@ -27,6 +28,8 @@ SOURCE = ("Chung et al. ML.ENERGY Leaderboard v3.0 data; repo ml-energy/leaderbo
 SOFTWARE = "vLLM 0.11.1 (ML.ENERGY Benchmark v3.0)"
 SMALL_DENSE_MAX_B = 15.0  # dense models up to this size (billions of parameters) ...
 SMALL_DENSE_EXTRA_BATCHES = (16, 32)  # ... also get these max_num_seqs, where measured
+LARGE_DENSE_MIN_B = 60.0  # dense models of at least this size (billions) ...
+LARGE_DENSE_FROM_BATCH = 64  # ... get every max_num_seqs from this one up
 
 
 def short_name(model_id: str) -> str:
@@ -40,9 +43,15 @@ def small_dense(c: dict) -> bool:
     return active >= total and total <= SMALL_DENSE_MAX_B
 
 
+def large_dense(c: dict) -> bool:
+    """A dense model of at least LARGE_DENSE_MIN_B billion parameters."""
+    total, active = float(c["total_params_billions"]), float(c["activated_params_billions"])
+    return active >= total and total >= LARGE_DENSE_MIN_B
+
+
 def chosen(configurations: list[dict]) -> list[dict]:
     """Per model x GPU x count: batch 8, the batch nearest 64 and the largest (one run per batch);
-    small dense models also 16 and 32."""
+    small dense models also 16 and 32; large dense models every batch from 64 up."""
     groups: dict[tuple, dict[int, dict]] = {}
     for c in configurations:
         key = (c["model_id"], c["gpu_model"], c["num_gpus"])
@@ -52,6 +61,8 @@ def chosen(configurations: list[dict]) -> list[dict]:
         batches = sorted(by_batch)
         extra = SMALL_DENSE_EXTRA_BATCHES if small_dense(by_batch[batches[0]]) else ()
         picks = {b for b in batches if b == 8 or b in extra}
+        if large_dense(by_batch[batches[0]]):
+            picks |= {b for b in batches if b >= LARGE_DENSE_FROM_BATCH}
         picks.add(min(batches, key=lambda b: (abs(b - 64), b)))
         picks.add(batches[-1])
         out += [by_batch[b] for b in sorted(picks)]
