@@ -147,6 +147,30 @@ def test_command_line_json_and_csv(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["schema_version"] == SCHEMA_VERSION
 
 
+def test_report_without_grouping_is_the_total_alone_and_is_stored(tmp_path, capsys):
+    """Without --by the one cell is the total: one row per metric (it was stored twice under the same key,
+    which the database refused as a UNIQUE violation), the same numbers as the sum over teams, and read back."""
+    db, table = tmp_path / "lab.sqlite", tmp_path / "runs.csv"
+    table.write_text("id,team,date,hardware,device_hours,region,datacenter\n"
+                     "a,x,2024-01-05,h100_sxm,100,us-east-1,aws\n"
+                     "b,y,2024-05-02,a100_80gb,300,europe-west4,google\n")
+    assert main(["inventory", "add", str(table), "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["inventory", "report", "--db", str(db), "--draws", "4096", "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["by"] == [] and all(g["group"] == [] for g in plain["groups"])
+    metrics = [g["metric"] for g in plain["groups"]]
+    assert len(metrics) == len(set(metrics))
+    assert main(["inventory", "report", "--db", str(db), "--draws", "4096", "--by", "team", "--json"]) == 0
+    by_team = json.loads(capsys.readouterr().out)
+    total = {g["metric"]: g for g in by_team["groups"] if g["group"] == []}
+    for g in plain["groups"]:
+        assert g["mean"] == pytest.approx(total[g["metric"]]["mean"], rel=1e-9)
+    assert main(["inventory", "report", "--db", str(db), "--draws", "4096", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["reused"] and again["groups"] == plain["groups"]
+
+
 @pytest.mark.parametrize("text, message", [
     ("id,team,date,hardware,device_hours,region,datacenter,colour\na,x,2024-01-05,h100_sxm,100,us-east-1,aws,red\n", "unknown column"),
     ("id,team,date,device_hours,region,datacenter\na,x,2024-01-05,100,us-east-1,aws\n", "missing column"),

@@ -192,3 +192,5 @@ def test_an_inventory_draws_each_deployments_choice_on_its_own(table):
     assert {"serving_stack_quantile", "serving_load_quantile", "serving_busy_fraction_fleet",
             "serving_over_provisioning_factor_on_demand"} <= own
     assert rule_of("serving_step_overhead_s_plain_pipeline", resolved["serving_step_overhead_s_plain_pipeline"]) == "constants"
+    # a weighted precision is the deployment's own pick too
+    assert rule_of("serving_precision_quantile", table.select("serving_precision_quantile", {})) is None

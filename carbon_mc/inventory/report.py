@@ -111,7 +111,8 @@ def summarize_cells(cells: dict[tuple, np.ndarray], members: dict[tuple, list[st
     t = _metric_draws(total)
     rows = []
     entries_total = len({i for k in keys for i in members.get(k, [])})
-    for group, values in [((), total), *((k, cells[k]) for k in keys)]:
+    # without grouping the one cell is the total itself: one row per metric, not two of the same group
+    for group, values in [((), total), *((k, cells[k]) for k in keys if k != ())]:
         m = _metric_draws(values)
         n = entries_total if group == () else len(members.get(group, []))
         for metric in REPORT_METRICS:

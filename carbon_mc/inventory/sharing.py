@@ -44,8 +44,8 @@ RUN_SPECIFIC = frozenset({
     "mfu_fraction", "device_time_overhead_factor", "moe_mfu_ratio", "project_experiment_factor",
     "decode_mfu_fraction", "prefill_mfu_fraction", "memory_bandwidth_fraction", "serving_busy_fraction",
     "serving_over_provisioning_factor", "input_tokens_per_request", "output_tokens_per_request",
-    # a deployment's weighted stack / load choices: which one it runs, and each load choice's own priors
-    "serving_stack_quantile", "serving_load_quantile",
+    # a deployment's weighted precision / stack / load choices: which one it runs, and each load choice's own priors
+    "serving_precision_quantile", "serving_stack_quantile", "serving_load_quantile",
     *(f"{q}_{load}" for q in ("serving_busy_fraction", "serving_over_provisioning_factor")
       for load in ("benchmark", "fleet", "on_demand")),
 })
