@@ -18,8 +18,8 @@ BASE = {"name": "t", "hardware": "h100_sxm", "devices_per_replica": 8, "batch": 
         "region": "world", "datacenter": "hyperscale"}
 
 
-def _extractor():
-    spec = importlib.util.spec_from_file_location("extract_mlenergy_v3", REFERENCE / "extract_mlenergy_v3.py")
+def _extractor(version: str = "v3"):
+    spec = importlib.util.spec_from_file_location(f"extract_mlenergy_{version}", REFERENCE / f"extract_mlenergy_{version}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -67,6 +67,35 @@ def test_extractor_picks_batch_8_nearest_64_and_largest():
     assert [c["max_num_seqs"] for c in ex.chosen(large)] == [8, 48, 96, 512]
 
 
+def test_v2_extractor_takes_large_dense_batches_from_64_counting_pipeline_stages(tmp_path):
+    """Every batch from 64 up of a dense model of at least 60B; with PP = 2 a file's bs is per stage, so bs32
+    is 64 sequences in flight (the hand-entered rows write it so); an 8B model and batch 32 are left out; a
+    configuration already in the file is not written again."""
+    ex = _extractor("v2")
+    chat = tmp_path / "data" / "llm_text_generation" / "chat"
+    record = {"Energy/req (J)": 500.0, "Avg TPOT (s)": 0.1, "Token tput (tok/s)": 1000.0, "Avg Output Tokens": 450.0}
+    files = {("H100 80GB HBM3", "Meta-Llama-3.1-70B-Instruct"): ["bs32+tp4+pp1", "bs64+tp4+pp1", "bs768+tp4+pp1"],
+             ("H100 80GB HBM3", "Meta-Llama-3.1-405B-Instruct"): ["bs16+tp8+pp2", "bs32+tp8+pp2"],
+             ("A100-SXM4-40GB", "Meta-Llama-3.1-8B-Instruct"): ["bs64+tp1+pp1"]}
+    for (gpu, model), names in files.items():
+        folder = chat / gpu / "meta-llama" / model
+        folder.mkdir(parents=True)
+        for name in names:
+            bs, pp = int(name[2:name.index("+")]), int(name[-1])
+            (folder / f"{name}.json").write_text(__import__("json").dumps({**record, "Avg BS (reqs)": bs * pp - 0.5}))
+    got = [(c["model"], c["batch"], c["tp"] * c["pp"]) for c in ex.configurations(chat)]
+    assert got == [("Meta-Llama-3.1-405B-Instruct", 64, 16), ("Meta-Llama-3.1-70B-Instruct", 64, 4),
+                   ("Meta-Llama-3.1-70B-Instruct", 768, 4)]
+    rows = [ex.row(c) for c in ex.configurations(chat)]
+    assert rows[0]["batch_or_load"].startswith("max batch 64; mean running batch 63.5") and rows[0]["n_devices"] == "16"
+    assert rows[1]["notes"].startswith("TP4 PP1;") and "throughput 1000 tok/s" in rows[1]["notes"]
+    # the bundled file already has every such configuration of the v2.0 data: keys match the hand-entered rows
+    with open(REFERENCE / "inference_measurements.csv", newline="") as fh:
+        have = ex.existing_keys(list(csv.DictReader(line for line in fh if not line.startswith("#"))))
+    assert ("Meta-Llama-3.1-405B-Instruct", "H100 80GB HBM3", "16", "1024") in have
+    assert ("Meta-Llama-3.1-70B-Instruct", "A100-SXM4-40GB", "8", "768") in have
+
+
 def test_every_measured_row_has_a_documented_source():
     sources = tomllib.loads((REFERENCE / "inference_measurements_sources.toml").read_text())["sources"]
     with open(REFERENCE / "inference_measurements.csv", newline="") as fh:
@@ -82,8 +111,8 @@ def test_regimes_have_their_points():
 
     d = sc.load_measurements()
     masks = sc.calibration_regimes(d)
-    assert len(d.label) == 186
+    assert len(d.label) == 201
     assert masks["small at low batch, optimised server (<= 15B, batch <= 32)"].sum() == 36
-    assert masks["mixture of experts"].sum() >= 30 and masks["large dense, batched (>= 60B, batch >= 64)"].sum() == 44
+    assert masks["mixture of experts"].sum() >= 30 and masks["large dense, batched (>= 60B, batch >= 64)"].sum() == 59
     with pytest.raises(ValueError, match="valid"):
         sc.validate_regimes(d, regimes=("moe",))
