@@ -211,6 +211,23 @@ def predicted_ln_power_w(d: Measurements, a, slope, ln_tokens_per_s):
     return jnp.log(d.devices * d.tdp_w * serving_power.busy_power_tdp_fraction(a, slope, u))
 
 
+def throughput_residual_scale(d: Measurements, sigma_tokens, tau_sigma_tokens, z_sigma_tokens):
+    """Scale of ln tokens/s residuals per point: the dense or MoE scale times its group's factor.
+
+    ln sigma_{g,k} = ln sigma_k + tau z_g (z_g ~ N(0, 1), non-centred; Gelman et al., BDA3 §5.5 and §15.7
+    for hierarchical variance models). Works on one draw (sigma_tokens of shape (2,)) or on many
+    (leading draw axis, as `predict_energy_j_per_token` passes them).
+    """
+    kind = np.asarray(d.moe, np.int32)
+    return sigma_tokens[..., kind] * jnp.exp(jnp.asarray(tau_sigma_tokens)[..., None] * z_sigma_tokens[..., d.group])
+
+
+def energy_residual_scale(sigma_tokens, sigma_power, rho):
+    """Scale of ln(energy per token) = ln power - ln tokens/s for correlated residuals:
+    sqrt(sigma_t^2 + sigma_p^2 - 2 rho sigma_t sigma_p) (the variance of a difference)."""
+    return np.sqrt(sigma_tokens ** 2 + sigma_power ** 2 - 2.0 * rho * sigma_tokens * sigma_power)
+
+
 def serving_model(d: Measurements, priors: dict, observe: bool = True):
     """The hierarchical NumPyro model; `priors` maps each CALIBRATED name to its bundled Prior."""
     num_groups = len(d.group_names)
@@ -227,16 +244,26 @@ def serving_model(d: Measurements, priors: dict, observe: bool = True):
     overhead_s = numpyro.sample(POOLED[1], priors[POOLED[1]].distribution)
     slope = numpyro.sample(POOLED[2], priors[POOLED[2]].distribution)
     # the residual scale of throughput, dense [0] and mixture of experts [1]: the MoE forward model
-    # (uniform routing, one efficiency ratio for grouped GEMMs and all-to-all) is the cruder one
-    sigma_t = numpyro.sample("sigma_tokens", dist.HalfNormal(0.5).expand([2]).to_event(1))[jnp.asarray(d.moe, jnp.int32)]
+    # (uniform routing, one efficiency ratio for grouped GEMMs and all-to-all) is the cruder one; times a
+    # factor per group (partially pooled in log space): software on a newer accelerator varies more by model
+    sigma_k = numpyro.sample("sigma_tokens", dist.HalfNormal(0.5).expand([2]).to_event(1))
+    tau_sigma = numpyro.sample("tau_sigma_tokens", dist.HalfNormal(0.5))
+    z_sigma = numpyro.sample("z_sigma_tokens", dist.Normal(0.0, 1.0).expand([num_groups]).to_event(1))
+    sigma_t = throughput_residual_scale(d, sigma_k, tau_sigma, z_sigma)
     # and of power, likewise: a mixture of experts' busy power follows its utilisation less closely
-    sigma_p = numpyro.sample("sigma_power", dist.HalfNormal(0.5).expand([2]).to_event(1))[jnp.asarray(d.moe, jnp.int32)]
+    kind = jnp.asarray(d.moe, jnp.int32)
+    sigma_p = numpyro.sample("sigma_power", dist.HalfNormal(0.5).expand([2]).to_event(1))[kind]
+    # the two residuals of a point are correlated (a configuration that runs faster than predicted also
+    # draws more power), dense and MoE apart: a bivariate normal, written as throughput then power given it
+    rho = numpyro.sample("rho_tokens_power", dist.Uniform(-1.0, 1.0).expand([2]).to_event(1))[kind]
     idx = jnp.asarray(d.group)
     ln_tps = predicted_ln_tokens_per_s(d, g["f"][idx], g["m"][idx], r, overhead_s)
     ln_power = predicted_ln_power_w(d, g["a"][idx], slope, ln_tps)
     if observe:
-        numpyro.sample("ln_tokens_per_s", dist.Normal(ln_tps, sigma_t), obs=jnp.log(d.tokens_per_s))
-        numpyro.sample("ln_power_w", dist.Normal(ln_power, sigma_p), obs=jnp.log(d.power_w))
+        observed_ln_tps = jnp.log(d.tokens_per_s)
+        numpyro.sample("ln_tokens_per_s", dist.Normal(ln_tps, sigma_t), obs=observed_ln_tps)
+        numpyro.sample("ln_power_w", dist.Normal(ln_power + rho * sigma_p / sigma_t * (observed_ln_tps - ln_tps),
+                                                 sigma_p * jnp.sqrt(1.0 - rho ** 2)), obs=jnp.log(d.power_w))
 
 
 class CalibrationFit(NamedTuple):
@@ -302,7 +329,9 @@ def predict_energy_j_per_token(result: CalibrationFit, d: Measurements, rng_key=
     ln_tps = predicted_ln_tokens_per_s(d, jnp.asarray(f), jnp.asarray(m), jnp.asarray(r), jnp.asarray(overhead_s))
     ln_power = np.asarray(predicted_ln_power_w(d, jnp.asarray(a), jnp.asarray(slope), ln_tps))
     ln_tps = np.asarray(ln_tps)
-    scale = np.sqrt(s["sigma_tokens"][:, d.moe.astype(int)] ** 2 + s["sigma_power"][:, d.moe.astype(int)] ** 2)
+    sigma_t = np.asarray(throughput_residual_scale(d, s["sigma_tokens"], s["tau_sigma_tokens"], s["z_sigma_tokens"]))
+    kind = d.moe.astype(int)
+    scale = energy_residual_scale(sigma_t, s["sigma_power"][:, kind], s["rho_tokens_power"][:, kind])
     noise = np.random.default_rng(0 if rng_key is None else rng_key).standard_normal(ln_tps.shape)
     return np.exp(ln_power - ln_tps + scale * noise)
 
