@@ -2,67 +2,77 @@
 
 Data: the steady-state GPU measurements of models/reference/inference_measurements.csv that give a
 running batch, a mean output length and a throughput (ML.ENERGY v3.0 on H100/B200 with vLLM 0.11.1,
-v2.0 on A100/H100 with vLLM 0.5.4): 154 points over 47 model x accelerator x GPU-count x software
+v2.0 on A100/H100 with vLLM 0.5.4): 201 points over 47 model x accelerator x GPU-count x software
 configurations (the v3.0 rows added by models/reference/extract_mlenergy_v3.py: batch 8, the batch
-nearest 64 and the largest per configuration, and 16 and 32 for dense models of at most 15B). Per configuration the file gives output tokens/s and
-GPU energy per output token, hence mean GPU power (energy x tokens/s). Sources, years and licences:
+nearest 64 and the largest per configuration, 16 and 32 for dense models of at most 15B, and every
+batch from 64 up for dense models of at least 60B, as models/reference/extract_mlenergy_v2.py adds
+from the v2.0 files). Per configuration the file gives output tokens/s and GPU energy per output
+token, hence mean GPU power (energy x tokens/s). Sources, years and licences:
 models/reference/inference_measurements_sources.toml.
 
 Model (hierarchical over groups = accelerator x software vintage, partial pooling):
 
-    logit f_g = logit f + tau_f z_f,g     f: memory_bandwidth_fraction        (prior: priors/serving.toml)
-    logit m_g = logit m + tau_m z_m,g     m: decode_mfu_fraction              (prior: priors/serving.toml)
-    logit a_g = logit a + tau_a z_a,g     a: serving_active_power_tdp_fraction (prior: priors/serving.toml)
+    logit f_g = logit f + tau_f z_f,g     f: memory_bandwidth_fraction               (priors/serving.toml)
+    logit m_g = logit m + tau_m z_m,g     m: decode_mfu_fraction                     (priors/serving.toml)
+    logit a_g = logit a + tau_a z_a,g     a: serving_memory_bound_power_tdp_fraction (priors/serving_power.toml)
     r                                     r: serving_moe_mfu_ratio, MoE decode MFU = m_g x r (pooled)
     o                                     o: serving_step_overhead_s, seconds per decode step (pooled)
-    ln tokens/s_i ~ Normal(ln decode_tokens_per_s(f_g, m_g, r, o; N, B, n, hardware), sigma_t,k)
-                                          k: dense or mixture of experts (two residual scales)
-    ln power_i    ~ Normal(ln(n x TDP x a_g), sigma_p)
+    beta                                  beta: serving_power_utilization_slope (pooled)
+    ln tokens/s_i ~ Normal(ln decode_tokens_per_s(f_g, m_g, r, o; N, B, n, hardware), sigma_t,k x exp(tau_s z_s,g))
+                                          k: dense or mixture of experts; z_s,g: the group's factor
+    ln power_i    ~ Normal(ln(n x TDP x p_i), sigma_p,k),  logit p_i = logit a_g + beta sqrt(u_i)
+                                          u_i: predicted decode FLOP/s over peak (footprint.serving_power)
+    corr(throughput residual, power residual) = rho_k   (bivariate normal per point)
 
 with the throughput of `carbon_mc.footprint.serving` (weights streamed once per step, MoE weights
 by the expected share touched, plus the batched compute, whose MFU a mixture of experts reaches only
-in part: small per-expert GEMMs, routing and all-to-all). Energy per output token is then
-power / tokens/s. `validate` refits with groups of configurations held out; `validate_regimes`
-leaves one model-hardware configuration out at a time and scores each regime's held-out points:
-coverage of the 90% predictive interval and the median |log10(measured / predicted median)|.
+in part: small per-expert GEMMs, routing and all-to-all) and the busy power of
+`carbon_mc.footprint.serving_power`. Energy per output token is then power / tokens/s. `validate`
+refits with groups of configurations held out; `validate_regimes` leaves one model-hardware
+configuration out at a time and scores each regime's held-out points: coverage of the 90% predictive
+interval and the median |log10(measured / predicted median)|.
 
 Why the MoE ratio: without it (and with the 40 earlier points, the MoE regime held out as a whole),
 held-out coverage of MoE was 73% and every miss was on the low side at large batch (DeepSeek V3.1 on
 B200 at batch 3,008 predicted 0.11 J/token, measured 0.61; gpt-oss-120b at batch 1,916 0.036 vs
 0.086; Mixtral on H100 0.42 vs 1.0): the compute term assumed a dense model's MFU for expert GEMMs
-of B x k / E tokens each. With it (posterior 0.18-0.29, 90%), the 45 MoE points score
-89% coverage and median |log10 error| 0.139 (leave one configuration out, 17 folds, seed 0). The
-same check on the same 45 points without the ratio: 87% and 0.186, its 6 misses all measured above
-the interval at the largest batches (log10 error +0.36 to +0.62), errors rising with batch from
-about -0.2 at batch 8; with the ratio the largest batches fall within -0.29 to +0.24 and the misses
-left are Qwen3-235B FP8 at batch 8 (+0.31 to +0.41), its batch 511 (+0.32) and Maverick at batch 64
-(-0.29).
+of B x k / E tokens each. With it, on the 154 points of then, the 45 MoE points scored 89% coverage
+and median |log10 error| 0.139 against 87% and 0.186 without it.
 
-Held-out figures by regime (leave one model-hardware configuration out, seed 0; `validate_regimes`),
-with the per-step overhead fitted and two throughput residual scales (below), on 154 points:
-mixture of experts 45 points, 41 inside (91%), median |log10 error| 0.119 (4 chains x 500 warm-up
-and 500 draws; misses: Qwen3-235B FP8 at batch 8 on three configurations, +0.35 to +0.40, and at
-batch 511, +0.30); large dense batched (>= 60B, batch >= 64) 12 points, 12 inside, 0.113; small
-models on an optimised server (<= 15B, batch <= 32) 36 points, 35 inside (97%), 0.091 (these two:
-4 chains x 400 warm-up and 250 draws). The large dense intervals are not too wide for their errors:
-their half-width is 0.25-0.32 in log10, a normal scatter of sd ~0.17, and a median |error| of 0.113
-implies sd 0.113 / 0.674 = 0.17; 12 of 12 inside happens with probability 0.9^12 = 0.28. The small
-models are still predicted high at batch 8 (log10 error -0.07 to -0.28, all 12), less at 16 (-0.01
-to -0.20) and not at 32 (-0.14 to +0.08): their measured GPU power rises with batch (H100, vLLM
-0.11: 0.63 of TDP at batch 8, 0.75 at 9-100, 0.91 at the largest), which one active power fraction
-per group cannot follow. No non-NVIDIA point yet.
+Why the busy power follows utilisation: with one busy power per group the small models were
+predicted high at batch 8 (log10 error -0.07 to -0.28, all 12) because their measured GPU power
+rises with batch (H100, vLLM 0.11: 0.61-0.73 of TDP at batch 8, 0.88-0.99 at the largest); least
+squares on the measured points leaves a mean ln power residual of -0.204 for them with one level per
+group and -0.047 with the utilisation term, and the dense power residual scale falls from 0.21 to
+0.13 (posterior medians).
+
+Why a throughput residual factor per group: the groups scatter differently about the forward model
+(dense points, posterior medians: H100 0.24, A100 0.23, B200 0.30 in ln; tau_s 0.07-0.57, 90%), newer
+software on the newest accelerator varying most by model.
+
+Held-out figures by regime (leave one model-hardware configuration out, seed 0; `validate_regimes`;
+4 chains x 400 warm-up and 250 draws, 500 and 500 for MoE), 201 points:
+mixture of experts 45 points, 40 inside (89%), median |log10 error| 0.100 (misses: Qwen3-235B FP8
+at batch 8 on three configurations, +0.43 to +0.49, and on 8 H100 at batch 64 and 511, +0.31);
+large dense batched (>= 60B, batch >= 64) 59 points, 55 inside (93%), 0.090 (misses: Llama 3.1
+405B BF16 on 8 B200 at batch 1,021-3,589, -0.19 to -0.23); small models on an optimised server
+(<= 15B, batch <= 32) 36 points, 35 inside (97%), 0.074 (miss: Llama 3.1 8B on B200 at batch 8,
+-0.20). With the utilisation power term but one throughput residual scale per kind and independent
+residuals, the same check on the 201 points gave large dense 58 of 59 (98%), 0.077, and small 34 of
+36 (94%), 0.085; adding the group factor alone, large dense 59 of 59, small 35 of 36 and MoE 40 of
+45, 0.123. The intervals were too wide for energy because its two residuals were treated as
+independent: on the dense points the throughput and power residuals correlate (0.43 at the fitted
+medians), so their difference varies less than the two apart.
 
 The per-step overhead (serving_step_overhead_s) is a latent of this model with the engine's prior
 for an optimised server (every point is vLLM; `calibration_priors`), so the forward model is the
-engine's; `posterior_serving_draws` hands its draws to the engine by name. Posterior 2.3-5.1 ms
-(90%; median 3.7 ms), above the prior's 0.2-3 ms: one pooled value also takes up per-step costs
-that grow with the model and the tensor-parallel degree (all-reduces per layer), which the 1-GPU
-small models do not pay. Throughput residuals have one scale for dense models and one for mixture
-of experts (posterior medians 0.29 and 0.38 in ln), whose forward model (uniform routing, one
-efficiency ratio) is the cruder; with one shared scale (0.32) the MoE misfit widened every dense
-interval (held-out then: MoE 89%, 0.111; large dense 12 of 12, 0.110; small 35 of 36, 0.098).
-With 154 points every R-hat is at most 1.007 and the smallest bulk ESS 756 (4 x 1,000 warm-up and
-500 draws).
+engine's; `posterior_serving_draws` hands its draws to the engine by name, with the memory-bound
+power level and the utilisation slope. Posteriors (90%): overhead 1.0-3.9 ms a step (median 2.4 ms),
+within the prior's 0.2-3 ms at its upper end (with independent residuals it was 3.5-5.8 ms: the power
+data, coupled to the throughput, now inform it); MoE ratio 0.15-0.24; utilisation slope 4.0-5.2;
+memory-bound power 0.51 of TDP on H100 (vLLM 0.11) and 0.55 on B200 (group medians); correlation of
+the residuals 0.40-0.64 for dense points, -0.09-0.41 for MoE. With 201 points every R-hat is at most
+1.005 and the smallest bulk ESS 634 (4 x 1,000 warm-up and 500 draws).
 """
 
 from __future__ import annotations
