@@ -114,8 +114,8 @@ def _print_report(report) -> None:
         table.add_row(*labels, *cells, share)
     console = stdout.get()
     console.print(table)
-    groups = f"{report.cells_computed} group{'' if report.cells_computed == 1 else 's'}"
-    how = "read back (computed before)" if report.reused else f"{groups} computed, {report.cells_reused} reused"
+    n_computed = f"{report.cells_computed} group{'' if report.cells_computed == 1 else 's'}"
+    how = "read back (computed before)" if report.reused else f"{n_computed} computed, {report.cells_reused} reused"
     console.print(f"t CO2e; location and market: Scope 2 (operational); embodied: Scope 3. Report {report.report_id}: {how}.",
                   highlight=False)
 
