@@ -42,14 +42,17 @@ from .serving_outputs import (  # noqa: F401  (re-exported)
     TRAFFIC_OUTPUTS,
     Output,
 )
-from .serving_power import busy_power_tdp_fraction, decode_flop_utilization_fraction
+from .serving_power import (
+    FLOP_PER_ACTIVE_PARAMETER_TOKEN,
+    busy_power_tdp_fraction,
+    decode_flop_utilization_fraction,
+)
 
 SECONDS_PER_DAY = 86_400.0
 SECONDS_PER_HOUR = 3_600.0
 HOURS_PER_DAY = 24.0
 BYTES_PER_GB = 1.0e9
 J_PER_WH = 3_600.0
-FLOP_PER_ACTIVE_PARAMETER_TOKEN = 2.0  # forward pass only (Kaplan et al. 2020, arXiv:2001.08361, §2.1)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-FLOP_PER_ACTIVE_PARAMETER_TOKEN = 2.0  # forward pass (Kaplan et al. 2020, arXiv:2001.08361, §2.1)
+FLOP_PER_ACTIVE_PARAMETER_TOKEN = 2.0  # forward pass only (Kaplan et al. 2020, arXiv:2001.08361, §2.1); serving.py uses it too
 
-__all__ = ["busy_power_tdp_fraction", "decode_flop_utilization_fraction"]
+__all__ = ["FLOP_PER_ACTIVE_PARAMETER_TOKEN", "busy_power_tdp_fraction", "decode_flop_utilization_fraction"]
 
 
 def decode_flop_utilization_fraction(active_parameters, decode_tokens_per_s, devices_per_replica, peak_flop_per_s):
