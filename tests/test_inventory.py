@@ -131,13 +131,19 @@ def test_example_inventory_store_reuse_and_reproduction(tmp_path):
     assert n_active == 65 and {"foundation", "product", "evals"} <= teams
 
 
-def test_command_line_json_and_csv(tmp_path, capsys):
+def _two_runs_added(tmp_path, capsys) -> Path:
+    """A database holding two runs (teams x and y, clouds aws and gcp, Q1 and Q2 2024), added on the command line."""
     db, table = tmp_path / "lab.sqlite", tmp_path / "runs.csv"
     table.write_text("id,team,date,hardware,device_hours,region,datacenter,tags\n"
                      "a,x,2024-01-05,h100_sxm,100,us-east-1,aws,cloud=aws\n"
                      "b,y,2024-05,a100_80gb,300,europe-west4,google,cloud=gcp\n")
     assert main(["inventory", "add", str(table), "--db", str(db)]) == 0
     capsys.readouterr()
+    return db
+
+
+def test_command_line_json_and_csv(tmp_path, capsys):
+    db = _two_runs_added(tmp_path, capsys)
     assert main(["inventory", "report", "--db", str(db), "--by", "cloud,quarter", "--draws", "4096", "--json",
                  "--csv", str(tmp_path / "r.csv")]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -150,12 +156,7 @@ def test_command_line_json_and_csv(tmp_path, capsys):
 def test_report_without_grouping_is_the_total_alone_and_is_stored(tmp_path, capsys):
     """Without --by the one cell is the total: one row per metric (it was stored twice under the same key,
     which the database refused as a UNIQUE violation), the same numbers as the sum over teams, and read back."""
-    db, table = tmp_path / "lab.sqlite", tmp_path / "runs.csv"
-    table.write_text("id,team,date,hardware,device_hours,region,datacenter\n"
-                     "a,x,2024-01-05,h100_sxm,100,us-east-1,aws\n"
-                     "b,y,2024-05-02,a100_80gb,300,europe-west4,google\n")
-    assert main(["inventory", "add", str(table), "--db", str(db)]) == 0
-    capsys.readouterr()
+    db = _two_runs_added(tmp_path, capsys)
     assert main(["inventory", "report", "--db", str(db), "--draws", "4096", "--json"]) == 0
     plain = json.loads(capsys.readouterr().out)
     assert plain["by"] == [] and all(g["group"] == [] for g in plain["groups"])
